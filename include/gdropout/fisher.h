@@ -1,0 +1,181 @@
+/*
+ * libgdropout: diagonal empirical Fisher information.
+ *
+ * Include <gdropout/gdropout.h> rather than this file directly.
+ *
+ *   F_j = (1 / W) * sum_n w_n * g_{n,j}^2,   W = sum_n w_n
+ *
+ * where g_n is the gradient of example n's *own* loss (a framework that
+ * divides a batch loss by the batch size must multiply back) with respect to
+ * parameter j.  Parameters are registered as named tensors, each feeding one
+ * dropout site (the dropout layer that follows it); site scores reduce the
+ * tensors of a site to one number for the guided schedule.
+ *
+ * Accumulators are double.  A gd_fisher is used by one thread at a time;
+ * distinct objects may be used from distinct threads concurrently.
+ * Dense matrices are row-major W[out x in], y = x W^T + b (PyTorch's Linear).
+ */
+#ifndef GDROPOUT_FISHER_H
+#define GDROPOUT_FISHER_H
+
+#include <gdropout/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gd_fisher gd_fisher;
+
+/* Site reductions for gd_fisher_site_scores. */
+enum {
+    GD_REDUCE_TENSOR_MEAN = 0,  /* the paper's: mean over the site's tensors of
+                                   each tensor's element mean, tensors weighted
+                                   equally */
+    GD_REDUCE_ELEMENT_MEAN = 1, /* mean over every element of the site */
+    GD_REDUCE_SUM = 2,          /* sum over every element of the site */
+    GD_REDUCE_MAX = 3           /* largest element of the site */
+};
+
+/* Axes for gd_fisher_unit_scores. */
+enum {
+    GD_AXIS_ROWS = 0, /* one score per row: mean over the row (for W[out x in],
+                         one per output unit) */
+    GD_AXIS_COLS = 1  /* one score per column: mean over the column */
+};
+
+/* Creates an empty accumulator in *out.  Errors: GD_EINVAL (NULL out),
+ * GD_ENOMEM. */
+GD_API GD_NODISCARD int gd_fisher_create(gd_fisher **out);
+
+/* Frees f and everything it owns.  NULL is a no-op. */
+GD_API void gd_fisher_destroy(gd_fisher *f);
+
+/* Registers a parameter tensor of numel elements feeding dropout site `site`
+ * (GD_NONE: tracked but part of no site).  Ids are 0, 1, 2, ... in
+ * registration order; *id_out receives it (id_out may be NULL).  name is a
+ * non-empty UTF-8 string of at most 255 bytes with no control characters,
+ * copied.  Errors: GD_EINVAL (NULL f or name, bad name, numel == 0),
+ * GD_EEXIST (name taken), GD_EOVERFLOW, GD_ENOMEM. */
+GD_API GD_NODISCARD int gd_fisher_add_tensor(gd_fisher *f, const char *name, size_t numel,
+                                             size_t site, size_t *id_out);
+
+/* Number of registered tensors.  Errors: GD_EINVAL. */
+GD_API GD_NODISCARD int gd_fisher_count(const gd_fisher *f, size_t *n);
+
+/* The id of the tensor called name.  Errors: GD_EINVAL, GD_ENOTFOUND. */
+GD_API GD_NODISCARD int gd_fisher_find(const gd_fisher *f, const char *name, size_t *id);
+
+/* What tensor id is: its name (owned by f, valid until f is destroyed),
+ * element count and site.  Any output pointer may be NULL.
+ * Errors: GD_EINVAL, GD_ENOTFOUND. */
+GD_API GD_NODISCARD int gd_fisher_info(const gd_fisher *f, size_t id, const char **name,
+                                       size_t *numel, size_t *site);
+
+/* F += w * grad^2 for one example's gradient (numel floats), adding w to the
+ * tensor's sample weight.  w finite and >= 0.  A gradient holding NaN or Inf
+ * is refused (GD_EDOMAIN) and nothing is added.
+ * Errors: GD_EINVAL, GD_ENOTFOUND, GD_EDOMAIN. */
+GD_API GD_NODISCARD int gd_fisher_accumulate(gd_fisher *f, size_t id, const float *grad, float w);
+
+/* The same for `batch` examples at once, grads[batch x numel], weight 1
+ * each.  Errors as gd_fisher_accumulate, plus GD_EOVERFLOW. */
+GD_API GD_NODISCARD int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, const float *grads,
+                                                   size_t batch);
+
+/* Exact per-example squared gradients of a dense layer from its inputs
+ * x[batch x in] and its per-example output gradients dy[batch x out],
+ * without forming per-example gradients:
+ *   sum_b (dy_b x_b^T)^2 = (dy*dy)^T (x*x)   (one sgemm on squares),
+ *   bias: sum_b dy_b^2.
+ * w_id must have out*in elements, b_id (or GD_NONE) out elements; each
+ * counts batch samples of weight 1.  OpenBLAS threads are the host's
+ * business (OPENBLAS_NUM_THREADS / openblas_set_num_threads).
+ * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EDOMAIN (non-finite input),
+ * GD_EOVERFLOW, GD_ENOMEM (scratch). */
+GD_API GD_NODISCARD int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id,
+                                                   const float *x, const float *dy, size_t batch,
+                                                   size_t in, size_t out);
+
+/* The same when each example is a sequence: x[batch x seq x in],
+ * dy[batch x seq x out].  An example's gradient sums over its positions,
+ * G_b = dy_b^T x_b, so it is formed per example (one sgemm into a bounded
+ * scratch buffer) and then squared.  Errors as gd_fisher_accumulate_dense. */
+GD_API GD_NODISCARD int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id,
+                                                       const float *x, const float *dy,
+                                                       size_t batch, size_t seq, size_t in,
+                                                       size_t out);
+
+/* "Fisher for free" from Adam's second moment v (numel floats) after `step`
+ * updates with decay beta2, on a loss averaged over `batch` examples
+ * (batch = 1 for a summed loss):
+ *   F ~= batch * v / (1 - beta2^step)
+ * The bias-corrected v estimates E[(mean gradient)^2]; when per-example
+ * gradients are independent with a mean small against their spread, that is
+ * F / batch.  Replaces the tensor's accumulators with this estimate at
+ * weight 1.  beta2 in [0, 1), step >= 1, batch >= 1, v finite and >= 0.
+ * Errors: GD_EINVAL, GD_ENOTFOUND, GD_EDOMAIN. */
+GD_API GD_NODISCARD int gd_fisher_from_adam(gd_fisher *f, size_t id, const float *v, float beta2,
+                                            uint64_t step, size_t batch);
+
+/* estimate[j] = F_j of tensor id (numel must be its element count);
+ * *samples (may be NULL) = its total sample weight W.
+ * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_ESTATE (W == 0). */
+GD_API GD_NODISCARD int gd_fisher_read(const gd_fisher *f, size_t id, float *estimate,
+                                       size_t numel, double *samples);
+
+/* The raw accumulators, sums[j] = sum_n w_n g_{n,j}^2 and *weight = W, for
+ * reducing across processes (e.g. MPI_Allreduce with MPI_SUM, then
+ * gd_fisher_set_sums).  Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE. */
+GD_API GD_NODISCARD int gd_fisher_sums(const gd_fisher *f, size_t id, double *sums, size_t numel,
+                                       double *weight);
+
+/* Replaces tensor id's accumulators.  sums finite and >= 0, weight finite
+ * and >= 0.  Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EDOMAIN. */
+GD_API GD_NODISCARD int gd_fisher_set_sums(gd_fisher *f, size_t id, const double *sums,
+                                           size_t numel, double weight);
+
+/* dst += src: both must hold the same tensors (names, sizes, sites) in the
+ * same order.  Errors: GD_EINVAL, GD_ESHAPE (and dst is unchanged). */
+GD_API GD_NODISCARD int gd_fisher_merge(gd_fisher *dst, const gd_fisher *src);
+
+/* Number of sites: 1 + the largest site any tensor feeds (0 if none). */
+GD_API GD_NODISCARD int gd_fisher_site_count(const gd_fisher *f, size_t *n_sites);
+
+/* One score per site for sites 0 .. n_sites-1 under `reduce` (GD_REDUCE_*),
+ * computed in double and rounded once.  A site that no tensor feeds gets a
+ * quiet NaN (the host leaves it at its standard rate; gd_plan refuses NaN).
+ * Errors: GD_EINVAL (NULL, unknown reduce, n_sites == 0), GD_ESHAPE (a tensor
+ * feeds a site >= n_sites), GD_ESTATE (a scored tensor has no samples). */
+GD_API GD_NODISCARD int gd_fisher_site_scores(const gd_fisher *f, int reduce, float *scores,
+                                              size_t n_sites);
+
+/* Per-unit scores of tensor id viewed as [rows x cols] (rows * cols must be
+ * its element count): axis GD_AXIS_ROWS gives rows scores (row means),
+ * GD_AXIS_COLS gives cols scores (column means).
+ * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EOVERFLOW, GD_ESTATE. */
+GD_API GD_NODISCARD int gd_fisher_unit_scores(const gd_fisher *f, size_t id, size_t rows,
+                                              size_t cols, int axis, float *scores);
+
+/* Writes the estimates as a safetensors file: one F32 tensor per registered
+ * tensor, under its name, shape [numel], in id order; __metadata__ holds
+ * "gdropout.format" = "fisher-1" and, per tensor, "gdropout.site.<name>"
+ * (decimal, or "none") and "gdropout.weight.<name>" (W, "%.17g").  Written
+ * to a temporary file in the same folder, flushed, fsync'ed and renamed, so
+ * the target is either the old file or the whole new one.  Tensors without
+ * samples are written as zeros with weight 0.
+ * Errors: GD_EINVAL, GD_EIO, GD_ENOMEM. */
+GD_API GD_NODISCARD int gd_fisher_save(const gd_fisher *f, const char *path);
+
+/* Reads a file written by gd_fisher_save (or any safetensors file of F32
+ * tensors: missing metadata means site GD_NONE and weight 1) into a new
+ * object in *out; ids follow the order of the tensors' data offsets.  Every
+ * byte is validated; anything malformed gives GD_EFORMAT and *out untouched.
+ * Reading back a saved file gives the same estimates bit for bit.
+ * Errors: GD_EINVAL, GD_EIO, GD_EFORMAT, GD_ENOMEM. */
+GD_API GD_NODISCARD int gd_fisher_load(gd_fisher **out, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GDROPOUT_FISHER_H */

@@ -1,0 +1,234 @@
+/*
+ * The dropout API: argument checks, then one call into the kernel family.
+ *
+ * Every check runs before any output is written, so a refused call leaves
+ * the caller's buffers exactly as they were.
+ */
+#include "internal.h"
+
+/* Checks shared by every kernel on n elements with a stream. */
+static int check_stream(const gd_stream *s, size_t n)
+{
+    if (!s)
+        return GD_EINVAL;
+    if (!gd_range_ok(s->offset, n))
+        return GD_EOVERFLOW;
+    return GD_OK;
+}
+
+static int check_cols(const float *p_cols, size_t cols)
+{
+    if (!p_cols)
+        return GD_EINVAL;
+    for (size_t c = 0; c < cols; c++)
+        if (!gd_prob_ok(p_cols[c]))
+            return GD_EDOMAIN;
+    return GD_OK;
+}
+
+static int check_sigma(float sigma)
+{
+    return sigma >= 0.0f && sigma <= 3.402823466e38f ? GD_OK : GD_EDOMAIN;
+}
+
+int gd_mask_bernoulli(uint8_t *mask, size_t n, float p, const gd_stream *s)
+{
+    if (n == 0)
+        return GD_OK;
+    if (!mask)
+        return GD_EINVAL;
+    if (!gd_prob_ok(p))
+        return GD_EDOMAIN;
+    int rc = check_stream(s, n);
+    if (rc)
+        return rc;
+    const gd_keyctx k = gd_keyctx_from(s);
+    gd_kernels_get()->mask(mask, n, s->offset, gd_threshold(p), &k);
+    return GD_OK;
+}
+
+int gd_dropout_fwd(float *y, const float *x, size_t n, float p, const gd_stream *s,
+                   uint8_t *mask_out)
+{
+    if (n == 0)
+        return GD_OK;
+    if (!y || !x)
+        return GD_EINVAL;
+    if (!gd_prob_ok(p))
+        return GD_EDOMAIN;
+    int rc = check_stream(s, n);
+    if (rc)
+        return rc;
+    const gd_keyctx k = gd_keyctx_from(s);
+    gd_kernels_get()->fwd(y, x, mask_out, n, s->offset, gd_threshold(p), gd_keep_scale(p), &k);
+    return GD_OK;
+}
+
+int gd_dropout_bwd(float *dx, const float *dy, size_t n, float p, const gd_stream *s,
+                   const uint8_t *mask)
+{
+    if (n == 0)
+        return GD_OK;
+    if (!dx || !dy)
+        return GD_EINVAL;
+    if (!gd_prob_ok(p))
+        return GD_EDOMAIN;
+    if (mask) {
+        gd_kernels_get()->bwd_mask(dx, dy, mask, n, gd_keep_scale(p));
+        return GD_OK;
+    }
+    int rc = check_stream(s, n);
+    if (rc)
+        return rc;
+    const gd_keyctx k = gd_keyctx_from(s);
+    gd_kernels_get()->fwd(dx, dy, NULL, n, s->offset, gd_threshold(p), gd_keep_scale(p), &k);
+    return GD_OK;
+}
+
+/* rows * cols, or an error; *n == 0 means nothing to do. */
+static int matrix_size(size_t rows, size_t cols, size_t *n)
+{
+    if (!gd_mul_ok(rows, cols, n))
+        return GD_EOVERFLOW;
+    return GD_OK;
+}
+
+int gd_dropout_fwd_cols(float *y, const float *x, size_t rows, size_t cols, const float *p_cols,
+                        const gd_stream *s, uint8_t *mask_out)
+{
+    size_t n;
+    int rc = matrix_size(rows, cols, &n);
+    if (rc || n == 0)
+        return rc;
+    if (!y || !x)
+        return GD_EINVAL;
+    if ((rc = check_cols(p_cols, cols)) || (rc = check_stream(s, n)))
+        return rc;
+    const gd_keyctx k = gd_keyctx_from(s);
+    gd_kernels_get()->fwd_cols(y, x, mask_out, rows, cols, p_cols, s->offset, &k);
+    return GD_OK;
+}
+
+int gd_dropout_bwd_cols(float *dx, const float *dy, size_t rows, size_t cols,
+                        const float *p_cols, const gd_stream *s, const uint8_t *mask)
+{
+    size_t n;
+    int rc = matrix_size(rows, cols, &n);
+    if (rc || n == 0)
+        return rc;
+    if (!dx || !dy)
+        return GD_EINVAL;
+    if ((rc = check_cols(p_cols, cols)))
+        return rc;
+    if (mask) {
+        gd_kernels_get()->bwd_mask_cols(dx, dy, mask, rows, cols, p_cols);
+        return GD_OK;
+    }
+    if ((rc = check_stream(s, n)))
+        return rc;
+    const gd_keyctx k = gd_keyctx_from(s);
+    gd_kernels_get()->fwd_cols(dx, dy, NULL, rows, cols, p_cols, s->offset, &k);
+    return GD_OK;
+}
+
+int gd_dropout_add_fwd(float *y, const float *x, const float *bias, const float *residual,
+                       size_t rows, size_t cols, float p, const gd_stream *s, uint8_t *mask_out)
+{
+    size_t n;
+    int rc = matrix_size(rows, cols, &n);
+    if (rc || n == 0)
+        return rc;
+    if (!y || !x)
+        return GD_EINVAL;
+    if (!gd_prob_ok(p))
+        return GD_EDOMAIN;
+    if ((rc = check_stream(s, n)))
+        return rc;
+    const gd_keyctx k = gd_keyctx_from(s);
+    gd_kernels_get()->add_fwd(y, x, bias, residual, mask_out, rows, cols, s->offset,
+                              gd_threshold(p), gd_keep_scale(p), &k);
+    return GD_OK;
+}
+
+/* Column sums in double, one rounding per column; dbias must not alias x. */
+static void sum_cols(float *out, const float *x, size_t rows, size_t cols)
+{
+    enum { BLOCK = 256 };
+    double acc[BLOCK];
+    for (size_t c0 = 0; c0 < cols; c0 += BLOCK) {
+        const size_t w = cols - c0 < BLOCK ? cols - c0 : BLOCK;
+        for (size_t c = 0; c < w; c++)
+            acc[c] = 0.0;
+        for (size_t r = 0; r < rows; r++) {
+            const float *row = x + r * cols + c0;
+            for (size_t c = 0; c < w; c++)
+                acc[c] += (double)row[c];
+        }
+        for (size_t c = 0; c < w; c++)
+            out[c0 + c] = (float)acc[c];
+    }
+}
+
+int gd_sum_cols(float *out, const float *x, size_t rows, size_t cols)
+{
+    size_t n;
+    int rc = matrix_size(rows, cols, &n);
+    if (rc)
+        return rc;
+    if (cols == 0)
+        return GD_OK;
+    if (!out || (rows > 0 && !x))
+        return GD_EINVAL;
+    sum_cols(out, x, rows, cols);
+    return GD_OK;
+}
+
+int gd_dropout_add_bwd(float *dx, float *dbias, const float *dy, size_t rows, size_t cols,
+                       float p, const gd_stream *s, const uint8_t *mask)
+{
+    size_t n;
+    int rc = matrix_size(rows, cols, &n);
+    if (rc || n == 0)
+        return rc;
+    if (!dx || !dy)
+        return GD_EINVAL;
+    if (!gd_prob_ok(p))
+        return GD_EDOMAIN;
+    if (!mask && (rc = check_stream(s, n)))
+        return rc;
+    rc = gd_dropout_bwd(dx, dy, n, p, s, mask);
+    if (rc == GD_OK && dbias)
+        sum_cols(dbias, dx, rows, cols);
+    return rc;
+}
+
+int gd_gaussian_dropout_fwd(float *y, const float *x, size_t n, float sigma, const gd_stream *s)
+{
+    if (n == 0)
+        return GD_OK;
+    if (!y || !x)
+        return GD_EINVAL;
+    int rc = check_sigma(sigma);
+    if (rc || (rc = check_stream(s, n)))
+        return rc;
+    const gd_keyctx k = gd_keyctx_from(s);
+    gd_kernels_get()->gauss(y, x, n, sigma, s->offset, &k);
+    return GD_OK;
+}
+
+int gd_gaussian_dropout_bwd(float *dx, const float *dy, size_t n, float sigma,
+                            const gd_stream *s)
+{
+    /* The multiplier is symmetric: dx = dy * m with the forward's m. */
+    return gd_gaussian_dropout_fwd(dx, dy, n, sigma, s);
+}
+
+int gd_gaussian_sigma(float p, float *sigma)
+{
+    if (!sigma)
+        return GD_EINVAL;
+    if (!(p >= 0.0f && p < 1.0f))
+        return GD_EDOMAIN;
+    *sigma = (float)sqrt((double)p / (1.0 - (double)p));
+    return GD_OK;
+}
