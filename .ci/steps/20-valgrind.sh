@@ -19,7 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-build=build-valgrind
+build="build-valgrind"
 vg="valgrind;--error-exitcode=99;--leak-check=full;--errors-for-leak-kinds=definite,indirect"
 vg="$vg;--show-leak-kinds=definite,indirect;--track-origins=yes;--num-callers=30"
 vg="$vg;--suppressions=$PWD/tests/valgrind.supp;--gen-suppressions=all"

@@ -17,7 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-build=build-tsan
+build="build-tsan"
 flags="-fsanitize=thread -g -O1 -fno-omit-frame-pointer"
 CC=gcc cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGD_BUILD_TOOLS=OFF \
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread \
