@@ -52,6 +52,7 @@ static inline void tu_path(char *buf, size_t n, const char *stem)
 static inline void *tu_read_file(const char *path, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
+    *len = 0;
     if (!fp)
         return NULL;
     fseek(fp, 0, SEEK_END);
@@ -67,13 +68,25 @@ static inline void *tu_read_file(const char *path, size_t *len)
     return b;
 }
 
+/* Unlinks first: ext4 flushes a file truncated and rewritten in place. */
 static inline int tu_write_file(const char *path, const void *data, size_t len)
 {
+    remove(path);
     FILE *fp = fopen(path, "wb");
     if (!fp)
         return -1;
     const size_t w = fwrite(data, 1, len, fp);
     return fclose(fp) == 0 && w == len ? 0 : -1;
+}
+
+/* buf[0 .. len) contains the bytes of s. */
+static inline int tu_contains(const void *buf, size_t len, const char *s)
+{
+    const size_t n = strlen(s);
+    for (size_t i = 0; n <= len && i <= len - n; i++)
+        if (memcmp((const char *)buf + i, s, n) == 0)
+            return 1;
+    return 0;
 }
 
 #endif
