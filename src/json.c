@@ -68,6 +68,8 @@ static bool put_bytes(parser *p, const char *b, size_t n)
 {
     gd_json_doc *d = p->doc;
     size_t need;
+    if (n == 0)
+        return true; /* the text may still be NULL, and memcpy(NULL, ..., 0) is UB */
     if (!gd_add_ok(d->text_len, n, &need) || !grow(p, (void **)&d->text, &d->text_cap, need, 1))
         return fail(p, GD_ENOMEM);
     memcpy(d->text + d->text_len, b, n);
