@@ -281,15 +281,22 @@ int gd_fisher_from_adam(gd_fisher *f, size_t id, const float *v, float beta2, ui
 
 /* ---- reading and replacing the accumulators ---------------------------- */
 
+/* The tensor for a call passing numel elements through buf, or NULL with
+ * *rc set. */
+static gd_tensor *tensor_sized(const gd_fisher *f, size_t id, const void *buf, size_t numel,
+                               int *rc)
+{
+    gd_tensor *t = f ? gd_fisher_tensor(f, id) : NULL;
+    *rc = !f || !buf ? GD_EINVAL : !t ? GD_ENOTFOUND : numel != t->numel ? GD_ESHAPE : GD_OK;
+    return *rc == GD_OK ? t : NULL;
+}
+
 int gd_fisher_read(const gd_fisher *f, size_t id, float *estimate, size_t numel, double *samples)
 {
-    if (!f || !estimate)
-        return GD_EINVAL;
-    const gd_tensor *t = gd_fisher_tensor(f, id);
+    int rc;
+    const gd_tensor *t = tensor_sized(f, id, estimate, numel, &rc);
     if (!t)
-        return GD_ENOTFOUND;
-    if (numel != t->numel)
-        return GD_ESHAPE;
+        return rc;
     if (!(t->weight > 0.0))
         return GD_ESTATE;
     for (size_t j = 0; j < numel; j++)
@@ -301,13 +308,10 @@ int gd_fisher_read(const gd_fisher *f, size_t id, float *estimate, size_t numel,
 
 int gd_fisher_sums(const gd_fisher *f, size_t id, double *sums, size_t numel, double *weight)
 {
-    if (!f || !sums)
-        return GD_EINVAL;
-    const gd_tensor *t = gd_fisher_tensor(f, id);
+    int rc;
+    const gd_tensor *t = tensor_sized(f, id, sums, numel, &rc);
     if (!t)
-        return GD_ENOTFOUND;
-    if (numel != t->numel)
-        return GD_ESHAPE;
+        return rc;
     memcpy(sums, t->sums, numel * sizeof *sums);
     if (weight)
         *weight = t->weight;
@@ -322,13 +326,9 @@ static bool nonneg_finite(double x)
 int gd_fisher_set_sums(gd_fisher *f, size_t id, const double *sums, size_t numel, double weight)
 {
     int rc;
-    gd_tensor *t = tensor_for(f, id, &rc);
+    gd_tensor *t = tensor_sized(f, id, sums, numel, &rc);
     if (!t)
         return rc;
-    if (!sums)
-        return GD_EINVAL;
-    if (numel != t->numel)
-        return GD_ESHAPE;
     if (!nonneg_finite(weight))
         return GD_EDOMAIN;
     for (size_t j = 0; j < numel; j++)

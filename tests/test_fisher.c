@@ -571,11 +571,8 @@ START_TEST(alloc_failures)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("fisher");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, registry);
     tcase_add_test(tc, many_names);
     tcase_add_test(tc, accumulate_by_hand);
@@ -591,10 +588,9 @@ int main(void)
     tcase_add_test(tc, site_scores_by_hand);
     tcase_add_test(tc, unit_scores_by_hand);
     tcase_add_test(tc, alloc_failures);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+}
+
+int main(void)
+{
+    return tu_run("fisher", add_tests, 120);
 }

@@ -318,11 +318,8 @@ START_TEST(alloc_failures)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    srand((unsigned)getpid());
-    Suite *s = suite_create("plan");
-    TCase *tc = tcase_create("core");
     tcase_add_test(tc, bert_values);
     tcase_add_test(tc, rank_ties_and_one_site);
     tcase_add_test(tc, other_rules);
@@ -330,10 +327,10 @@ int main(void)
     tcase_add_test(tc, save_load_round_trip);
     tcase_add_test(tc, load_rejects);
     tcase_add_test(tc, alloc_failures);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+}
+
+int main(void)
+{
+    srand((unsigned)getpid());
+    return tu_run("plan", add_tests, 0);
 }

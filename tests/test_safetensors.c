@@ -432,12 +432,8 @@ START_TEST(locale_independent)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    srand((unsigned)getpid());
-    Suite *s = suite_create("safetensors");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, round_trip_bit_exact);
     tcase_add_test(tc, empty_fisher);
     tcase_add_test(tc, foreign_file);
@@ -447,10 +443,10 @@ int main(void)
     tcase_add_test(tc, failed_save_keeps_target);
     tcase_add_test(tc, load_alloc_failures);
     tcase_add_test(tc, locale_independent);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+}
+
+int main(void)
+{
+    srand((unsigned)getpid());
+    return tu_run("safetensors", add_tests, 300);
 }

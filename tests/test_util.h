@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <check.h>
+
 /* splitmix64: a test-only generator, independent of the library. */
 static inline uint64_t tu_next(uint64_t *s)
 {
@@ -87,6 +89,22 @@ static inline int tu_contains(const void *buf, size_t len, const char *s)
         if (memcmp((const char *)buf + i, s, n) == 0)
             return 1;
     return 0;
+}
+
+/* Runs every test of one tcase in a fresh suite; the process exit code. */
+static inline int tu_run(const char *name, void (*add_tests)(TCase *), int timeout)
+{
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create("core");
+    if (timeout > 0)
+        tcase_set_timeout(tc, timeout);
+    add_tests(tc);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    const int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
 }
 
 #endif
