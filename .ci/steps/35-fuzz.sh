@@ -52,6 +52,11 @@ run_one() {
         return 1
     fi
 }
+# The load targets write each input to a file and save what they load
+# (fsync included): on tmpfs that costs little.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    export TMPDIR=/dev/shm
+fi
 export -f run_one
 # shellcheck disable=SC2086
 printf '%s\n' $FUZZ_TARGETS | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} "$build" "$seconds"
