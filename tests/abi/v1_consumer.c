@@ -8,12 +8,14 @@
  *
  * Only the public header: no internal headers, no test helpers.
  */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <gdropout/gdropout.h>
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures;
 
@@ -149,11 +151,126 @@ static void kernels(void)
     CHECK(memcmp(y, y2, sizeof y) == 0);
 }
 
+/* Fisher: estimates by hand, a dense layer against its per-example
+ * gradients, Adam, scores, merge, and a file round trip. */
+static void fisher(const char *dir)
+{
+    gd_fisher *f = NULL, *g = NULL, *back = NULL;
+    size_t id = 99, n = 0;
+    CHECK(gd_fisher_create(&f) == GD_OK);
+    CHECK(gd_fisher_add_tensor(f, "fc.weight", 6, 0, &id) == GD_OK && id == 0); /* W[2x3] */
+    CHECK(gd_fisher_add_tensor(f, "fc.bias", 2, 0, &id) == GD_OK && id == 1);
+    CHECK(gd_fisher_add_tensor(f, "ln.weight", 3, 1, &id) == GD_OK && id == 2);
+    CHECK(gd_fisher_add_tensor(f, "adam.only", 2, GD_NONE, NULL) == GD_OK);
+    CHECK(gd_fisher_add_tensor(f, "fc.bias", 2, 0, NULL) == GD_EEXIST);
+    CHECK(gd_fisher_count(f, &n) == GD_OK && n == 4);
+    CHECK(gd_fisher_find(f, "ln.weight", &id) == GD_OK && id == 2);
+
+    /* ln: F = (1*1^2 + 3*3^2) / 4 etc. with weights 1 and 3 */
+    const float g1[3] = {1, 2, -4}, g2[3] = {3, 0, 2};
+    CHECK(gd_fisher_accumulate(f, 2, g1, 1.0f) == GD_OK);
+    CHECK(gd_fisher_accumulate(f, 2, g2, 3.0f) == GD_OK);
+    float est[6];
+    double w = 0;
+    CHECK(gd_fisher_read(f, 2, est, 3, &w) == GD_OK && w == 4.0);
+    CHECK(est[0] == 7.0f && est[1] == 1.0f && est[2] == 7.0f);
+
+    /* dense: two examples, x[2x3], dy[2x2]; per-example gradient dy_b x_b^T */
+    const float x[6] = {1, 2, 3, -1, 0, 2}, dy[4] = {1, -2, 3, 1};
+    CHECK(gd_fisher_accumulate_dense(f, 0, 1, x, dy, 2, 3, 2) == GD_OK);
+    CHECK(gd_fisher_read(f, 0, est, 6, &w) == GD_OK && w == 2.0);
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < 3; i++) {
+            const double a = dy[o] * x[i], b = dy[2 + o] * x[3 + i];
+            CHECK(est[o * 3 + i] == (float)((a * a + b * b) / 2.0));
+        }
+    CHECK(gd_fisher_read(f, 1, est, 2, NULL) == GD_OK);
+    CHECK(est[0] == 5.0f && est[1] == 2.5f);
+
+    /* Adam: F = batch * v / (1 - beta2^step) */
+    const float v[2] = {0.25f, 1.0f};
+    CHECK(gd_fisher_from_adam(f, 3, v, 0.5f, 1, 4) == GD_OK);
+    CHECK(gd_fisher_read(f, 3, est, 2, NULL) == GD_OK && est[0] == 2.0f && est[1] == 8.0f);
+
+    size_t sites = 0;
+    float scores[2];
+    CHECK(gd_fisher_site_count(f, &sites) == GD_OK && sites == 2);
+    CHECK(gd_fisher_site_scores(f, GD_REDUCE_MAX, scores, 2) == GD_OK);
+    CHECK(scores[1] == 7.0f);
+    CHECK(gd_fisher_site_scores(f, GD_REDUCE_TENSOR_MEAN, scores, 2) == GD_OK);
+    CHECK(scores[1] == 5.0f && scores[0] > 0.0f);
+    float units[2];
+    CHECK(gd_fisher_unit_scores(f, 0, 2, 3, GD_AXIS_ROWS, units) == GD_OK);
+
+    /* merge into an identical empty registry; then a file round trip */
+    CHECK(gd_fisher_create(&g) == GD_OK);
+    CHECK(gd_fisher_add_tensor(g, "fc.weight", 6, 0, NULL) == GD_OK);
+    CHECK(gd_fisher_merge(g, f) == GD_ESHAPE);
+    char path[256];
+    snprintf(path, sizeof path, "%s/fisher.safetensors", dir);
+    CHECK(gd_fisher_save(f, path) == GD_OK);
+    CHECK(gd_fisher_load(&back, path) == GD_OK);
+    float a[6], b[6];
+    for (size_t t = 0; t < 4 && back; t++) {
+        size_t numel = 0;
+        CHECK(gd_fisher_info(f, t, NULL, &numel, NULL) == GD_OK);
+        CHECK(gd_fisher_read(f, t, a, numel, NULL) == GD_OK);
+        CHECK(gd_fisher_read(back, t, b, numel, NULL) == GD_OK);
+        CHECK(memcmp(a, b, numel * sizeof *a) == 0);
+    }
+    CHECK(gd_fisher_merge(back, f) == GD_OK);
+    gd_fisher_destroy(f);
+    gd_fisher_destroy(g);
+    gd_fisher_destroy(back);
+    CHECK(unlink(path) == 0);
+}
+
+/* The paper's rule on five sites, and a plan file round trip. */
+static void plan(const char *dir)
+{
+    gd_plan *p = NULL, *back = NULL;
+    const float scores[5] = {0.3f, 0.1f, 0.5f, 0.2f, 0.4f};
+    CHECK(gd_plan_create(&p, 5) == GD_OK);
+    CHECK(gd_plan_set_scores(p, scores, 5) == GD_OK);
+    CHECK(gd_plan_set_site(p, 0, "embeddings", 0.3f) == GD_OK);
+    CHECK(gd_plan_get(p, 0, &(float){0}) == GD_ESTATE);
+    CHECK(gd_plan_compute(p, GD_RULE_RANK_LINEAR, 0.1f, 0.0f) == GD_OK);
+    float probs[5];
+    CHECK(gd_plan_get_all(p, probs, 5) == GD_OK);
+    /* ranks by score ascending: site 1 (0), 3 (1), 0 (2), 4 (3), 2 (4) */
+    const int rank[5] = {2, 0, 4, 1, 3};
+    for (int i = 0; i < 5; i++)
+        CHECK(probs[i] == (float)(0.1 - 0.1 * rank[i] / 4.0) || (rank[i] == 4 && probs[i] == 0));
+    CHECK(gd_plan_compute(p, GD_RULE_UNIFORM, 0.1f, 0.0f) == GD_OK);
+    CHECK(gd_plan_get(p, 2, &probs[0]) == GD_OK && probs[0] == 0.1f);
+    char path[256];
+    snprintf(path, sizeof path, "%s/guided.plan", dir);
+    CHECK(gd_plan_save(p, path) == GD_OK);
+    CHECK(gd_plan_load(&back, path) == GD_OK);
+    const char *name = NULL;
+    float score = 0, prob = 0;
+    size_t n = 0;
+    CHECK(back && gd_plan_size(back, &n) == GD_OK && n == 5);
+    CHECK(back && gd_plan_site_info(back, 0, &name, &score, &prob) == GD_OK);
+    CHECK(name && strcmp(name, "embeddings") == 0 && score == 0.3f && prob == 0.1f);
+    gd_plan_destroy(p);
+    gd_plan_destroy(back);
+    CHECK(unlink(path) == 0);
+}
+
 int main(void)
 {
     versions();
     randomness();
     kernels();
+    char dir[] = "/tmp/gd_v1_consumer_XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    fisher(dir);
+    plan(dir);
+    rmdir(dir);
     if (failures) {
         fprintf(stderr, "v1_consumer: %d checks failed\n", failures);
         return 1;
