@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "ref.h"
 #include "test_errors_util.h"
+#include "test_util.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -74,16 +75,13 @@ static char target[160];
 
 static void make_dir(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/gd_alloc_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tmpdir_make(dir, sizeof dir, "gd_alloc");
     snprintf(target, sizeof target, "%s/target", dir);
 }
 
 static void remove_dir(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    tmpdir_remove(dir);
 }
 
 /* Entries of dir other than . and .. */
@@ -617,11 +615,8 @@ START_TEST(no_allocation_elsewhere)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("alloc");
-    TCase *tc = tcase_create("failing allocations");
-    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, fisher_create);
     tcase_add_test(tc, fisher_add_tensor);
     tcase_add_test(tc, fisher_dense);
@@ -632,10 +627,9 @@ int main(void)
     tcase_add_test(tc, plan_load);
     tcase_add_test(tc, plan_save);
     tcase_add_test(tc, no_allocation_elsewhere);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+}
+
+int main(void)
+{
+    return tu_run("alloc", add_tests, 300);
 }

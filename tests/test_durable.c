@@ -15,6 +15,7 @@
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, link, lstat */
 #include "ref.h"
 #include "test_errors_util.h"
+#include "test_util.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -35,15 +36,12 @@ static void path_in(char *out, size_t cap, const char *rel)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/gd_durable_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tmpdir_make(dir, sizeof dir, "gd_durable");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    tmpdir_remove(dir);
 }
 
 enum { NAME_BYTES = 256 };
@@ -78,37 +76,14 @@ static void listing(const char *d, char *out, size_t cap)
 
 static void write_bytes(const char *path, const void *data, size_t len)
 {
-    FILE *fp = fopen(path, "wb");
-    ck_assert_ptr_nonnull(fp);
-    ck_assert_uint_eq(fwrite(data, 1, len, fp), len);
-    ck_assert_int_eq(fclose(fp), 0);
-}
-
-/* Whole file into a malloc'ed buffer. */
-static unsigned char *read_bytes(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    ck_assert_ptr_nonnull(fp);
-    size_t cap = 1 << 16, n = 0, got;
-    unsigned char *b = malloc(cap);
-    ck_assert_ptr_nonnull(b);
-    while ((got = fread(b + n, 1, cap - n, fp)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            b = realloc(b, cap);
-            ck_assert_ptr_nonnull(b);
-        }
-    }
-    fclose(fp);
-    *len = n;
-    return b;
+    ck_assert_int_eq(tu_write_file(path, data, len), 0);
 }
 
 static void assert_file_is(const char *path, const void *data, size_t len)
 {
     size_t n;
-    unsigned char *b = read_bytes(path, &n);
+    unsigned char *b = tu_read_file(path, &n);
+    ck_assert_ptr_nonnull(b);
     ck_assert_uint_eq(n, len);
     ck_assert_int_eq(memcmp(b, data, len), 0);
     free(b);
@@ -400,11 +375,8 @@ START_TEST(refused_save_keeps_target)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("durable");
-    TCase *tc = tcase_create("saves");
-    tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, missing_directory, 0, N_SAVERS);
     tcase_add_loop_test(tc, directory_component_is_a_file, 0, N_SAVERS);
@@ -414,10 +386,9 @@ int main(void)
     tcase_add_loop_test(tc, replaces_atomically, 0, N_SAVERS);
     tcase_add_loop_test(tc, relative_path, 0, N_SAVERS);
     tcase_add_test(tc, refused_save_keeps_target);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+}
+
+int main(void)
+{
+    return tu_run("durable", add_tests, 120);
 }

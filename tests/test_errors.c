@@ -10,6 +10,7 @@
  * "fails" cannot be failing for some other reason.
  */
 #include "ref.h"
+#include "test_util.h"
 
 #include <check.h>
 #include <float.h>
@@ -519,10 +520,8 @@ START_TEST(error_strings)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("errors");
-    TCase *tc = tcase_create("kernels");
     tcase_add_test(tc, null_pointers);
     tcase_add_test(tc, optional_pointers);
     tcase_add_test(tc, empty_sizes);
@@ -535,10 +534,9 @@ int main(void)
     tcase_add_test(tc, shape_overflow);
     tcase_add_test(tc, philox_nulls);
     tcase_add_test(tc, error_strings);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+}
+
+int main(void)
+{
+    return tu_run("errors", add_tests, 0);
 }

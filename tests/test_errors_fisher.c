@@ -16,15 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A refused call: the code, and f unchanged. */
-#define FAILS(f, code, call)                          \
-    do {                                              \
-        fisher_snap snap_;                            \
-        fisher_snap_take((f), &snap_);                \
-        ck_assert_int_eq((call), (code));             \
-        fisher_assert_same((f), &snap_);              \
-        fisher_snap_free(&snap_);                     \
-    } while (0)
+#define FAILS FISHER_FAILS
 
 enum { OUT = 2, IN = 3 };
 enum { W, B, LN, FREE, N_TENSORS };
@@ -443,16 +435,13 @@ static char tmpdir[64];
 static void tmp_setup(void)
 {
     setup();
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gd_errors_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tmpdir_make(tmpdir, sizeof tmpdir, "gd_errors");
 }
 
 static void tmp_teardown(void)
 {
     teardown();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
+    tmpdir_remove(tmpdir);
 }
 
 static void write_file(const char *path, const void *data, size_t len)

@@ -14,14 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FAILS(p, code, call)                 \
-    do {                                     \
-        plan_snap snap_;                     \
-        plan_snap_take((p), &snap_);         \
-        ck_assert_int_eq((call), (code));    \
-        plan_assert_same((p), &snap_);       \
-        plan_snap_free(&snap_);              \
-    } while (0)
+#define FAILS PLAN_FAILS
 
 enum { N = 5 };
 static gd_plan *P;    /* scores set and computed */
@@ -188,16 +181,13 @@ static char tmpdir[64];
 static void tmp_setup(void)
 {
     setup();
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gd_errors_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tmpdir_make(tmpdir, sizeof tmpdir, "gd_errors");
 }
 
 static void tmp_teardown(void)
 {
     teardown();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
+    tmpdir_remove(tmpdir);
 }
 
 static void write_text(const char *path, const char *text)

@@ -11,6 +11,7 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,5 +147,39 @@ static inline void plan_assert_same_at(const gd_plan *p, const plan_snap *s, int
     plan_snap_free(&now);
 }
 #define plan_assert_same(p, s) plan_assert_same_at((p), (s), __LINE__)
+
+/* A private directory for a test's files: made from "/tmp/<stem>_XXXXXX"
+ * (needs _POSIX_C_SOURCE >= 200809L for mkdtemp) and removed with all in it. */
+static inline void tmpdir_make(char *dir, size_t cap, const char *stem)
+{
+    snprintf(dir, cap, "/tmp/%s_XXXXXX", stem);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static inline void tmpdir_remove(const char *dir)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A refused call: the exact code, and the object unchanged. */
+#define FISHER_FAILS(f, code, call)               \
+    do {                                          \
+        fisher_snap snap_;                        \
+        fisher_snap_take((f), &snap_);            \
+        ck_assert_int_eq((call), (code));         \
+        fisher_assert_same((f), &snap_);          \
+        fisher_snap_free(&snap_);                 \
+    } while (0)
+
+#define PLAN_FAILS(p, code, call)                 \
+    do {                                          \
+        plan_snap snap_;                          \
+        plan_snap_take((p), &snap_);              \
+        ck_assert_int_eq((call), (code));         \
+        plan_assert_same((p), &snap_);            \
+        plan_snap_free(&snap_);                   \
+    } while (0)
 
 #endif

@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "ref.h"
+#include "test_errors_util.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -120,15 +121,12 @@ static void setup(void)
     batch = quick ? 8 : 40;
     seq = 3;
     ck_assert_uint_le(out_dim * in_dim, MAX_W);
-    snprintf(dir, sizeof dir, "/tmp/gd_threads_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tmpdir_make(dir, sizeof dir, "gd_threads");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    tmpdir_remove(dir);
 }
 
 START_TEST(objects_in_threads_match_alone)

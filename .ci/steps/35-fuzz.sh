@@ -7,7 +7,7 @@
 # `build-fuzz/fuzz/<target> <file>`, then commit it to fuzz/corpus/<target>/
 # with the fix).
 #
-#   FUZZ_SECONDS   seconds per target (default 60)
+#   FUZZ_SECONDS   seconds per target (default 45; 0 = until stopped)
 #   FUZZ_JOBS      targets run at once (default: the number of cores)
 #   FUZZ_TARGETS   which targets (default: all that were built)
 set -euo pipefail
@@ -25,7 +25,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 build="build-fuzz"
-seconds=${FUZZ_SECONDS:-60}
+seconds=${FUZZ_SECONDS:-45}
 jobs=${FUZZ_JOBS:-$(nproc)}
 CC=clang cmake -S . -B "$build" -DGD_BUILD_FUZZ=ON -DGD_BUILD_TESTS=OFF -DGD_BUILD_TOOLS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
