@@ -7,7 +7,7 @@
 
 #include <immintrin.h>
 
-enum { VL = 8 };
+enum { VL = 8, NB = 2 };
 
 typedef __m256 vf;
 typedef __m256i vi;

@@ -8,7 +8,7 @@
 
 #include <immintrin.h>
 
-enum { VL = 16 };
+enum { VL = 16, NB = 4 };
 
 typedef __m512 vf;
 typedef __m512i vi;

@@ -8,6 +8,7 @@
  *
  * The interface an ISA file defines before the #include:
  *   VL                          lanes per vector (8 or 16)
+ *   NB                          Philox batches of VL blocks run interleaved
  *   vf, vi, vk                  float vector, u32 vector, lane predicate
  *   vf_load, vf_store, vi_load  unaligned loads and stores
  *   vf_set1, vi_set1, vf_add, vf_sub, vf_mul, vf_div, vf_sqrt
@@ -26,16 +27,16 @@
 
 #include <string.h>
 
-/* Elements per inner chunk: a multiple of 8 * VL, so every chunk starts on a
+/* Elements per inner chunk: a multiple of BATCH, so every chunk starts on a
  * mask byte and on a vector boundary of the call. */
-enum { CHUNK = 1024, BATCH = 8 * VL, BUFW = CHUNK + BATCH };
+enum { CHUNK = 1024, BATCH = 4 * NB * VL, BUFW = CHUNK + BATCH };
 
 static inline size_t min_sz(size_t a, size_t b)
 {
     return a < b ? a : b;
 }
 
-/* ---- Philox4x32-10 on 2 * VL blocks at once ------------------------------- */
+/* ---- Philox4x32-10 on NB * VL blocks at once ---------------------------- */
 
 typedef struct ph_state {
     vi c0, c1, c2, c3;
@@ -65,29 +66,21 @@ static inline void ph_round(ph_state *s, vi k0, vi k1)
     s->c3 = lo0;
 }
 
-/* Two independent batches per call keep the multipliers busy while one
- * batch waits on the latency of the other's products. */
-static inline void ph_run(ph_state *a, ph_state *b, uint64_t block, const gd_keyctx *k)
+/* NB independent batches per call (the ISA file's choice) keep the
+ * multipliers busy while one batch waits on the latency of another's
+ * products. */
+static inline void ph_run(ph_state st[NB], uint64_t block, const gd_keyctx *k)
 {
-    ph_init(a, block, k);
-    ph_init(b, block + VL, k);
+    for (int i = 0; i < NB; i++)
+        ph_init(&st[i], block + (uint64_t)i * VL, k);
     uint32_t k0 = k->key[0], k1 = k->key[1];
     for (int r = 0; r < 10; r++) {
         const vi v0 = vi_set1(k0), v1 = vi_set1(k1);
-        ph_round(a, v0, v1);
-        ph_round(b, v0, v1);
+        for (int i = 0; i < NB; i++)
+            ph_round(&st[i], v0, v1);
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-}
-
-/* Words of blocks block .. block + 2*VL - 1 in element order (BATCH words). */
-static inline void philox_batch(uint32_t *out, uint64_t block, const gd_keyctx *k)
-{
-    ph_state a, b;
-    ph_run(&a, &b, block, k);
-    store_blocks(out, a.c0, a.c1, a.c2, a.c3);
-    store_blocks(out + 4 * VL, b.c0, b.c1, b.c2, b.c3);
 }
 
 /* Words for indices first .. first + len - 1 (len <= CHUNK) into buf, which
@@ -96,8 +89,12 @@ static const uint32_t *fill_words(uint32_t *buf, uint64_t first, size_t len, con
 {
     const size_t need = (size_t)(first & 3) + len;
     uint64_t block = first >> 2;
-    for (size_t w = 0; w < need; w += BATCH, block += 2 * VL)
-        philox_batch(buf + w, block, k);
+    for (size_t w = 0; w < need; w += BATCH, block += NB * VL) {
+        ph_state st[NB];
+        ph_run(st, block, k);
+        for (int i = 0; i < NB; i++)
+            store_blocks(buf + w + 4 * VL * i, st[i].c0, st[i].c1, st[i].c2, st[i].c3);
+    }
     return buf + (first & 3);
 }
 
@@ -178,11 +175,11 @@ static const float *fill_normals(float *buf, uint64_t first, size_t len, const g
 {
     const size_t need = (size_t)(first & 3) + len;
     uint64_t block = first >> 2;
-    for (size_t w = 0; w < need; w += BATCH, block += 2 * VL) {
-        ph_state a, b;
-        ph_run(&a, &b, block, k);
-        normal_store(buf + w, &a);
-        normal_store(buf + w + 4 * VL, &b);
+    for (size_t w = 0; w < need; w += BATCH, block += NB * VL) {
+        ph_state st[NB];
+        ph_run(st, block, k);
+        for (int i = 0; i < NB; i++)
+            normal_store(buf + w + 4 * VL * i, &st[i]);
     }
     return buf + (first & 3);
 }
