@@ -44,7 +44,14 @@ static inline vk keep_of(vi w, vi t, vi a)
     return _mm512_mask_cmpge_epu32_mask(_mm512_test_epi32_mask(a, a), w, t);
 }
 
-static inline vf vf_keep(vk k, vf v) { return _mm512_maskz_mov_ps(k, v); }
+/* An AND with the predicate widened to a vector, not zero-masking: the
+ * compiler folds a zero-masked multiply's load into a masked load, which
+ * streams from memory at about half speed on the machines measured. */
+static inline vf vf_keep(vk k, vf v)
+{
+    const vi ones = _mm512_maskz_mov_epi32(k, _mm512_set1_epi32(-1));
+    return _mm512_castsi512_ps(_mm512_and_si512(ones, _mm512_castps_si512(v)));
+}
 static inline uint32_t vk_bits(vk k) { return (uint32_t)k; }
 static inline vk vk_from_bits(uint32_t b) { return (vk)b; }
 
