@@ -82,17 +82,7 @@ static inline void store_blocks(void *out, vi c0, vi c1, vi c2, vi c3)
     _mm256_storeu_si256(o + 3, _mm256_unpackhi_epi64(c, d));
 }
 
+/* The ops, and the table they fill. */
+#define GD_SIMD_TABLE gd_kernels_avx2
+#define GD_SIMD_NAME "avx2"
 #include "kernels_simd.h"
-
-const gd_kernels gd_kernels_avx2 = {
-    .name = "avx2",
-    .words = words_simd,
-    .mask = mask_simd,
-    .fwd = fwd_simd,
-    .bwd_mask = bwd_mask_simd,
-    .fwd_cols = fwd_cols_simd,
-    .bwd_mask_cols = bwd_mask_cols_simd,
-    .add_fwd = add_fwd_simd,
-    .normal = normal_simd,
-    .gauss = gauss_simd,
-};

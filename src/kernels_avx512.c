@@ -84,17 +84,7 @@ static inline void store_blocks(void *out, vi c0, vi c1, vi c2, vi c3)
     _mm512_storeu_si512(o + 3, _mm512_unpackhi_epi64(c, d));
 }
 
+/* The ops, and the table they fill. */
+#define GD_SIMD_TABLE gd_kernels_avx512
+#define GD_SIMD_NAME "avx512"
 #include "kernels_simd.h"
-
-const gd_kernels gd_kernels_avx512 = {
-    .name = "avx512",
-    .words = words_simd,
-    .mask = mask_simd,
-    .fwd = fwd_simd,
-    .bwd_mask = bwd_mask_simd,
-    .fwd_cols = fwd_cols_simd,
-    .bwd_mask_cols = bwd_mask_cols_simd,
-    .add_fwd = add_fwd_simd,
-    .normal = normal_simd,
-    .gauss = gauss_simd,
-};

@@ -23,6 +23,7 @@
  *                               chosen so that store_blocks is in-lane
  *   store_blocks(out, c0..c3)   VL Philox blocks, transposed into element
  *                               order (4 * VL words)
+ *   GD_SIMD_TABLE, GD_SIMD_NAME the table this file defines, and its name
  */
 
 #include <string.h>
@@ -81,21 +82,6 @@ static inline void ph_run(ph_state st[NB], uint64_t block, const gd_keyctx *k)
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-}
-
-/* Words for indices first .. first + len - 1 (len <= CHUNK) into buf, which
- * has BUFW words; returns where the word of index `first` landed. */
-static const uint32_t *fill_words(uint32_t *buf, uint64_t first, size_t len, const gd_keyctx *k)
-{
-    const size_t need = (size_t)(first & 3) + len;
-    uint64_t block = first >> 2;
-    for (size_t w = 0; w < need; w += BATCH, block += NB * VL) {
-        ph_state st[NB];
-        ph_run(st, block, k);
-        for (int i = 0; i < NB; i++)
-            store_blocks(buf + w + 4 * VL * i, st[i].c0, st[i].c1, st[i].c2, st[i].c3);
-    }
-    return buf + (first & 3);
 }
 
 /* ---- the normal transform (src/normal.c, operation for operation) ------- */
@@ -162,7 +148,7 @@ static inline void normal_pair_v(vi a, vi b, vf *z0, vf *z1)
     *z1 = vf_mul(rad, vf_from_bits(vi_xor(vf_bits(s0), sneg)));
 }
 
-static inline void normal_store(float *out, const ph_state *s)
+static inline void normal_store(void *out, const ph_state *s)
 {
     vf z0, z1, z2, z3;
     normal_pair_v(s->c0, s->c1, &z0, &z1);
@@ -170,18 +156,36 @@ static inline void normal_store(float *out, const ph_state *s)
     store_blocks(out, vf_bits(z0), vf_bits(z1), vf_bits(z2), vf_bits(z3));
 }
 
-/* As fill_words, for the normals. */
-static const float *fill_normals(float *buf, uint64_t first, size_t len, const gd_keyctx *k)
+/* The words (or, with normals, the normals) of indices first .. first +
+ * len - 1 (len <= CHUNK) in element order into buf, BUFW 32-bit slots of the
+ * caller's type (written only through vector stores); returns the slot of
+ * index `first`. */
+static size_t fill_blocks(void *buf, uint64_t first, size_t len, const gd_keyctx *k, bool normals)
 {
     const size_t need = (size_t)(first & 3) + len;
     uint64_t block = first >> 2;
     for (size_t w = 0; w < need; w += BATCH, block += NB * VL) {
         ph_state st[NB];
         ph_run(st, block, k);
-        for (int i = 0; i < NB; i++)
-            normal_store(buf + w + 4 * VL * i, &st[i]);
+        for (int i = 0; i < NB; i++) {
+            void *out = (uint32_t *)buf + w + 4 * VL * i;
+            if (normals)
+                normal_store(out, &st[i]);
+            else
+                store_blocks(out, st[i].c0, st[i].c1, st[i].c2, st[i].c3);
+        }
     }
-    return buf + (first & 3);
+    return (size_t)(first & 3);
+}
+
+static const uint32_t *fill_words(uint32_t *buf, uint64_t first, size_t len, const gd_keyctx *k)
+{
+    return buf + fill_blocks(buf, first, len, k, false);
+}
+
+static const float *fill_normals(float *buf, uint64_t first, size_t len, const gd_keyctx *k)
+{
+    return buf + fill_blocks(buf, first, len, k, true);
 }
 
 /* ---- thresholds and mask bits ------------------------------------------- */
@@ -531,3 +535,18 @@ static void gauss_simd(float *y, const float *x, size_t n, float sigma, uint64_t
             y[j0 + j] = x[j0 + j] * (1.0f + sigma * z[j]);
     }
 }
+
+/* ---- the table ------------------------------------------------------------ */
+
+const gd_kernels GD_SIMD_TABLE = {
+    .name = GD_SIMD_NAME,
+    .words = words_simd,
+    .mask = mask_simd,
+    .fwd = fwd_simd,
+    .bwd_mask = bwd_mask_simd,
+    .fwd_cols = fwd_cols_simd,
+    .bwd_mask_cols = bwd_mask_cols_simd,
+    .add_fwd = add_fwd_simd,
+    .normal = normal_simd,
+    .gauss = gauss_simd,
+};
