@@ -229,12 +229,16 @@ static int parse_options(options *o, int argc, char **argv)
         } else {
             val = NULL;
         }
-        const int rc = val ? parse_flag(o, flag, val) : -2;
-        if (rc == -2) {
-            fprintf(stderr, "gdropout-transfer: %s '%s' (try --help)\n",
-                    val ? "unknown option" : "unknown option or missing value for", flag);
+        options scratch = *o; /* parse_flag says -2 for an unknown flag, whatever the value */
+        if (parse_flag(&scratch, flag, "") == -2) {
+            fprintf(stderr, "gdropout-transfer: unknown option '%s' (try --help)\n", flag);
             return -1;
         }
+        if (!val) {
+            fprintf(stderr, "gdropout-transfer: %s needs a value (try --help)\n", flag);
+            return -1;
+        }
+        const int rc = parse_flag(o, flag, val);
         if (rc != 0) {
             fprintf(stderr, "gdropout-transfer: bad value '%s' for %s (try --help)\n", val, flag);
             return -1;
