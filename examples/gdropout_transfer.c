@@ -107,8 +107,8 @@ static void usage(FILE *to)
             "\n"
             "  --seeds N           seeds per cell (default 10, 1..%d)\n"
             "  --fractions LIST    fractions of the training split (default 1,0.5,0.25,0.1)\n"
-            "  --p P               standard dropout rate, also the guided p_max (default 0.1)\n"
-            "  --lr LR             Adam learning rate for fine-tuning (default 0.001)\n"
+            "  --p P               standard dropout rate, also the guided p_max (default 0.2)\n"
+            "  --lr LR             Adam learning rate for fine-tuning (default 0.003)\n"
             "  --steps N           fine-tuning steps per run (default 300)\n"
             "  --batch N           batch size (default 32)\n"
             "  --pretrain-steps N  pretraining steps (default 1000)\n"
@@ -197,7 +197,7 @@ static int parse_flag(options *o, const char *flag, const char *val)
 static int parse_options(options *o, int argc, char **argv)
 {
     const options defaults = { .seeds = 10, .fraction = { 1.0, 0.5, 0.25, 0.1 },
-                               .n_fractions = 4, .p = 0.1f, .lr = 1e-3f, .steps = 300,
+                               .n_fractions = 4, .p = 0.2f, .lr = 3e-3f, .steps = 300,
                                .batch = 32, .pretrain_steps = 1000, .log_every = 0,
                                .fisher_frac = 0.05, .data = GDX_DEFAULT_DATA,
                                .out = "results.md", .select = 0 };

@@ -41,7 +41,7 @@ expect_fail() {
         exit 1
     fi
     [ -s "$work/err" ] || { echo "no message for: gdropout-transfer $*"; exit 1; }
-    echo "  ok: $* -> $(head -n 1 "$work/err")"
+    echo "  ok: $* -> $(tail -n 1 "$work/err")"
 }
 expect_fail --bogus
 expect_fail --seeds 0
