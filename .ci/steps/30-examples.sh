@@ -10,7 +10,7 @@ scripts/dev deps
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
-build=build-ci-examples
+build="build-ci-examples"
 
 cmake -S . -B "$build" -DCMAKE_INSTALL_PREFIX="$prefix" -DGD_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)"
