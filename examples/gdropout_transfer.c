@@ -56,12 +56,15 @@ typedef struct options {
     size_t steps, batch, pretrain_steps, log_every;
     double fisher_frac;
     const char *data, *out;
-    int select;
+    int select, control;
 } options;
 
-typedef enum { R_NONE, R_STANDARD, R_GAUSSIAN, R_GUIDED, R_UNIT, N_REGIMES } regime_id;
-static const char *const regime_name[N_REGIMES] = { "none", "standard", "gaussian", "guided",
-                                                    "per-unit" };
+/* R_MATCHED, only with --control, is standard dropout at the guided plan's
+ * mean hidden rate: it separates "less dropout" from "dropout placed by
+ * Fisher". */
+typedef enum { R_NONE, R_STANDARD, R_GAUSSIAN, R_GUIDED, R_UNIT, R_MATCHED, N_REGIMES } regime_id;
+static const char *const regime_name[N_REGIMES] = { "none",   "standard", "gaussian",
+                                                    "guided", "per-unit", "matched" };
 
 static const size_t width[GDX_LAYERS + 1] = { GDX_PIXELS, 128, 128, 64, 5 };
 enum { HIDDEN_UNITS = 128 + 128 + 64 }; /* the units of sites 1..3 */
@@ -75,6 +78,8 @@ typedef struct experiment {
     float site_score[GDX_SITES]; /* NaN for the input site: no tensor feeds it */
     float site_p[GDX_SITES];     /* the guided per-site rates */
     float unit_p[HIDDEN_UNITS];  /* the guided per-unit rates of sites 1..3 */
+    float matched_p;             /* mean of site_p[1..3] */
+    size_t n_regimes;            /* N_REGIMES with --control, else R_MATCHED */
     float *xb;                   /* one batch, gathered */
     int *yb;
     size_t *order, *subset;      /* epoch order, the seed's subset of ft_train */
@@ -119,6 +124,8 @@ static void usage(FILE *to)
             "  --log-every N       print 'loss ...' lines every N steps (default 0: off)\n"
             "  --select            tune p and lr for standard dropout on the validation\n"
             "                      split (the test split is not read)\n"
+            "  --control           add the regime 'matched': input p, hidden sites at the\n"
+            "                      guided plan's mean rate (is it where, or how much?)\n"
             "  --help              this text\n",
             MAX_SEEDS, GDX_DEFAULT_DATA);
 }
@@ -208,8 +215,8 @@ static int parse_options(options *o, int argc, char **argv)
             usage(stdout);
             return 1;
         }
-        if (!strcmp(arg, "--select")) {
-            o->select = 1;
+        if (!strcmp(arg, "--select") || !strcmp(arg, "--control")) {
+            *(arg[2] == 's' ? &o->select : &o->control) = 1;
             continue;
         }
         /* --flag value or --flag=value */
@@ -430,6 +437,7 @@ static int plan_guided(experiment *e)
         rc = rank_plan(e->site_score + 1, GDX_SITES - 1, site_name + 1, e->opt.p,
                        e->site_p + 1);
     e->site_p[0] = e->opt.p;
+    e->matched_p = (e->site_p[1] + e->site_p[2] + e->site_p[3]) / 3.0f;
     /* Per-unit: one score per output unit (row of W) of layers 0..2, all
      * 320 ranked together, as the per-site plan ranks sites across layers. */
     float unit_score[HIDDEN_UNITS];
@@ -480,6 +488,10 @@ static void regime_sites(const experiment *e, regime_id r, float p, gdx_site sit
             site[k].kind = GDX_DROP_COLS;
             site[k].p_cols = e->unit_p + at;
         }
+        return;
+    case R_MATCHED:
+        uniform_sites(site, GDX_DROP_BERNOULLI, e->matched_p, 0.0f);
+        site[0].p = p;
         return;
     case R_STANDARD:
     default:
@@ -546,7 +558,7 @@ static void write_table(FILE *to, const experiment *e, const double *acc, const 
     for (size_t f = 0; f < o->n_fractions; f++)
         fprintf(to, "---|");
     fprintf(to, "\n");
-    for (size_t r = 0; r < N_REGIMES; r++) {
+    for (size_t r = 0; r < e->n_regimes; r++) {
         fprintf(to, "| %s |", regime_name[r]);
         for (size_t f = 0; f < o->n_fractions; f++) {
             const gdx_summary s = gdx_summarize(acc + (f * N_REGIMES + r) * S, S);
@@ -554,12 +566,13 @@ static void write_table(FILE *to, const experiment *e, const double *acc, const 
         }
         fprintf(to, "\n");
     }
-    const regime_id versus[2] = { R_GUIDED, R_UNIT };
-    for (size_t v = 0; v < 2; v++) {
-        fprintf(to, "| %s − standard |", regime_name[versus[v]]);
+    const regime_id diff[4][2] = { { R_GUIDED, R_STANDARD }, { R_UNIT, R_STANDARD },
+                                   { R_GUIDED, R_MATCHED }, { R_UNIT, R_MATCHED } };
+    for (size_t v = 0; v < (e->n_regimes == N_REGIMES ? 4u : 2u); v++) {
+        fprintf(to, "| %s − %s |", regime_name[diff[v][0]], regime_name[diff[v][1]]);
         for (size_t f = 0; f < o->n_fractions; f++) {
-            const double *a = acc + (f * N_REGIMES + versus[v]) * S;
-            const double *b = acc + (f * N_REGIMES + R_STANDARD) * S;
+            const double *a = acc + (f * N_REGIMES + diff[v][0]) * S;
+            const double *b = acc + (f * N_REGIMES + diff[v][1]) * S;
             const gdx_summary s = gdx_summarize_paired(a, b, S);
             print_diff(to, &s, S);
         }
@@ -568,11 +581,14 @@ static void write_table(FILE *to, const experiment *e, const double *acc, const 
     fprintf(to, "\nstandard: p = %g at all 4 sites; gaussian: sigma = sqrt(p/(1-p)) = %.4f; "
                 "guided: input %.4f, relu1 %.4f, relu2 %.4f, relu3 %.4f (RANK_LINEAR on "
                 "TENSOR_MEAN Fisher, p_max = p, p_min = 0); per-unit: input p, hidden units "
-                "ranked by row-mean Fisher of W from p to 0. Differences are paired over "
-                "seeds (same subset, data order, head and dropout streams), mean [95%% t "
-                "interval], in accuracy points.\n\nCommand: `%s`\n",
+                "ranked by row-mean Fisher of W from p to 0",
             (double)o->p, (double)sigma_for(o->p), (double)e->site_p[0], (double)e->site_p[1],
-            (double)e->site_p[2], (double)e->site_p[3], command);
+            (double)e->site_p[2], (double)e->site_p[3]);
+    if (e->n_regimes == N_REGIMES)
+        fprintf(to, "; matched: input p, hidden sites %.4f (the guided mean)", (double)e->matched_p);
+    fprintf(to, ". Differences are paired over seeds (same subset, data order, head and "
+                "dropout streams), mean [95%% t interval], in accuracy points.\n\n"
+                "Command: `%s`\n", command);
 }
 
 static int run_experiment(experiment *e, const char *command)
@@ -583,7 +599,7 @@ static int run_experiment(experiment *e, const char *command)
     if (!acc)
         return -1;
     for (size_t f = 0; f < o->n_fractions; f++) {
-        for (size_t r = 0; r < N_REGIMES; r++) {
+        for (size_t r = 0; r < e->n_regimes; r++) {
             const double t0 = now_seconds();
             double *cell = acc + (f * N_REGIMES + r) * S;
             for (size_t s = 0; s < S; s++) {
@@ -674,6 +690,7 @@ static int run_select(experiment *e)
 
 static int setup(experiment *e)
 {
+    e->n_regimes = e->opt.control ? N_REGIMES : R_MATCHED;
     if (gdx_digits_read(&e->digits, e->opt.data) != 0)
         return -1;
     if (make_splits(e) != 0)
