@@ -8,8 +8,9 @@ and this module's test both check the names against the header).
 import ctypes
 import ctypes.util
 import os
+import threading
 
-__all__ = ["lib", "library_path", "GDropoutError", "check", "Stream", "NONE"]
+__all__ = ["lib", "library_path", "GDropoutError", "check", "Stream", "NONE", "Handle"]
 
 _SIZE = ctypes.c_size_t
 _P = ctypes.c_void_p  # every data pointer: numpy arrays pass .ctypes.data or None
@@ -233,3 +234,46 @@ class Stream:
     @property
     def c(self):
         return ctypes.byref(self._c)
+
+
+class Handle:
+    """A C object owned from Python (gd_fisher, gd_plan): freed by close(),
+    at the end of a `with` block, or when collected.  Calls go through
+    _call, under a lock: ctypes releases the GIL and a C object is for one
+    thread at a time."""
+
+    _destroy = None  # the C destructor's name, set by subclasses
+
+    def __init__(self, handle):
+        self._lock = threading.Lock()
+        self._h = handle
+
+    @staticmethod
+    def _make(function, *args):
+        """A new C object from function(&out, *args)."""
+        h = ctypes.c_void_p()
+        check(getattr(lib, function)(ctypes.byref(h), *args), function)
+        return h
+
+    def close(self):
+        """Frees the C object now; closing twice is fine."""
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None and h.value:
+            getattr(lib, self._destroy)(h)
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _handle(self):
+        if self._h is None:
+            raise ValueError(f"{type(self).__name__} object is closed")
+        return self._h
+
+    def _call(self, fn, name, *args):
+        with self._lock:
+            check(fn(self._handle(), *args), name)

@@ -10,12 +10,11 @@ GIL and the C object is for one thread at a time.
 import collections
 import ctypes
 import os
-import threading
 
 import numpy as np
 
 from . import _arrays as A
-from ._native import NONE, check, lib
+from ._native import NONE, Handle, check, lib
 
 __all__ = ["Fisher", "TensorInfo", "REDUCE_TENSOR_MEAN", "REDUCE_ELEMENT_MEAN", "REDUCE_SUM",
            "REDUCE_MAX", "AXIS_ROWS", "AXIS_COLS"]
@@ -39,47 +38,18 @@ def _site_out(site):
     return None if site == NONE else site
 
 
-class Fisher:
+class Fisher(Handle):
     """An accumulator of per-tensor diagonal Fisher estimates."""
 
+    _destroy = "gd_fisher_destroy"
+
     def __init__(self, _handle=None):
-        self._lock = threading.Lock()
-        if _handle is None:
-            h = ctypes.c_void_p()
-            check(lib.gd_fisher_create(ctypes.byref(h)), "gd_fisher_create")
-            _handle = h
-        self._h = _handle
+        super().__init__(_handle if _handle is not None else self._make("gd_fisher_create"))
 
     @classmethod
     def load(cls, path):
         """Reads a file written by save() (or a safetensors file of F32)."""
-        h = ctypes.c_void_p()
-        check(lib.gd_fisher_load(ctypes.byref(h), os.fsencode(path)), "gd_fisher_load")
-        return cls(h)
-
-    # -- lifetime --------------------------------------------------------
-    def close(self):
-        """Frees the C object now (also done when garbage collected)."""
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None and h.value:
-            lib.gd_fisher_destroy(h)
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _handle(self):
-        if self._h is None:
-            raise ValueError("Fisher object is closed")
-        return self._h
-
-    def _call(self, fn, name, *args):
-        with self._lock:
-            check(fn(self._handle(), *args), name)
+        return cls(cls._make("gd_fisher_load", os.fsencode(path)))
 
     # -- registry --------------------------------------------------------
     def add_tensor(self, name, numel, site=None):

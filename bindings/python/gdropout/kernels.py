@@ -142,22 +142,21 @@ def sum_cols(x):
     return out
 
 
-def gaussian_dropout_fwd(x, sigma, stream, out=None):
-    """y = x * (1 + sigma * z), z = random_normal on the same stream."""
+def _gaussian(function, x, sigma, stream, out):
     xa = A.in_array(x, "x")
     y = A.out_array(out, xa.shape, "out")
-    check(lib.gd_gaussian_dropout_fwd(A.ptr(y), A.ptr(xa), xa.size, sigma, _stream(stream)),
-          "gd_gaussian_dropout_fwd")
+    check(getattr(lib, function)(A.ptr(y), A.ptr(xa), xa.size, sigma, _stream(stream)), function)
     return y
+
+
+def gaussian_dropout_fwd(x, sigma, stream, out=None):
+    """y = x * (1 + sigma * z), z = random_normal on the same stream."""
+    return _gaussian("gd_gaussian_dropout_fwd", x, sigma, stream, out)
 
 
 def gaussian_dropout_bwd(dy, sigma, stream, out=None):
     """dx = dy * (1 + sigma * z) with the forward's z regenerated."""
-    dya = A.in_array(dy, "dy")
-    dx = A.out_array(out, dya.shape, "out")
-    check(lib.gd_gaussian_dropout_bwd(A.ptr(dx), A.ptr(dya), dya.size, sigma, _stream(stream)),
-          "gd_gaussian_dropout_bwd")
-    return dx
+    return _gaussian("gd_gaussian_dropout_bwd", dy, sigma, stream, out)
 
 
 def gaussian_sigma(p):

@@ -4,12 +4,11 @@ dropout probability per site out."""
 import collections
 import ctypes
 import os
-import threading
 
 import numpy as np
 
 from . import _arrays as A
-from ._native import check, lib
+from ._native import Handle, lib
 
 __all__ = ["Plan", "SiteInfo", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
            "RULE_LOG_SCORE_LINEAR"]
@@ -23,44 +22,22 @@ RULE_LOG_SCORE_LINEAR = 3
 SiteInfo = collections.namedtuple("SiteInfo", "name score prob")
 
 
-class Plan:
+class Plan(Handle):
     """A dropout plan over n_sites sites."""
 
+    _destroy = "gd_plan_destroy"
+
     def __init__(self, n_sites=None, _handle=None):
-        self._lock = threading.Lock()
         if _handle is None:
             if n_sites is None:
                 raise TypeError("Plan(n_sites) needs the number of sites")
-            h = ctypes.c_void_p()
-            check(lib.gd_plan_create(ctypes.byref(h), int(n_sites)), "gd_plan_create")
-            _handle = h
-        self._h = _handle
+            _handle = self._make("gd_plan_create", int(n_sites))
+        super().__init__(_handle)
 
     @classmethod
     def load(cls, path):
         """Reads a plan written by save(), probabilities included."""
-        h = ctypes.c_void_p()
-        check(lib.gd_plan_load(ctypes.byref(h), os.fsencode(path)), "gd_plan_load")
-        return cls(_handle=h)
-
-    def close(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None and h.value:
-            lib.gd_plan_destroy(h)
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _call(self, fn, name, *args):
-        with self._lock:
-            if self._h is None:
-                raise ValueError("Plan object is closed")
-            check(fn(self._h, *args), name)
+        return cls(_handle=cls._make("gd_plan_load", os.fsencode(path)))
 
     def __len__(self):
         n = ctypes.c_size_t()
