@@ -1,4 +1,5 @@
 use std::fmt;
+use std::ptr::{self, NonNull};
 
 use crate::sys;
 
@@ -107,4 +108,11 @@ pub(crate) fn shape_if(bad: bool) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// A new C object: `make(&mut out)` must return GD_OK and set `out`.
+pub(crate) fn created<T>(make: impl FnOnce(&mut *mut T) -> i32) -> Result<NonNull<T>> {
+    let mut p = ptr::null_mut();
+    check(make(&mut p))?;
+    Ok(NonNull::new(p).expect("libgdropout returned GD_OK and a NULL object"))
 }

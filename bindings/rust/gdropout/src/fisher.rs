@@ -4,7 +4,7 @@ use std::os::raw::c_char;
 use std::path::Path;
 use std::ptr::{self, NonNull};
 
-use crate::error::{check, shape_if, Error, Result};
+use crate::error::{check, created, shape_if, Error, Result};
 use crate::sys;
 
 /// Site reductions for [`Fisher::site_scores`].
@@ -90,17 +90,15 @@ impl Drop for Fisher {
 impl Fisher {
     /// An empty accumulator.
     pub fn new() -> Result<Fisher> {
-        let mut p = ptr::null_mut();
-        check(unsafe { sys::gd_fisher_create(&mut p) })?;
-        Ok(Fisher { raw: NonNull::new(p).expect("gd_fisher_create gave NULL") })
+        let raw = created(|p| unsafe { sys::gd_fisher_create(p) })?;
+        Ok(Fisher { raw })
     }
 
     /// Reads a file written by [`Fisher::save`].
     pub fn load<P: AsRef<Path>>(path: P) -> Result<Fisher> {
         let path = c_path(path.as_ref())?;
-        let mut p = ptr::null_mut();
-        check(unsafe { sys::gd_fisher_load(&mut p, path.as_ptr()) })?;
-        Ok(Fisher { raw: NonNull::new(p).expect("gd_fisher_load gave NULL") })
+        let raw = created(|p| unsafe { sys::gd_fisher_load(p, path.as_ptr()) })?;
+        Ok(Fisher { raw })
     }
 
     fn ptr(&self) -> *const sys::gd_fisher {

@@ -4,7 +4,7 @@ use std::os::raw::c_char;
 use std::path::Path;
 use std::ptr::{self, NonNull};
 
-use crate::error::{check, Result};
+use crate::error::{check, created, Result};
 use crate::fisher::{c_path, c_string};
 use crate::sys;
 
@@ -60,17 +60,15 @@ impl Drop for Plan {
 impl Plan {
     /// A plan of `n_sites` sites without scores.
     pub fn new(n_sites: usize) -> Result<Plan> {
-        let mut p = ptr::null_mut();
-        check(unsafe { sys::gd_plan_create(&mut p, n_sites) })?;
-        Ok(Plan { raw: NonNull::new(p).expect("gd_plan_create gave NULL") })
+        let raw = created(|p| unsafe { sys::gd_plan_create(p, n_sites) })?;
+        Ok(Plan { raw })
     }
 
     /// Reads a plan written by [`Plan::save`].
     pub fn load<P: AsRef<Path>>(path: P) -> Result<Plan> {
         let path = c_path(path.as_ref())?;
-        let mut p = ptr::null_mut();
-        check(unsafe { sys::gd_plan_load(&mut p, path.as_ptr()) })?;
-        Ok(Plan { raw: NonNull::new(p).expect("gd_plan_load gave NULL") })
+        let raw = created(|p| unsafe { sys::gd_plan_load(p, path.as_ptr()) })?;
+        Ok(Plan { raw })
     }
 
     fn ptr(&self) -> *const sys::gd_plan {
