@@ -66,11 +66,44 @@ static void check_dropout(void)
     check(strlen(gd_strerror(GD_EDOMAIN)) > 0, "gd_strerror");
 }
 
+/* The Fisher accumulators reach OpenBLAS (sgemm), so a static link that
+ * forgot the archive's private dependencies fails here.  One example of a
+ * 2 x 3 dense layer: F = (dy x^T)^2 exactly, as the values are small
+ * integers; then the plan ranks the two sites. */
+static void check_fisher_plan(void)
+{
+    const float x[3] = {1, 2, 3}, dy[2] = {2, -1};
+    float est[6], scores[2], probs[2];
+    size_t w = 0, b = 0, v = 0;
+    gd_fisher *f = NULL;
+    gd_plan *plan = NULL;
+    check(gd_fisher_create(&f) == GD_OK, "gd_fisher_create");
+    check(gd_fisher_add_tensor(f, "fc.weight", 6, 1, &w) == GD_OK, "add fc.weight");
+    check(gd_fisher_add_tensor(f, "fc.bias", 2, 1, &b) == GD_OK, "add fc.bias");
+    check(gd_fisher_add_tensor(f, "emb", 1, 0, &v) == GD_OK, "add emb");
+    check(gd_fisher_accumulate_dense(f, w, b, x, dy, 1, 3, 2) == GD_OK, "accumulate_dense");
+    check(gd_fisher_accumulate(f, v, x, 1.0f) == GD_OK, "accumulate");
+    check(gd_fisher_read(f, w, est, 6, NULL) == GD_OK, "gd_fisher_read");
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < 3; i++)
+            check(est[o * 3 + i] == (dy[o] * x[i]) * (dy[o] * x[i]), "dense estimate exact");
+    check(gd_fisher_site_scores(f, GD_REDUCE_TENSOR_MEAN, scores, 2) == GD_OK, "site scores");
+    check(gd_plan_create(&plan, 2) == GD_OK, "gd_plan_create");
+    check(gd_plan_set_scores(plan, scores, 2) == GD_OK, "gd_plan_set_scores");
+    check(gd_plan_compute(plan, GD_RULE_RANK_LINEAR, 0.1f, 0.0f) == GD_OK, "gd_plan_compute");
+    check(gd_plan_get_all(plan, probs, 2) == GD_OK, "gd_plan_get_all");
+    /* emb's score 1 is below the dense site's, so it gets p_max */
+    check(probs[0] == 0.1f && probs[1] == 0.0f, "rank-linear plan");
+    gd_plan_destroy(plan);
+    gd_fisher_destroy(f);
+}
+
 int main(void)
 {
     check_version();
     check_philox();
     check_dropout();
+    check_fisher_plan();
     if (failures)
         return 1;
     printf("consumer ok: libgdropout %s, kernels %s\n", gd_version_string(), gd_dispatch_name());
