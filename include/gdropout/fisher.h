@@ -87,19 +87,30 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, cons
  * without forming per-example gradients:
  *   sum_b (dy_b x_b^T)^2 = (dy*dy)^T (x*x)   (one sgemm on squares),
  *   bias: sum_b dy_b^2.
- * w_id must have out*in elements, b_id (or GD_NONE) out elements; each
- * counts batch samples of weight 1.  OpenBLAS threads are the host's
- * business (OPENBLAS_NUM_THREADS / openblas_set_num_threads).
- * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EDOMAIN (non-finite input),
- * GD_EOVERFLOW, GD_ENOMEM (scratch). */
+ * w_id must have out*in elements, b_id (or GD_NONE, never w_id) out
+ * elements; each counts batch samples of weight 1.  The products are float
+ * (sgemm) added into the double accumulators; a batch of up to 1024
+ * examples is one sgemm, larger batches go in chunks of 1024, so scratch
+ * memory (gd_malloc'ed, freed before return) is at most
+ * 1024*(in+out) + out*in floats.  OpenBLAS threads are the host's business
+ * (OPENBLAS_NUM_THREADS / openblas_set_num_threads).  batch == 0 is a no-op.
+ * Everything is checked before anything is added: NaN or Inf in x or dy,
+ * or magnitudes whose float squares or sums could overflow
+ * (max|x|^2 or max|dy|^2 >= 2^127, or max|x|^2 max|dy|^2 * 1024 >= 2^127),
+ * give GD_EDOMAIN with the accumulators untouched.
+ * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EDOMAIN, GD_EOVERFLOW
+ * (sizes, or in/out above INT_MAX for BLAS), GD_ENOMEM (scratch). */
 GD_API GD_NODISCARD int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id,
                                                    const float *x, const float *dy, size_t batch,
                                                    size_t in, size_t out);
 
 /* The same when each example is a sequence: x[batch x seq x in],
  * dy[batch x seq x out].  An example's gradient sums over its positions,
- * G_b = dy_b^T x_b, so it is formed per example (one sgemm into a bounded
- * scratch buffer) and then squared.  Errors as gd_fisher_accumulate_dense. */
+ * G_b = dy_b^T x_b, so it is formed per example (one sgemm into a scratch
+ * buffer of out*in floats, the only allocation) and then squared in double;
+ * the bias gets (sum_t dy_bt)^2.  seq == 0 is GD_ESHAPE; GD_EDOMAIN also
+ * when max|x| max|dy| seq >= 2^127 (G_b could overflow float).  Errors as
+ * gd_fisher_accumulate_dense. */
 GD_API GD_NODISCARD int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id,
                                                        const float *x, const float *dy,
                                                        size_t batch, size_t seq, size_t in,
@@ -109,10 +120,16 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id
  * updates with decay beta2, on a loss averaged over `batch` examples
  * (batch = 1 for a summed loss):
  *   F ~= batch * v / (1 - beta2^step)
- * The bias-corrected v estimates E[(mean gradient)^2]; when per-example
- * gradients are independent with a mean small against their spread, that is
- * F / batch.  Replaces the tensor's accumulators with this estimate at
- * weight 1.  beta2 in [0, 1), step >= 1, batch >= 1, v finite and >= 0.
+ * computed in double.  Why: Adam keeps v_t = beta2 v_{t-1} + (1-beta2) m_t^2
+ * with m_t the gradient of the batch-mean loss; divided by (1 - beta2^t)
+ * it is a weighted average of m^2 over the recent steps.  For B independent
+ * per-example gradients with mean mu and E[g^2] = F,
+ * E[m^2] = mu^2 + (F - mu^2)/B, so B E[m^2] = F + (B-1) mu^2 ~= F when
+ * mu^2 << F/B (near a minimum, or early in pretraining-objective
+ * gradients).  The parameters move while v builds up, so this is F
+ * smoothed over the last ~1/(1-beta2) steps.  Replaces the tensor's
+ * accumulators with this estimate at weight 1.  beta2 in [0, 1), step >= 1,
+ * batch >= 1, v finite and >= 0 (all checked before anything changes).
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_EDOMAIN. */
 GD_API GD_NODISCARD int gd_fisher_from_adam(gd_fisher *f, size_t id, const float *v, float beta2,
                                             uint64_t step, size_t batch);
@@ -169,7 +186,14 @@ GD_API GD_NODISCARD int gd_fisher_save(const gd_fisher *f, const char *path);
 /* Reads a file written by gd_fisher_save (or any safetensors file of F32
  * tensors: missing metadata means site GD_NONE and weight 1) into a new
  * object in *out; ids follow the order of the tensors' data offsets.  Every
- * byte is validated; anything malformed gives GD_EFORMAT and *out untouched.
+ * byte is validated; anything malformed gives GD_EFORMAT and *out untouched:
+ * the header length against the file, JSON syntax (nesting depth <= 64),
+ * names (as gd_fisher_add_tensor, unique), dtype F32 only, shape product
+ * against the offsets, offsets tiling the data section exactly (no overlap,
+ * no gap, nothing after), metadata values ("gdropout.format" must be
+ * "fisher-1"; sites decimal or "none"; weights finite >= 0), and estimates
+ * finite and >= 0.  Headers above 16 MiB or 2^20 JSON values are refused
+ * as absurd; tensor data is read in chunks, never all at once.
  * Reading back a saved file gives the same estimates bit for bit.
  * Errors: GD_EINVAL, GD_EIO, GD_EFORMAT, GD_ENOMEM. */
 GD_API GD_NODISCARD int gd_fisher_load(gd_fisher **out, const char *path);

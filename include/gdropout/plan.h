@@ -47,8 +47,9 @@ GD_API void gd_plan_destroy(gd_plan *p);
 GD_API GD_NODISCARD int gd_plan_size(const gd_plan *p, size_t *n_sites);
 
 /* Names site `site` and sets its score (finite).  name may be NULL to keep
- * the current name; otherwise at most 255 bytes, no white space or control
- * characters ("" clears it).  Changing a score clears computed
+ * the current name; otherwise UTF-8 of at most 255 bytes, no white space or
+ * control characters, and not "-" (plan files write "-" for "no name");
+ * "" clears it.  Changing a score clears computed
  * probabilities until the next gd_plan_compute.
  * Errors: GD_EINVAL (NULL p, bad name), GD_ENOTFOUND (site out of range),
  * GD_EDOMAIN (score NaN or Inf), GD_ENOMEM. */
@@ -59,7 +60,9 @@ GD_API GD_NODISCARD int gd_plan_set_site(gd_plan *p, size_t site, const char *na
 GD_API GD_NODISCARD int gd_plan_set_scores(gd_plan *p, const float *scores, size_t n);
 
 /* Computes every site's probability under `rule` (GD_RULE_*), with
- * 0 <= p_min <= p_max <= 1.  Errors: GD_EINVAL (NULL p, unknown rule),
+ * 0 <= p_min <= p_max <= 1.  Every rule needs every score set.  Results are
+ * clamped to [p_min, p_max], so the ends are exactly p_max and p_min.  No
+ * allocation: the rank sort uses scratch made by gd_plan_create.  Errors: GD_EINVAL (NULL p, unknown rule),
  * GD_EDOMAIN (bad p_max / p_min, or a score the rule cannot use),
  * GD_ESTATE (a site without a score). */
 GD_API GD_NODISCARD int gd_plan_compute(gd_plan *p, int rule, float p_max, float p_min);

@@ -1,0 +1,175 @@
+/*
+ * Per-example squared gradients of a dense layer y = x W^T + b through
+ * OpenBLAS, without forming the per-example gradients one by one.
+ *
+ * Single examples: the gradient of example b is the outer product
+ * dy_b x_b^T, so its square is (dy_b^2)(x_b^2)^T elementwise, and summing
+ * over the batch is one GEMM on the squared operands:
+ *   sum_b (dy_b x_b^T)^2 = (dy*dy)^T (x*x)      [out x in]
+ * Sequences: G_b = dy_b^T x_b sums over positions before squaring, so it is
+ * formed per example (one GEMM each) and squared.
+ *
+ * Products are float (sgemm); they are added into the double accumulators.
+ * Inputs are checked before anything is added: NaN/Inf, and magnitudes so
+ * large that a float product or sum could overflow, are GD_EDOMAIN.
+ */
+#include "fisher_internal.h"
+
+#include <cblas.h>
+#include <limits.h>
+
+/* Examples squared and multiplied per sgemm call: a batch up to this size
+ * is exactly one sgemm; larger batches go in chunks, which bounds the
+ * scratch memory to CHUNK*(in+out) + out*in floats and keeps each float
+ * GEMM sum short before it reaches the double accumulators. */
+enum { DENSE_CHUNK = 1024 };
+
+/* Largest value a float sum may approach; half of FLT_MAX leaves room for
+ * the rounding of the GEMM's partial sums. */
+static const double FLOAT_SAFE = 1.7014117331926443e38;
+
+typedef struct dense_call {
+    gd_tensor *w, *b; /* b may be NULL */
+    const float *x, *dy;
+    size_t batch, seq, in, out; /* seq = 1 for single examples */
+    bool sequence;              /* gd_fisher_accumulate_dense_seq */
+} dense_call;
+
+/* Resolves ids and checks every input of a dense call; nothing is changed. */
+static int dense_check(gd_fisher *f, size_t w_id, size_t b_id, dense_call *c)
+{
+    size_t w_numel, rows, nx, ndy;
+    float ax, ady;
+    if (!f || w_id == b_id)
+        return GD_EINVAL;
+    c->w = gd_fisher_tensor(f, w_id);
+    c->b = b_id == GD_NONE ? NULL : gd_fisher_tensor(f, b_id);
+    if (!c->w || (b_id != GD_NONE && !c->b))
+        return GD_ENOTFOUND;
+    if (!gd_mul_ok(c->out, c->in, &w_numel) || !gd_mul_ok(c->batch, c->seq, &rows) ||
+        !gd_mul_ok(rows, c->in, &nx) || !gd_mul_ok(rows, c->out, &ndy))
+        return GD_EOVERFLOW;
+    if (c->in == 0 || c->out == 0 || c->seq == 0 || w_numel != c->w->numel || (c->b && c->b->numel != c->out))
+        return GD_ESHAPE;
+    if (c->batch == 0)
+        return GD_OK;
+    if (!c->x || !c->dy)
+        return GD_EINVAL;
+    if (c->in > INT_MAX || c->out > INT_MAX || c->seq > INT_MAX)
+        return GD_EOVERFLOW; /* blasint is int in Debian's OpenBLAS */
+    if (!gd_all_finite(c->x, nx, &ax) || !gd_all_finite(c->dy, ndy, &ady))
+        return GD_EDOMAIN;
+    /* bounds on every float intermediate: a sequence gradient is a sum of
+     * seq products (squared later in double); the single-example path
+     * squares x and dy in float and sums up to DENSE_CHUNK squared products */
+    const double prod = (double)ax * (double)ady;
+    if (c->sequence)
+        return prod * (double)c->seq < FLOAT_SAFE ? GD_OK : GD_EDOMAIN;
+    const double x2 = (double)ax * ax, dy2 = (double)ady * ady;
+    if (x2 >= FLOAT_SAFE || dy2 >= FLOAT_SAFE || prod * prod * DENSE_CHUNK >= FLOAT_SAFE)
+        return GD_EDOMAIN;
+    return GD_OK;
+}
+
+static void square_into(float *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i] * src[i];
+}
+
+static void add_float(double *acc, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += (double)x[i];
+}
+
+static void add_float_squared(double *acc, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += (double)x[i] * (double)x[i];
+}
+
+/* Bias of single examples: sum_b dy_b^2, in double. */
+static void bias_single(double *acc, const float *dy, size_t batch, size_t out)
+{
+    for (size_t b = 0; b < batch; b++)
+        add_float_squared(acc, dy + b * out, out);
+}
+
+/* Bias of sequences: sum_b (sum_t dy_bt)^2, in double. */
+static void bias_seq(double *acc, const float *dy, size_t batch, size_t seq, size_t out)
+{
+    for (size_t b = 0; b < batch; b++) {
+        for (size_t o = 0; o < out; o++) {
+            double g = 0.0;
+            for (size_t t = 0; t < seq; t++)
+                g += (double)dy[(b * seq + t) * out + o];
+            acc[o] += g * g;
+        }
+    }
+}
+
+int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id, const float *x,
+                               const float *dy, size_t batch, size_t in, size_t out)
+{
+    dense_call c = {NULL, NULL, x, dy, batch, 1, in, out, false};
+    int rc = dense_check(f, w_id, b_id, &c);
+    if (rc != GD_OK || batch == 0)
+        return rc;
+    const size_t chunk = batch < DENSE_CHUNK ? batch : DENSE_CHUNK;
+    /* sizes cannot overflow: chunk*in <= batch*in and out*in were checked */
+    float *x2 = gd_malloc(chunk * in * sizeof(float));
+    float *dy2 = gd_malloc(chunk * out * sizeof(float));
+    float *g2 = gd_malloc(out * in * sizeof(float));
+    if (x2 && dy2 && g2) {
+        for (size_t b0 = 0; b0 < batch; b0 += chunk) {
+            const size_t k = batch - b0 < chunk ? batch - b0 : chunk;
+            square_into(x2, x + b0 * in, k * in);
+            square_into(dy2, dy + b0 * out, k * out);
+            /* g2[out x in] = dy2^T [out x k] * x2 [k x in] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)out, (blasint)in,
+                        (blasint)k, 1.0f, dy2, (blasint)out, x2, (blasint)in, 0.0f, g2,
+                        (blasint)in);
+            add_float(c.w->sums, g2, out * in);
+        }
+        c.w->weight += (double)batch;
+        if (c.b) {
+            bias_single(c.b->sums, dy, batch, out);
+            c.b->weight += (double)batch;
+        }
+    } else {
+        rc = GD_ENOMEM;
+    }
+    gd_free(x2);
+    gd_free(dy2);
+    gd_free(g2);
+    return rc;
+}
+
+int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id, const float *x,
+                                   const float *dy, size_t batch, size_t seq, size_t in,
+                                   size_t out)
+{
+    dense_call c = {NULL, NULL, x, dy, batch, seq, in, out, true};
+    int rc = dense_check(f, w_id, b_id, &c);
+    if (rc != GD_OK || batch == 0)
+        return rc;
+    /* the only scratch: one example's gradient, out*in floats */
+    float *g = gd_malloc(out * in * sizeof(float));
+    if (!g)
+        return GD_ENOMEM;
+    for (size_t b = 0; b < batch; b++) {
+        /* g[out x in] = dy_b^T [out x seq] * x_b [seq x in] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)out, (blasint)in,
+                    (blasint)seq, 1.0f, dy + b * seq * out, (blasint)out, x + b * seq * in,
+                    (blasint)in, 0.0f, g, (blasint)in);
+        add_float_squared(c.w->sums, g, out * in);
+    }
+    gd_free(g);
+    c.w->weight += (double)batch;
+    if (c.b) {
+        bias_seq(c.b->sums, dy, batch, seq, out);
+        c.b->weight += (double)batch;
+    }
+    return GD_OK;
+}
