@@ -112,6 +112,17 @@ typedef struct gd_kernels {
 } gd_kernels;
 
 extern const gd_kernels gd_kernels_scalar;
+/* The SIMD families (src/kernels_avx2.c, src/kernels_avx512.c); they exist
+ * only in x86-64 builds, so reach them through gd_kernels_level. */
+extern const gd_kernels gd_kernels_avx2;
+extern const gd_kernels gd_kernels_avx512;
+
+enum { GD_LEVEL_SCALAR = 0, GD_LEVEL_AVX2 = 1, GD_LEVEL_AVX512 = 2 };
+
+/* The table of a level if this build has it and this CPU and OS can run it
+ * (cpuid and xgetbv), else NULL; GDROPOUT_DISPATCH does not apply.  Tests
+ * use it to hold every family to the scalar reference. */
+const gd_kernels *gd_kernels_level(int level);
 
 /* The table for this CPU (capped by GDROPOUT_DISPATCH); never NULL. */
 const gd_kernels *gd_kernels_get(void);

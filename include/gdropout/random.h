@@ -63,9 +63,12 @@ GD_API GD_NODISCARD int gd_random_u32(uint32_t *r, size_t n, const gd_stream *s)
 GD_API GD_NODISCARD int gd_random_normal(float *z, size_t n, const gd_stream *s);
 
 /* Name of the kernel family chosen for this CPU: "avx512", "avx2" or
- * "scalar".  All families give bitwise identical results; the environment
- * variable GDROPOUT_DISPATCH=scalar|avx2|avx512, read on first use, caps the
- * choice (tests use it to check each path).  Thread-safe. */
+ * "scalar": the best family this CPU and OS support (cpuid, and xgetbv for
+ * the OS saving YMM/ZMM state).  All families give bitwise identical
+ * results; the environment variable GDROPOUT_DISPATCH=scalar|avx2|avx512,
+ * read once on first use, caps the choice (tests and benchmarks use it to
+ * check each path); a cap never selects a family the CPU lacks, and any
+ * other value is ignored.  Thread-safe. */
 GD_API const char *gd_dispatch_name(void);
 
 #ifdef __cplusplus

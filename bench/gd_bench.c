@@ -1,0 +1,392 @@
+/*
+ * gd_bench: speed of the dropout kernels as ratios to plain loops over the
+ * same buffers, measured in the same run (interleaved, median of --reps
+ * samples), so the figures carry over between machines better than times.
+ *
+ *   gd_bench [--quick] [--n N] [--small N] [--reps R] [--tsv FILE]
+ *
+ * --n is the large (memory-bound) size, --small the in-cache one; --tsv
+ * writes "name<TAB>n<TAB>ms" lines that bench/torch_bench.py compares with
+ * PyTorch.  Prints markdown tables and the kernel family used.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void bench_scale(float *restrict y, const float *restrict x, size_t n, float a);
+void bench_add3(float *restrict y, const float *restrict r, const float *restrict x,
+                const float *restrict b, size_t rows, size_t cols);
+
+/* Everything an op may touch; ops read what they need. */
+typedef struct ctx {
+    float *x, *y, *r, *b, *pc;
+    uint8_t *m;
+    size_t n, rows, cols;
+    const gd_kernels *fam;
+} ctx;
+
+typedef void (*op_fn)(const ctx *);
+
+static const gd_stream STREAM = {UINT64_C(0x5eed), UINT64_C(3) << 16 | 7, 0};
+static const float P = 0.1f;
+enum { SITES = 12 }; /* per-layer schedule: a BERT-like stack of 12 sites */
+
+static void ok(int rc)
+{
+    if (rc != GD_OK) {
+        fprintf(stderr, "gd_bench: %s\n", gd_strerror(rc));
+        exit(1);
+    }
+}
+
+static void op_scale(const ctx *c) { bench_scale(c->y, c->x, c->n, 1.1111112f); }
+static void op_fwd_mask(const ctx *c) { ok(gd_dropout_fwd(c->y, c->x, c->n, P, &STREAM, c->m)); }
+static void op_fwd(const ctx *c) { ok(gd_dropout_fwd(c->y, c->x, c->n, P, &STREAM, NULL)); }
+static void op_bwd_regen(const ctx *c) { ok(gd_dropout_bwd(c->y, c->x, c->n, P, &STREAM, NULL)); }
+static void op_bwd_mask(const ctx *c) { ok(gd_dropout_bwd(c->y, c->x, c->n, P, NULL, c->m)); }
+
+static void op_fwd_cols(const ctx *c)
+{
+    ok(gd_dropout_fwd_cols(c->y, c->x, c->rows, c->cols, c->pc, &STREAM, c->m));
+}
+
+static void op_add_fwd(const ctx *c)
+{
+    ok(gd_dropout_add_fwd(c->y, c->x, c->b, c->r, c->rows, c->cols, P, &STREAM, c->m));
+}
+
+static void op_add3(const ctx *c) { bench_add3(c->y, c->r, c->x, c->b, c->rows, c->cols); }
+
+static void op_gauss(const ctx *c)
+{
+    ok(gd_gaussian_dropout_fwd(c->y, c->x, c->n, 0.33333334f, &STREAM));
+}
+
+static void op_gauss_bwd(const ctx *c)
+{
+    ok(gd_gaussian_dropout_bwd(c->y, c->x, c->n, 0.33333334f, &STREAM));
+}
+
+/* The same tensor as SITES layers, each its own stream, at the paper's
+ * rank-linear rates (p_max 0.1 down to p_min 0) or all at 0.1. */
+static void layers(const ctx *c, bool guided)
+{
+    const size_t per = c->n / SITES / 8 * 8; /* whole mask bytes per layer */
+    for (size_t l = 0; l < SITES; l++) {
+        const float p = guided ? 0.1f - 0.1f * (float)l / (SITES - 1) : P;
+        const gd_stream s = {STREAM.seed, STREAM.stream + l, 0};
+        ok(gd_dropout_fwd(c->y + l * per, c->x + l * per, per, p, &s, c->m + l * per / 8));
+    }
+}
+static void op_layers_guided(const ctx *c) { layers(c, true); }
+static void op_layers_uniform(const ctx *c) { layers(c, false); }
+
+static void op_family_fwd(const ctx *c)
+{
+    const gd_keyctx k = gd_keyctx_from(&STREAM);
+    c->fam->fwd(c->y, c->x, c->m, c->n, 0, gd_threshold(P), gd_keep_scale(P), &k);
+}
+
+/* ---- timing --------------------------------------------------------------- */
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double sample(op_fn f, const ctx *c, int inner)
+{
+    const double t0 = now();
+    for (int i = 0; i < inner; i++)
+        f(c);
+    return (now() - t0) / inner;
+}
+
+enum { MAX_REPS = 101 };
+
+/* Median seconds per call of a and of b, samples interleaved so that both
+ * see the same machine state; each sample lasts at least ~2 ms. */
+static void measure(op_fn a, const ctx *ca, op_fn b, const ctx *cb, int reps, double *ta,
+                    double *tb)
+{
+    double sa[MAX_REPS], sb[MAX_REPS];
+    a(ca); /* warm up caches, page tables and the dispatch choice */
+    b(cb);
+    const double one_a = sample(a, ca, 1), one_b = sample(b, cb, 1);
+    const double one = one_a < one_b ? one_a : one_b;
+    const int inner = one >= 2e-3 ? 1 : (int)(2e-3 / (one > 1e-9 ? one : 1e-9)) + 1;
+    for (int r = 0; r < reps; r++) {
+        sa[r] = sample(a, ca, inner);
+        sb[r] = sample(b, cb, inner);
+    }
+    *ta = median(sa, reps);
+    *tb = median(sb, reps);
+}
+
+/* ---- report --------------------------------------------------------------- */
+
+static FILE *tsv;
+static int reps = 11;
+static int goals_missed;
+
+static void row(const char *what, const char *tag, op_fn op, const ctx *c, const char *base_name,
+                op_fn base, const ctx *cb, double goal)
+{
+    double t, tb;
+    measure(op, c, base, cb, reps, &t, &tb);
+    const double ratio = t / tb;
+    char goal_s[32] = "";
+    if (goal > 0) {
+        snprintf(goal_s, sizeof goal_s, "<= %.2f %s", goal, ratio <= goal ? "yes" : "**no**");
+        goals_missed += ratio > goal;
+    }
+    printf("| %s | %zu | %.3f | %s | %.3f | %.2f | %s |\n", what, c->n, t * 1e3, base_name,
+           tb * 1e3, ratio, goal_s);
+    if (tsv && tag)
+        fprintf(tsv, "%s\t%zu\t%.6f\n", tag, c->n, t * 1e3);
+}
+
+static void table_head(const char *title)
+{
+    printf("\n### %s\n\n", title);
+    printf("| op | n | ms | baseline | baseline ms | ratio | goal |\n");
+    printf("|---|---:|---:|---|---:|---:|---|\n");
+}
+
+/* ---- threads: split by offset ---------------------------------------------- */
+
+typedef struct part {
+    const ctx *c;
+    size_t begin, end;
+} part;
+
+static void *run_part(void *arg)
+{
+    const part *p = arg;
+    const gd_stream s = {STREAM.seed, STREAM.stream, STREAM.offset + p->begin};
+    ok(gd_dropout_fwd(p->c->y + p->begin, p->c->x + p->begin, p->end - p->begin, P, &s,
+                      p->c->m + p->begin / 8));
+    return NULL;
+}
+
+/* Two threads, the split point a multiple of 8 so each owns whole mask
+ * bytes. */
+static void op_two_threads(const ctx *c)
+{
+    const size_t mid = c->n / 2 / 8 * 8;
+    part parts[2] = {{c, 0, mid}, {c, mid, c->n}};
+    pthread_t t;
+    if (pthread_create(&t, NULL, run_part, &parts[1]) != 0) {
+        fprintf(stderr, "gd_bench: pthread_create failed\n");
+        exit(1);
+    }
+    run_part(&parts[0]);
+    pthread_join(t, NULL);
+}
+
+static void threads_check(const ctx *c1, const ctx *c2)
+{
+    op_fwd_mask(c1);
+    op_two_threads(c2);
+    const bool same = memcmp(c1->y, c2->y, c1->n * sizeof(float)) == 0 &&
+                      memcmp(c1->m, c2->m, gd_mask_bytes(c1->n)) == 0;
+    double t1, t2;
+    measure(op_fwd_mask, c1, op_two_threads, c2, reps, &t1, &t2);
+    printf("\n### Threads: one tensor split by offset\n\n");
+    printf("gd_dropout_fwd with mask, n = %zu: two threads (offsets 0 and %zu) give %s output "
+           "and mask as one call; one thread %.3f ms, two threads %.3f ms, speed-up %.2fx.\n",
+           c1->n, c1->n / 2 / 8 * 8, same ? "bitwise the same" : "**DIFFERENT**", t1 * 1e3,
+           t2 * 1e3, t1 / t2);
+    if (!same)
+        goals_missed++;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static void *xalloc(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) {
+        fprintf(stderr, "gd_bench: out of memory\n");
+        exit(1);
+    }
+    memset(p, 0, bytes); /* touch every page before timing */
+    return p;
+}
+
+static ctx make_ctx(size_t n, size_t cols)
+{
+    ctx c = {0};
+    c.n = n;
+    c.cols = cols;
+    c.rows = n / cols;
+    c.x = xalloc(n * sizeof(float));
+    c.y = xalloc(n * sizeof(float));
+    c.r = xalloc(n * sizeof(float));
+    c.b = xalloc(cols * sizeof(float));
+    c.pc = xalloc(cols * sizeof(float));
+    c.m = xalloc(gd_mask_bytes(n));
+    uint32_t s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 1664525u + 1013904223u;
+        c.x[i] = (float)(s >> 8) * 0x1p-23f - 1.0f;
+        c.r[i] = 0.5f * c.x[i];
+    }
+    for (size_t j = 0; j < cols; j++) {
+        c.b[j] = 0.01f * (float)j;
+        c.pc[j] = 0.2f * (float)(j % 97) / 96.0f; /* a per-unit schedule in [0, 0.2] */
+    }
+    return c;
+}
+
+static void free_ctx(ctx *c)
+{
+    free(c->x);
+    free(c->y);
+    free(c->r);
+    free(c->b);
+    free(c->pc);
+    free(c->m);
+}
+
+static size_t arg_size(const char *s)
+{
+    char *end;
+    const unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v < 1024) {
+        fprintf(stderr, "gd_bench: sizes are integers >= 1024\n");
+        exit(2);
+    }
+    return (size_t)v;
+}
+
+static void large_tables(size_t n)
+{
+    ctx c = make_ctx(n, 1024);
+    ctx cw = make_ctx(n, 4096); /* wide path: more columns than one table block */
+    table_head("Memory-bound: n large");
+    row("gd_dropout_fwd p=0.1 + mask", "fwd_mask", op_fwd_mask, &c, "scale loop", op_scale, &c,
+        1.3);
+    row("gd_dropout_fwd p=0.1, no mask", "fwd", op_fwd, &c, "scale loop", op_scale, &c, 0);
+    row("gd_dropout_bwd regenerated", "bwd_regen", op_bwd_regen, &c, "scale loop", op_scale, &c,
+        1.3);
+    row("gd_dropout_bwd stored mask", "bwd_mask", op_bwd_mask, &c, "scale loop", op_scale, &c,
+        1.15);
+    row("gd_dropout_fwd_cols 1024 cols + mask", "fwd_cols", op_fwd_cols, &c,
+        "gd_dropout_fwd + mask", op_fwd_mask, &c, 1.1);
+    row("gd_dropout_fwd_cols 4096 cols + mask", NULL, op_fwd_cols, &cw, "gd_dropout_fwd + mask",
+        op_fwd_mask, &cw, 1.1);
+    row("12 layers, guided p (0.1..0)", NULL, op_layers_guided, &c, "12 layers, p = 0.1",
+        op_layers_uniform, &c, 1.0);
+    row("gd_dropout_add_fwd bias+residual+mask", "add_fwd", op_add_fwd, &c, "r + x + b loop",
+        op_add3, &c, 1.3);
+    row("gd_gaussian_dropout_fwd", "gauss_fwd", op_gauss, &c, "scale loop", op_scale, &c, 2.5);
+    row("gd_gaussian_dropout_bwd", "gauss_bwd", op_gauss_bwd, &c, "scale loop", op_scale, &c, 0);
+    row("scale loop", "scale", op_scale, &c, "scale loop", op_scale, &c, 0);
+    ctx c2 = c;
+    c2.y = xalloc(n * sizeof(float));
+    c2.m = xalloc(gd_mask_bytes(n));
+    threads_check(&c, &c2);
+    free(c2.y);
+    free(c2.m);
+    free_ctx(&cw);
+    free_ctx(&c);
+}
+
+static void small_tables(size_t n)
+{
+    ctx c = make_ctx(n, 1024);
+    table_head("In cache: n small");
+    row("gd_dropout_fwd p=0.1 + mask", "fwd_mask", op_fwd_mask, &c, "scale loop", op_scale, &c,
+        1.5);
+    row("gd_dropout_bwd regenerated", "bwd_regen", op_bwd_regen, &c, "scale loop", op_scale, &c,
+        0);
+    row("gd_dropout_bwd stored mask", "bwd_mask", op_bwd_mask, &c, "scale loop", op_scale, &c, 0);
+    row("gd_dropout_fwd_cols 1024 cols + mask", "fwd_cols", op_fwd_cols, &c,
+        "gd_dropout_fwd + mask", op_fwd_mask, &c, 1.1);
+    row("gd_dropout_add_fwd bias+residual+mask", "add_fwd", op_add_fwd, &c, "r + x + b loop",
+        op_add3, &c, 0);
+    row("gd_gaussian_dropout_fwd", "gauss_fwd", op_gauss, &c, "scale loop", op_scale, &c, 0);
+    row("scale loop", "scale", op_scale, &c, "scale loop", op_scale, &c, 0);
+    free_ctx(&c);
+}
+
+/* gd_dropout_fwd + mask through each family's table directly. */
+static void family_table(size_t big, size_t small)
+{
+    table_head("gd_dropout_fwd p=0.1 + mask by kernel family");
+    const size_t sizes[2] = {small, big};
+    for (int s = 0; s < 2; s++) {
+        ctx c = make_ctx(sizes[s], 1024);
+        for (int l = GD_LEVEL_SCALAR; l <= GD_LEVEL_AVX512; l++) {
+            c.fam = gd_kernels_level(l);
+            if (!c.fam)
+                continue;
+            char what[64];
+            snprintf(what, sizeof what, "fwd + mask, %s", c.fam->name);
+            row(what, NULL, op_family_fwd, &c, "scale loop", op_scale, &c, 0);
+        }
+        free_ctx(&c);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = (size_t)16 << 20, small = (size_t)64 << 10;
+    const char *tsv_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) {
+            n = (size_t)1 << 20;
+            reps = 5;
+        } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
+            n = arg_size(argv[++i]);
+        } else if (strcmp(argv[i], "--small") == 0 && i + 1 < argc) {
+            small = arg_size(argv[++i]);
+        } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--tsv") == 0 && i + 1 < argc) {
+            tsv_path = argv[++i];
+        } else {
+            fprintf(stderr, "usage: gd_bench [--quick] [--n N] [--small N] [--reps R] "
+                            "[--tsv FILE]\n");
+            return 2;
+        }
+    }
+    if (reps < 5 || reps > MAX_REPS) {
+        fprintf(stderr, "gd_bench: --reps between 5 and %d\n", MAX_REPS);
+        return 2;
+    }
+    if (tsv_path && !(tsv = fopen(tsv_path, "w"))) {
+        perror(tsv_path);
+        return 1;
+    }
+    printf("## gd_bench: kernel family `%s`, one thread, median of %d samples\n",
+           gd_dispatch_name(), reps);
+    printf("\nratio = op time / baseline time over the same buffers; goals from issue 5.\n");
+    large_tables(n);
+    small_tables(small);
+    family_table(n, small);
+    printf("\ngoals missed: %d\n", goals_missed);
+    if (tsv)
+        fclose(tsv);
+    return 0;
+}

@@ -1,0 +1,69 @@
+"""libgdropout for Python: guided dropout (Fisher-ranked dropout rates) and
+reproducible Philox dropout kernels, over the installed C library through
+ctypes, with numpy arrays in and out.
+
+    import numpy as np, gdropout
+    s = gdropout.Stream(seed=42, stream=7)
+    y, mask = gdropout.dropout_fwd(np.ones(1000, np.float32), 0.1, s)
+    dx = gdropout.dropout_bwd(np.ones(1000, np.float32), 0.1, mask=mask)
+
+The library is found through $GDROPOUT_LIBRARY (a path), else the loader
+(libgdropout.so.1 on LD_LIBRARY_PATH or in the ldconfig cache).  Errors raise
+GDropoutError (.code, .name, gd_strerror's message).  gdropout.reference
+reimplements the generator and the mask rule in numpy alone.
+"""
+
+from ._native import NONE, GDropoutError, Stream, lib, library_path
+from .fisher import (AXIS_COLS, AXIS_ROWS, REDUCE_ELEMENT_MEAN, REDUCE_MAX, REDUCE_SUM,
+                     REDUCE_TENSOR_MEAN, Fisher, TensorInfo)
+from .kernels import (dropout_add_bwd, dropout_add_fwd, dropout_bwd, dropout_bwd_cols,
+                      dropout_fwd, dropout_fwd_cols, gaussian_dropout_bwd, gaussian_dropout_fwd,
+                      gaussian_sigma, mask_bernoulli, philox4x32_10, random_normal, random_u32,
+                      sum_cols)
+from .plan import (RULE_LOG_SCORE_LINEAR, RULE_RANK_LINEAR, RULE_SCORE_LINEAR, RULE_UNIFORM, Plan,
+                   SiteInfo)
+
+__version__ = "1.0.0"
+
+# The error codes (include/gdropout/common.h); their numbers never change.
+OK = 0
+EINVAL, EDOMAIN, EOVERFLOW, ESHAPE, ENOTFOUND = -1, -2, -3, -4, -5
+EEXIST, ENOMEM, EIO, EFORMAT, ESTATE = -6, -7, -8, -9, -10
+
+
+def version():
+    """The library's (major, minor, patch)."""
+    v = lib.gd_version()
+    return (v >> 16, (v >> 8) & 0xFF, v & 0xFF)
+
+
+def version_string():
+    return lib.gd_version_string().decode()
+
+
+def strerror(code):
+    return lib.gd_strerror(code).decode()
+
+
+def error_name(code):
+    return lib.gd_error_name(code).decode()
+
+
+def dispatch_name():
+    """The kernel family in use: "avx512", "avx2" or "scalar"."""
+    return lib.gd_dispatch_name().decode()
+
+
+__all__ = [
+    "NONE", "GDropoutError", "Stream", "library_path", "version", "version_string", "strerror",
+    "error_name", "dispatch_name",
+    "philox4x32_10", "random_u32", "random_normal", "mask_bernoulli", "dropout_fwd",
+    "dropout_bwd", "dropout_fwd_cols", "dropout_bwd_cols", "dropout_add_fwd", "dropout_add_bwd",
+    "sum_cols", "gaussian_dropout_fwd", "gaussian_dropout_bwd", "gaussian_sigma",
+    "Fisher", "TensorInfo", "REDUCE_TENSOR_MEAN", "REDUCE_ELEMENT_MEAN", "REDUCE_SUM",
+    "REDUCE_MAX", "AXIS_ROWS", "AXIS_COLS",
+    "Plan", "SiteInfo", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
+    "RULE_LOG_SCORE_LINEAR",
+    "OK", "EINVAL", "EDOMAIN", "EOVERFLOW", "ESHAPE", "ENOTFOUND", "EEXIST", "ENOMEM", "EIO",
+    "EFORMAT", "ESTATE",
+]

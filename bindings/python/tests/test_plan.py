@@ -1,0 +1,85 @@
+"""The guided schedule through the binding."""
+
+import math
+import os
+import tempfile
+import unittest
+
+import numpy as np
+
+import gdropout
+
+from .helpers import BitTestCase, requires
+
+
+@requires("gd_plan_create")
+class PlanTest(BitTestCase):
+    def test_bert_rank_linear(self):
+        # BERT-base's 37 sites at p_max 0.099, p_min 0: 0.099, 0.09625, ..., 0
+        n = 37
+        scores = np.random.default_rng(0).permutation(n).astype(np.float32) + 1
+        with gdropout.Plan(n) as plan:
+            plan.set_scores(scores)
+            probs = plan.compute(gdropout.RULE_RANK_LINEAR, 0.099, 0.0)
+            p_max = float(np.float32(0.099))
+            rank = np.argsort(np.argsort(scores, kind="stable"), kind="stable")
+            want = (p_max - p_max * rank / (n - 1)).astype(np.float32)
+            self.assertBitsEqual(probs, want)
+            self.assertEqual(plan.get(int(np.argmin(scores))), np.float32(0.099))
+            self.assertEqual(plan.get(int(np.argmax(scores))), 0.0)
+            self.assertAlmostEqual(sorted(probs)[-2], 0.09625, places=7)
+
+    def test_uniform_and_ties(self):
+        with gdropout.Plan(3) as plan:
+            plan.set_scores([5.0, 5.0, 1.0])
+            self.assertBitsEqual(plan.compute(gdropout.RULE_UNIFORM, 0.1, 0.0),
+                                 np.full(3, 0.1, np.float32))
+            # ties by site index: site 0 ranks before site 1
+            probs = plan.compute(gdropout.RULE_RANK_LINEAR, 0.2, 0.0)
+            self.assertBitsEqual(probs, np.float32([0.1, 0.0, 0.2]))
+
+    def test_site_info_save_load(self):
+        with gdropout.Plan(2) as plan, tempfile.TemporaryDirectory() as d:
+            plan.set_site(0, 0.5, name="encoder.0")
+            plan.set_site(1, 2.0)
+            info = plan.site_info(0)
+            self.assertEqual(info.name, "encoder.0")
+            self.assertEqual(info.score, 0.5)
+            self.assertTrue(math.isnan(info.prob))
+            with self.assertRaises(gdropout.GDropoutError) as cm:
+                plan.get(0)
+            self.assertEqual(cm.exception.code, gdropout.ESTATE)
+            plan.compute(gdropout.RULE_RANK_LINEAR, 0.3, 0.1)
+            path = os.path.join(d, "plan.txt")
+            plan.save(path)
+            with gdropout.Plan.load(path) as back:
+                self.assertEqual(len(back), 2)
+                self.assertBitsEqual(back.get_all(), plan.get_all())
+                self.assertEqual(back.site_info(0).name, "encoder.0")
+                self.assertEqual(back.site_info(1).name, "")
+
+    def test_errors(self):
+        with self.assertRaises(gdropout.GDropoutError) as cm:
+            gdropout.Plan(0)
+        self.assertEqual(cm.exception.code, gdropout.EINVAL)
+        with gdropout.Plan(2) as plan:
+            with self.assertRaises(gdropout.GDropoutError) as cm:
+                plan.set_site(0, float("nan"))
+            self.assertEqual(cm.exception.code, gdropout.EDOMAIN)
+            with self.assertRaises(gdropout.GDropoutError) as cm:
+                plan.set_site(2, 1.0)
+            self.assertEqual(cm.exception.code, gdropout.ENOTFOUND)
+            with self.assertRaises(gdropout.GDropoutError) as cm:
+                plan.compute(gdropout.RULE_RANK_LINEAR, 0.1, 0.0)  # no scores yet
+            self.assertEqual(cm.exception.code, gdropout.ESTATE)
+            plan.set_scores([1.0, 2.0])
+            with self.assertRaises(gdropout.GDropoutError) as cm:
+                plan.compute(gdropout.RULE_RANK_LINEAR, 0.1, 0.2)  # p_min > p_max
+            self.assertEqual(cm.exception.code, gdropout.EDOMAIN)
+            with self.assertRaises(gdropout.GDropoutError) as cm:
+                plan.set_scores([1.0])
+            self.assertEqual(cm.exception.code, gdropout.ESHAPE)
+
+
+if __name__ == "__main__":
+    unittest.main()

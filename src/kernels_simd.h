@@ -1,0 +1,552 @@
+/*
+ * The SIMD kernel family, written once over a small vector interface.
+ *
+ * kernels_avx2.c and kernels_avx512.c each define the interface below and
+ * then include this file, so both families are the same code and the same
+ * rounding order as the scalar reference (src/kernels_scalar.c); only the
+ * lane count and the instructions differ.  Never include it elsewhere.
+ *
+ * The interface an ISA file defines before the #include:
+ *   VL                          lanes per vector (8 or 16)
+ *   NB                          Philox batches of VL blocks run interleaved
+ *   vf, vi, vk                  float vector, u32 vector, lane predicate
+ *   vf_load, vf_store, vi_load  unaligned loads and stores
+ *   vf_set1, vi_set1, vf_add, vf_sub, vf_mul, vf_div, vf_sqrt
+ *   vi_add, vi_sub, vi_and, vi_or, vi_xor, vi_srli, vi_slli
+ *   vi_gt (signed), vi_ltu (unsigned), vi_sel, vf_sel (k ? a : b)
+ *   vf_of_i32 (exact conversion), vf_bits, vf_from_bits (casts)
+ *   keep_of(w, t, a)            lanes with w >= t (unsigned) and a != 0
+ *   vf_keep(k, v)               v where k, +0.0f elsewhere
+ *   vk_bits(k), vk_from_bits(b) lane j <-> bit j
+ *   mulhilo(a, m, &hi, &lo)     the 64-bit products a * m, split
+ *   lane_blocks()               which block of a batch each lane computes,
+ *                               chosen so that store_blocks is in-lane
+ *   store_blocks(out, c0..c3)   VL Philox blocks, transposed into element
+ *                               order (4 * VL words)
+ *   GD_SIMD_TABLE, GD_SIMD_NAME the table this file defines, and its name
+ */
+
+#include <string.h>
+
+/* Elements per inner chunk: a multiple of BATCH, so every chunk starts on a
+ * mask byte and on a vector boundary of the call. */
+enum { CHUNK = 1024, BATCH = 4 * NB * VL, BUFW = CHUNK + BATCH };
+
+static inline size_t min_sz(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ---- Philox4x32-10 on NB * VL blocks at once ---------------------------- */
+
+typedef struct ph_state {
+    vi c0, c1, c2, c3;
+} ph_state;
+
+/* Lane l of the state holds block `block + lane_blocks()[l]`; the block
+ * number is 64 bits, so a carry into the counter's second word is possible. */
+static inline void ph_init(ph_state *s, uint64_t block, const gd_keyctx *k)
+{
+    const vi off = lane_blocks();
+    const vi lo = vi_add(vi_set1((uint32_t)block), off);
+    const uint32_t hi = (uint32_t)(block >> 32);
+    s->c0 = lo;
+    s->c1 = vi_sel(vi_ltu(lo, off), vi_set1(hi + 1u), vi_set1(hi));
+    s->c2 = vi_set1(k->stream[0]);
+    s->c3 = vi_set1(k->stream[1]);
+}
+
+static inline void ph_round(ph_state *s, vi k0, vi k1)
+{
+    vi hi0, lo0, hi1, lo1;
+    mulhilo(s->c0, 0xD2511F53u, &hi0, &lo0);
+    mulhilo(s->c2, 0xCD9E8D57u, &hi1, &lo1);
+    s->c0 = vi_xor(vi_xor(hi1, s->c1), k0);
+    s->c1 = lo1;
+    s->c2 = vi_xor(vi_xor(hi0, s->c3), k1);
+    s->c3 = lo0;
+}
+
+/* NB independent batches per call (the ISA file's choice) keep the
+ * multipliers busy while one batch waits on the latency of another's
+ * products. */
+static inline void ph_run(ph_state st[NB], uint64_t block, const gd_keyctx *k)
+{
+    for (int i = 0; i < NB; i++)
+        ph_init(&st[i], block + (uint64_t)i * VL, k);
+    uint32_t k0 = k->key[0], k1 = k->key[1];
+    for (int r = 0; r < 10; r++) {
+        const vi v0 = vi_set1(k0), v1 = vi_set1(k1);
+        for (int i = 0; i < NB; i++)
+            ph_round(&st[i], v0, v1);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+}
+
+/* ---- the normal transform (src/normal.c, operation for operation) ------- */
+
+static inline vf ln_unit_v(vf u)
+{
+    const vi bits = vf_bits(u);
+    vi e = vi_sub(vi_srli(bits, 23), vi_set1(127));
+    vf f = vf_from_bits(vi_or(vi_and(bits, vi_set1(0x007FFFFFu)), vi_set1(0x3F800000u)));
+    const vk big = vi_gt(vf_bits(f), vi_set1(0x3FB504F3u));
+    f = vf_sel(big, vf_mul(f, vf_set1(0.5f)), f);
+    e = vi_sel(big, vi_add(e, vi_set1(1)), e);
+    const vf t = vf_div(vf_sub(f, vf_set1(1.0f)), vf_add(f, vf_set1(1.0f)));
+    const vf t2 = vf_mul(t, t);
+    vf q = vf_add(vf_mul(t2, vf_set1(1.0f / 11.0f)), vf_set1(1.0f / 9.0f));
+    q = vf_add(vf_mul(q, t2), vf_set1(1.0f / 7.0f));
+    q = vf_add(vf_mul(q, t2), vf_set1(1.0f / 5.0f));
+    q = vf_add(vf_mul(q, t2), vf_set1(1.0f / 3.0f));
+    q = vf_mul(q, t2);
+    vf r = vf_mul(t, q);
+    r = vf_add(t, r);
+    r = vf_add(r, r);
+    return vf_add(vf_mul(vf_of_i32(e), vf_set1(0x1.62e430p-1f)), r);
+}
+
+static inline vf sin_small_v(vf x)
+{
+    const vf x2 = vf_mul(x, x);
+    vf q = vf_sub(vf_mul(x2, vf_set1(1.0f / 362880.0f)), vf_set1(1.0f / 5040.0f));
+    q = vf_add(vf_mul(q, x2), vf_set1(1.0f / 120.0f));
+    q = vf_sub(vf_mul(q, x2), vf_set1(1.0f / 6.0f));
+    q = vf_mul(q, x2);
+    return vf_add(x, vf_mul(x, q));
+}
+
+static inline vf cos_small_v(vf x)
+{
+    const vf x2 = vf_mul(x, x);
+    vf q = vf_add(vf_mul(x2, vf_set1(-1.0f / 3628800.0f)), vf_set1(1.0f / 40320.0f));
+    q = vf_sub(vf_mul(q, x2), vf_set1(1.0f / 720.0f));
+    q = vf_add(vf_mul(q, x2), vf_set1(1.0f / 24.0f));
+    q = vf_sub(vf_mul(q, x2), vf_set1(0.5f));
+    return vf_add(vf_set1(1.0f), vf_mul(x2, q));
+}
+
+/* gd_normal_pair on VL pairs: z0 = rad * C (even element), z1 = rad * S.
+ * The quadrant switch becomes a swap (q odd) and two sign flips, which is
+ * what the negations of the scalar switch are, bit for bit. */
+static inline void normal_pair_v(vi a, vi b, vf *z0, vf *z1)
+{
+    const vf u = vf_mul(vf_of_i32(vi_add(vi_srli(a, 8), vi_set1(1))), vf_set1(0x1p-24f));
+    const vi k = vi_srli(b, 8);
+    const vi q = vi_srli(vi_add(k, vi_set1(1u << 21)), 22);
+    const vi r = vi_sub(k, vi_slli(q, 22));
+    const vf theta = vf_mul(vf_of_i32(r), vf_set1(0x1.921fb6p-22f));
+    const vf rad = vf_sqrt(vf_mul(vf_set1(-2.0f), ln_unit_v(u)));
+    const vf sn = sin_small_v(theta), cs = cos_small_v(theta);
+    const vk swap = vi_gt(vi_and(q, vi_set1(1)), vi_set1(0));
+    const vf c0 = vf_sel(swap, sn, cs), s0 = vf_sel(swap, cs, sn);
+    /* C is negated in quadrants 1 and 2, S in quadrants 2 and 3. */
+    const vi cneg = vi_slli(vi_and(vi_add(q, vi_set1(1)), vi_set1(2)), 30);
+    const vi sneg = vi_slli(vi_and(q, vi_set1(2)), 30);
+    *z0 = vf_mul(rad, vf_from_bits(vi_xor(vf_bits(c0), cneg)));
+    *z1 = vf_mul(rad, vf_from_bits(vi_xor(vf_bits(s0), sneg)));
+}
+
+static inline void normal_store(void *out, const ph_state *s)
+{
+    vf z0, z1, z2, z3;
+    normal_pair_v(s->c0, s->c1, &z0, &z1);
+    normal_pair_v(s->c2, s->c3, &z2, &z3);
+    store_blocks(out, vf_bits(z0), vf_bits(z1), vf_bits(z2), vf_bits(z3));
+}
+
+/* The words (or, with normals, the normals) of indices first .. first +
+ * len - 1 (len <= CHUNK) in element order into buf, BUFW 32-bit slots of the
+ * caller's type (written only through vector stores); returns the slot of
+ * index `first`. */
+static size_t fill_blocks(void *buf, uint64_t first, size_t len, const gd_keyctx *k, bool normals)
+{
+    const size_t need = (size_t)(first & 3) + len;
+    uint64_t block = first >> 2;
+    for (size_t w = 0; w < need; w += BATCH, block += NB * VL) {
+        ph_state st[NB];
+        ph_run(st, block, k);
+        for (int i = 0; i < NB; i++) {
+            void *out = (uint32_t *)buf + w + 4 * VL * i;
+            if (normals)
+                normal_store(out, &st[i]);
+            else
+                store_blocks(out, st[i].c0, st[i].c1, st[i].c2, st[i].c3);
+        }
+    }
+    return (size_t)(first & 3);
+}
+
+static const uint32_t *fill_words(uint32_t *buf, uint64_t first, size_t len, const gd_keyctx *k)
+{
+    return buf + fill_blocks(buf, first, len, k, false);
+}
+
+static const float *fill_normals(float *buf, uint64_t first, size_t len, const gd_keyctx *k)
+{
+    return buf + fill_blocks(buf, first, len, k, true);
+}
+
+/* ---- thresholds and mask bits ------------------------------------------- */
+
+/* t(p) in 32 bits: keep iff w >= t && a; t(1) = 2^32 becomes a = 0. */
+typedef struct thr32 {
+    uint32_t t, a;
+} thr32;
+
+static inline thr32 thr32_of(uint64_t thr)
+{
+    const bool none = thr > UINT32_MAX;
+    const thr32 r = {none ? 0u : (uint32_t)thr, none ? 0u : UINT32_MAX};
+    return r;
+}
+
+static inline bool keep1(uint32_t w, uint32_t t, uint32_t a)
+{
+    return w >= t && a != 0;
+}
+
+/* When t(p) is 0 or 2^32 the words do not matter, so the generator is
+ * skipped and any word (these zeros) gives the right keep bits. */
+static const uint32_t zero_words[CHUNK];
+
+static inline bool thr_constant(uint64_t thr)
+{
+    return thr == 0 || thr > UINT32_MAX;
+}
+
+static inline void put_lane_bits(uint8_t *mask, uint32_t bits)
+{
+    for (int i = 0; i < VL / 8; i++)
+        mask[i] = (uint8_t)(bits >> (8 * i));
+}
+
+static inline uint32_t get_lane_bits(const uint8_t *mask)
+{
+    uint32_t bits = 0;
+    for (int i = 0; i < VL / 8; i++)
+        bits |= (uint32_t)mask[i] << (8 * i);
+    return bits;
+}
+
+/* nbits (<= 24) mask bits from bit position pos, reading only their bytes. */
+static inline uint32_t get_bits(const uint8_t *mask, size_t pos, unsigned nbits)
+{
+    const size_t b0 = pos >> 3, b1 = (pos + nbits - 1) >> 3;
+    uint32_t v = 0;
+    for (size_t b = b1 + 1; b-- > b0;)
+        v = v << 8 | mask[b];
+    return (v >> (pos & 7)) & ((UINT32_C(1) << nbits) - 1);
+}
+
+/* ORs nbits (<= 32) bits into a little bit buffer at bit position pos. */
+static inline void put_bits(uint64_t *acc, size_t pos, uint64_t bits, unsigned nbits)
+{
+    const unsigned sh = (unsigned)(pos & 63);
+    acc[pos >> 6] |= bits << sh;
+    if (sh + nbits > 64)
+        acc[(pos >> 6) + 1] |= bits >> (64 - sh);
+}
+
+/* Mask bytes of len words from a byte boundary, padding bits 0. */
+static void pack_chunk(uint8_t *mask, const uint32_t *w, size_t len, thr32 t)
+{
+    const vi tv = vi_set1(t.t), av = vi_set1(t.a);
+    size_t j = 0;
+    for (; j + VL <= len; j += VL)
+        put_lane_bits(mask + j / 8, vk_bits(keep_of(vi_load(w + j), tv, av)));
+    for (size_t b = j / 8; b * 8 < len; b++) {
+        unsigned byte = 0;
+        for (size_t i = b * 8; i < min_sz(len, b * 8 + 8); i++)
+            byte |= (unsigned)keep1(w[i], t.t, t.a) << (i & 7);
+        mask[b] = (uint8_t)byte;
+    }
+}
+
+/* ---- the ops -------------------------------------------------------------- */
+
+static void words_simd(uint32_t *w, size_t n, uint64_t first, const gd_keyctx *k)
+{
+    _Alignas(64) uint32_t buf[BUFW];
+    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
+        const size_t len = min_sz(CHUNK, n - j0);
+        memcpy(w + j0, fill_words(buf, first + j0, len, k), len * sizeof *w);
+    }
+}
+
+static void mask_simd(uint8_t *mask, size_t n, uint64_t first, uint64_t thr, const gd_keyctx *k)
+{
+    _Alignas(64) uint32_t buf[BUFW];
+    const thr32 t = thr32_of(thr);
+    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
+        const size_t len = min_sz(CHUNK, n - j0);
+        const uint32_t *w = thr_constant(thr) ? zero_words : fill_words(buf, first + j0, len, k);
+        pack_chunk(mask + j0 / 8, w, len, t);
+    }
+}
+
+static void fwd_simd(float *y, const float *x, uint8_t *mask, size_t n, uint64_t first,
+                     uint64_t thr, float s, const gd_keyctx *k)
+{
+    _Alignas(64) uint32_t buf[BUFW];
+    const thr32 t = thr32_of(thr);
+    const vi tv = vi_set1(t.t), av = vi_set1(t.a);
+    const vf sv = vf_set1(s);
+    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
+        const size_t len = min_sz(CHUNK, n - j0);
+        const uint32_t *w = thr_constant(thr) ? zero_words : fill_words(buf, first + j0, len, k);
+        float *yc = y + j0;
+        const float *xc = x + j0;
+        size_t j = 0;
+        for (; j + VL <= len; j += VL) {
+            const vk keep = keep_of(vi_load(w + j), tv, av);
+            vf_store(yc + j, vf_keep(keep, vf_mul(vf_load(xc + j), sv)));
+            if (mask)
+                put_lane_bits(mask + (j0 + j) / 8, vk_bits(keep));
+        }
+        for (size_t i = j; i < len; i++)
+            yc[i] = keep1(w[i], t.t, t.a) ? xc[i] * s : 0.0f;
+        if (mask && j < len)
+            pack_chunk(mask + (j0 + j) / 8, w + j, len - j, t);
+    }
+}
+
+static void bwd_mask_simd(float *dx, const float *dy, const uint8_t *mask, size_t n, float s)
+{
+    const vf sv = vf_set1(s);
+    size_t j = 0;
+    for (; j + VL <= n; j += VL) {
+        const vk keep = vk_from_bits(get_lane_bits(mask + j / 8));
+        vf_store(dx + j, vf_keep(keep, vf_mul(vf_load(dy + j), sv)));
+    }
+    for (; j < n; j++)
+        dx[j] = (mask[j >> 3] >> (j & 7)) & 1u ? dy[j] * s : 0.0f;
+}
+
+/* One run of the fused epilogue inside a row: bias points at the run's first
+ * column (or is NULL), residual at its first element (or is NULL). */
+static void add_run(float *y, const float *x, const float *bias, const float *residual,
+                    const uint32_t *w, size_t len, thr32 t, float s)
+{
+    const vi tv = vi_set1(t.t), av = vi_set1(t.a);
+    const vf sv = vf_set1(s);
+    size_t j = 0;
+    for (; j + VL <= len; j += VL) {
+        vf v = vf_load(x + j);
+        if (bias)
+            v = vf_add(v, vf_load(bias + j));
+        v = vf_keep(keep_of(vi_load(w + j), tv, av), vf_mul(v, sv));
+        if (residual)
+            v = vf_add(vf_load(residual + j), v);
+        vf_store(y + j, v);
+    }
+    for (; j < len; j++) {
+        float v = x[j];
+        if (bias)
+            v = v + bias[j];
+        v = keep1(w[j], t.t, t.a) ? v * s : 0.0f;
+        if (residual)
+            v = residual[j] + v;
+        y[j] = v;
+    }
+}
+
+static void add_fwd_simd(float *y, const float *x, const float *bias, const float *residual,
+                         uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
+                         float s, const gd_keyctx *k)
+{
+    const size_t n = rows * cols;
+    _Alignas(64) uint32_t buf[BUFW];
+    const thr32 t = thr32_of(thr);
+    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
+        const size_t len = min_sz(CHUNK, n - j0);
+        const uint32_t *w = thr_constant(thr) ? zero_words : fill_words(buf, first + j0, len, k);
+        const float *res = residual ? residual + j0 : NULL;
+        if (!bias) {
+            add_run(y + j0, x + j0, NULL, res, w, len, t, s);
+        } else {
+            /* split at row ends so the bias is read contiguously */
+            size_t c = j0 % cols;
+            for (size_t j = 0; j < len;) {
+                const size_t run = min_sz(len - j, cols - c);
+                add_run(y + j0 + j, x + j0 + j, bias + c, res ? res + j : NULL, w + j, run, t, s);
+                j += run;
+                c = c + run == cols ? 0 : c + run;
+            }
+        }
+        if (mask)
+            pack_chunk(mask + j0 / 8, w, len, t);
+    }
+}
+
+/* ---- per-column ops ------------------------------------------------------- */
+
+/* Thresholds and scales of up to CHUNK columns, computed once per call (or
+ * once per column block) so the element loops never divide. */
+enum { COLS_BLOCK = CHUNK };
+
+typedef struct col_tab {
+    _Alignas(64) uint32_t t[COLS_BLOCK];
+    _Alignas(64) uint32_t a[COLS_BLOCK];
+    _Alignas(64) float s[COLS_BLOCK];
+} col_tab;
+
+static void tab_fill(col_tab *tb, const float *p, size_t ncols)
+{
+    for (size_t c = 0; c < ncols; c++) {
+        const thr32 t = thr32_of(gd_threshold(p[c]));
+        tb->t[c] = t.t;
+        tb->a[c] = t.a;
+        tb->s[c] = gd_keep_scale(p[c]);
+    }
+}
+
+/* A run of len elements of one row whose first column is table entry c;
+ * keep bits go to acc from bit position pos when acc is not NULL. */
+static void cols_run(float *y, const float *x, const uint32_t *w, size_t len, const col_tab *tb,
+                     size_t c, uint64_t *acc, size_t pos)
+{
+    size_t j = 0;
+    for (; j + VL <= len; j += VL) {
+        const vk keep = keep_of(vi_load(w + j), vi_load(tb->t + c + j), vi_load(tb->a + c + j));
+        vf_store(y + j, vf_keep(keep, vf_mul(vf_load(x + j), vf_load(tb->s + c + j))));
+        if (acc)
+            put_bits(acc, pos + j, vk_bits(keep), VL);
+    }
+    for (; j < len; j++) {
+        const bool keep = keep1(w[j], tb->t[c + j], tb->a[c + j]);
+        y[j] = keep ? x[j] * tb->s[c + j] : 0.0f;
+        if (acc)
+            put_bits(acc, pos + j, keep, 1);
+    }
+}
+
+/* cols <= COLS_BLOCK: one table; chunks of the flat tensor split at row ends. */
+static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
+                            const float *p_cols, uint64_t first, const gd_keyctx *k)
+{
+    const size_t n = rows * cols;
+    col_tab tb;
+    _Alignas(64) uint32_t buf[BUFW];
+    uint64_t acc[CHUNK / 64 + 1];
+    tab_fill(&tb, p_cols, cols);
+    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
+        const size_t len = min_sz(CHUNK, n - j0);
+        const uint32_t *w = fill_words(buf, first + j0, len, k);
+        memset(acc, 0, sizeof acc);
+        size_t c = j0 % cols;
+        for (size_t j = 0; j < len;) {
+            const size_t run = min_sz(len - j, cols - c);
+            cols_run(y + j0 + j, x + j0 + j, w + j, run, &tb, c, mask ? acc : NULL, j);
+            j += run;
+            c = c + run == cols ? 0 : c + run;
+        }
+        if (mask)
+            memcpy(mask + j0 / 8, acc, gd_mask_bytes(len));
+    }
+}
+
+/* cols > COLS_BLOCK: column blocks outside, rows inside, so each block's
+ * table is computed once; mask bits land at any bit position, so the mask
+ * is cleared first and ORed into. */
+static void fwd_cols_wide(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
+                          const float *p_cols, uint64_t first, const gd_keyctx *k)
+{
+    col_tab tb;
+    _Alignas(64) uint32_t buf[BUFW];
+    uint64_t acc[COLS_BLOCK / 64 + 2];
+    if (mask)
+        memset(mask, 0, gd_mask_bytes(rows * cols));
+    for (size_t c0 = 0; c0 < cols; c0 += COLS_BLOCK) {
+        const size_t width = min_sz(COLS_BLOCK, cols - c0);
+        tab_fill(&tb, p_cols + c0, width);
+        for (size_t r = 0; r < rows; r++) {
+            const size_t j = r * cols + c0;
+            const uint32_t *w = fill_words(buf, first + j, width, k);
+            if (mask)
+                memset(acc, 0, sizeof acc);
+            cols_run(y + j, x + j, w, width, &tb, 0, mask ? acc : NULL, j & 7);
+            if (!mask)
+                continue;
+            const uint8_t *bytes = (const uint8_t *)acc;
+            for (size_t b = 0; b < gd_mask_bytes((j & 7) + width); b++)
+                mask[j / 8 + b] |= bytes[b];
+        }
+    }
+}
+
+static void fwd_cols_simd(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
+                          const float *p_cols, uint64_t first, const gd_keyctx *k)
+{
+    if (cols <= COLS_BLOCK)
+        fwd_cols_narrow(y, x, mask, rows, cols, p_cols, first, k);
+    else
+        fwd_cols_wide(y, x, mask, rows, cols, p_cols, first, k);
+}
+
+/* Column blocks outside, rows inside; one scale per column per call. */
+static void bwd_mask_cols_simd(float *dx, const float *dy, const uint8_t *mask, size_t rows,
+                               size_t cols, const float *p_cols)
+{
+    _Alignas(64) float sc[COLS_BLOCK];
+    for (size_t c0 = 0; c0 < cols; c0 += COLS_BLOCK) {
+        const size_t width = min_sz(COLS_BLOCK, cols - c0);
+        for (size_t c = 0; c < width; c++)
+            sc[c] = gd_keep_scale(p_cols[c0 + c]);
+        for (size_t r = 0; r < rows; r++) {
+            const size_t j = r * cols + c0;
+            size_t i = 0;
+            for (; i + VL <= width; i += VL) {
+                const vk keep = vk_from_bits(get_bits(mask, j + i, VL));
+                vf_store(dx + j + i, vf_keep(keep, vf_mul(vf_load(dy + j + i), vf_load(sc + i))));
+            }
+            for (; i < width; i++)
+                dx[j + i] = (mask[(j + i) >> 3] >> ((j + i) & 7)) & 1u ? dy[j + i] * sc[i] : 0.0f;
+        }
+    }
+}
+
+/* ---- Gaussian ------------------------------------------------------------- */
+
+static void normal_simd(float *z, size_t n, uint64_t first, const gd_keyctx *k)
+{
+    _Alignas(64) float buf[BUFW];
+    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
+        const size_t len = min_sz(CHUNK, n - j0);
+        memcpy(z + j0, fill_normals(buf, first + j0, len, k), len * sizeof *z);
+    }
+}
+
+static void gauss_simd(float *y, const float *x, size_t n, float sigma, uint64_t first,
+                       const gd_keyctx *k)
+{
+    _Alignas(64) float buf[BUFW];
+    const vf sg = vf_set1(sigma), one = vf_set1(1.0f);
+    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
+        const size_t len = min_sz(CHUNK, n - j0);
+        const float *z = fill_normals(buf, first + j0, len, k);
+        size_t j = 0;
+        for (; j + VL <= len; j += VL) {
+            const vf m = vf_add(one, vf_mul(sg, vf_load(z + j)));
+            vf_store(y + j0 + j, vf_mul(vf_load(x + j0 + j), m));
+        }
+        for (; j < len; j++)
+            y[j0 + j] = x[j0 + j] * (1.0f + sigma * z[j]);
+    }
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+const gd_kernels GD_SIMD_TABLE = {
+    .name = GD_SIMD_NAME,
+    .words = words_simd,
+    .mask = mask_simd,
+    .fwd = fwd_simd,
+    .bwd_mask = bwd_mask_simd,
+    .fwd_cols = fwd_cols_simd,
+    .bwd_mask_cols = bwd_mask_cols_simd,
+    .add_fwd = add_fwd_simd,
+    .normal = normal_simd,
+    .gauss = gauss_simd,
+};

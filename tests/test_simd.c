@@ -1,0 +1,435 @@
+/*
+ * Every SIMD kernel family against the scalar reference, bit for bit: words,
+ * normals, masks, outputs, over many lengths, offsets (unaligned to blocks,
+ * across the 2^32-block carry, near 2^64), unaligned pointers, in place, the
+ * edge probabilities and NULL bias / residual / mask.
+ *
+ * Usage: test_simd [avx2|avx512].  With a level, only that family is
+ * tested and the run is skipped (exit 77) when the CPU lacks it; without
+ * one, every family this CPU has is tested, and the dispatch choice too.
+ */
+#include "internal.h"
+#include "ref.h"
+
+#include <check.h>
+#include <stdio.h>
+
+/* The families under test (never the scalar one itself). */
+static const gd_kernels *families[2];
+static size_t n_families;
+
+static const gd_kernels *const S = &gd_kernels_scalar;
+
+static const float probs[] = {0.0f, 1e-9f, 0.1f, 0.5f, 0.999999f, 1.0f};
+enum { N_PROBS = sizeof probs / sizeof probs[0] };
+
+/* Offsets: block-aligned and not, the low counter word about to carry into
+ * the high one, and the top of the index space (set per length). */
+static uint64_t offset_for(size_t k, size_t n)
+{
+    static const uint64_t fixed[] = {0,
+                                     1,
+                                     2,
+                                     3,
+                                     4,
+                                     5,
+                                     6,
+                                     7,
+                                     8,
+                                     9,
+                                     13,
+                                     17,
+                                     (UINT64_C(1) << 34) - 5,
+                                     (UINT64_C(1) << 34) - 64,
+                                     (UINT64_C(1) << 34) + 3,
+                                     UINT64_C(0x123456789abcd)};
+    const size_t nf = sizeof fixed / sizeof fixed[0];
+    if (k < nf)
+        return fixed[k];
+    return UINT64_MAX - (uint64_t)n + 1 - (uint64_t)(k - nf); /* last index 2^64-1-(k-nf) */
+}
+enum { N_OFFSETS = 18 };
+
+static gd_keyctx key_for(uint64_t seed_salt)
+{
+    const gd_stream s = {UINT64_C(0x0123456789abcdef) ^ seed_salt, UINT64_C(0xfedcba9876543210),
+                         0};
+    return gd_keyctx_from(&s);
+}
+
+/* Test data with specials sprinkled in: NaN, infinities, signed zeros,
+ * subnormals. */
+static void fill_special(float *x, size_t n, uint32_t seed)
+{
+    fill_data(x, n, seed);
+    static const float sp[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f, -1e-45f, 3e38f};
+    for (size_t i = 0; i < n; i += 7)
+        x[i] = sp[(i / 7) % (sizeof sp / sizeof sp[0])];
+}
+
+static void assert_same_bytes(const void *a, const void *b, size_t bytes, const char *what,
+                              const char *fam, size_t n, uint64_t off)
+{
+    if (memcmp(a, b, bytes) != 0)
+        ck_abort_msg("%s: %s differs from scalar (n=%zu, offset=%llu)", fam, what, n,
+                     (unsigned long long)off);
+}
+
+/* Lengths 1..300 at every offset would be slow under sanitizers: short ones
+ * get every offset, longer ones a rotating few, plus a few large ones. */
+static size_t n_lengths(void)
+{
+    return 300 + 4;
+}
+
+static size_t length_at(size_t i)
+{
+    static const size_t big[] = {1023, 1025, 4099, 70001};
+    return i < 300 ? i + 1 : big[i - 300];
+}
+
+static bool offset_used(size_t len_index, size_t k)
+{
+    return len_index < 40 || k % 6 == len_index % 6;
+}
+
+START_TEST(words_and_normals)
+{
+    enum { MAXN = 70001 };
+    uint32_t *w0 = malloc(MAXN * 4), *w1 = malloc(MAXN * 4);
+    float *z0 = alloc_f(MAXN), *z1 = alloc_f(MAXN);
+    ck_assert(w0 && w1);
+    const gd_keyctx k = key_for(1);
+    for (size_t f = 0; f < n_families; f++)
+        for (size_t li = 0; li < n_lengths(); li++)
+            for (size_t o = 0; o < N_OFFSETS; o++) {
+                if (!offset_used(li, o))
+                    continue;
+                const size_t n = length_at(li);
+                const uint64_t off = offset_for(o, n);
+                S->words(w0, n, off, &k);
+                families[f]->words(w1, n, off, &k);
+                assert_same_bytes(w0, w1, n * 4, "words", families[f]->name, n, off);
+                S->normal(z0, n, off, &k);
+                families[f]->normal(z1 + 1, n, off, &k); /* unaligned output */
+                assert_same_bytes(z0, z1 + 1, n * 4, "normals", families[f]->name, n, off);
+            }
+    free(w0);
+    free(w1);
+    free(z0);
+    free(z1);
+}
+END_TEST
+
+/* gd_random_u32's words are the contract's words (the scalar table is
+ * checked against ref.h in test_philox; here the dispatched one is). */
+START_TEST(dispatched_words_match_contract)
+{
+    const gd_stream s = {99, 77, (UINT64_C(1) << 34) - 9};
+    uint32_t r[301];
+    ck_assert_int_eq(gd_random_u32(r, 301, &s), GD_OK);
+    for (size_t j = 0; j < 301; j++)
+        ck_assert_uint_eq(r[j], ref_word(99, 77, s.offset + j));
+}
+END_TEST
+
+START_TEST(mask_fwd_bwd)
+{
+    enum { MAXN = 70001, MB = MAXN / 8 + 2 };
+    float *x = alloc_f(MAXN + 1), *y0 = alloc_f(MAXN + 1), *y1 = alloc_f(MAXN + 1);
+    uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
+    ck_assert(m0 && m1);
+    const gd_keyctx k = key_for(2);
+    for (size_t f = 0; f < n_families; f++) {
+        const gd_kernels *K = families[f];
+        for (size_t li = 0; li < n_lengths(); li++)
+            for (size_t o = 0; o < N_OFFSETS; o++) {
+                if (!offset_used(li, o))
+                    continue;
+                const size_t n = length_at(li), mb = gd_mask_bytes(n);
+                const uint64_t off = offset_for(o, n);
+                const size_t pi = (li + o) % N_PROBS;
+                const uint64_t thr = gd_threshold(probs[pi]);
+                const float s = gd_keep_scale(probs[pi]);
+                const size_t u = o & 1; /* +1 float: unaligned pointers */
+                fill_special(x + u, n, (uint32_t)(li * 31 + o));
+
+                memset(m0, 0xA5, MB);
+                memset(m1, 0xA5, MB);
+                S->mask(m0, n, off, thr, &k);
+                K->mask(m1, n, off, thr, &k);
+                assert_same_bytes(m0, m1, MB, "mask", K->name, n, off);
+
+                memset(m0, 0x5A, MB);
+                memset(m1, 0x5A, MB);
+                S->fwd(y0, x + u, m0, n, off, thr, s, &k);
+                K->fwd(y1 + u, x + u, m1, n, off, thr, s, &k);
+                assert_same_bytes(y0, y1 + u, n * 4, "fwd", K->name, n, off);
+                assert_same_bytes(m0, m1, MB, "fwd mask", K->name, n, off);
+
+                /* mask NULL, in place */
+                memcpy(y1 + u, x + u, n * 4);
+                K->fwd(y1 + u, y1 + u, NULL, n, off, thr, s, &k);
+                assert_same_bytes(y0, y1 + u, n * 4, "fwd in place", K->name, n, off);
+
+                /* backward from the stored mask, and from arbitrary mask bytes */
+                S->bwd_mask(y0, x + u, m0, n, s);
+                K->bwd_mask(y1 + u, x + u, m0, n, s);
+                assert_same_bytes(y0, y1 + u, n * 4, "bwd_mask", K->name, n, off);
+                for (size_t b = 0; b < mb; b++)
+                    m0[b] = (uint8_t)(b * 37 + n);
+                S->bwd_mask(y0, x + u, m0, n, s);
+                memcpy(y1 + u, x + u, n * 4);
+                K->bwd_mask(y1 + u, y1 + u, m0, n, s);
+                assert_same_bytes(y0, y1 + u, n * 4, "bwd_mask in place", K->name, n, off);
+            }
+    }
+    free(x);
+    free(y0);
+    free(y1);
+    free(m0);
+    free(m1);
+}
+END_TEST
+
+/* Column p arrays: all edge values, mixed with random ones. */
+static void fill_pcols(float *p, size_t cols, uint32_t seed)
+{
+    uint32_t s = seed | 1u;
+    for (size_t c = 0; c < cols; c++) {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        p[c] = (s & 3) ? probs[s % N_PROBS] : (float)(s >> 8) * 0x1p-24f;
+    }
+}
+
+static const size_t shapes[][2] = {{1, 1},    {1, 7},    {3, 1},    {5, 3},    {17, 9},
+                                   {9, 16},   {4, 33},   {2, 100},  {40, 31},  {1, 1024},
+                                   {3, 1024}, {2, 1025}, {3, 1030}, {5, 2100}, {2, 3073},
+                                   {300, 5},  {64, 257}, {1, 4099}};
+enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
+
+START_TEST(cols_ops)
+{
+    enum { MAXN = 64 * 257 + 16, MB = MAXN / 8 + 2, MAXC = 4099 };
+    float *x = alloc_f(MAXN + 1), *y0 = alloc_f(MAXN + 1), *y1 = alloc_f(MAXN + 1);
+    float *pc = alloc_f(MAXC);
+    uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
+    ck_assert(m0 && m1);
+    const gd_keyctx k = key_for(3);
+    for (size_t f = 0; f < n_families; f++) {
+        const gd_kernels *K = families[f];
+        for (size_t si = 0; si < N_SHAPES; si++)
+            for (size_t o = 0; o < N_OFFSETS; o += 2) {
+                const size_t rows = shapes[si][0], cols = shapes[si][1], n = rows * cols;
+                const uint64_t off = offset_for(o + (si & 1), n);
+                const size_t u = si & 1;
+                fill_special(x + u, n, (uint32_t)(si * 7 + o));
+                fill_pcols(pc, cols, (uint32_t)(si * 13 + o + 1));
+
+                memset(m0, 0xA5, MB);
+                memset(m1, 0xA5, MB);
+                S->fwd_cols(y0, x + u, m0, rows, cols, pc, off, &k);
+                K->fwd_cols(y1 + u, x + u, m1, rows, cols, pc, off, &k);
+                assert_same_bytes(y0, y1 + u, n * 4, "fwd_cols", K->name, n, off);
+                assert_same_bytes(m0, m1, MB, "fwd_cols mask", K->name, n, off);
+
+                memcpy(y1 + u, x + u, n * 4);
+                K->fwd_cols(y1 + u, y1 + u, NULL, rows, cols, pc, off, &k);
+                assert_same_bytes(y0, y1 + u, n * 4, "fwd_cols in place", K->name, n, off);
+
+                for (size_t b = 0; b < gd_mask_bytes(n); b++)
+                    m0[b] = (uint8_t)(b * 101 + o);
+                S->bwd_mask_cols(y0, x + u, m0, rows, cols, pc);
+                K->bwd_mask_cols(y1 + u, x + u, m0, rows, cols, pc);
+                assert_same_bytes(y0, y1 + u, n * 4, "bwd_mask_cols", K->name, n, off);
+            }
+    }
+    free(x);
+    free(y0);
+    free(y1);
+    free(pc);
+    free(m0);
+    free(m1);
+}
+END_TEST
+
+START_TEST(add_fwd_ops)
+{
+    enum { MAXN = 64 * 257 + 16, MB = MAXN / 8 + 2, MAXC = 4099 };
+    float *x = alloc_f(MAXN + 1), *r = alloc_f(MAXN + 1), *bias = alloc_f(MAXC + 1);
+    float *y0 = alloc_f(MAXN + 1), *y1 = alloc_f(MAXN + 1);
+    uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
+    ck_assert(m0 && m1);
+    const gd_keyctx k = key_for(4);
+    for (size_t f = 0; f < n_families; f++) {
+        const gd_kernels *K = families[f];
+        for (size_t si = 0; si < N_SHAPES; si++)
+            for (size_t o = 0; o < N_OFFSETS; o += 3)
+                for (unsigned var = 0; var < 4; var++) {
+                    const size_t rows = shapes[si][0], cols = shapes[si][1], n = rows * cols;
+                    const uint64_t off = offset_for(o, n);
+                    const float p = probs[(si + o + var) % N_PROBS];
+                    const uint64_t thr = gd_threshold(p);
+                    const float s = gd_keep_scale(p);
+                    const size_t u = (si + var) & 1;
+                    fill_special(x + u, n, (uint32_t)(si * 5 + o));
+                    fill_data(r + u, n, (uint32_t)(si * 11 + o + 3));
+                    fill_special(bias + u, cols, (uint32_t)(si + o + 9));
+                    const float *b = var & 1 ? bias + u : NULL;
+                    const float *res = var & 2 ? r + u : NULL;
+
+                    memset(m0, 0xA5, MB);
+                    memset(m1, 0xA5, MB);
+                    S->add_fwd(y0, x + u, b, res, m0, rows, cols, off, thr, s, &k);
+                    K->add_fwd(y1 + u, x + u, b, res, m1, rows, cols, off, thr, s, &k);
+                    assert_same_bytes(y0, y1 + u, n * 4, "add_fwd", K->name, n, off);
+                    assert_same_bytes(m0, m1, MB, "add_fwd mask", K->name, n, off);
+
+                    /* y aliasing x, then y aliasing the residual */
+                    memcpy(y1 + u, x + u, n * 4);
+                    K->add_fwd(y1 + u, y1 + u, b, res, NULL, rows, cols, off, thr, s, &k);
+                    assert_same_bytes(y0, y1 + u, n * 4, "add_fwd y==x", K->name, n, off);
+                    if (res) {
+                        memcpy(y1 + u, res, n * 4);
+                        K->add_fwd(y1 + u, x + u, b, y1 + u, NULL, rows, cols, off, thr, s, &k);
+                        assert_same_bytes(y0, y1 + u, n * 4, "add_fwd y==res", K->name, n, off);
+                    }
+                }
+    }
+    free(x);
+    free(r);
+    free(bias);
+    free(y0);
+    free(y1);
+    free(m0);
+    free(m1);
+}
+END_TEST
+
+START_TEST(gauss_ops)
+{
+    enum { MAXN = 70001 };
+    float *x = alloc_f(MAXN + 1), *y0 = alloc_f(MAXN + 1), *y1 = alloc_f(MAXN + 1);
+    static const float sigmas[] = {0.0f, 0.1f, 0.3333333f, 1.0f, 7.5f, 3e38f};
+    const gd_keyctx k = key_for(5);
+    for (size_t f = 0; f < n_families; f++) {
+        const gd_kernels *K = families[f];
+        for (size_t li = 0; li < n_lengths(); li++)
+            for (size_t o = 0; o < N_OFFSETS; o++) {
+                if (!offset_used(li, o))
+                    continue;
+                const size_t n = length_at(li);
+                const uint64_t off = offset_for(o, n);
+                const float sg = sigmas[(li + o) % 6];
+                const size_t u = (li + o) & 1;
+                fill_special(x + u, n, (uint32_t)(li + 3 * o));
+                S->gauss(y0, x + u, n, sg, off, &k);
+                K->gauss(y1 + u, x + u, n, sg, off, &k);
+                assert_same_bytes(y0, y1 + u, n * 4, "gauss", K->name, n, off);
+                memcpy(y1 + u, x + u, n * 4);
+                K->gauss(y1 + u, y1 + u, n, sg, off, &k);
+                assert_same_bytes(y0, y1 + u, n * 4, "gauss in place", K->name, n, off);
+            }
+    }
+    free(x);
+    free(y0);
+    free(y1);
+}
+END_TEST
+
+/* Many keys: the normal transform's branches (quadrants, the f > sqrt(2)
+ * fold) and the carry of lane block numbers see varied words. */
+START_TEST(many_keys)
+{
+    enum { N = 333 };
+    uint32_t w0[N], w1[N];
+    float z0[N], z1[N];
+    for (size_t f = 0; f < n_families; f++)
+        for (uint64_t salt = 0; salt < 200; salt++) {
+            const gd_keyctx k = key_for(salt * UINT64_C(0x9E3779B97F4A7C15));
+            const uint64_t off = salt * UINT64_C(0x100000001) + salt % 5;
+            S->words(w0, N, off, &k);
+            families[f]->words(w1, N, off, &k);
+            assert_same_bytes(w0, w1, sizeof w0, "words", families[f]->name, N, off);
+            S->normal(z0, N, off, &k);
+            families[f]->normal(z1, N, off, &k);
+            assert_same_bytes(z0, z1, sizeof z0, "normals", families[f]->name, N, off);
+        }
+}
+END_TEST
+
+/* The dispatched family is the best one the CPU has, capped by
+ * GDROPOUT_DISPATCH. */
+START_TEST(dispatch_choice)
+{
+    int best = GD_LEVEL_SCALAR;
+    for (int l = GD_LEVEL_AVX2; l <= GD_LEVEL_AVX512; l++)
+        if (gd_kernels_level(l))
+            best = l;
+    const char *cap = getenv("GDROPOUT_DISPATCH");
+    int want = best;
+    if (cap && strcmp(cap, "scalar") == 0)
+        want = GD_LEVEL_SCALAR;
+    else if (cap && strcmp(cap, "avx2") == 0 && best > GD_LEVEL_AVX2)
+        want = GD_LEVEL_AVX2;
+    ck_assert_str_eq(gd_dispatch_name(), gd_kernels_level(want)->name);
+    ck_assert_ptr_eq(gd_kernels_level(GD_LEVEL_SCALAR), &gd_kernels_scalar);
+    ck_assert_ptr_null(gd_kernels_level(3));
+    ck_assert_ptr_null(gd_kernels_level(-1));
+}
+END_TEST
+
+static int level_of(const char *name)
+{
+    if (strcmp(name, "avx2") == 0)
+        return GD_LEVEL_AVX2;
+    if (strcmp(name, "avx512") == 0)
+        return GD_LEVEL_AVX512;
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        const int level = level_of(argv[1]);
+        if (level < 0) {
+            fprintf(stderr, "usage: test_simd [avx2|avx512]\n");
+            return 2;
+        }
+        if (!gd_kernels_level(level)) {
+            printf("test_simd: this CPU or build has no %s kernels, skipped\n", argv[1]);
+            return 77;
+        }
+        families[n_families++] = gd_kernels_level(level);
+    } else {
+        for (int l = GD_LEVEL_AVX2; l <= GD_LEVEL_AVX512; l++)
+            if (gd_kernels_level(l))
+                families[n_families++] = gd_kernels_level(l);
+    }
+
+    Suite *s = suite_create("simd");
+    TCase *tc = tcase_create("bit-exact");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, dispatch_choice);
+    tcase_add_test(tc, dispatched_words_match_contract);
+    tcase_add_test(tc, words_and_normals);
+    tcase_add_test(tc, mask_fwd_bwd);
+    tcase_add_test(tc, cols_ops);
+    tcase_add_test(tc, add_fwd_ops);
+    tcase_add_test(tc, gauss_ops);
+    tcase_add_test(tc, many_keys);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    const int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (failed)
+        return 1;
+    if (n_families == 0) {
+        printf("test_simd: no SIMD family on this CPU or build, skipped\n");
+        return 77;
+    }
+    return 0;
+}
