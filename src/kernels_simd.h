@@ -104,10 +104,13 @@ static inline void ph_store_words(uint32_t *out, const ph_set st[NV])
 
 /* ---- the normal transform (src/normal.c, operation for operation) ------- */
 
-static inline vf ln_unit_v(vf u)
+/* ln(u) for u = m * 2^-24, taking m = (float)((a >> 8) + 1): u is m scaled
+ * by a power of two, exactly (u >= 2^-24 is normal), so u's mantissa is m's
+ * and its exponent 24 less, and the scaling multiply is skipped. */
+static inline vf ln_unit_v(vf m)
 {
-    const vi bits = vf_bits(u);
-    vi e = vi_sub(vi_srli(bits, 23), vi_set1(127));
+    const vi bits = vf_bits(m);
+    vi e = vi_sub(vi_srli(bits, 23), vi_set1(127 + 24));
     vf f = vf_from_bits(vi_or(vi_and(bits, vi_set1(0x007FFFFFu)), vi_set1(0x3F800000u)));
     const vk big = vi_gt(vf_bits(f), vi_set1(0x3FB504F3u));
     f = vf_sel(big, vf_mul(f, vf_set1(0.5f)), f);
@@ -150,18 +153,20 @@ static inline vf cos_small_v(vf x)
  * what the negations of the scalar switch are, bit for bit. */
 static inline void normal_pair_v(vi a, vi b, vf *z0, vf *z1)
 {
-    const vf u = vf_mul(vf_of_i32(vi_add(vi_srli(a, 8), vi_set1(1))), vf_set1(0x1p-24f));
+    const vf m = vf_of_i32(vi_add(vi_srli(a, 8), vi_set1(1)));
     const vi k = vi_srli(b, 8);
     const vi q = vi_srli(vi_add(k, vi_set1(1u << 21)), 22);
     const vi r = vi_sub(k, vi_slli(q, 22));
     const vf theta = vf_mul(vf_of_i32(r), vf_set1(0x1.921fb6p-22f));
-    const vf rad = vf_sqrt(vf_mul(vf_set1(-2.0f), ln_unit_v(u)));
+    const vf rad = vf_sqrt(vf_mul(vf_set1(-2.0f), ln_unit_v(m)));
     const vf sn = sin_small_v(theta), cs = cos_small_v(theta);
     const vk swap = vi_gt(vi_and(q, vi_set1(1)), vi_set1(0));
     const vf c0 = vf_sel(swap, sn, cs), s0 = vf_sel(swap, cs, sn);
-    /* C is negated in quadrants 1 and 2, S in quadrants 2 and 3. */
-    const vi cneg = vi_slli(vi_and(vi_add(q, vi_set1(1)), vi_set1(2)), 30);
-    const vi sneg = vi_slli(vi_and(q, vi_set1(2)), 30);
+    /* C is negated in quadrants 1 and 2 (bit 1 of q + 1), S in quadrants 2
+     * and 3 (bit 1 of q): that bit shifted to the sign. */
+    const vi sign = vi_set1(0x80000000u);
+    const vi cneg = vi_and(vi_slli(vi_add(q, vi_set1(1)), 30), sign);
+    const vi sneg = vi_and(vi_slli(q, 30), sign);
     *z0 = vf_mul(rad, vf_from_bits(vi_xor(vf_bits(c0), cneg)));
     *z1 = vf_mul(rad, vf_from_bits(vi_xor(vf_bits(s0), sneg)));
 }
@@ -651,6 +656,32 @@ static void gauss_simd(float *y, const float *x, size_t n, float sigma, uint64_t
     }
 }
 
+/* The test hook: words loaded into the generator's lane layout (set i,
+ * 64-bit lane l holds block i*VB + ph_lanes()[l]), then ph_store_normals,
+ * GB/4 blocks at a time; a short last group is padded with zero words. */
+static void normal_words_simd(float *z, const uint32_t *w, size_t nblocks)
+{
+    _Alignas(64) uint64_t lanes[VB], c[4][VB];
+    _Alignas(64) float out[GB];
+    vi_store(lanes, ph_lanes());
+    for (size_t b0 = 0; b0 < nblocks; b0 += GB / 4) {
+        ph_set st[NV];
+        for (int i = 0; i < NV; i++) {
+            for (int l = 0; l < VB; l++) {
+                const size_t b = b0 + (size_t)i * VB + (size_t)lanes[l];
+                for (int word = 0; word < 4; word++)
+                    c[word][l] = b < nblocks ? w[4 * b + (size_t)word] : 0;
+            }
+            st[i].c0 = vi_load(c[0]);
+            st[i].c1 = vi_load(c[1]);
+            st[i].c2 = vi_load(c[2]);
+            st[i].c3 = vi_load(c[3]);
+        }
+        ph_store_normals(out, st);
+        memcpy(z + 4 * b0, out, 4 * min_sz(GB / 4, nblocks - b0) * sizeof *z);
+    }
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 const gd_kernels GD_SIMD_TABLE = {
@@ -664,4 +695,5 @@ const gd_kernels GD_SIMD_TABLE = {
     .add_fwd = add_fwd_simd,
     .normal = normal_simd,
     .gauss = gauss_simd,
+    .normal_words = normal_words_simd,
 };
