@@ -557,37 +557,33 @@ static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows
 }
 
 /* cols > COLS_BLOCK: column blocks outside, rows inside, so each block's
- * table is computed once; mask bits land at any bit position, so the mask
- * is cleared first and ORed into.  Runs are CHUNK wide; the next row's run
- * is prefetched, since a run of a few pages is too short for the hardware
- * prefetchers to ramp up on. */
+ * table is computed once; each row's run draws its words batch by batch
+ * like the fused ops.  Mask bits land at any bit position, so the mask is
+ * cleared first and each run's bits are ORed in. */
 static void fwd_cols_wide(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
                           const float *p_cols, uint64_t first, const gd_keyctx *k)
 {
     col_tab tb;
-    _Alignas(64) uint32_t buf[BUFW];
-    uint64_t acc[CHUNK / 64 + 2];
+    wstream g;
+    uint64_t acc[COLS_BLOCK / 64 + 2];
     if (mask)
         memset(mask, 0, gd_mask_bytes(rows * cols));
     for (size_t c0 = 0; c0 < cols; c0 += COLS_BLOCK) {
         const size_t width = min_sz(COLS_BLOCK, cols - c0);
         tab_fill(&tb, p_cols + c0, width);
         for (size_t r = 0; r < rows; r++) {
-            for (size_t i0 = 0; i0 < width; i0 += CHUNK) {
-                const size_t j = r * cols + c0 + i0, len = min_sz(CHUNK, width - i0);
-                if (r + 1 < rows)
-                    for (size_t i = 0; i < len; i += 64 / sizeof(float))
-                        _mm_prefetch((const char *)(x + j + cols + i), _MM_HINT_T0);
-                const uint32_t *w = fill_words(buf, first + j, len, k);
-                if (mask)
-                    memset(acc, 0, sizeof acc);
-                cols_run(y + j, x + j, w, len, &tb, i0, mask ? acc : NULL, j & 7);
-                if (!mask)
-                    continue;
-                const uint8_t *bytes = (const uint8_t *)acc;
-                for (size_t b = 0; b < gd_mask_bytes((j & 7) + len); b++)
-                    mask[j / 8 + b] |= bytes[b];
-            }
+            const size_t j = r * cols + c0;
+            if (mask)
+                memset(acc, 0, sizeof acc);
+            ws_init(&g, first + j, false, k);
+            for (size_t i0 = 0; i0 < width; i0 += GB)
+                cols_run(y + j + i0, x + j + i0, ws_next(&g, k), min_sz(GB, width - i0), &tb, i0,
+                         mask ? acc : NULL, (j & 7) + i0);
+            if (!mask)
+                continue;
+            const uint8_t *bytes = (const uint8_t *)acc;
+            for (size_t b = 0; b < gd_mask_bytes((j & 7) + width); b++)
+                mask[j / 8 + b] |= bytes[b];
         }
     }
 }
