@@ -297,7 +297,7 @@ static inline bool keep1(uint32_t w, uint32_t t, uint32_t a)
 
 /* When t(p) is 0 or 2^32 the words do not matter, so the generator is
  * skipped and any word (these zeros) gives the right keep bits. */
-static const uint32_t zero_words[GB];
+static const uint32_t zero_words[CHUNK]; /* CHUNK >= GB: mask_simd reads CHUNK */
 
 static inline bool thr_constant(uint64_t thr)
 {
