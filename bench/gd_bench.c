@@ -3,15 +3,23 @@
  * same buffers, measured in the same run (interleaved, median of --reps
  * samples), so the figures carry over between machines better than times.
  *
- *   gd_bench [--quick] [--n N] [--small N] [--reps R] [--tsv FILE]
+ *   gd_bench [--quick] [--n N] [--small N] [--reps R] [--tsv FILE] [--only SECTION]
  *
  * --n is the large (memory-bound) size, --small the in-cache one; --tsv
  * writes "name<TAB>n<TAB>ms" lines that bench/torch_bench.py compares with
- * PyTorch.  Prints markdown tables and the kernel family used.
+ * PyTorch; --only runs one section (large, small, threads, family, fisher).
+ * Prints markdown tables and the kernel family used.
+ *
+ * One-thread rows are timed in the thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID), not wall time: on a shared machine the
+ * scheduler's time slices to other work would otherwise land in random
+ * samples; the time spent waiting on memory still counts.  The two-thread
+ * rows are wall time, which is what a split buys.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
+#include <cblas.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +39,10 @@ typedef struct ctx {
 } ctx;
 
 typedef void (*op_fn)(const ctx *);
+
+static ctx make_ctx(size_t n, size_t cols);
+static void free_ctx(ctx *c);
+static void *xalloc(size_t bytes);
 
 static const gd_stream STREAM = {UINT64_C(0x5eed), UINT64_C(3) << 16 | 7, 0};
 static const float P = 0.1f;
@@ -94,10 +106,12 @@ static void op_family_fwd(const ctx *c)
 
 /* ---- timing --------------------------------------------------------------- */
 
+static clockid_t bench_clock = CLOCK_THREAD_CPUTIME_ID;
+
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(bench_clock, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -210,14 +224,147 @@ static void threads_check(const ctx *c1, const ctx *c2)
     const bool same = memcmp(c1->y, c2->y, c1->n * sizeof(float)) == 0 &&
                       memcmp(c1->m, c2->m, gd_mask_bytes(c1->n)) == 0;
     double t1, t2;
+    bench_clock = CLOCK_MONOTONIC;
     measure(op_fwd_mask, c1, op_two_threads, c2, reps, &t1, &t2);
+    bench_clock = CLOCK_THREAD_CPUTIME_ID;
     printf("\n### Threads: one tensor split by offset\n\n");
     printf("gd_dropout_fwd with mask, n = %zu: two threads (offsets 0 and %zu) give %s output "
-           "and mask as one call; one thread %.3f ms, two threads %.3f ms, speed-up %.2fx.\n",
+           "and mask as one call; wall time one thread %.3f ms, two threads %.3f ms, "
+           "speed-up %.2fx.\n",
            c1->n, c1->n / 2 / 8 * 8, same ? "bitwise the same" : "**DIFFERENT**", t1 * 1e3,
            t2 * 1e3, t1 / t2);
     if (!same)
         goals_missed++;
+}
+
+/* In cache, where the kernel is compute-bound: each thread owns a buffer of
+ * n/2 floats and calls gd_dropout_fwd on it `calls` times; one thread does
+ * both halves.  Threads are started once per sample, not per call. */
+typedef struct loop_arg {
+    const ctx *c;
+    size_t begin, end;
+    int calls;
+} loop_arg;
+
+static void *run_loop(void *arg)
+{
+    const loop_arg *a = arg;
+    for (int i = 0; i < a->calls; i++) {
+        const gd_stream s = {STREAM.seed, STREAM.stream + (uint64_t)i, a->begin};
+        ok(gd_dropout_fwd(a->c->y + a->begin, a->c->x + a->begin, a->end - a->begin, P, &s,
+                          a->c->m + a->begin / 8));
+    }
+    return NULL;
+}
+
+enum { LOOP_CALLS = 64 };
+
+static void op_loop_one(const ctx *c)
+{
+    const size_t mid = c->n / 2 / 8 * 8;
+    loop_arg a = {c, 0, mid, LOOP_CALLS}, b = {c, mid, c->n, LOOP_CALLS};
+    run_loop(&a);
+    run_loop(&b);
+}
+
+static void op_loop_two(const ctx *c)
+{
+    const size_t mid = c->n / 2 / 8 * 8;
+    loop_arg a = {c, 0, mid, LOOP_CALLS}, b = {c, mid, c->n, LOOP_CALLS};
+    pthread_t t;
+    if (pthread_create(&t, NULL, run_loop, &b) != 0) {
+        fprintf(stderr, "gd_bench: pthread_create failed\n");
+        exit(1);
+    }
+    run_loop(&a);
+    pthread_join(t, NULL);
+}
+
+static void threads_in_cache(const size_t *sizes, int count)
+{
+    printf("\n### Threads in cache: two halves, %d calls each, wall time\n\n", LOOP_CALLS);
+    printf("| n | one thread ms | two threads ms | speed-up |\n|---:|---:|---:|---:|\n");
+    bench_clock = CLOCK_MONOTONIC;
+    for (int i = 0; i < count; i++) {
+        ctx c = make_ctx(sizes[i], 1024);
+        double t1, t2;
+        measure(op_loop_one, &c, op_loop_two, &c, reps, &t1, &t2);
+        printf("| %zu | %.3f | %.3f | %.2fx |\n", c.n, t1 * 1e3, t2 * 1e3, t1 / t2);
+        free_ctx(&c);
+    }
+    bench_clock = CLOCK_THREAD_CPUTIME_ID;
+}
+
+/* ---- Fisher: dense layer against one sgemm of the same shape ---------------- */
+
+typedef struct fisher_ctx {
+    gd_fisher *f;
+    size_t w, b, batch, in, out;
+    float *x, *dy, *g;
+} fisher_ctx;
+
+static fisher_ctx *fisher_arg; /* op_fn takes a ctx; the Fisher ops read this */
+
+static void op_fisher_dense(const ctx *c)
+{
+    (void)c;
+    const fisher_ctx *f = fisher_arg;
+    ok(gd_fisher_accumulate_dense(f->f, f->w, f->b, f->x, f->dy, f->batch, f->in, f->out));
+}
+
+static void op_fisher_dense_nobias(const ctx *c)
+{
+    (void)c;
+    const fisher_ctx *f = fisher_arg;
+    ok(gd_fisher_accumulate_dense(f->f, f->w, GD_NONE, f->x, f->dy, f->batch, f->in, f->out));
+}
+
+/* g[out x in] = dy^T x: the weight gradient's GEMM, the same shape as the
+ * Fisher's GEMM on squares. */
+static void op_sgemm(const ctx *c)
+{
+    (void)c;
+    const fisher_ctx *f = fisher_arg;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)f->out, (blasint)f->in,
+                (blasint)f->batch, 1.0f, f->dy, (blasint)f->out, f->x, (blasint)f->in, 0.0f, f->g,
+                (blasint)f->in);
+}
+
+static void fisher_table(bool quick)
+{
+    static const size_t shapes[][3] = {{64, 256, 256},   {64, 1024, 1024}, {64, 256, 1024},
+                                       {512, 256, 256},  {512, 1024, 1024}, {512, 1024, 256}};
+    const int count = quick ? 2 : (int)(sizeof shapes / sizeof shapes[0]);
+    openblas_set_num_threads(1);
+    printf("\n### Fisher: gd_fisher_accumulate_dense vs one sgemm (OpenBLAS, 1 thread)\n\n");
+    printf("| batch | in | out | dense ms | dense, no bias ms | sgemm ms | ratio | goal |\n");
+    printf("|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for (int i = 0; i < count; i++) {
+        fisher_ctx f = {NULL, 0, 0, shapes[i][0], shapes[i][1], shapes[i][2], NULL, NULL, NULL};
+        ok(gd_fisher_create(&f.f));
+        ok(gd_fisher_add_tensor(f.f, "w", f.out * f.in, 0, &f.w));
+        ok(gd_fisher_add_tensor(f.f, "b", f.out, 0, &f.b));
+        f.x = xalloc(f.batch * f.in * sizeof(float));
+        f.dy = xalloc(f.batch * f.out * sizeof(float));
+        f.g = xalloc(f.out * f.in * sizeof(float));
+        uint32_t st = 99;
+        for (size_t j = 0; j < f.batch * f.in; j++, st = st * 1664525u + 1013904223u)
+            f.x[j] = (float)(st >> 8) * 0x1p-24f - 0.5f;
+        for (size_t j = 0; j < f.batch * f.out; j++, st = st * 1664525u + 1013904223u)
+            f.dy[j] = ((float)(st >> 8) * 0x1p-24f - 0.5f) * 0.01f;
+        fisher_arg = &f;
+        double t, tn, tg, tg2;
+        measure(op_fisher_dense, NULL, op_sgemm, NULL, reps, &t, &tg);
+        measure(op_fisher_dense_nobias, NULL, op_sgemm, NULL, reps, &tn, &tg2);
+        const double ratio = t / tg;
+        printf("| %zu | %zu | %zu | %.3f | %.3f | %.3f | %.2f | <= 1.50 %s |\n", f.batch, f.in,
+               f.out, t * 1e3, tn * 1e3, tg * 1e3, ratio, ratio <= 1.5 ? "yes" : "**no**");
+        goals_missed += ratio > 1.5;
+        gd_fisher_destroy(f.f);
+        free(f.x);
+        free(f.dy);
+        free(f.g);
+    }
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -282,7 +429,8 @@ static size_t arg_size(const char *s)
 static void large_tables(size_t n)
 {
     ctx c = make_ctx(n, 1024);
-    ctx cw = make_ctx(n, 4096); /* wide path: more columns than one table block */
+    ctx cw = make_ctx(n, 4096);   /* one column table block, row by row */
+    ctx cw2 = make_ctx(n, 16384); /* wide path: more columns than one table block */
     table_head("Memory-bound: n large");
     row("gd_dropout_fwd p=0.1 + mask", "fwd_mask", op_fwd_mask, &c, "scale loop", op_scale, &c,
         1.3);
@@ -295,6 +443,8 @@ static void large_tables(size_t n)
         "gd_dropout_fwd + mask", op_fwd_mask, &c, 1.1);
     row("gd_dropout_fwd_cols 4096 cols + mask", NULL, op_fwd_cols, &cw, "gd_dropout_fwd + mask",
         op_fwd_mask, &cw, 1.1);
+    row("gd_dropout_fwd_cols 16384 cols + mask", NULL, op_fwd_cols, &cw2, "gd_dropout_fwd + mask",
+        op_fwd_mask, &cw2, 1.1);
     row("12 layers, guided p (0.1..0)", NULL, op_layers_guided, &c, "12 layers, p = 0.1",
         op_layers_uniform, &c, 1.0);
     row("gd_dropout_add_fwd bias+residual+mask", "add_fwd", op_add_fwd, &c, "r + x + b loop",
@@ -308,6 +458,7 @@ static void large_tables(size_t n)
     threads_check(&c, &c2);
     free(c2.y);
     free(c2.m);
+    free_ctx(&cw2);
     free_ctx(&cw);
     free_ctx(&c);
 }
@@ -352,11 +503,13 @@ static void family_table(size_t big, size_t small)
 int main(int argc, char **argv)
 {
     size_t n = (size_t)16 << 20, small = (size_t)64 << 10;
-    const char *tsv_path = NULL;
+    const char *tsv_path = NULL, *only = NULL;
+    bool quick = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             n = (size_t)1 << 20;
             reps = 5;
+            quick = true;
         } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
             n = arg_size(argv[++i]);
         } else if (strcmp(argv[i], "--small") == 0 && i + 1 < argc) {
@@ -365,9 +518,11 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--tsv") == 0 && i + 1 < argc) {
             tsv_path = argv[++i];
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
         } else {
             fprintf(stderr, "usage: gd_bench [--quick] [--n N] [--small N] [--reps R] "
-                            "[--tsv FILE]\n");
+                            "[--tsv FILE] [--only SECTION]\n");
             return 2;
         }
     }
@@ -382,9 +537,18 @@ int main(int argc, char **argv)
     printf("## gd_bench: kernel family `%s`, one thread, median of %d samples\n",
            gd_dispatch_name(), reps);
     printf("\nratio = op time / baseline time over the same buffers; goals from issue 5.\n");
-    large_tables(n);
-    small_tables(small);
-    family_table(n, small);
+    if (!only || strcmp(only, "large") == 0)
+        large_tables(n);
+    if (!only || strcmp(only, "small") == 0)
+        small_tables(small);
+    if (!only || strcmp(only, "threads") == 0) {
+        const size_t in_cache[3] = {small, (size_t)256 << 10, (size_t)1 << 20};
+        threads_in_cache(in_cache, quick ? 1 : 3);
+    }
+    if (!only || strcmp(only, "family") == 0)
+        family_table(n, small);
+    if (!only || strcmp(only, "fisher") == 0)
+        fisher_table(quick);
     printf("\ngoals missed: %d\n", goals_missed);
     if (tsv)
         fclose(tsv);

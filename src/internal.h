@@ -109,6 +109,10 @@ typedef struct gd_kernels {
     /* y = x * (1 + sigma * z) */
     void (*gauss)(float *y, const float *x, size_t n, float sigma, uint64_t first,
                   const gd_keyctx *k);
+    /* Test hook: the normal transform of given words, as if they were the
+     * Philox output of nblocks blocks (4 words in, 4 normals out a block),
+     * through the same code the family's normal and gauss ops use. */
+    void (*normal_words)(float *z, const uint32_t *w, size_t nblocks);
 } gd_kernels;
 
 extern const gd_kernels gd_kernels_scalar;

@@ -7,7 +7,7 @@
 
 #include <immintrin.h>
 
-enum { VL = 8, NB = 2 };
+enum { VL = 8, VB = 4, NV = 2 };
 
 typedef __m256 vf;
 typedef __m256i vi;
@@ -16,6 +16,8 @@ typedef __m256i vk; /* all-ones lanes */
 static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
 static inline vi vi_load(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline void vi_store(void *p, vi v) { _mm256_storeu_si256((__m256i *)p, v); }
+
 static inline vf vf_set1(float f) { return _mm256_set1_ps(f); }
 static inline vi vi_set1(uint32_t u) { return _mm256_set1_epi32((int)u); }
 static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
@@ -31,20 +33,23 @@ static inline vi vi_xor(vi a, vi b) { return _mm256_xor_si256(a, b); }
 static inline vi vi_srli(vi a, unsigned n) { return _mm256_srli_epi32(a, n); }
 static inline vi vi_slli(vi a, unsigned n) { return _mm256_slli_epi32(a, n); }
 static inline vk vi_gt(vi a, vi b) { return _mm256_cmpgt_epi32(a, b); }
-static inline vk vi_ltu(vi a, vi b)
-{
-    const vi bias = _mm256_set1_epi32(INT32_MIN);
-    return _mm256_cmpgt_epi32(_mm256_xor_si256(b, bias), _mm256_xor_si256(a, bias));
-}
 static inline vi vi_sel(vk k, vi a, vi b) { return _mm256_blendv_epi8(b, a, k); }
 static inline vf vf_sel(vk k, vf a, vf b) { return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(k)); }
 static inline vf vf_of_i32(vi a) { return _mm256_cvtepi32_ps(a); }
 static inline vi vf_bits(vf a) { return _mm256_castps_si256(a); }
 static inline vf vf_from_bits(vi a) { return _mm256_castsi256_ps(a); }
 
+/* a is all ones or 0 per lane (thr32's a). */
 static inline vk keep_of(vi w, vi t, vi a)
 {
     return _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(w, t), w), a);
+}
+
+/* The same with any nonzero a allowing the lane (the column tables). */
+static inline vk keep_of_nz(vi w, vi t, vi a)
+{
+    const vk zero = _mm256_cmpeq_epi32(a, _mm256_setzero_si256());
+    return _mm256_andnot_si256(zero, _mm256_cmpeq_epi32(_mm256_max_epu32(w, t), w));
 }
 
 static inline vf vf_keep(vk k, vf v) { return _mm256_and_ps(_mm256_castsi256_ps(k), v); }
@@ -56,31 +61,20 @@ static inline vk vk_from_bits(uint32_t b)
     return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), lane), lane);
 }
 
-/* hi and lo halves of a * m per lane: even lanes directly, odd lanes
- * shifted down first (vpmuludq multiplies the even lanes only). */
-static inline void mulhilo(vi a, uint32_t m, vi *hi, vi *lo)
-{
-    const vi mv = _mm256_set1_epi32((int)m);
-    const vi pe = _mm256_mul_epu32(a, mv);
-    const vi po = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), mv);
-    *hi = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
-    *lo = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
-}
+/* 64-bit lanes for Philox (kernels_simd.h). */
+static inline vi vi_set1_64(uint64_t u) { return _mm256_set1_epi64x((long long)u); }
+static inline vi vi_add64(vi a, vi b) { return _mm256_add_epi64(a, b); }
+static inline vi vi_srli64(vi a, unsigned n) { return _mm256_srli_epi64(a, (int)n); }
+static inline vi vi_slli64(vi a, unsigned n) { return _mm256_slli_epi64(a, (int)n); }
+static inline vi vi_mul32(vi a, vi b) { return _mm256_mul_epu32(a, b); }
+static inline vi vi_xor3(vi a, vi b, vi c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
+static inline vi vi_blend_odd(vi e, vi o) { return _mm256_blend_epi32(e, o, 0xAA); }
+static inline vi vi_unpacklo64(vi a, vi b) { return _mm256_unpacklo_epi64(a, b); }
+static inline vi vi_unpackhi64(vi a, vi b) { return _mm256_unpackhi_epi64(a, b); }
 
-/* Lane 4h + m computes block 2m + h, so the 4x8 transpose below never
- * crosses the 128-bit halves. */
-static inline vi lane_blocks(void) { return _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7); }
-
-static inline void store_blocks(void *out, vi c0, vi c1, vi c2, vi c3)
-{
-    const vi a = _mm256_unpacklo_epi32(c0, c1), b = _mm256_unpacklo_epi32(c2, c3);
-    const vi c = _mm256_unpackhi_epi32(c0, c1), d = _mm256_unpackhi_epi32(c2, c3);
-    __m256i *o = (__m256i *)out;
-    _mm256_storeu_si256(o + 0, _mm256_unpacklo_epi64(a, b));
-    _mm256_storeu_si256(o + 1, _mm256_unpackhi_epi64(a, b));
-    _mm256_storeu_si256(o + 2, _mm256_unpacklo_epi64(c, d));
-    _mm256_storeu_si256(o + 3, _mm256_unpackhi_epi64(c, d));
-}
+/* 64-bit lane 2h computes block h and lane 2h+1 block 2+h, so that the
+ * 128-bit half h of unpacklo64 holds block h and of unpackhi64 block 2+h. */
+static inline vi ph_lanes(void) { return _mm256_setr_epi64x(0, 2, 1, 3); }
 
 /* The ops, and the table they fill. */
 #define GD_SIMD_TABLE gd_kernels_avx2

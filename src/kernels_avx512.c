@@ -8,7 +8,7 @@
 
 #include <immintrin.h>
 
-enum { VL = 16, NB = 4 };
+enum { VL = 16, VB = 8, NV = 4 };
 
 typedef __m512 vf;
 typedef __m512i vi;
@@ -17,6 +17,8 @@ typedef __mmask16 vk;
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
 static inline vi vi_load(const void *p) { return _mm512_loadu_si512(p); }
+static inline void vi_store(void *p, vi v) { _mm512_storeu_si512(p, v); }
+
 static inline vf vf_set1(float f) { return _mm512_set1_ps(f); }
 static inline vi vi_set1(uint32_t u) { return _mm512_set1_epi32((int)u); }
 static inline vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
@@ -32,7 +34,6 @@ static inline vi vi_xor(vi a, vi b) { return _mm512_xor_si512(a, b); }
 static inline vi vi_srli(vi a, unsigned n) { return _mm512_srli_epi32(a, n); }
 static inline vi vi_slli(vi a, unsigned n) { return _mm512_slli_epi32(a, n); }
 static inline vk vi_gt(vi a, vi b) { return _mm512_cmpgt_epi32_mask(a, b); }
-static inline vk vi_ltu(vi a, vi b) { return _mm512_cmplt_epu32_mask(a, b); }
 static inline vi vi_sel(vk k, vi a, vi b) { return _mm512_mask_blend_epi32(k, b, a); }
 static inline vf vf_sel(vk k, vf a, vf b) { return _mm512_mask_blend_ps(k, b, a); }
 static inline vf vf_of_i32(vi a) { return _mm512_cvtepi32_ps(a); }
@@ -43,6 +44,7 @@ static inline vk keep_of(vi w, vi t, vi a)
 {
     return _mm512_mask_cmpge_epu32_mask(_mm512_test_epi32_mask(a, a), w, t);
 }
+static inline vk keep_of_nz(vi w, vi t, vi a) { return keep_of(w, t, a); }
 
 /* An AND with the predicate widened to a vector, not zero-masking: the
  * compiler folds a zero-masked multiply's load into a masked load, which
@@ -55,34 +57,20 @@ static inline vf vf_keep(vk k, vf v)
 static inline uint32_t vk_bits(vk k) { return (uint32_t)k; }
 static inline vk vk_from_bits(uint32_t b) { return (vk)b; }
 
-/* hi and lo halves of a * m per lane: vpmuludq on the even lanes and on the
- * odd lanes moved down, then one masked in-lane shuffle per half. */
-static inline void mulhilo(vi a, uint32_t m, vi *hi, vi *lo)
-{
-    const vi mv = _mm512_set1_epi32((int)m);
-    const vi pe = _mm512_mul_epu32(a, mv);
-    const vi po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mv);
-    *hi = _mm512_mask_shuffle_epi32(po, 0x5555, pe, _MM_PERM_DDBB);
-    *lo = _mm512_mask_shuffle_epi32(pe, 0xAAAA, po, _MM_PERM_CCAA);
-}
+/* 64-bit lanes for Philox (kernels_simd.h). */
+static inline vi vi_set1_64(uint64_t u) { return _mm512_set1_epi64((long long)u); }
+static inline vi vi_add64(vi a, vi b) { return _mm512_add_epi64(a, b); }
+static inline vi vi_srli64(vi a, unsigned n) { return _mm512_srli_epi64(a, n); }
+static inline vi vi_slli64(vi a, unsigned n) { return _mm512_slli_epi64(a, n); }
+static inline vi vi_mul32(vi a, vi b) { return _mm512_mul_epu32(a, b); }
+static inline vi vi_xor3(vi a, vi b, vi c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }
+static inline vi vi_blend_odd(vi e, vi o) { return _mm512_mask_blend_epi32(0xAAAA, e, o); }
+static inline vi vi_unpacklo64(vi a, vi b) { return _mm512_unpacklo_epi64(a, b); }
+static inline vi vi_unpackhi64(vi a, vi b) { return _mm512_unpackhi_epi64(a, b); }
 
-/* Lane 4q + m computes block 4m + q, so the 4x16 transpose below stays
- * inside the 128-bit quarters. */
-static inline vi lane_blocks(void)
-{
-    return _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-}
-
-static inline void store_blocks(void *out, vi c0, vi c1, vi c2, vi c3)
-{
-    const vi a = _mm512_unpacklo_epi32(c0, c1), b = _mm512_unpacklo_epi32(c2, c3);
-    const vi c = _mm512_unpackhi_epi32(c0, c1), d = _mm512_unpackhi_epi32(c2, c3);
-    __m512i *o = (__m512i *)out;
-    _mm512_storeu_si512(o + 0, _mm512_unpacklo_epi64(a, b));
-    _mm512_storeu_si512(o + 1, _mm512_unpackhi_epi64(a, b));
-    _mm512_storeu_si512(o + 2, _mm512_unpacklo_epi64(c, d));
-    _mm512_storeu_si512(o + 3, _mm512_unpackhi_epi64(c, d));
-}
+/* 64-bit lane 2q computes block q and lane 2q+1 block 4+q, so that the
+ * 128-bit quarter q of unpacklo64 holds block q and of unpackhi64 block 4+q. */
+static inline vi ph_lanes(void) { return _mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7); }
 
 /* The ops, and the table they fill. */
 #define GD_SIMD_TABLE gd_kernels_avx512

@@ -173,6 +173,14 @@ static void gauss_scalar(float *y, const float *x, size_t n, float sigma, uint64
     }
 }
 
+static void normal_words_scalar(float *z, const uint32_t *w, size_t nblocks)
+{
+    for (size_t b = 0; b < nblocks; b++) {
+        gd_normal_pair(w[4 * b], w[4 * b + 1], z + 4 * b);
+        gd_normal_pair(w[4 * b + 2], w[4 * b + 3], z + 4 * b + 2);
+    }
+}
+
 const gd_kernels gd_kernels_scalar = {
     .name = "scalar",
     .words = words_scalar,
@@ -184,4 +192,5 @@ const gd_kernels gd_kernels_scalar = {
     .add_fwd = add_fwd_scalar,
     .normal = normal_scalar,
     .gauss = gauss_scalar,
+    .normal_words = normal_words_scalar,
 };

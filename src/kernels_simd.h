@@ -7,89 +7,110 @@
  * lane count and the instructions differ.  Never include it elsewhere.
  *
  * The interface an ISA file defines before the #include:
- *   VL                          lanes per vector (8 or 16)
- *   NB                          Philox batches of VL blocks run interleaved
+ *   VL                          32-bit lanes per vector (8 or 16)
+ *   VB                          Philox blocks per vector (VL / 2: one
+ *                               counter word in each 64-bit lane)
+ *   NV                          Philox vector sets run interleaved (even)
  *   vf, vi, vk                  float vector, u32 vector, lane predicate
- *   vf_load, vf_store, vi_load  unaligned loads and stores
+ *   vf_load, vf_store, vi_load, vi_store    unaligned loads and stores
  *   vf_set1, vi_set1, vf_add, vf_sub, vf_mul, vf_div, vf_sqrt
  *   vi_add, vi_sub, vi_and, vi_or, vi_xor, vi_srli, vi_slli
- *   vi_gt (signed), vi_ltu (unsigned), vi_sel, vf_sel (k ? a : b)
+ *   vi_gt (signed), vi_sel, vf_sel (k ? a : b)
  *   vf_of_i32 (exact conversion), vf_bits, vf_from_bits (casts)
- *   keep_of(w, t, a)            lanes with w >= t (unsigned) and a != 0
+ *   keep_of(w, t, a)            lanes with w >= t (unsigned) and a != 0,
+ *                               where a is all ones or 0 per lane
+ *   keep_of_nz(w, t, a)         the same for any a
  *   vf_keep(k, v)               v where k, +0.0f elsewhere
  *   vk_bits(k), vk_from_bits(b) lane j <-> bit j
- *   mulhilo(a, m, &hi, &lo)     the 64-bit products a * m, split
- *   lane_blocks()               which block of a batch each lane computes,
- *                               chosen so that store_blocks is in-lane
- *   store_blocks(out, c0..c3)   VL Philox blocks, transposed into element
- *                               order (4 * VL words)
+ *   vi_set1_64, vi_add64, vi_srli64, vi_slli64   64-bit lane arithmetic
+ *   vi_mul32(a, b)              full 64-bit products of the low 32 bits of
+ *                               each 64-bit lane (vpmuludq)
+ *   vi_xor3(a, b, c)            a ^ b ^ c
+ *   vi_blend_odd(e, o)          even 32-bit lanes of e, odd lanes of o
+ *   vi_unpacklo64, vi_unpackhi64  per 128-bit lane, as the instructions
+ *   ph_lanes()                  which block of a set each 64-bit lane
+ *                               computes, chosen so that unpacking two
+ *                               sets' words gives element order
  *   GD_SIMD_TABLE, GD_SIMD_NAME the table this file defines, and its name
  */
 
 #include <string.h>
 
-/* Elements per inner chunk: a multiple of BATCH, so every chunk starts on a
- * mask byte and on a vector boundary of the call. */
-enum { CHUNK = 1024, BATCH = 4 * NB * VL, BUFW = CHUNK + BATCH };
+/* GB: words of one generator batch (NV sets of VB blocks).  CHUNK: elements
+ * per step of the buffered ops, a multiple of GB, so every batch and chunk
+ * starts on a mask byte and a vector boundary of the call. */
+enum { GB = 4 * NV * VB, CHUNK = 1024, BUFW = CHUNK + GB };
 
 static inline size_t min_sz(size_t a, size_t b)
 {
     return a < b ? a : b;
 }
 
-/* ---- Philox4x32-10 on NB * VL blocks at once ---------------------------- */
+/* ---- Philox4x32-10 on NV * VB blocks at once ------------------------------ */
 
-typedef struct ph_state {
+/* One counter word per 64-bit lane, in its low half.  vpmuludq reads only
+ * the low halves, so each multiply gives the whole 64-bit product with no
+ * shuffles: the low half is the next round's lo word as it stands, and the
+ * garbage that the XORs leave in the high halves is never read.  This costs
+ * a third fewer instructions than 32-bit lanes split into even and odd
+ * products, and the multiplies (the bottleneck) are the same in number. */
+typedef struct ph_set {
     vi c0, c1, c2, c3;
-} ph_state;
+} ph_set;
 
-/* Lane l of the state holds block `block + lane_blocks()[l]`; the block
- * number is 64 bits, so a carry into the counter's second word is possible. */
-static inline void ph_init(ph_state *s, uint64_t block, const gd_keyctx *k)
+/* NV independent sets per batch keep the multipliers busy while one set
+ * waits on another's products; set i computes blocks block + i*VB + lanes.
+ * The 64-bit add carries into the counter's second word by itself. */
+static inline void ph_batch(ph_set st[NV], uint64_t block, const gd_keyctx *k)
 {
-    const vi off = lane_blocks();
-    const vi lo = vi_add(vi_set1((uint32_t)block), off);
-    const uint32_t hi = (uint32_t)(block >> 32);
-    s->c0 = lo;
-    s->c1 = vi_sel(vi_ltu(lo, off), vi_set1(hi + 1u), vi_set1(hi));
-    s->c2 = vi_set1(k->stream[0]);
-    s->c3 = vi_set1(k->stream[1]);
-}
-
-static inline void ph_round(ph_state *s, vi k0, vi k1)
-{
-    vi hi0, lo0, hi1, lo1;
-    mulhilo(s->c0, 0xD2511F53u, &hi0, &lo0);
-    mulhilo(s->c2, 0xCD9E8D57u, &hi1, &lo1);
-    s->c0 = vi_xor(vi_xor(hi1, s->c1), k0);
-    s->c1 = lo1;
-    s->c2 = vi_xor(vi_xor(hi0, s->c3), k1);
-    s->c3 = lo0;
-}
-
-/* NB independent batches per call (the ISA file's choice) keep the
- * multipliers busy while one batch waits on the latency of another's
- * products. */
-static inline void ph_run(ph_state st[NB], uint64_t block, const gd_keyctx *k)
-{
-    for (int i = 0; i < NB; i++)
-        ph_init(&st[i], block + (uint64_t)i * VL, k);
+    const vi lanes = ph_lanes();
+    for (int i = 0; i < NV; i++) {
+        const vi b = vi_add64(vi_set1_64(block + (uint64_t)i * VB), lanes);
+        st[i].c0 = b;
+        st[i].c1 = vi_srli64(b, 32);
+        st[i].c2 = vi_set1(k->stream[0]);
+        st[i].c3 = vi_set1(k->stream[1]);
+    }
+    const vi m0 = vi_set1(0xD2511F53u), m1 = vi_set1(0xCD9E8D57u);
     uint32_t k0 = k->key[0], k1 = k->key[1];
     for (int r = 0; r < 10; r++) {
         const vi v0 = vi_set1(k0), v1 = vi_set1(k1);
-        for (int i = 0; i < NB; i++)
-            ph_round(&st[i], v0, v1);
+        for (int i = 0; i < NV; i++) {
+            const vi p0 = vi_mul32(st[i].c0, m0), p1 = vi_mul32(st[i].c2, m1);
+            st[i].c0 = vi_xor3(vi_srli64(p1, 32), st[i].c1, v0);
+            st[i].c1 = p1;
+            st[i].c2 = vi_xor3(vi_srli64(p0, 32), st[i].c3, v1);
+            st[i].c3 = p0;
+        }
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
 }
 
+/* Two vectors of element-order words from (x, y) pairs per 64-bit lane:
+ * lane l of a holds words 0 and 1 of its block, of b words 2 and 3. */
+static inline void store_pairs(void *out, vi a, vi b)
+{
+    vi_store(out, vi_unpacklo64(a, b));
+    vi_store((uint32_t *)out + VL, vi_unpackhi64(a, b));
+}
+
+static inline void ph_store_words(uint32_t *out, const ph_set st[NV])
+{
+    for (int i = 0; i < NV; i++)
+        store_pairs(out + 4 * VB * i, vi_blend_odd(st[i].c0, vi_slli64(st[i].c1, 32)),
+                    vi_blend_odd(st[i].c2, vi_slli64(st[i].c3, 32)));
+}
+
 /* ---- the normal transform (src/normal.c, operation for operation) ------- */
 
-static inline vf ln_unit_v(vf u)
+/* ln(u) for u = m * 2^-24, taking m = (float)((a >> 8) + 1): u is m scaled
+ * by a power of two, exactly (u >= 2^-24 is normal), so u's mantissa is m's
+ * and its exponent 24 less, and the scaling multiply is skipped. */
+static inline vf ln_unit_v(vf m)
 {
-    const vi bits = vf_bits(u);
-    vi e = vi_sub(vi_srli(bits, 23), vi_set1(127));
+    const vi bits = vf_bits(m);
+    vi e = vi_sub(vi_srli(bits, 23), vi_set1(127 + 24));
     vf f = vf_from_bits(vi_or(vi_and(bits, vi_set1(0x007FFFFFu)), vi_set1(0x3F800000u)));
     const vk big = vi_gt(vf_bits(f), vi_set1(0x3FB504F3u));
     f = vf_sel(big, vf_mul(f, vf_set1(0.5f)), f);
@@ -132,49 +153,64 @@ static inline vf cos_small_v(vf x)
  * what the negations of the scalar switch are, bit for bit. */
 static inline void normal_pair_v(vi a, vi b, vf *z0, vf *z1)
 {
-    const vf u = vf_mul(vf_of_i32(vi_add(vi_srli(a, 8), vi_set1(1))), vf_set1(0x1p-24f));
+    const vf m = vf_of_i32(vi_add(vi_srli(a, 8), vi_set1(1)));
     const vi k = vi_srli(b, 8);
     const vi q = vi_srli(vi_add(k, vi_set1(1u << 21)), 22);
     const vi r = vi_sub(k, vi_slli(q, 22));
     const vf theta = vf_mul(vf_of_i32(r), vf_set1(0x1.921fb6p-22f));
-    const vf rad = vf_sqrt(vf_mul(vf_set1(-2.0f), ln_unit_v(u)));
+    const vf rad = vf_sqrt(vf_mul(vf_set1(-2.0f), ln_unit_v(m)));
     const vf sn = sin_small_v(theta), cs = cos_small_v(theta);
     const vk swap = vi_gt(vi_and(q, vi_set1(1)), vi_set1(0));
     const vf c0 = vf_sel(swap, sn, cs), s0 = vf_sel(swap, cs, sn);
-    /* C is negated in quadrants 1 and 2, S in quadrants 2 and 3. */
-    const vi cneg = vi_slli(vi_and(vi_add(q, vi_set1(1)), vi_set1(2)), 30);
-    const vi sneg = vi_slli(vi_and(q, vi_set1(2)), 30);
+    /* C is negated in quadrants 1 and 2 (bit 1 of q + 1), S in quadrants 2
+     * and 3 (bit 1 of q): that bit shifted to the sign. */
+    const vi sign = vi_set1(0x80000000u);
+    const vi cneg = vi_and(vi_slli(vi_add(q, vi_set1(1)), 30), sign);
+    const vi sneg = vi_and(vi_slli(q, 30), sign);
     *z0 = vf_mul(rad, vf_from_bits(vi_xor(vf_bits(c0), cneg)));
     *z1 = vf_mul(rad, vf_from_bits(vi_xor(vf_bits(s0), sneg)));
 }
 
-static inline void normal_store(void *out, const ph_state *s)
+/* The normals of two sets: their counter words are packed into full 32-bit
+ * vectors (set i in the even lanes, set i+1 in the odd ones) so the
+ * transform runs on every lane, then unpacked back into block order. */
+static inline void ph_store_normals(float *out, const ph_set st[NV])
 {
-    vf z0, z1, z2, z3;
-    normal_pair_v(s->c0, s->c1, &z0, &z1);
-    normal_pair_v(s->c2, s->c3, &z2, &z3);
-    store_blocks(out, vf_bits(z0), vf_bits(z1), vf_bits(z2), vf_bits(z3));
+    for (int i = 0; i < NV; i += 2) {
+        const ph_set *p = &st[i], *q = &st[i + 1];
+        vf z0, z1, z2, z3;
+        normal_pair_v(vi_blend_odd(p->c0, vi_slli64(q->c0, 32)),
+                      vi_blend_odd(p->c1, vi_slli64(q->c1, 32)), &z0, &z1);
+        normal_pair_v(vi_blend_odd(p->c2, vi_slli64(q->c2, 32)),
+                      vi_blend_odd(p->c3, vi_slli64(q->c3, 32)), &z2, &z3);
+        const vi b0 = vf_bits(z0), b1 = vf_bits(z1), b2 = vf_bits(z2), b3 = vf_bits(z3);
+        store_pairs(out + 4 * VB * i, vi_blend_odd(b0, vi_slli64(b1, 32)),
+                    vi_blend_odd(b2, vi_slli64(b3, 32)));
+        store_pairs(out + 4 * VB * (i + 1), vi_blend_odd(vi_srli64(b0, 32), b1),
+                    vi_blend_odd(vi_srli64(b2, 32), b3));
+    }
 }
 
-/* The words (or, with normals, the normals) of indices first .. first +
- * len - 1 (len <= CHUNK) in element order into buf, BUFW 32-bit slots of the
- * caller's type (written only through vector stores); returns the slot of
- * index `first`. */
+/* One batch: GB words (or normals) of the blocks from `block` on. */
+static inline void ph_fill(void *out, uint64_t block, const gd_keyctx *k, bool normals)
+{
+    ph_set st[NV];
+    ph_batch(st, block, k);
+    if (normals)
+        ph_store_normals(out, st);
+    else
+        ph_store_words(out, st);
+}
+
+/* The words (or normals) of indices first .. first + len - 1 (len <= CHUNK)
+ * in element order into buf (BUFW 32-bit slots); returns the slot of index
+ * `first`. */
 static size_t fill_blocks(void *buf, uint64_t first, size_t len, const gd_keyctx *k, bool normals)
 {
     const size_t need = (size_t)(first & 3) + len;
     uint64_t block = first >> 2;
-    for (size_t w = 0; w < need; w += BATCH, block += NB * VL) {
-        ph_state st[NB];
-        ph_run(st, block, k);
-        for (int i = 0; i < NB; i++) {
-            void *out = (uint32_t *)buf + w + 4 * VL * i;
-            if (normals)
-                normal_store(out, &st[i]);
-            else
-                store_blocks(out, st[i].c0, st[i].c1, st[i].c2, st[i].c3);
-        }
-    }
+    for (size_t w = 0; w < need; w += GB, block += GB / 4)
+        ph_fill((uint32_t *)buf + w, block, k, normals);
     return (size_t)(first & 3);
 }
 
@@ -183,9 +219,61 @@ static const uint32_t *fill_words(uint32_t *buf, uint64_t first, size_t len, con
     return buf + fill_blocks(buf, first, len, k, false);
 }
 
-static const float *fill_normals(float *buf, uint64_t first, size_t len, const gd_keyctx *k)
+/* ---- the word stream of the fused ops ------------------------------------- */
+
+/* The fused ops draw one batch, then at once use it on GB elements, so the
+ * generator's arithmetic and the loads and stores of the data are close
+ * together in the instruction stream and the core overlaps them; with a
+ * generate-all-then-apply chunk of 1024 words the memory system idles while
+ * the generator runs.  A call that starts inside a block (first % 4 = h)
+ * carries that block's last words over from batch to batch.
+ *
+ * Measured and left out (bench/gd_bench.c, 16M floats, AVX-512 on Zen 5):
+ * software prefetch of x ahead of the loop (no gain: the hardware
+ * prefetchers follow one sequential stream), and non-temporal stores for
+ * large out-of-place outputs, which skip the read-for-ownership of y and
+ * make a plain scale loop ~10% faster, but made these kernels 30-40%
+ * slower (fwd 1.65-1.8x the scale loop against 1.2-1.3x with ordinary
+ * stores). */
+typedef struct wstream {
+    _Alignas(64) uint32_t buf[VL + GB]; /* batch at buf + VL, carry just before */
+    uint64_t block;                     /* first block of the next batch */
+    size_t lead;                        /* slot of the window's first element */
+    bool normals, carry;
+} wstream;
+
+static void ws_init(wstream *g, uint64_t first, bool normals, const gd_keyctx *k)
 {
-    return buf + fill_blocks(buf, first, len, k, true);
+    const unsigned h = (unsigned)(first & 3);
+    g->block = first >> 2;
+    g->lead = VL;
+    g->normals = normals;
+    g->carry = false;
+    if (h == 0)
+        return;
+    uint32_t w[4];
+    gd_philox_block(g->block++, k, w);
+    if (normals) {
+        float z[4];
+        gd_normal_pair(w[0], w[1], z);
+        gd_normal_pair(w[2], w[3], z + 2);
+        memcpy(g->buf + VL - 4, z, sizeof z);
+    } else {
+        memcpy(g->buf + VL - 4, w, sizeof w);
+    }
+    g->lead = VL - 4 + h;
+}
+
+/* The next GB words (normals) in element order: after m calls, those of the
+ * call's elements GB*m .. GB*m + GB - 1. */
+static inline const uint32_t *ws_next(wstream *g, const gd_keyctx *k)
+{
+    if (g->carry)
+        memcpy(g->buf + VL - 4, g->buf + VL + GB - 4, 4 * sizeof(uint32_t));
+    g->carry = g->lead != VL;
+    ph_fill(g->buf + VL, g->block, k, g->normals);
+    g->block += GB / 4;
+    return g->buf + g->lead;
 }
 
 /* ---- thresholds and mask bits ------------------------------------------- */
@@ -209,7 +297,7 @@ static inline bool keep1(uint32_t w, uint32_t t, uint32_t a)
 
 /* When t(p) is 0 or 2^32 the words do not matter, so the generator is
  * skipped and any word (these zeros) gives the right keep bits. */
-static const uint32_t zero_words[CHUNK];
+static const uint32_t zero_words[CHUNK]; /* CHUNK >= GB: mask_simd reads CHUNK */
 
 static inline bool thr_constant(uint64_t thr)
 {
@@ -286,29 +374,35 @@ static void mask_simd(uint8_t *mask, size_t n, uint64_t first, uint64_t thr, con
     }
 }
 
+/* y = keep ? x * s : 0 on len <= GB elements from a mask byte boundary. */
+static inline void fwd_window(float *y, const float *x, uint8_t *mask, const uint32_t *w,
+                              size_t len, thr32 t, float s)
+{
+    const vi tv = vi_set1(t.t), av = vi_set1(t.a);
+    const vf sv = vf_set1(s);
+    size_t j = 0;
+    for (; j + VL <= len; j += VL) {
+        const vk keep = keep_of(vi_load(w + j), tv, av);
+        vf_store(y + j, vf_keep(keep, vf_mul(vf_load(x + j), sv)));
+        if (mask)
+            put_lane_bits(mask + j / 8, vk_bits(keep));
+    }
+    for (size_t i = j; i < len; i++)
+        y[i] = keep1(w[i], t.t, t.a) ? x[i] * s : 0.0f;
+    if (mask && j < len)
+        pack_chunk(mask + j / 8, w + j, len - j, t);
+}
+
 static void fwd_simd(float *y, const float *x, uint8_t *mask, size_t n, uint64_t first,
                      uint64_t thr, float s, const gd_keyctx *k)
 {
-    _Alignas(64) uint32_t buf[BUFW];
     const thr32 t = thr32_of(thr);
-    const vi tv = vi_set1(t.t), av = vi_set1(t.a);
-    const vf sv = vf_set1(s);
-    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
-        const size_t len = min_sz(CHUNK, n - j0);
-        const uint32_t *w = thr_constant(thr) ? zero_words : fill_words(buf, first + j0, len, k);
-        float *yc = y + j0;
-        const float *xc = x + j0;
-        size_t j = 0;
-        for (; j + VL <= len; j += VL) {
-            const vk keep = keep_of(vi_load(w + j), tv, av);
-            vf_store(yc + j, vf_keep(keep, vf_mul(vf_load(xc + j), sv)));
-            if (mask)
-                put_lane_bits(mask + (j0 + j) / 8, vk_bits(keep));
-        }
-        for (size_t i = j; i < len; i++)
-            yc[i] = keep1(w[i], t.t, t.a) ? xc[i] * s : 0.0f;
-        if (mask && j < len)
-            pack_chunk(mask + (j0 + j) / 8, w + j, len - j, t);
+    wstream g;
+    if (!thr_constant(thr))
+        ws_init(&g, first, false, k);
+    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
+        fwd_window(y + j0, x + j0, mask ? mask + j0 / 8 : NULL, w, min_sz(GB, n - j0), t, s);
     }
 }
 
@@ -326,8 +420,8 @@ static void bwd_mask_simd(float *dx, const float *dy, const uint8_t *mask, size_
 
 /* One run of the fused epilogue inside a row: bias points at the run's first
  * column (or is NULL), residual at its first element (or is NULL). */
-static void add_run(float *y, const float *x, const float *bias, const float *residual,
-                    const uint32_t *w, size_t len, thr32 t, float s)
+static inline void add_run(float *y, const float *x, const float *bias, const float *residual,
+                           const uint32_t *w, size_t len, thr32 t, float s)
 {
     const vi tv = vi_set1(t.t), av = vi_set1(t.a);
     const vf sv = vf_set1(s);
@@ -357,17 +451,19 @@ static void add_fwd_simd(float *y, const float *x, const float *bias, const floa
                          float s, const gd_keyctx *k)
 {
     const size_t n = rows * cols;
-    _Alignas(64) uint32_t buf[BUFW];
     const thr32 t = thr32_of(thr);
-    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
-        const size_t len = min_sz(CHUNK, n - j0);
-        const uint32_t *w = thr_constant(thr) ? zero_words : fill_words(buf, first + j0, len, k);
+    wstream g;
+    if (!thr_constant(thr))
+        ws_init(&g, first, false, k);
+    size_t c = 0; /* column of element j0 */
+    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        const size_t len = min_sz(GB, n - j0);
+        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
         const float *res = residual ? residual + j0 : NULL;
         if (!bias) {
             add_run(y + j0, x + j0, NULL, res, w, len, t, s);
         } else {
             /* split at row ends so the bias is read contiguously */
-            size_t c = j0 % cols;
             for (size_t j = 0; j < len;) {
                 const size_t run = min_sz(len - j, cols - c);
                 add_run(y + j0 + j, x + j0 + j, bias + c, res ? res + j : NULL, w + j, run, t, s);
@@ -382,13 +478,16 @@ static void add_fwd_simd(float *y, const float *x, const float *bias, const floa
 
 /* ---- per-column ops ------------------------------------------------------- */
 
-/* Thresholds and scales of up to CHUNK columns, computed once per call (or
- * once per column block) so the element loops never divide. */
-enum { COLS_BLOCK = CHUNK };
+/* Thresholds and scales of up to COLS_BLOCK columns, computed once per call
+ * (or once per column block) so the element loops never divide.  A column
+ * at p = 1 (t(p) = 2^32: nothing kept) has scale +0.0f, the one case with
+ * all scale bits 0, and keep_of reads the scale's bits as its `a`: the table
+ * is 8 bytes a column (keep_of_nz), so 4096 columns (32 KiB) are one block
+ * and the usual widths stream through the tensor row by row. */
+enum { COLS_BLOCK = 4096 };
 
 typedef struct col_tab {
     _Alignas(64) uint32_t t[COLS_BLOCK];
-    _Alignas(64) uint32_t a[COLS_BLOCK];
     _Alignas(64) float s[COLS_BLOCK];
 } col_tab;
 
@@ -397,45 +496,55 @@ static void tab_fill(col_tab *tb, const float *p, size_t ncols)
     for (size_t c = 0; c < ncols; c++) {
         const thr32 t = thr32_of(gd_threshold(p[c]));
         tb->t[c] = t.t;
-        tb->a[c] = t.a;
-        tb->s[c] = gd_keep_scale(p[c]);
+        tb->s[c] = t.a ? gd_keep_scale(p[c]) : 0.0f;
     }
+}
+
+static inline uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
 }
 
 /* A run of len elements of one row whose first column is table entry c;
  * keep bits go to acc from bit position pos when acc is not NULL. */
-static void cols_run(float *y, const float *x, const uint32_t *w, size_t len, const col_tab *tb,
-                     size_t c, uint64_t *acc, size_t pos)
+static inline void cols_run(float *y, const float *x, const uint32_t *w, size_t len,
+                            const col_tab *tb, size_t c, uint64_t *acc, size_t pos)
 {
     size_t j = 0;
     for (; j + VL <= len; j += VL) {
-        const vk keep = keep_of(vi_load(w + j), vi_load(tb->t + c + j), vi_load(tb->a + c + j));
-        vf_store(y + j, vf_keep(keep, vf_mul(vf_load(x + j), vf_load(tb->s + c + j))));
+        const vf sv = vf_load(tb->s + c + j);
+        const vk keep = keep_of_nz(vi_load(w + j), vi_load(tb->t + c + j), vf_bits(sv));
+        vf_store(y + j, vf_keep(keep, vf_mul(vf_load(x + j), sv)));
         if (acc)
             put_bits(acc, pos + j, vk_bits(keep), VL);
     }
     for (; j < len; j++) {
-        const bool keep = keep1(w[j], tb->t[c + j], tb->a[c + j]);
-        y[j] = keep ? x[j] * tb->s[c + j] : 0.0f;
+        const float sc = tb->s[c + j];
+        const bool keep = keep1(w[j], tb->t[c + j], f32_bits(sc));
+        y[j] = keep ? x[j] * sc : 0.0f;
         if (acc)
             put_bits(acc, pos + j, keep, 1);
     }
 }
 
-/* cols <= COLS_BLOCK: one table; chunks of the flat tensor split at row ends. */
+/* cols <= COLS_BLOCK: one table; batches of the flat tensor split at row
+ * ends. */
 static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
                             const float *p_cols, uint64_t first, const gd_keyctx *k)
 {
     const size_t n = rows * cols;
     col_tab tb;
-    _Alignas(64) uint32_t buf[BUFW];
-    uint64_t acc[CHUNK / 64 + 1];
+    wstream g;
+    uint64_t acc[GB / 64 + 2];
     tab_fill(&tb, p_cols, cols);
-    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
-        const size_t len = min_sz(CHUNK, n - j0);
-        const uint32_t *w = fill_words(buf, first + j0, len, k);
+    ws_init(&g, first, false, k);
+    size_t c = 0; /* column of element j0 */
+    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        const size_t len = min_sz(GB, n - j0);
+        const uint32_t *w = ws_next(&g, k);
         memset(acc, 0, sizeof acc);
-        size_t c = j0 % cols;
         for (size_t j = 0; j < len;) {
             const size_t run = min_sz(len - j, cols - c);
             cols_run(y + j0 + j, x + j0 + j, w + j, run, &tb, c, mask ? acc : NULL, j);
@@ -448,13 +557,14 @@ static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows
 }
 
 /* cols > COLS_BLOCK: column blocks outside, rows inside, so each block's
- * table is computed once; mask bits land at any bit position, so the mask
- * is cleared first and ORed into. */
+ * table is computed once; each row's run draws its words batch by batch
+ * like the fused ops.  Mask bits land at any bit position, so the mask is
+ * cleared first and each run's bits are ORed in. */
 static void fwd_cols_wide(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
                           const float *p_cols, uint64_t first, const gd_keyctx *k)
 {
     col_tab tb;
-    _Alignas(64) uint32_t buf[BUFW];
+    wstream g;
     uint64_t acc[COLS_BLOCK / 64 + 2];
     if (mask)
         memset(mask, 0, gd_mask_bytes(rows * cols));
@@ -463,10 +573,12 @@ static void fwd_cols_wide(float *y, const float *x, uint8_t *mask, size_t rows, 
         tab_fill(&tb, p_cols + c0, width);
         for (size_t r = 0; r < rows; r++) {
             const size_t j = r * cols + c0;
-            const uint32_t *w = fill_words(buf, first + j, width, k);
             if (mask)
                 memset(acc, 0, sizeof acc);
-            cols_run(y + j, x + j, w, width, &tb, 0, mask ? acc : NULL, j & 7);
+            ws_init(&g, first + j, false, k);
+            for (size_t i0 = 0; i0 < width; i0 += GB)
+                cols_run(y + j + i0, x + j + i0, ws_next(&g, k), min_sz(GB, width - i0), &tb, i0,
+                         mask ? acc : NULL, (j & 7) + i0);
             if (!mask)
                 continue;
             const uint8_t *bytes = (const uint8_t *)acc;
@@ -514,25 +626,55 @@ static void normal_simd(float *z, size_t n, uint64_t first, const gd_keyctx *k)
     _Alignas(64) float buf[BUFW];
     for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
         const size_t len = min_sz(CHUNK, n - j0);
-        memcpy(z + j0, fill_normals(buf, first + j0, len, k), len * sizeof *z);
+        memcpy(z + j0, (const float *)buf + fill_blocks(buf, first + j0, len, k, true),
+               len * sizeof *z);
     }
 }
 
 static void gauss_simd(float *y, const float *x, size_t n, float sigma, uint64_t first,
                        const gd_keyctx *k)
 {
-    _Alignas(64) float buf[BUFW];
     const vf sg = vf_set1(sigma), one = vf_set1(1.0f);
-    for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
-        const size_t len = min_sz(CHUNK, n - j0);
-        const float *z = fill_normals(buf, first + j0, len, k);
+    wstream g;
+    ws_init(&g, first, true, k);
+    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        const size_t len = min_sz(GB, n - j0);
+        const float *z = (const float *)ws_next(&g, k);
+        float *yc = y + j0;
+        const float *xc = x + j0;
         size_t j = 0;
         for (; j + VL <= len; j += VL) {
             const vf m = vf_add(one, vf_mul(sg, vf_load(z + j)));
-            vf_store(y + j0 + j, vf_mul(vf_load(x + j0 + j), m));
+            vf_store(yc + j, vf_mul(vf_load(xc + j), m));
         }
         for (; j < len; j++)
-            y[j0 + j] = x[j0 + j] * (1.0f + sigma * z[j]);
+            yc[j] = xc[j] * (1.0f + sigma * z[j]);
+    }
+}
+
+/* The test hook: words loaded into the generator's lane layout (set i,
+ * 64-bit lane l holds block i*VB + ph_lanes()[l]), then ph_store_normals,
+ * GB/4 blocks at a time; a short last group is padded with zero words. */
+static void normal_words_simd(float *z, const uint32_t *w, size_t nblocks)
+{
+    _Alignas(64) uint64_t lanes[VB], c[4][VB];
+    _Alignas(64) float out[GB];
+    vi_store(lanes, ph_lanes());
+    for (size_t b0 = 0; b0 < nblocks; b0 += GB / 4) {
+        ph_set st[NV];
+        for (int i = 0; i < NV; i++) {
+            for (int l = 0; l < VB; l++) {
+                const size_t b = b0 + (size_t)i * VB + (size_t)lanes[l];
+                for (int word = 0; word < 4; word++)
+                    c[word][l] = b < nblocks ? w[4 * b + (size_t)word] : 0;
+            }
+            st[i].c0 = vi_load(c[0]);
+            st[i].c1 = vi_load(c[1]);
+            st[i].c2 = vi_load(c[2]);
+            st[i].c3 = vi_load(c[3]);
+        }
+        ph_store_normals(out, st);
+        memcpy(z + 4 * b0, out, 4 * min_sz(GB / 4, nblocks - b0) * sizeof *z);
     }
 }
 
@@ -549,4 +691,5 @@ const gd_kernels GD_SIMD_TABLE = {
     .add_fwd = add_fwd_simd,
     .normal = normal_simd,
     .gauss = gauss_simd,
+    .normal_words = normal_words_simd,
 };

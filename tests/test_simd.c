@@ -360,6 +360,92 @@ START_TEST(many_keys)
 }
 END_TEST
 
+/* Edge words of the normal transform, fed directly (random words reach
+ * them only by chance): u's mantissa on both sides of the ln fold at
+ * f = sqrt(2) (bits 0x3FB504F3) for every exponent of u, the extreme u
+ * (a = 0: u = 2^-24; a >= 0xFFFFFF00: u = 1, ln = 0), and angles on both
+ * sides of every quarter-turn boundary (k + 2^21 a multiple of 2^22) and at
+ * the ends of the range.  Every family must match gd_normal_pair bit for
+ * bit, and gd_normal_pair must match Box-Muller in double. */
+enum { EDGE_A = 24 * 9 + 6, EDGE_B = 5 * 5 + 6 };
+
+static void edge_words(uint32_t *as, uint32_t *bs)
+{
+    size_t na = 0, nb = 0;
+    for (unsigned e = 0; e < 24; e++) {
+        /* m = (a >> 8) + 1 in [2^e, 2^(e+1)): its mantissa as f is
+         * (m << (23 - e)) & 0x7FFFFF; the fold is above 0x3504F3 */
+        const uint32_t m0 = (0x3504F3u + 0x800000u) >> (23 - e);
+        for (int d = -4; d <= 4; d++) {
+            uint32_t m = m0 + (uint32_t)d;
+            if (m < (1u << e) || m >= (2u << e))
+                m = 1u << e;
+            as[na++] = (m - 1) << 8 | (uint32_t)(d & 0xFF);
+        }
+    }
+    static const uint32_t a_ends[] = {0, 0xFF, 0x100, 0xFFFFFE00u, 0xFFFFFF00u, 0xFFFFFFFFu};
+    for (size_t i = 0; i < 6; i++)
+        as[na++] = a_ends[i];
+    for (uint32_t j = 0; j <= 4; j++)
+        for (int d = -2; d <= 2; d++) {
+            const uint32_t k = (j << 22) - (1u << 21) + (uint32_t)d; /* k + 2^21 = j*2^22 + d */
+            bs[nb++] = (k & 0xFFFFFFu) << 8 | (uint32_t)(j * 37 + 5);
+        }
+    static const uint32_t b_ends[] = {0, 0xFF, 0x100, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu};
+    for (size_t i = 0; i < 6; i++)
+        bs[nb++] = b_ends[i];
+    ck_assert_uint_eq(na, EDGE_A);
+    ck_assert_uint_eq(nb, EDGE_B);
+}
+
+START_TEST(normal_edge_words)
+{
+    enum { PAIRS = EDGE_A * EDGE_B, BLOCKS = (PAIRS + 1) / 2 };
+    uint32_t as[EDGE_A], bs[EDGE_B];
+    edge_words(as, bs);
+    uint32_t *w = calloc(4 * BLOCKS, sizeof *w);
+    float *z0 = alloc_f(4 * BLOCKS), *z1 = alloc_f(4 * BLOCKS);
+    ck_assert(w);
+    for (size_t i = 0; i < PAIRS; i++) {
+        w[2 * i] = as[i / EDGE_B];
+        w[2 * i + 1] = bs[i % EDGE_B];
+    }
+    size_t folded = 0, unfolded = 0;
+    S->normal_words(z0, w, BLOCKS);
+    for (size_t i = 0; i < PAIRS; i++) {
+        const uint32_t a = w[2 * i], b = w[2 * i + 1];
+        const double u = ((double)(a >> 8) + 1.0) / 16777216.0;
+        const double theta = 2.0 * 3.14159265358979323846 * (double)(b >> 8) / 16777216.0;
+        const double rad = sqrt(-2.0 * log(u));
+        const double want[2] = {rad * cos(theta), rad * sin(theta)};
+        for (int h = 0; h < 2; h++)
+            ck_assert_msg(fabs(z0[2 * i + h] - want[h]) <= 2e-6 * (1.0 + fabs(want[h])),
+                          "a=%08x b=%08x z=%.9g ref=%.9g", a, b, (double)z0[2 * i + h], want[h]);
+        /* which side of the fold this u is on (the fold tests f's bits) */
+        const float uf = (float)((a >> 8) + 1u) * 0x1p-24f;
+        uint32_t bits;
+        memcpy(&bits, &uf, sizeof bits);
+        if (((bits & 0x7FFFFFu) | 0x3F800000u) > 0x3FB504F3u)
+            folded++;
+        else
+            unfolded++;
+    }
+    ck_assert_uint_ge(folded, 24 * 3);
+    ck_assert_uint_ge(unfolded, 24 * 3);
+    for (size_t f = 0; f < n_families; f++) {
+        memset(z1, 0xA5, 4 * BLOCKS * sizeof *z1);
+        families[f]->normal_words(z1, w, BLOCKS);
+        for (size_t i = 0; i < 4 * BLOCKS; i++)
+            ck_assert_msg(f32_bits(z0[i]) == f32_bits(z1[i]),
+                          "%s: a=%08x b=%08x: %.9g != scalar %.9g", families[f]->name,
+                          w[i / 2 * 2], w[i / 2 * 2 + 1], (double)z1[i], (double)z0[i]);
+    }
+    free(w);
+    free(z0);
+    free(z1);
+}
+END_TEST
+
 /* The dispatched family is the best one the CPU has, capped by
  * GDROPOUT_DISPATCH. */
 START_TEST(dispatch_choice)
@@ -420,6 +506,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, add_fwd_ops);
     tcase_add_test(tc, gauss_ops);
     tcase_add_test(tc, many_keys);
+    tcase_add_test(tc, normal_edge_words);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
