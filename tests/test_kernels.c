@@ -11,6 +11,14 @@
 static const float PROBS[] = {0.0f, 1e-9f, 0.001f, 0.1f, 0.5f, 0.9f, 0.999999f, 1.0f};
 enum { NPROBS = sizeof PROBS / sizeof PROBS[0] };
 
+/* Elements of the statistical tests: 2^20, or 2^16 with GD_TEST_QUICK=1 (the
+ * valgrind run); their bounds are computed from n, so they hold either way. */
+static size_t stat_n(void)
+{
+    const char *q = getenv("GD_TEST_QUICK");
+    return q && *q && strcmp(q, "0") != 0 ? (size_t)1 << 16 : (size_t)1 << 20;
+}
+
 /* Asserts y == reference dropout of x for a call starting at `offset`. */
 static void check_fwd_against_ref(const float *y, const float *x, const uint8_t *mask,
                                   size_t n, float p, uint64_t seed, uint64_t stream,
@@ -190,10 +198,10 @@ START_TEST(nonfinite_inputs_dropped_to_zero)
 }
 END_TEST
 
-/* |kept - n(1-p)| <= 5 sigma of the binomial, on 2^20 elements. */
+/* |kept - n(1-p)| <= 5 sigma of the binomial, on stat_n() elements. */
 START_TEST(keep_rate_binomial)
 {
-    const size_t n = (size_t)1 << 20;
+    const size_t n = stat_n();
     uint8_t *mask = malloc(n / 8);
     const float ps[] = {0.001f, 0.1f, 0.5f, 0.9f};
     for (size_t c = 0; c < 4; c++) {
@@ -229,7 +237,7 @@ static double mask_correlation(const uint8_t *a, const uint8_t *b, size_t n)
 
 START_TEST(streams_uncorrelated)
 {
-    const size_t n = (size_t)1 << 20;
+    const size_t n = stat_n();
     uint8_t *a = malloc(n / 8), *b = malloc(n / 8);
     const gd_stream base = {7, 0, 0};
     const gd_stream others[] = {{8, 0, 0}, {7, 1, 0}, {7, UINT64_C(1) << 32, 0}, {7, 0, 4}};
@@ -406,7 +414,7 @@ END_TEST
 
 START_TEST(normal_moments)
 {
-    const size_t n = (size_t)1 << 20;
+    const size_t n = stat_n();
     float *z = alloc_f(n);
     const gd_stream s = {77, 2, 0};
     ck_assert_int_eq(gd_random_normal(z, n, &s), GD_OK);
@@ -430,7 +438,7 @@ END_TEST
 
 START_TEST(gaussian_dropout)
 {
-    const size_t n = (size_t)1 << 20;
+    const size_t n = stat_n();
     float *one = alloc_f(n), *m = alloc_f(n), *mb = alloc_f(n), *z = alloc_f(n);
     for (size_t j = 0; j < n; j++)
         one[j] = 1.0f;

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The ABI guard of libgdropout.so.1.
+#   1. abidiff against the committed v1 baseline (lib/abi/gdropout-1.abi),
+#      limited to what the public headers declare; added symbols are fine,
+#      any other change fails;
+#   2. the dynamic symbol table: only gd_* functions, each versioned
+#      @@GDROPOUT_1 (or a later GDROPOUT_1.x node), and exactly the map's;
+#   3. every GD_API function of the headers is in lib/gdropout.map and vice
+#      versa;
+#   4. SONAME is libgdropout.so.1;
+#   5. tests/abi/v1_consumer.c, compiled against the header alone, runs
+#      against the freshly built shared library.
+#
+# `bash .ci/steps/45-abi.sh --update-baseline` rewrites the baseline from
+# this build instead of checking it (README, "Guarantees": only for a
+# deliberate, compatible addition in a new version node).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for p in abigail-tools binutils build-essential cmake pkgconf libopenblas-dev check; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+build="build-abi"
+baseline=lib/abi/gdropout-1.abi
+map=lib/gdropout.map
+# Debug info for abidw/abidiff; gcc as in the default build.
+CC=gcc cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGD_BUILD_TESTS=OFF \
+    -DGD_BUILD_TOOLS=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)" --target gdropout
+lib=$(readlink -f "$build/src/libgdropout.so")
+
+if [ "${1:-}" = "--update-baseline" ]; then
+    abidw --headers-dir include/gdropout --drop-private-types --no-corpus-path \
+        --no-comp-dir-path --short-locs --out-file "$baseline" "$lib"
+    echo "wrote $baseline from $lib"
+    exit 0
+fi
+
+fail=0
+problem() { echo "ABI: $*" >&2; fail=1; }
+
+# 1. abidiff.  Exit status bits: 1 error, 2 usage, 4 change, 8 incompatible.
+[ -f "$baseline" ] || { echo "ABI: missing baseline $baseline" >&2; exit 1; }
+set +e
+abidiff --no-added-syms --fail-no-debug-info --headers-dir2 include/gdropout \
+    "$baseline" "$lib" >"$build/abidiff.txt" 2>&1
+rc=$?
+set -e
+if [ $rc -ne 0 ]; then
+    cat "$build/abidiff.txt" >&2
+    problem "abidiff against $baseline: status $rc (4 = change, 8 = incompatible change)"
+fi
+
+# 2. the dynamic symbol table.
+nm -D --defined-only "$lib" >"$build/dynsym.txt"
+# Version-node markers (absolute symbols named like the nodes) are fine.
+exported=$(awk '$2 != "A" { print $3 }' "$build/dynsym.txt")
+while read -r sym; do
+    [ -n "$sym" ] || continue
+    case "$sym" in
+    gd_*@@GDROPOUT_1 | gd_*@@GDROPOUT_1.*) ;;
+    *) problem "unexpected or unversioned dynamic symbol: $sym" ;;
+    esac
+done <<<"$exported"
+exported_names=$(cut -d@ -f1 <<<"$exported" | sort -u)
+
+# 3. headers vs map.  A GD_API declaration names the function before '('.
+header_fns=$(cat include/gdropout/*.h | tr '\n' ' ' | grep -oE 'GD_API[^;(]*\(' |
+    grep -oE 'gd_[A-Za-z0-9_]+ *\($' | tr -d ' (' | sort -u)
+map_fns=$(grep -oE '^[[:space:]]*gd_[A-Za-z0-9_]+;' "$map" | tr -d ' \t;' | sort -u)
+[ -n "$header_fns" ] || problem "no GD_API function found in include/gdropout/*.h"
+while read -r f; do problem "declared GD_API but not in $map: $f"; done \
+    < <(comm -23 <(echo "$header_fns") <(echo "$map_fns") | sed '/^$/d')
+while read -r f; do problem "in $map but no GD_API declaration: $f"; done \
+    < <(comm -13 <(echo "$header_fns") <(echo "$map_fns") | sed '/^$/d')
+while read -r f; do problem "in $map but not exported by the library: $f"; done \
+    < <(comm -23 <(echo "$map_fns") <(echo "$exported_names") | sed '/^$/d')
+
+# 4. SONAME.
+soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$soname" = "libgdropout.so.1" ] || problem "SONAME is '$soname', not libgdropout.so.1"
+
+# 5. the v1 consumer, against the header alone and the new shared object.
+gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude tests/abi/v1_consumer.c \
+    -L"$build/src" -lgdropout -lm -o "$build/v1_consumer"
+if ! LD_LIBRARY_PATH="$build/src" "$build/v1_consumer"; then
+    problem "v1_consumer failed against $lib"
+fi
+# it must bind to the versioned v1 symbols
+readelf -V "$build/v1_consumer" | grep -q 'Name: GDROPOUT_1' ||
+    problem "v1_consumer does not require version GDROPOUT_1"
+
+[ $fail -eq 0 ] || exit 1
+echo "ABI: $(wc -l <<<"$exported_names") symbols, SONAME $soname, baseline unchanged"
