@@ -11,17 +11,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* "<path>.XXXXXX", the template mkstemp fills in. */
+/* Length of path's folder part, the final '/' included (0: current folder). */
+static size_t folder_len(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) + 1 : 0;
+}
+
+/* "<folder>/.gd-XXXXXX", the template mkstemp fills in.  A short name of its
+ * own, not "<path>.XXXXXX": a target name near the 255-byte limit of a file
+ * name would otherwise leave no room for the suffix. */
 static char *temp_name(const char *path)
 {
-    static const char suffix[] = ".XXXXXX";
-    size_t len;
-    if (!gd_add_ok(strlen(path), sizeof suffix, &len))
-        return NULL;
-    char *t = gd_malloc(len);
+    static const char name[] = ".gd-XXXXXX";
+    const size_t dir = folder_len(path);
+    char *t = gd_malloc(dir + sizeof name); /* dir < strlen(path): no overflow */
     if (t) {
-        memcpy(t, path, len - sizeof suffix);
-        memcpy(t + len - sizeof suffix, suffix, sizeof suffix);
+        memcpy(t, path, dir);
+        memcpy(t + dir, name, sizeof name);
     }
     return t;
 }
@@ -29,20 +36,14 @@ static char *temp_name(const char *path)
 /* fsync the folder holding path, so the rename itself survives a crash. */
 static void sync_folder(const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = NULL;
-    int fd;
-    if (!slash) {
-        fd = open(".", O_RDONLY | O_DIRECTORY);
-    } else {
-        const size_t n = slash == path ? 1 : (size_t)(slash - path);
-        dir = gd_malloc(n + 1);
-        if (!dir)
-            return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-        fd = open(dir, O_RDONLY | O_DIRECTORY);
-    }
+    const size_t len = folder_len(path);
+    const size_t n = len > 1 ? len - 1 : len; /* "/" stays "/", "a/" becomes "a" */
+    char *dir = gd_malloc(n + 2);
+    if (!dir)
+        return;
+    memcpy(dir, n ? path : ".", n ? n : 1);
+    dir[n ? n : 1] = '\0';
+    const int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
         (void)fsync(fd); /* best effort: the new file is already in place */
         close(fd);

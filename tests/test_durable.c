@@ -375,6 +375,23 @@ START_TEST(refused_save_keeps_target)
 }
 END_TEST
 
+/* A target name at the 255-byte limit of a file name saves too: the
+ * temporary file's name must not be derived by lengthening the target's. */
+START_TEST(longest_file_name)
+{
+    const saver *s = &SAVERS[_i];
+    void *obj = s->make(SMALL[_i]);
+    char name[256], target[512];
+    memset(name, 'a', 255);
+    name[255] = '\0';
+    path_in(target, sizeof target, name);
+    ck_assert_int_eq(s->save(obj, target), GD_OK);
+    s->check_file(obj, target);
+    ck_assert_int_eq(unlink(target), 0);
+    s->destroy(obj);
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -385,6 +402,7 @@ static void add_tests(TCase *tc)
     tcase_add_loop_test(tc, full_disk, 0, N_SAVERS);
     tcase_add_loop_test(tc, replaces_atomically, 0, N_SAVERS);
     tcase_add_loop_test(tc, relative_path, 0, N_SAVERS);
+    tcase_add_loop_test(tc, longest_file_name, 0, N_SAVERS);
     tcase_add_test(tc, refused_save_keeps_target);
 }
 

@@ -18,7 +18,8 @@
  * Common contract of every kernel here:
  *   - data is contiguous row-major float; y == x (dx == dy) is allowed, any
  *     other overlap is not;
- *   - n == 0 (rows == 0 or cols == 0) is a no-op that returns GD_OK;
+ *   - n == 0 (rows == 0 or cols == 0) is a no-op that returns GD_OK (but
+ *     gd_sum_cols over zero rows writes cols zeros: the empty sum);
  *   - errors leave every output untouched: GD_EINVAL for a NULL pointer that
  *     must hold data, GD_EDOMAIN for p outside [0, 1] or NaN (sigma < 0,
  *     NaN or Inf), GD_EOVERFLOW when rows * cols, ceil(n/8) or offset + n

@@ -86,7 +86,7 @@ GD_API GD_NODISCARD int gd_plan_site_info(const gd_plan *p, size_t site, const c
  *   <index> <name or -> <score> <p>
  * ('#' starts a comment line; floats as "%.9g", so they read back exactly),
  * through a temporary file, fsync and rename.
- * Errors: GD_EINVAL, GD_ESTATE (not computed), GD_EIO. */
+ * Errors: GD_EINVAL, GD_ESTATE (not computed), GD_EIO, GD_ENOMEM. */
 GD_API GD_NODISCARD int gd_plan_save(const gd_plan *p, const char *path);
 
 /* Reads a plan written by gd_plan_save (comments and blank lines allowed;
