@@ -93,15 +93,23 @@ static int matrix_size(size_t rows, size_t cols, size_t *n)
     return GD_OK;
 }
 
+/* The checks every [rows x cols] kernel starts with: the size, then its
+ * output and input buffers.  GD_OK with *n == 0 means nothing to do. */
+static int check_matrix(size_t rows, size_t cols, const float *out, const float *in, size_t *n)
+{
+    int rc = matrix_size(rows, cols, n);
+    if (rc || *n == 0)
+        return rc;
+    return out && in ? GD_OK : GD_EINVAL;
+}
+
 int gd_dropout_fwd_cols(float *y, const float *x, size_t rows, size_t cols, const float *p_cols,
                         const gd_stream *s, uint8_t *mask_out)
 {
     size_t n;
-    int rc = matrix_size(rows, cols, &n);
+    int rc = check_matrix(rows, cols, y, x, &n);
     if (rc || n == 0)
         return rc;
-    if (!y || !x)
-        return GD_EINVAL;
     if ((rc = check_cols(p_cols, cols)) || (rc = check_stream(s, n)))
         return rc;
     const gd_keyctx k = gd_keyctx_from(s);
@@ -113,11 +121,9 @@ int gd_dropout_bwd_cols(float *dx, const float *dy, size_t rows, size_t cols,
                         const float *p_cols, const gd_stream *s, const uint8_t *mask)
 {
     size_t n;
-    int rc = matrix_size(rows, cols, &n);
+    int rc = check_matrix(rows, cols, dx, dy, &n);
     if (rc || n == 0)
         return rc;
-    if (!dx || !dy)
-        return GD_EINVAL;
     if ((rc = check_cols(p_cols, cols)))
         return rc;
     if (mask) {
@@ -135,11 +141,9 @@ int gd_dropout_add_fwd(float *y, const float *x, const float *bias, const float 
                        size_t rows, size_t cols, float p, const gd_stream *s, uint8_t *mask_out)
 {
     size_t n;
-    int rc = matrix_size(rows, cols, &n);
+    int rc = check_matrix(rows, cols, y, x, &n);
     if (rc || n == 0)
         return rc;
-    if (!y || !x)
-        return GD_EINVAL;
     if (!gd_prob_ok(p))
         return GD_EDOMAIN;
     if ((rc = check_stream(s, n)))
@@ -187,11 +191,9 @@ int gd_dropout_add_bwd(float *dx, float *dbias, const float *dy, size_t rows, si
                        float p, const gd_stream *s, const uint8_t *mask)
 {
     size_t n;
-    int rc = matrix_size(rows, cols, &n);
+    int rc = check_matrix(rows, cols, dx, dy, &n);
     if (rc || n == 0)
         return rc;
-    if (!dx || !dy)
-        return GD_EINVAL;
     if (!gd_prob_ok(p))
         return GD_EDOMAIN;
     if (!mask && (rc = check_stream(s, n)))
