@@ -15,7 +15,9 @@
  *   vf_load, vf_store, vi_load, vi_store    unaligned loads and stores
  *   vf_set1, vi_set1, vf_add, vf_sub, vf_mul, vf_div, vf_sqrt
  *   vi_add, vi_sub, vi_and, vi_or, vi_xor, vi_srli, vi_slli
- *   vi_gt (signed), vi_sel, vf_sel (k ? a : b)
+ *   vi_srai (arithmetic shift), vi_bit(a, bit) (lanes with that single
+ *                               bit set in a)
+ *   vf_sel (k ? a : b)
  *   vf_of_i32 (exact conversion), vf_bits, vf_from_bits (casts)
  *   keep_of(w, t, a)            lanes with w >= t (unsigned) and a != 0,
  *                               where a is all ones or 0 per lane
@@ -104,89 +106,137 @@ static inline void ph_store_words(uint32_t *out, const ph_set st[NV])
 
 /* ---- the normal transform (src/normal.c, operation for operation) ------- */
 
+/* The transform of one batch runs NV vectors of pairs in lock step: each
+ * step below is done for all NV vectors before the next, so the
+ * instruction stream interleaves NV independent dependency chains (ln,
+ * then the divide, the square root and the products are about 30
+ * operations deep) and the scheduler always has ready work, instead of one
+ * chain's tail waiting on latency while the next chain's head sits behind
+ * it.  Per vector the operations and their order are those of
+ * src/normal.c. */
+
 /* ln(u) for u = m * 2^-24, taking m = (float)((a >> 8) + 1): u is m scaled
  * by a power of two, exactly (u >= 2^-24 is normal), so u's mantissa is m's
  * and its exponent 24 less, and the scaling multiply is skipped. */
-static inline vf ln_unit_v(vf m)
+static inline void ln_unit_nv(const vf m[NV], vf ln[NV])
 {
-    const vi bits = vf_bits(m);
-    vi e = vi_sub(vi_srli(bits, 23), vi_set1(127 + 24));
-    vf f = vf_from_bits(vi_or(vi_and(bits, vi_set1(0x007FFFFFu)), vi_set1(0x3F800000u)));
-    const vk big = vi_gt(vf_bits(f), vi_set1(0x3FB504F3u));
-    f = vf_sel(big, vf_mul(f, vf_set1(0.5f)), f);
-    e = vi_sel(big, vi_add(e, vi_set1(1)), e);
-    const vf t = vf_div(vf_sub(f, vf_set1(1.0f)), vf_add(f, vf_set1(1.0f)));
-    const vf t2 = vf_mul(t, t);
-    vf q = vf_add(vf_mul(t2, vf_set1(1.0f / 11.0f)), vf_set1(1.0f / 9.0f));
-    q = vf_add(vf_mul(q, t2), vf_set1(1.0f / 7.0f));
-    q = vf_add(vf_mul(q, t2), vf_set1(1.0f / 5.0f));
-    q = vf_add(vf_mul(q, t2), vf_set1(1.0f / 3.0f));
-    q = vf_mul(q, t2);
-    vf r = vf_mul(t, q);
-    r = vf_add(t, r);
-    r = vf_add(r, r);
-    return vf_add(vf_mul(vf_of_i32(e), vf_set1(0x1.62e430p-1f)), r);
+    vi e[NV];
+    vf f[NV], t[NV], t2[NV], q[NV], r[NV];
+    /* The fold at sqrt(2) without a compare: d = bits - bits(sqrt(2)/2 up)
+     * moves mantissas above 0x3504F3 into the next exponent, so d's
+     * exponent field is e (+1 when folded) and its mantissa field plus
+     * 0x3F3504F4 is f (f * 0.5 when folded, exactly). */
+    const vi half_sqrt2 = vi_set1(0x3F3504F4u);
+    for (int h = 0; h < NV; h++) {
+        const vi d = vi_sub(vf_bits(m[h]), half_sqrt2);
+        e[h] = vi_sub(vi_srai(d, 23), vi_set1(24));
+        f[h] = vf_from_bits(vi_add(vi_and(d, vi_set1(0x007FFFFFu)), half_sqrt2));
+    }
+    for (int h = 0; h < NV; h++)
+        t[h] = vf_div(vf_sub(f[h], vf_set1(1.0f)), vf_add(f[h], vf_set1(1.0f)));
+    for (int h = 0; h < NV; h++)
+        t2[h] = vf_mul(t[h], t[h]);
+    for (int h = 0; h < NV; h++)
+        q[h] = vf_add(vf_mul(t2[h], vf_set1(1.0f / 11.0f)), vf_set1(1.0f / 9.0f));
+    for (int h = 0; h < NV; h++)
+        q[h] = vf_add(vf_mul(q[h], t2[h]), vf_set1(1.0f / 7.0f));
+    for (int h = 0; h < NV; h++)
+        q[h] = vf_add(vf_mul(q[h], t2[h]), vf_set1(1.0f / 5.0f));
+    for (int h = 0; h < NV; h++)
+        q[h] = vf_add(vf_mul(q[h], t2[h]), vf_set1(1.0f / 3.0f));
+    for (int h = 0; h < NV; h++)
+        q[h] = vf_mul(q[h], t2[h]);
+    for (int h = 0; h < NV; h++)
+        r[h] = vf_add(t[h], vf_mul(t[h], q[h]));
+    for (int h = 0; h < NV; h++)
+        ln[h] = vf_add(vf_mul(vf_of_i32(e[h]), vf_set1(0x1.62e430p-1f)), vf_add(r[h], r[h]));
 }
 
-static inline vf sin_small_v(vf x)
+/* sin and cos of the same angles, the two series stepped together. */
+static inline void sincos_small_nv(const vf x[NV], vf sn[NV], vf cs[NV])
 {
-    const vf x2 = vf_mul(x, x);
-    vf q = vf_sub(vf_mul(x2, vf_set1(1.0f / 362880.0f)), vf_set1(1.0f / 5040.0f));
-    q = vf_add(vf_mul(q, x2), vf_set1(1.0f / 120.0f));
-    q = vf_sub(vf_mul(q, x2), vf_set1(1.0f / 6.0f));
-    q = vf_mul(q, x2);
-    return vf_add(x, vf_mul(x, q));
+    vf x2[NV], qs[NV], qc[NV];
+    for (int h = 0; h < NV; h++)
+        x2[h] = vf_mul(x[h], x[h]);
+    for (int h = 0; h < NV; h++) {
+        qs[h] = vf_sub(vf_mul(x2[h], vf_set1(1.0f / 362880.0f)), vf_set1(1.0f / 5040.0f));
+        qc[h] = vf_add(vf_mul(x2[h], vf_set1(-1.0f / 3628800.0f)), vf_set1(1.0f / 40320.0f));
+    }
+    for (int h = 0; h < NV; h++) {
+        qs[h] = vf_add(vf_mul(qs[h], x2[h]), vf_set1(1.0f / 120.0f));
+        qc[h] = vf_sub(vf_mul(qc[h], x2[h]), vf_set1(1.0f / 720.0f));
+    }
+    for (int h = 0; h < NV; h++) {
+        qs[h] = vf_sub(vf_mul(qs[h], x2[h]), vf_set1(1.0f / 6.0f));
+        qc[h] = vf_add(vf_mul(qc[h], x2[h]), vf_set1(1.0f / 24.0f));
+    }
+    for (int h = 0; h < NV; h++) {
+        qs[h] = vf_mul(qs[h], x2[h]);
+        qc[h] = vf_sub(vf_mul(qc[h], x2[h]), vf_set1(0.5f));
+    }
+    for (int h = 0; h < NV; h++) {
+        sn[h] = vf_add(x[h], vf_mul(x[h], qs[h]));
+        cs[h] = vf_add(vf_set1(1.0f), vf_mul(x2[h], qc[h]));
+    }
 }
 
-static inline vf cos_small_v(vf x)
+/* gd_normal_pair on NV vectors of VL pairs: z0 = rad * C (even element),
+ * z1 = rad * S.  The quadrant switch becomes a swap (q odd) and two sign
+ * flips, which is what the negations of the scalar switch are, bit for
+ * bit. */
+static inline void normal_pairs_nv(const vi a[NV], const vi b[NV], vf z0[NV], vf z1[NV])
 {
-    const vf x2 = vf_mul(x, x);
-    vf q = vf_add(vf_mul(x2, vf_set1(-1.0f / 3628800.0f)), vf_set1(1.0f / 40320.0f));
-    q = vf_sub(vf_mul(q, x2), vf_set1(1.0f / 720.0f));
-    q = vf_add(vf_mul(q, x2), vf_set1(1.0f / 24.0f));
-    q = vf_sub(vf_mul(q, x2), vf_set1(0.5f));
-    return vf_add(vf_set1(1.0f), vf_mul(x2, q));
-}
-
-/* gd_normal_pair on VL pairs: z0 = rad * C (even element), z1 = rad * S.
- * The quadrant switch becomes a swap (q odd) and two sign flips, which is
- * what the negations of the scalar switch are, bit for bit. */
-static inline void normal_pair_v(vi a, vi b, vf *z0, vf *z1)
-{
-    const vf m = vf_of_i32(vi_add(vi_srli(a, 8), vi_set1(1)));
-    const vi k = vi_srli(b, 8);
-    const vi q = vi_srli(vi_add(k, vi_set1(1u << 21)), 22);
-    const vi r = vi_sub(k, vi_slli(q, 22));
-    const vf theta = vf_mul(vf_of_i32(r), vf_set1(0x1.921fb6p-22f));
-    const vf rad = vf_sqrt(vf_mul(vf_set1(-2.0f), ln_unit_v(m)));
-    const vf sn = sin_small_v(theta), cs = cos_small_v(theta);
-    const vk swap = vi_gt(vi_and(q, vi_set1(1)), vi_set1(0));
-    const vf c0 = vf_sel(swap, sn, cs), s0 = vf_sel(swap, cs, sn);
-    /* C is negated in quadrants 1 and 2 (bit 1 of q + 1), S in quadrants 2
-     * and 3 (bit 1 of q): that bit shifted to the sign. */
+    vf m[NV], theta[NV], ln[NV], rad[NV], sn[NV], cs[NV];
+    vi bq[NV];
+    /* With k = b >> 8: q = (k + 2^21) >> 22 is the top two bits of
+     * bq = b + 2^29 (mod 2^32: only q & 3 is used), and r = k - (q << 22)
+     * is k's low 22 bits sign-extended, (int32)(b << 2) >> 10. */
+    for (int h = 0; h < NV; h++) {
+        m[h] = vf_of_i32(vi_add(vi_srli(a[h], 8), vi_set1(1)));
+        bq[h] = vi_add(b[h], vi_set1(1u << 29));
+        const vi r = vi_srai(vi_slli(b[h], 2), 10);
+        theta[h] = vf_mul(vf_of_i32(r), vf_set1(0x1.921fb6p-22f));
+    }
+    ln_unit_nv(m, ln);
+    sincos_small_nv(theta, sn, cs);
+    for (int h = 0; h < NV; h++)
+        rad[h] = vf_sqrt(vf_mul(vf_set1(-2.0f), ln[h]));
+    /* Swap when q is odd (bit 30 of bq); C is negated in quadrants 1 and 2
+     * (bit 1 of q + 1: bit 31 of bq + 2^30), S in quadrants 2 and 3 (bit 1
+     * of q: bit 31 of bq). */
     const vi sign = vi_set1(0x80000000u);
-    const vi cneg = vi_and(vi_slli(vi_add(q, vi_set1(1)), 30), sign);
-    const vi sneg = vi_and(vi_slli(q, 30), sign);
-    *z0 = vf_mul(rad, vf_from_bits(vi_xor(vf_bits(c0), cneg)));
-    *z1 = vf_mul(rad, vf_from_bits(vi_xor(vf_bits(s0), sneg)));
+    for (int h = 0; h < NV; h++) {
+        const vk swap = vi_bit(bq[h], 1u << 30);
+        const vf c0 = vf_sel(swap, sn[h], cs[h]), s0 = vf_sel(swap, cs[h], sn[h]);
+        const vi cneg = vi_and(vi_add(bq[h], vi_set1(1u << 30)), sign);
+        const vi sneg = vi_and(bq[h], sign);
+        z0[h] = vf_mul(rad[h], vf_from_bits(vi_xor(vf_bits(c0), cneg)));
+        z1[h] = vf_mul(rad[h], vf_from_bits(vi_xor(vf_bits(s0), sneg)));
+    }
 }
 
-/* The normals of two sets: their counter words are packed into full 32-bit
- * vectors (set i in the even lanes, set i+1 in the odd ones) so the
- * transform runs on every lane, then unpacked back into block order. */
+/* The normals of a batch: the counter words of sets i and i+1 are packed
+ * into full 32-bit vectors (set i in the even lanes, set i+1 in the odd
+ * ones) so the transform runs on every lane, then unpacked back into block
+ * order.  Pair vector 2g + w holds words (2w, 2w+1) of set pair g. */
 static inline void ph_store_normals(float *out, const ph_set st[NV])
 {
-    for (int i = 0; i < NV; i += 2) {
-        const ph_set *p = &st[i], *q = &st[i + 1];
-        vf z0, z1, z2, z3;
-        normal_pair_v(vi_blend_odd(p->c0, vi_slli64(q->c0, 32)),
-                      vi_blend_odd(p->c1, vi_slli64(q->c1, 32)), &z0, &z1);
-        normal_pair_v(vi_blend_odd(p->c2, vi_slli64(q->c2, 32)),
-                      vi_blend_odd(p->c3, vi_slli64(q->c3, 32)), &z2, &z3);
-        const vi b0 = vf_bits(z0), b1 = vf_bits(z1), b2 = vf_bits(z2), b3 = vf_bits(z3);
-        store_pairs(out + 4 * VB * i, vi_blend_odd(b0, vi_slli64(b1, 32)),
+    vi a[NV], b[NV];
+    vf z0[NV], z1[NV];
+    for (int g = 0; g < NV / 2; g++) {
+        const ph_set *p = &st[2 * g], *q = &st[2 * g + 1];
+        a[2 * g] = vi_blend_odd(p->c0, vi_slli64(q->c0, 32));
+        b[2 * g] = vi_blend_odd(p->c1, vi_slli64(q->c1, 32));
+        a[2 * g + 1] = vi_blend_odd(p->c2, vi_slli64(q->c2, 32));
+        b[2 * g + 1] = vi_blend_odd(p->c3, vi_slli64(q->c3, 32));
+    }
+    normal_pairs_nv(a, b, z0, z1);
+    for (int g = 0; g < NV / 2; g++) {
+        const vi b0 = vf_bits(z0[2 * g]), b1 = vf_bits(z1[2 * g]);
+        const vi b2 = vf_bits(z0[2 * g + 1]), b3 = vf_bits(z1[2 * g + 1]);
+        store_pairs(out + 4 * VB * 2 * g, vi_blend_odd(b0, vi_slli64(b1, 32)),
                     vi_blend_odd(b2, vi_slli64(b3, 32)));
-        store_pairs(out + 4 * VB * (i + 1), vi_blend_odd(vi_srli64(b0, 32), b1),
+        store_pairs(out + 4 * VB * (2 * g + 1), vi_blend_odd(vi_srli64(b0, 32), b1),
                     vi_blend_odd(vi_srli64(b2, 32), b3));
     }
 }
