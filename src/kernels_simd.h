@@ -125,11 +125,13 @@ static inline void ln_unit_nv(const vf m[NV], vf ln[NV])
     /* The fold at sqrt(2) without a compare: d = bits - bits(sqrt(2)/2 up)
      * moves mantissas above 0x3504F3 into the next exponent, so d's
      * exponent field is e (+1 when folded) and its mantissa field plus
-     * 0x3F3504F4 is f (f * 0.5 when folded, exactly). */
+     * 0x3F3504F4 is f (f * 0.5 when folded, exactly).  Subtracting 24 more
+     * in the exponent field gives u's exponent, m's less 24, with d's
+     * mantissa field unchanged. */
     const vi half_sqrt2 = vi_set1(0x3F3504F4u);
     for (int h = 0; h < NV; h++) {
-        const vi d = vi_sub(vf_bits(m[h]), half_sqrt2);
-        e[h] = vi_sub(vi_srai(d, 23), vi_set1(24));
+        const vi d = vi_sub(vf_bits(m[h]), vi_set1(0x3F3504F4u + (24u << 23)));
+        e[h] = vi_srai(d, 23);
         f[h] = vf_from_bits(vi_add(vi_and(d, vi_set1(0x007FFFFFu)), half_sqrt2));
     }
     for (int h = 0; h < NV; h++)
