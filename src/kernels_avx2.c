@@ -28,7 +28,6 @@ static inline vf vf_sqrt(vf a) { return _mm256_sqrt_ps(a); }
 static inline vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
 static inline vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
 static inline vi vi_and(vi a, vi b) { return _mm256_and_si256(a, b); }
-static inline vi vi_or(vi a, vi b) { return _mm256_or_si256(a, b); }
 static inline vi vi_xor(vi a, vi b) { return _mm256_xor_si256(a, b); }
 static inline vi vi_srli(vi a, unsigned n) { return _mm256_srli_epi32(a, n); }
 static inline vi vi_slli(vi a, unsigned n) { return _mm256_slli_epi32(a, n); }

@@ -29,7 +29,6 @@ static inline vf vf_sqrt(vf a) { return _mm512_sqrt_ps(a); }
 static inline vi vi_add(vi a, vi b) { return _mm512_add_epi32(a, b); }
 static inline vi vi_sub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
 static inline vi vi_and(vi a, vi b) { return _mm512_and_si512(a, b); }
-static inline vi vi_or(vi a, vi b) { return _mm512_or_si512(a, b); }
 static inline vi vi_xor(vi a, vi b) { return _mm512_xor_si512(a, b); }
 static inline vi vi_srli(vi a, unsigned n) { return _mm512_srli_epi32(a, n); }
 static inline vi vi_slli(vi a, unsigned n) { return _mm512_slli_epi32(a, n); }

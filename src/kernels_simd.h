@@ -14,7 +14,7 @@
  *   vf, vi, vk                  float vector, u32 vector, lane predicate
  *   vf_load, vf_store, vi_load, vi_store    unaligned loads and stores
  *   vf_set1, vi_set1, vf_add, vf_sub, vf_mul, vf_div, vf_sqrt
- *   vi_add, vi_sub, vi_and, vi_or, vi_xor, vi_srli, vi_slli
+ *   vi_add, vi_sub, vi_and, vi_xor, vi_srli, vi_slli
  *   vi_srai (arithmetic shift), vi_bit(a, bit) (lanes with that single
  *                               bit set in a)
  *   vf_sel (k ? a : b)
