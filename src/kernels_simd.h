@@ -692,11 +692,11 @@ static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size
     if (!mask || (j % 8 == 0 && width % 8 == 0)) {
         for (size_t i0 = 0; i0 < width; i0 += GB) {
             /* PF_AHEAD elements on in this segment, else in the next row's */
-            if (i0 + PF_AHEAD + GB <= width)
-                prefetch_batch(x + j + i0 + PF_AHEAD);
-            else if (x_next && i0 + PF_AHEAD - width + GB <= width)
-                prefetch_next_row(x_next + (i0 + PF_AHEAD - width),
-                                  y + (x_next - x) + (i0 + PF_AHEAD - width));
+            const size_t ahead = i0 + PF_AHEAD;
+            if (ahead + GB <= width)
+                prefetch_batch(x + j + ahead);
+            else if (x_next && ahead >= width && ahead - width + GB <= width)
+                prefetch_next_row(x_next + (ahead - width), y + (x_next - x) + (ahead - width));
             cols_window(y + j + i0, x + j + i0, mask ? mask + (j + i0) / 8 : NULL, ws_next(&g, k),
                         min_sz(GB, width - i0), tb->t + i0, tb->s + i0);
         }
