@@ -715,8 +715,10 @@ static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size
 /* cols > COLS_BLOCK: column blocks outside, rows inside, so each block's
  * table is computed once; each row segment draws its words batch by batch.
  * The mask is cleared first for the segments whose bits are ORed in.
- * Blocks are WIDE_BLOCK (2048) columns, a 16 KiB table (16384 columns:
- * 1.4-1.65x gd_dropout_fwd with 2048-column blocks, 2.9x with 4096). */
+ * Blocks are WIDE_BLOCK (2048) columns, a 16 KiB table (16384 columns,
+ * before the prefetches: 1.4-1.65x gd_dropout_fwd with 2048-column blocks,
+ * 2.9x with 4096; with them both measure 1.5-1.6x x-only, so the smaller
+ * table is kept). */
 static void fwd_cols_wide(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
                           const float *p_cols, uint64_t first, const gd_keyctx *k)
 {
