@@ -429,7 +429,8 @@ static size_t arg_size(const char *s)
 static void large_tables(size_t n)
 {
     ctx c = make_ctx(n, 1024);
-    ctx cw = make_ctx(n, 4096);   /* one column table block, row by row */
+    ctx c768 = make_ctx(n, 768), c3k = make_ctx(n, 3072); /* BERT-base and its FFN widths */
+    ctx cw = make_ctx(n, 4096);   /* the widest one-table width */
     ctx cw2 = make_ctx(n, 16384); /* wide path: more columns than one table block */
     table_head("Memory-bound: n large");
     row("gd_dropout_fwd p=0.1 + mask", "fwd_mask", op_fwd_mask, &c, "scale loop", op_scale, &c,
@@ -441,6 +442,10 @@ static void large_tables(size_t n)
         1.15);
     row("gd_dropout_fwd_cols 1024 cols + mask", "fwd_cols", op_fwd_cols, &c,
         "gd_dropout_fwd + mask", op_fwd_mask, &c, 1.1);
+    row("gd_dropout_fwd_cols 768 cols + mask", NULL, op_fwd_cols, &c768, "gd_dropout_fwd + mask",
+        op_fwd_mask, &c768, 1.1);
+    row("gd_dropout_fwd_cols 3072 cols + mask", NULL, op_fwd_cols, &c3k, "gd_dropout_fwd + mask",
+        op_fwd_mask, &c3k, 1.1);
     row("gd_dropout_fwd_cols 4096 cols + mask", NULL, op_fwd_cols, &cw, "gd_dropout_fwd + mask",
         op_fwd_mask, &cw, 1.1);
     row("gd_dropout_fwd_cols 16384 cols + mask", NULL, op_fwd_cols, &cw2, "gd_dropout_fwd + mask",
@@ -460,6 +465,8 @@ static void large_tables(size_t n)
     free(c2.m);
     free_ctx(&cw2);
     free_ctx(&cw);
+    free_ctx(&c3k);
+    free_ctx(&c768);
     free_ctx(&c);
 }
 

@@ -28,12 +28,15 @@ static inline vf vf_sqrt(vf a) { return _mm256_sqrt_ps(a); }
 static inline vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
 static inline vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
 static inline vi vi_and(vi a, vi b) { return _mm256_and_si256(a, b); }
-static inline vi vi_or(vi a, vi b) { return _mm256_or_si256(a, b); }
 static inline vi vi_xor(vi a, vi b) { return _mm256_xor_si256(a, b); }
 static inline vi vi_srli(vi a, unsigned n) { return _mm256_srli_epi32(a, n); }
 static inline vi vi_slli(vi a, unsigned n) { return _mm256_slli_epi32(a, n); }
-static inline vk vi_gt(vi a, vi b) { return _mm256_cmpgt_epi32(a, b); }
-static inline vi vi_sel(vk k, vi a, vi b) { return _mm256_blendv_epi8(b, a, k); }
+static inline vi vi_srai(vi a, unsigned n) { return _mm256_srai_epi32(a, (int)n); }
+static inline vk vi_bit(vi a, uint32_t bit)
+{
+    const vi b = vi_set1(bit);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(a, b), b);
+}
 static inline vf vf_sel(vk k, vf a, vf b) { return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(k)); }
 static inline vf vf_of_i32(vi a) { return _mm256_cvtepi32_ps(a); }
 static inline vi vf_bits(vf a) { return _mm256_castps_si256(a); }

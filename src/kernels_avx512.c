@@ -29,12 +29,11 @@ static inline vf vf_sqrt(vf a) { return _mm512_sqrt_ps(a); }
 static inline vi vi_add(vi a, vi b) { return _mm512_add_epi32(a, b); }
 static inline vi vi_sub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
 static inline vi vi_and(vi a, vi b) { return _mm512_and_si512(a, b); }
-static inline vi vi_or(vi a, vi b) { return _mm512_or_si512(a, b); }
 static inline vi vi_xor(vi a, vi b) { return _mm512_xor_si512(a, b); }
 static inline vi vi_srli(vi a, unsigned n) { return _mm512_srli_epi32(a, n); }
 static inline vi vi_slli(vi a, unsigned n) { return _mm512_slli_epi32(a, n); }
-static inline vk vi_gt(vi a, vi b) { return _mm512_cmpgt_epi32_mask(a, b); }
-static inline vi vi_sel(vk k, vi a, vi b) { return _mm512_mask_blend_epi32(k, b, a); }
+static inline vi vi_srai(vi a, unsigned n) { return _mm512_srai_epi32(a, n); }
+static inline vk vi_bit(vi a, uint32_t bit) { return _mm512_test_epi32_mask(a, vi_set1(bit)); }
 static inline vf vf_sel(vk k, vf a, vf b) { return _mm512_mask_blend_ps(k, b, a); }
 static inline vf vf_of_i32(vi a) { return _mm512_cvtepi32_ps(a); }
 static inline vi vf_bits(vf a) { return _mm512_castps_si512(a); }

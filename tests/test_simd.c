@@ -204,15 +204,21 @@ static void fill_pcols(float *p, size_t cols, uint32_t seed)
     }
 }
 
+/* Columns below, at and above a vector and a generator batch, multiples of
+ * 8 and 16 and not, the widest one-table width (4096) and wider ones (the
+ * column-block path, whose row segments start off mask bytes when cols is
+ * not a multiple of 8). */
 static const size_t shapes[][2] = {{1, 1},    {1, 7},    {3, 1},    {5, 3},    {17, 9},
                                    {9, 16},   {4, 33},   {2, 100},  {40, 31},  {1, 1024},
                                    {3, 1024}, {2, 1025}, {3, 1030}, {5, 2100}, {2, 3073},
-                                   {300, 5},  {64, 257}, {1, 4099}};
+                                   {300, 5},  {64, 257}, {1, 4099}, {20, 128}, {7, 129},
+                                   {5, 768},  {3, 2049}, {3, 4096}, {2, 4100}, {2, 6144},
+                                   {2, 8195}, {2, 6136}, {1, 16385}};
 enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
 
 START_TEST(cols_ops)
 {
-    enum { MAXN = 64 * 257 + 16, MB = MAXN / 8 + 2, MAXC = 4099 };
+    enum { MAXN = 64 * 257 + 16, MB = MAXN / 8 + 2, MAXC = 16385 };
     float *x = alloc_f(MAXN + 1), *y0 = alloc_f(MAXN + 1), *y1 = alloc_f(MAXN + 1);
     float *pc = alloc_f(MAXC);
     uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
@@ -257,7 +263,7 @@ END_TEST
 
 START_TEST(add_fwd_ops)
 {
-    enum { MAXN = 64 * 257 + 16, MB = MAXN / 8 + 2, MAXC = 4099 };
+    enum { MAXN = 64 * 257 + 16, MB = MAXN / 8 + 2, MAXC = 16385 };
     float *x = alloc_f(MAXN + 1), *r = alloc_f(MAXN + 1), *bias = alloc_f(MAXC + 1);
     float *y0 = alloc_f(MAXN + 1), *y1 = alloc_f(MAXN + 1);
     uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
