@@ -5,6 +5,8 @@
  */
 #include "ref.h"
 
+#include "test_util.h"
+
 #include <check.h>
 #include <stdio.h>
 
@@ -584,12 +586,8 @@ START_TEST(errors_leave_outputs)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    printf("dispatch: %s\n", gd_dispatch_name());
-    Suite *s = suite_create("kernels");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, fwd_matches_reference);
     tcase_add_test(tc, known_answers);
     tcase_add_test(tc, threshold_boundary);
@@ -607,10 +605,10 @@ int main(void)
     tcase_add_test(tc, gaussian_dropout);
     tcase_add_test(tc, in_place_kernels);
     tcase_add_test(tc, errors_leave_outputs);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+}
+
+int main(void)
+{
+    printf("dispatch: %s\n", gd_dispatch_name());
+    return tu_run("kernels", add_tests, 120);
 }

@@ -1,6 +1,8 @@
 /* Philox known answers, the counter layout, and the error paths of the word API. */
 #include "ref.h"
 
+#include "test_util.h"
+
 #include <check.h>
 
 START_TEST(random123_known_answers)
@@ -107,20 +109,17 @@ START_TEST(versions_and_messages)
 }
 END_TEST
 
-int main(void)
+static void add_tests(TCase *tc)
 {
-    Suite *s = suite_create("philox");
-    TCase *tc = tcase_create("core");
     tcase_add_test(tc, random123_known_answers);
     tcase_add_test(tc, philox_in_place);
     tcase_add_test(tc, counter_layout);
     tcase_add_test(tc, fixed_vector);
     tcase_add_test(tc, errors_leave_output);
     tcase_add_test(tc, versions_and_messages);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+}
+
+int main(void)
+{
+    return tu_run("philox", add_tests, 0);
 }
