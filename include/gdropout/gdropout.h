@@ -31,6 +31,10 @@
  *     helper as the contract asks;
  *   - gd_fisher_count/find/info/site_count, gd_plan_size/get_all/site_info:
  *     a loaded file or plan is useless without a way to enumerate it;
+ *   - gd_error_name, gd_none: bindings that cannot read macros need the
+ *     symbolic error names and GD_NONE at run time (libsodium's rule);
+ *   - gd_dispatch_name: benchmarks and bug reports must say which of the
+ *     bitwise-identical kernel families ran;
  *   - GD_NODISCARD on fallible functions: an ignored error is a host bug.
  */
 #ifndef GDROPOUT_GDROPOUT_H
