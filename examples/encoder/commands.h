@@ -3,6 +3,7 @@
  *   pretrain.c   encoder pretrain    masked-LM pretraining on WordNet glosses
  *   fisher.c     encoder fisher      MLM Fisher per site and the guided plan
  *   finetune.c   encoder finetune    one fine-tuning run on a task
+ *   speed.c      encoder speed       tokens/s and the step-time shares
  * and what they share.
  */
 #ifndef ENC_COMMANDS_H
@@ -16,6 +17,7 @@
 int enc_cmd_pretrain(int argc, char **argv);
 int enc_cmd_fisher(int argc, char **argv);
 int enc_cmd_finetune(int argc, char **argv);
+int enc_cmd_speed(int argc, char **argv);
 
 /* dir/file into out, or the program ends. */
 void enc_path(char *out, size_t cap, const char *dir, const char *file);
@@ -27,7 +29,5 @@ void enc_load_task(enc_task *t, const char *name, const char *wordnet, const enc
                    size_t pool);
 float *enc_load_pretrained(enc_config *cfg, enc_vocab *v, const char *dir, size_t classes);
 float *enc_read_plan(const char *path, size_t n);
-/* Prints the share of `seconds` spent in sgemm, libgdropout and the rest. */
-void enc_report_profile(double seconds, size_t steps);
 
 #endif /* ENC_COMMANDS_H */

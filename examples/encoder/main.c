@@ -4,6 +4,7 @@
  *   encoder pretrain   masked-LM pretraining on WordNet glosses
  *   encoder fisher     the MLM Fisher per dropout site, and the guided plan
  *   encoder finetune   fine-tune on a task with a dropout regime
+ *   encoder speed      tokens per second, and the share of sgemm and libgdropout
  *
  * `encoder COMMAND --help` lists each command's flags.
  */
@@ -12,15 +13,6 @@
 
 #include "commands.h"
 #include "util.h"
-
-void enc_report_profile(double seconds, size_t steps)
-{
-    double sg = enc_prof_sec[ENC_PROF_SGEMM], gd = enc_prof_sec[ENC_PROF_GD];
-    printf("profile over %zu steps: %.3f s/step; sgemm %.1f %%, libgdropout %.2f %%, other "
-           "%.1f %%\n",
-           steps, seconds / (double)steps, 100.0 * sg / seconds, 100.0 * gd / seconds,
-           100.0 * (seconds - sg - gd) / seconds);
-}
 
 int main(int argc, char **argv)
 {
@@ -32,6 +24,7 @@ int main(int argc, char **argv)
         {"pretrain", enc_cmd_pretrain, "masked-LM pretraining on WordNet glosses"},
         {"fisher", enc_cmd_fisher, "MLM Fisher per dropout site and the guided plan"},
         {"finetune", enc_cmd_finetune, "fine-tune on a task under a dropout regime"},
+        {"speed", enc_cmd_speed, "tokens/s and where step time goes"},
     };
     const size_t n = sizeof cmds / sizeof *cmds;
     if (argc >= 2)

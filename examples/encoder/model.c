@@ -203,7 +203,7 @@ typedef struct layer_acts {
     float *att, *attd;          /* [B,nh,T,T] softmax, after dropout */
     float *ctx, *ao, *r1;       /* [BT,H] */
     float *h, *h_mean, *h_rstd; /* LayerNorm 1: [BT,H], [BT], [BT] */
-    float *fi, *g;              /* [BT,F] before and after GELU */
+    float *fi, *g, *cdf;        /* [BT,F] before and after GELU, Phi(fi) */
     float *fo, *r2;             /* [BT,H] */
     float *out, *o_mean, *o_rstd;
     uint8_t *m1, *m2;           /* residual-site masks, ceil(BT*H/8) */
@@ -217,7 +217,7 @@ struct enc_acts {
     float *e, *e_ln, *e_mean, *e_rstd, *x0;
     uint8_t *m0;
     layer_acts L[ENC_MAX_LAYERS];
-    float *hm, *t, *tg, *z, *z_mean, *z_rstd, *logits; /* MLM head */
+    float *hm, *t, *tg, *tcdf, *z, *z_mean, *z_rstd, *logits; /* MLM head */
     float *pooled, *pooled_d, *clogits;                /* classifier */
     uint8_t *mc;
     /* backward scratch */
@@ -246,10 +246,12 @@ static size_t list_buffers(enc_acts *a, size_t layers, buf_ref *out)
         BUF(L->att, SZ_ATT), BUF(L->attd, SZ_ATT);
         BUF(L->ctx, SZ_BTH), BUF(L->ao, SZ_BTH), BUF(L->r1, SZ_BTH);
         BUF(L->h, SZ_BTH), BUF(L->h_mean, SZ_BT), BUF(L->h_rstd, SZ_BT);
-        BUF(L->fi, SZ_BTF), BUF(L->g, SZ_BTF), BUF(L->fo, SZ_BTH), BUF(L->r2, SZ_BTH);
+        BUF(L->fi, SZ_BTF), BUF(L->g, SZ_BTF), BUF(L->cdf, SZ_BTF);
+        BUF(L->fo, SZ_BTH), BUF(L->r2, SZ_BTH);
         BUF(L->out, SZ_BTH), BUF(L->o_mean, SZ_BT), BUF(L->o_rstd, SZ_BT);
     }
-    BUF(a->hm, SZ_MH), BUF(a->t, SZ_MH), BUF(a->tg, SZ_MH), BUF(a->z, SZ_MH);
+    BUF(a->hm, SZ_MH), BUF(a->t, SZ_MH), BUF(a->tg, SZ_MH), BUF(a->tcdf, SZ_MH);
+    BUF(a->z, SZ_MH);
     BUF(a->z_mean, SZ_M), BUF(a->z_rstd, SZ_M), BUF(a->logits, SZ_MV);
     BUF(a->pooled, SZ_BH), BUF(a->pooled_d, SZ_BH), BUF(a->clogits, SZ_BC);
     BUF(a->d_out, SZ_BTH), BUF(a->d_r, SZ_BTH), BUF(a->d_ln, SZ_BTH), BUF(a->d_h, SZ_BTH);
@@ -324,16 +326,27 @@ static enc_acts *acts_reserve(enc_model *m, size_t B, size_t T, size_t M)
 
 /* ==== small kernels ===================================================== */
 
-static inline float gelu(float x)
+/* GELU(x) = x Phi(x) with Phi the normal CDF (erf's, as BERT); forward
+ * keeps Phi(x) so backward needs only the density:
+ * GELU'(x) = Phi(x) + x phi(x). */
+static inline float normal_cdf(float x)
 {
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    return 0.5f * (1.0f + erff(x * 0.70710678118654752f));
 }
 
-static inline float gelu_grad(float x)
+static void gelu_fwd(float *y, float *cdf, const float *x, size_t n)
 {
-    float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
-    float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
-    return cdf + x * pdf;
+    for (size_t i = 0; i < n; i++) {
+        cdf[i] = normal_cdf(x[i]);
+        y[i] = x[i] * cdf[i];
+    }
+}
+
+/* dx *= GELU'(x), in place. */
+static void gelu_bwd(float *dx, const float *x, const float *cdf, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dx[i] *= cdf[i] + x[i] * 0.39894228040143268f * expf(-0.5f * x[i] * x[i]);
 }
 
 static void add_rows(float *y, const float *bias, size_t rows, size_t cols)
@@ -650,8 +663,7 @@ static void layer_fwd(enc_model *m, enc_acts *a, const enc_batch *b, const enc_d
     drop_add_fwd(d, 2 + 3 * l, ns, L->r1, L->ao, P->ao.b, x, BT, H, L->m1);
     norm_fwd(L->h, L->h_mean, L->h_rstd, L->r1, &P->ln1, BT, H);
     dense_fwd(L->fi, L->h, &P->fi, BT, 1);
-    for (size_t i = 0; i < BT * F; i++)
-        L->g[i] = gelu(L->fi[i]);
+    gelu_fwd(L->g, L->cdf, L->fi, BT * F);
     dense_fwd(L->fo, L->g, &P->fo, BT, 0);
     drop_add_fwd(d, 3 + 3 * l, ns, L->r2, L->fo, P->fo.b, L->h, BT, H, L->m2);
     norm_fwd(L->out, L->o_mean, L->o_rstd, L->r2, &P->ln2, BT, H);
@@ -673,8 +685,7 @@ static void layer_bwd(enc_model *m, enc_acts *a, const enc_batch *b, const enc_d
     dense_bwd(a->d_f, a->d_h, L->g, &P->fo, &G->fo, BT, 0, 0, a->dbias);
     if (hook)
         hook(user, &P->fo, L->g, a->d_h, BT);
-    for (size_t i = 0; i < BT * F; i++)
-        a->d_f[i] *= gelu_grad(L->fi[i]);
+    gelu_bwd(a->d_f, L->fi, L->cdf, BT * F);
     dense_bwd(a->d_ln, a->d_f, L->h, &P->fi, &G->fi, BT, 1, 1, a->dbias);
     if (hook)
         hook(user, &P->fi, L->h, a->d_f, BT);
@@ -732,8 +743,9 @@ static void check_batch(const enc_model *m, const enc_batch *b)
 
 /* ==== MLM head ========================================================== */
 
-/* Cross-entropy of one row of logits (turned into the softmax in place when
- * keep_probs); returns -log p[label] and sets *hit when the argmax is it. */
+/* Cross-entropy of one row of logits, which it turns into the softmax in
+ * place (one expf per element, the sum in double); returns -log p[label]
+ * and sets *hit when the argmax is the label. */
 static double softmax_xent(float *row, size_t n, size_t label, int *hit)
 {
     float mx = row[0];
@@ -741,14 +753,17 @@ static double softmax_xent(float *row, size_t n, size_t label, int *hit)
     for (size_t j = 1; j < n; j++)
         if (row[j] > mx)
             mx = row[j], arg = j;
+    const float z_label = row[label] - mx;
     double sum = 0.0;
+    for (size_t j = 0; j < n; j++) {
+        row[j] = expf(row[j] - mx);
+        sum += row[j];
+    }
+    const float inv = (float)(1.0 / sum);
     for (size_t j = 0; j < n; j++)
-        sum += exp((double)(row[j] - mx));
-    double loss = log(sum) - (double)(row[label] - mx);
-    for (size_t j = 0; j < n; j++)
-        row[j] = (float)(exp((double)(row[j] - mx)) / sum);
+        row[j] *= inv;
     *hit = arg == label;
-    return loss;
+    return log(sum) - (double)z_label;
 }
 
 enc_result enc_forward_mlm(enc_model *m, const enc_batch *b, const enc_dropout *d)
@@ -764,8 +779,7 @@ enc_result enc_forward_mlm(enc_model *m, const enc_batch *b, const enc_dropout *
     for (size_t i = 0; i < M; i++)
         memcpy(a->hm + i * H, x + b->mpos[i] * H, H * sizeof(float));
     dense_fwd(a->t, a->hm, &m->P.mlm, M, 1);
-    for (size_t i = 0; i < M * H; i++)
-        a->tg[i] = gelu(a->t[i]);
+    gelu_fwd(a->tg, a->tcdf, a->t, M * H);
     norm_fwd(a->z, a->z_mean, a->z_rstd, a->tg, &m->P.mlm_ln, M, H);
     enc_sgemm(0, 1, M, V, H, 1.0f, a->z, H, m->P.wte, H, 0.0f, a->logits, V);
     add_rows(a->logits, m->P.mlm_bias, M, V);
@@ -796,8 +810,7 @@ static void mlm_bwd(enc_model *m, enc_acts *a, const enc_batch *b)
     enc_sgemm(1, 0, V, H, M, 1.0f, a->logits, V, a->z, H, 1.0f, G->wte, H);
     enc_sgemm(0, 0, M, H, V, 1.0f, a->logits, V, m->P.wte, H, 0.0f, a->d_t, H);
     norm_bwd(a->d_hm, a->d_t, a->tg, a->z_mean, a->z_rstd, &m->P.mlm_ln, &G->mlm_ln, M, H);
-    for (size_t i = 0; i < M * H; i++)
-        a->d_hm[i] *= gelu_grad(a->t[i]);
+    gelu_bwd(a->d_hm, a->t, a->tcdf, M * H);
     dense_bwd(a->d_t, a->d_hm, a->hm, &m->P.mlm, &G->mlm, M, 1, 0, a->dbias);
     memset(a->d_out, 0, BT * H * sizeof(float));
     for (size_t i = 0; i < M; i++) {

@@ -65,7 +65,7 @@ typedef struct pretrain_opts {
     size_t eval_every, eval_n;
     uint64_t steps, warmup, seed;
     float lr, weight_decay, p, minutes, ckpt_minutes;
-    int resume, profile;
+    int resume;
 } pretrain_opts;
 
 static void save_all(const enc_model *m, const enc_adamw *o, const pretrain_opts *op)
@@ -81,7 +81,7 @@ static void save_all(const enc_model *m, const enc_adamw *o, const pretrain_opts
 int enc_cmd_pretrain(int argc, char **argv)
 {
     pretrain_opts op = {"/usr/share/wordnet", "encoder-ckpt", 8000, 4, 128, 4, 512, 64, 256, 0,
-                        50, 1000, 2000, 20000, 500, 1, 1e-3f, 0.01f, 0.1f, 0.0f, 10.0f, 0, 0};
+                        50, 1000, 2000, 20000, 500, 1, 1e-3f, 0.01f, 0.1f, 0.0f, 10.0f, 0};
     const cli_flag flags[] = {
         {"wordnet", CLI_STR, &op.wordnet, 0, 0, "folder of WordNet 3.0 data.* files"},
         {"out", CLI_STR, &op.out, 0, 0, "checkpoint folder (model, optimizer, vocab.txt)"},
@@ -105,14 +105,12 @@ int enc_cmd_pretrain(int argc, char **argv)
         {"eval-every", CLI_SIZE, &op.eval_every, 1, 1e9, "steps between held-out evaluations"},
         {"eval-n", CLI_SIZE, &op.eval_n, 1, 1e9, "held-out glosses evaluated"},
         {"resume", CLI_BOOL, &op.resume, 0, 0, "continue from --out's checkpoint"},
-        {"profile", CLI_BOOL, &op.profile, 0, 0, "time sgemm and libgdropout calls"},
     };
     if (cli_parse(flags, sizeof flags / sizeof *flags, argc, argv, 2,
                   "usage: encoder pretrain [flags]"))
         return 0;
     if (op.threads)
         openblas_set_num_threads((int)op.threads);
-    enc_prof_on = op.profile;
     make_dir(op.out);
     char path[4096];
 
@@ -221,9 +219,6 @@ int enc_cmd_pretrain(int argc, char **argv)
         if (enc_now() - t_ckpt >= 60.0 * op.ckpt_minutes || last) {
             save_all(&m, &o, &op);
             t_ckpt = enc_now();
-        }
-        if (op.profile && o.step - first == 20) {
-            enc_report_profile(enc_now() - t_start, o.step - first);
         }
         if (last)
             break;

@@ -73,19 +73,23 @@ double enc_now(void);
 
 enum { ENC_PROF_SGEMM = 0, ENC_PROF_GD = 1, ENC_PROF_N = 2 };
 
-/* Accumulated seconds per group; enc_prof_on turns timing of the groups
- * on (it costs two clock reads per call, so it is off unless asked). */
+/* Accumulated CPU seconds per group (process CPU time, so the shares stay
+ * true on a shared machine); enc_prof_on turns timing of the groups on (it
+ * costs two clock reads per call, so it is off unless asked). */
 extern double enc_prof_sec[ENC_PROF_N];
 extern int enc_prof_on;
 
+/* CPU seconds of this process (all threads). */
+double enc_cpu_now(void);
+
 static inline double enc_prof_begin(void)
 {
-    return enc_prof_on ? enc_now() : 0.0;
+    return enc_prof_on ? enc_cpu_now() : 0.0;
 }
 static inline void enc_prof_end(int group, double t0)
 {
     if (enc_prof_on)
-        enc_prof_sec[group] += enc_now() - t0;
+        enc_prof_sec[group] += enc_cpu_now() - t0;
 }
 
 /* C[M x N] = alpha * op(A) op(B) + beta * C, row-major, through
