@@ -8,7 +8,7 @@
  * tested and the run is skipped (exit 77) when the CPU lacks it; without
  * one, every family this CPU has is tested, and the dispatch choice too.
  */
-#include "internal.h"
+#include "kernels.h"
 #include "ref.h"
 
 #include <check.h>
