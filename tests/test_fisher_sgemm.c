@@ -3,9 +3,6 @@
  * bit with exactly the calls the contract describes; the column-major
  * recipe of fisher.h and a plain-C sgemm agree with the double reference;
  * NULL restores the default; load and merge keep the setting per object. */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
-#include "ref.h"
-#include "test_errors_util.h"
 #include "test_util.h"
 
 #include <cblas.h>
@@ -146,10 +143,10 @@ START_TEST(counting_wrapper_is_bit_identical)
     ck_assert_uint_eq(log.ldb, IN);
     ck_assert_uint_eq(log.ldc, IN);
     ck_assert(log.alpha == 1.0f && log.beta == 0.0f);
-    fisher_snap a;
-    fisher_snap_take(def, &a);
-    fisher_assert_same(host, &a); /* every sum and weight, bit for bit */
-    fisher_snap_free(&a);
+    tu_fisher_snap a;
+    tu_fisher_snap_take(def, &a);
+    tu_fisher_assert_same(host, &a); /* every sum and weight, bit for bit */
+    tu_fisher_snap_free(&a);
     gd_fisher_destroy(def);
     gd_fisher_destroy(host);
 }
@@ -196,8 +193,8 @@ START_TEST(null_restores_default_and_errors)
     float bad[IN * 2];
     memcpy(bad, in->x, sizeof bad);
     bad[3] = NAN;
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_accumulate_dense(f, 0, GD_NONE, bad, in->dy, 2, IN, OUT));
-    FISHER_FAILS(f, GD_ESHAPE, gd_fisher_accumulate_dense(f, 0, GD_NONE, in->x, in->dy, 2, IN, 4));
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_accumulate_dense(f, 0, GD_NONE, bad, in->dy, 2, IN, OUT));
+    TU_FISHER_FAILS(f, GD_ESHAPE, gd_fisher_accumulate_dense(f, 0, GD_NONE, in->x, in->dy, 2, IN, 4));
     ck_assert_uint_eq(log.calls, 0);
     ck_assert_int_eq(gd_fisher_accumulate_dense(f, 0, GD_NONE, in->x, in->dy, 3, IN, OUT), GD_OK);
     ck_assert_uint_eq(log.calls, 1);
@@ -214,7 +211,7 @@ END_TEST
 START_TEST(setting_is_per_object)
 {
     char dir[64], path[96];
-    tmpdir_make(dir, sizeof dir, "gd_sgemm");
+    tu_tmpdir_make(dir, sizeof dir, "gd_sgemm");
     snprintf(path, sizeof path, "%s/f.safetensors", dir);
     sgemm_log log_a = {0}, log_b = {0};
     gd_fisher *a = run_dense(counting_sgemm, &log_a);
@@ -239,7 +236,7 @@ START_TEST(setting_is_per_object)
     gd_fisher_destroy(a);
     gd_fisher_destroy(b);
     gd_fisher_destroy(c);
-    tmpdir_remove(dir);
+    tu_tmpdir_remove(dir);
 }
 END_TEST
 
