@@ -1,5 +1,5 @@
 /*
- * Dropout kernels against the contract written out as plain loops (ref.h):
+ * Dropout kernels against the contract written out as plain loops (tu_ref_* in test_util.h):
  * masks, outputs, split invariance, backward paths, statistics, errors.
  * Run once per dispatch level (GDROPOUT_DISPATCH) by ctest.
  */

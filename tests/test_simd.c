@@ -122,7 +122,7 @@ START_TEST(words_and_normals)
 END_TEST
 
 /* gd_random_u32's words are the contract's words (the scalar table is
- * checked against ref.h in test_philox; here the dispatched one is). */
+ * checked against tu_ref_word in test_philox; here the dispatched one is). */
 START_TEST(dispatched_words_match_contract)
 {
     const gd_stream s = {99, 77, (UINT64_C(1) << 34) - 9};
