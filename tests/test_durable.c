@@ -393,7 +393,6 @@ END_TEST
 
 static void add_tests(TCase *tc)
 {
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, missing_directory, 0, N_SAVERS);
     tcase_add_loop_test(tc, directory_component_is_a_file, 0, N_SAVERS);
     tcase_add_loop_test(tc, target_is_a_directory, 0, N_SAVERS);
@@ -407,5 +406,7 @@ static void add_tests(TCase *tc)
 
 int main(void)
 {
-    return tu_run("durable", add_tests, 120);
+    const tu_case core = {.name = "core", .add_tests = add_tests, .timeout = 120,
+                          .setup = setup, .teardown = teardown};
+    return tu_run_cases("durable", &core, 1);
 }
