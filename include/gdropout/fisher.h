@@ -121,8 +121,8 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id
  * Row-major, as cblas_sgemm(CblasRowMajor, ...) with the same arguments:
  *   C[m x n] = alpha * op(A) * op(B) + beta * C
  * op(A) is m x k: A itself (trans_a == 0; A holds m rows of k floats, row
- * i at a + i*lda) or A^T (trans_a == 1; A holds k rows of m floats, row at
- * a + p*lda).  op(B) is k x n the same way (trans_b == 0: k rows of n,
+ * i at a + i*lda) or A^T (trans_a == 1; A holds k rows of m floats, row
+ * p at a + p*lda).  op(B) is k x n the same way (trans_b == 0: k rows of n,
  * == 1: n rows of k; row stride ldb).  Row i of C is at c + i*ldc.  With
  * beta == 0, C is write-only: its old contents (possibly NaN) must not be
  * read.  A column-major BLAS computes the same by swapping operands:
@@ -132,9 +132,11 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id
  * (so it fits a 32-bit-int BLAS); lda, ldb, ldc at least the row lengths;
  * A and B never overlap C; C is library scratch.  1.1 calls it with
  * trans_a == 1, trans_b == 0, alpha == 1, beta == 0, but a callback must
- * honour every argument.  It must not fail, must not call into f, and is
+ * honour every argument.  It cannot report failure (a host whose BLAS can
+ * fail falls back inside the callback), must not call into f, and is
  * called only from inside gd_fisher_accumulate_dense(_seq) on f, on the
- * calling thread, before that call returns; user is passed through as is.
+ * calling thread, before that call returns (it may use threads of its own
+ * within the call); user is passed through as is.
  * The callback must compute the product to float accuracy (a different
  * summation order is fine, the results then differ from OpenBLAS's in the
  * last bits). */
