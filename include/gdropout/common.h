@@ -35,11 +35,11 @@ extern "C" {
 /* Compile-time version of the header.  Compare with gd_version() at run time
  * to detect a header/library mismatch. */
 #define GD_VERSION_MAJOR 1
-#define GD_VERSION_MINOR 0
+#define GD_VERSION_MINOR 1
 #define GD_VERSION_PATCH 0
 #define GD_VERSION_NUMBER \
     ((GD_VERSION_MAJOR << 16) | (GD_VERSION_MINOR << 8) | GD_VERSION_PATCH)
-#define GD_VERSION_STRING "1.0.0"
+#define GD_VERSION_STRING "1.1.0"
 
 /* Error codes.  Every fallible function returns GD_OK or one of these
  * negative values, and on error leaves every output untouched.  The numbers

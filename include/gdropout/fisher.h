@@ -92,8 +92,9 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, cons
  * (sgemm) added into the double accumulators; a batch of up to 1024
  * examples is one sgemm, larger batches go in chunks of 1024, so scratch
  * memory (gd_malloc'ed, freed before return) is at most
- * 1024*(in+out) + out*in floats.  OpenBLAS threads are the host's business
- * (OPENBLAS_NUM_THREADS / openblas_set_num_threads).  batch == 0 is a no-op.
+ * 1024*(in+out) + out*in floats.  The sgemm is OpenBLAS's unless the host
+ * set its own (gd_fisher_set_sgemm); OpenBLAS threads are the host's
+ * business (OPENBLAS_NUM_THREADS / openblas_set_num_threads).  batch == 0 is a no-op.
  * Everything is checked before anything is added: NaN or Inf in x or dy,
  * or magnitudes whose float squares or sums could overflow
  * (max|x|^2 or max|dy|^2 >= 2^127, or max|x|^2 max|dy|^2 * 1024 >= 2^127),
@@ -115,6 +116,45 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id
                                                        const float *x, const float *dy,
                                                        size_t batch, size_t seq, size_t in,
                                                        size_t out);
+
+/* A host's own sgemm for the dense paths above (since 1.1, GDROPOUT_1.1).
+ * Row-major, as cblas_sgemm(CblasRowMajor, ...) with the same arguments:
+ *   C[m x n] = alpha * op(A) * op(B) + beta * C
+ * op(A) is m x k: A itself (trans_a == 0; A holds m rows of k floats, row
+ * i at a + i*lda) or A^T (trans_a == 1; A holds k rows of m floats, row
+ * p at a + p*lda).  op(B) is k x n the same way (trans_b == 0: k rows of n,
+ * == 1: n rows of k; row stride ldb).  Row i of C is at c + i*ldc.  With
+ * beta == 0, C is write-only: its old contents (possibly NaN) must not be
+ * read.  A column-major BLAS computes the same by swapping operands:
+ * C^T = op(B)^T op(A)^T, i.e. sgemm_(tb, ta, n, m, k, alpha, b, ldb, a, lda,
+ * beta, c, ldc) with 'T' for a flag that is 1 and 'N' for 0.
+ * What the library passes: 1 <= m, n, k; every size and stride <= INT_MAX
+ * (so it fits a 32-bit-int BLAS); lda, ldb, ldc at least the row lengths;
+ * A and B never overlap C; C is library scratch.  1.1 calls it with
+ * trans_a == 1, trans_b == 0, alpha == 1, beta == 0, but a callback must
+ * honour every argument.  It cannot report failure (a host whose BLAS can
+ * fail falls back inside the callback), must not call into f, and is
+ * called only from inside gd_fisher_accumulate_dense(_seq) on f, on the
+ * calling thread, before that call returns (it may use threads of its own
+ * within the call); user is passed through as is.
+ * The callback must compute the product to float accuracy (a different
+ * summation order is fine, the results then differ from OpenBLAS's in the
+ * last bits). */
+typedef void (*gd_sgemm_fn)(void *user, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                            float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                            float beta, float *c, size_t ldc);
+
+/* Makes f's dense paths call sgemm(user, ...) instead of OpenBLAS's
+ * cblas_sgemm (the default); sgemm == NULL restores the default (user is
+ * then ignored).  Why: a host that already has a BLAS (MKL, PyTorch's,
+ * an accelerator) need not run a second BLAS thread pool for these calls.
+ * The setting belongs to f alone: a new object (gd_fisher_create,
+ * gd_fisher_load) starts with the default, and gd_fisher_merge leaves
+ * dst's setting as it was and ignores src's.  f is used by one thread at
+ * a time, this call included; a callback set on several objects used from
+ * several threads must be reentrant.  user must stay valid while it is set.
+ * Errors: GD_EINVAL (NULL f). */
+GD_API GD_NODISCARD int gd_fisher_set_sgemm(gd_fisher *f, gd_sgemm_fn sgemm, void *user);
 
 /* "Fisher for free" from Adam's second moment v (numel floats) after `step`
  * updates with decay beta2, on a loss averaged over `batch` examples

@@ -73,6 +73,9 @@ PROTOTYPES = {
     "gd_fisher_accumulate_dense": (_INT, [_P, _SIZE, _SIZE, _P, _P, _SIZE, _SIZE, _SIZE]),
     "gd_fisher_accumulate_dense_seq": (_INT, [_P, _SIZE, _SIZE, _P, _P, _SIZE, _SIZE, _SIZE,
                                               _SIZE]),
+    # 1.1; declared for completeness, not wrapped: a host sgemm in Python
+    # would only be slower than the default OpenBLAS
+    "gd_fisher_set_sgemm": (_INT, [_P, _P, _P]),
     "gd_fisher_from_adam": (_INT, [_P, _SIZE, _P, _F, _U64, _SIZE]),
     "gd_fisher_read": (_INT, [_P, _SIZE, _P, _SIZE, _PDOUBLE]),
     "gd_fisher_sums": (_INT, [_P, _SIZE, _P, _SIZE, _PDOUBLE]),

@@ -65,6 +65,7 @@ fn rust_type_of(c: &str) -> String {
     if stars == 0 {
         return base.to_string();
     }
+    let base = if base == "()" { "c_void" } else { base }; // void * is *mut c_void
     // const binds to the innermost pointee; outer pointers are mutable
     let mut t = format!("*{} {}", if is_const { "const" } else { "mut" }, base);
     for _ in 1..stars {
