@@ -65,6 +65,18 @@ GDROPOUT_LIBRARY=$lib PYTHONPATH=bindings/python PYTHONDONTWRITEBYTECODE=1 \
     "$py" -W error -m unittest discover -s bindings/python/tests -t bindings/python -v 2>&1 |
     tail -n 25
 
+echo "-- unittest again, against an ASan build of the library (LD_PRELOAD=libasan)"
+asan_flags="-fsanitize=address -fno-omit-frame-pointer"
+cmake -S . -B "$work/asan" -DGD_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_FLAGS="$asan_flags" -DCMAKE_SHARED_LINKER_FLAGS="$asan_flags" >/dev/null
+cmake --build "$work/asan" -j "$(nproc)" >/dev/null
+asan_lib=$(find "$work/asan" -name libgdropout.so.1 -print -quit)
+libasan=$(gcc -print-file-name=libasan.so)
+GDROPOUT_LIBRARY=$asan_lib LD_PRELOAD=$libasan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+    PYTHONPATH=bindings/python PYTHONDONTWRITEBYTECODE=1 OPENBLAS_NUM_THREADS=1 \
+    "$py" -W error -m unittest discover -s bindings/python/tests -t bindings/python 2>&1 |
+    tail -n 3
+
 echo "-- the README's install commands, as written:"
 printf '%s\n' "$install" | sed 's/^/   /'
 printf '%s\n' "$example" >"$work/example.py"
