@@ -220,9 +220,15 @@ class GDropoutError(Exception):
         self.message = lib.gd_strerror(code).decode()
         self.function = function
         self.argument = argument
+        self.detail = detail
         parts = [x for x in (function, detail or argument) if x]
         parts.append(f"{self.message} ({self.name})")
         super().__init__(": ".join(parts))
+
+    def __reduce__(self):
+        # rebuilt from its parts, so that it survives pickling (e.g. from a
+        # multiprocessing worker) with .code and .function intact
+        return (GDropoutError, (int(self.code), self.function, self.argument, self.detail))
 
 
 def check(rc, function, argument=None, detail=None):

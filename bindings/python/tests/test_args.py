@@ -4,6 +4,7 @@ shape.  Each case here was once accepted silently or reported wrongly."""
 
 import enum
 import os
+import pickle
 import re
 import tempfile
 import unittest
@@ -242,6 +243,13 @@ class TablesFromTheLibrary(unittest.TestCase):
         with self.assertRaises(gdropout.GDropoutError) as cm:
             gdropout.dropout_fwd([1.0], 2.0, S)
         self.assertIs(cm.exception.code, gdropout.Error.EDOMAIN)
+
+    def test_error_pickles(self):
+        e = gdropout.GDropoutError(gdropout.EDOMAIN, "dropout_fwd", "p", "p=2.0 is outside [0, 1]")
+        back = pickle.loads(pickle.dumps(e))
+        self.assertEqual((back.code, back.function, back.argument, str(back)),
+                         (e.code, e.function, e.argument, str(e)))
+        self.assertIs(back.code, gdropout.Error.EDOMAIN)
 
     @unittest.skipUnless(os.path.isdir(HEADER_DIR), "not run from a source tree")
     def test_enums_match_header(self):
