@@ -19,8 +19,8 @@
  *     ranks (every rank, or --root only);
  *  5. each rank holding the totals scores the sites and plans dropout rates
  *     (RANK_LINEAR from --p down to 0, as gdropout-transfer's per-site plan);
- *     rank 0 saves the Fisher file (gd_fisher_save) and the plan
- *     (gd_plan_save).
+ *     rank 0 (the root with --root) saves the Fisher file (gd_fisher_save)
+ *     and the plan (gd_plan_save).
  *
  * Shards are whole batches so that every sgemm sees the same rows as in a
  * single process: the only difference from --serial, the same pass in one
@@ -74,6 +74,7 @@ typedef struct options {
 typedef struct run {
     options opt;
     int rank, size; /* 0 and 1 with --serial */
+    char *data_path; /* --data with "{rank}" replaced */
     gdx_digits digits;
     gdx_set rows; /* every row, in the fixed permutation */
     gdx_mlp mlp;  /* buffers of --batch rows: one Fisher batch, one sgemm */
@@ -137,8 +138,9 @@ static void usage(FILE *to)
             "  --p P                dropout of the least informative site (default 0.2)\n"
             "  --fisher-out FILE    the Fisher file (default fisher.safetensors)\n"
             "  --plan-out FILE      the plan file (default plan.txt)\n"
-            "  --root R             reduce to rank R only (default: every rank gets the\n"
-            "                       totals and checks that its plan equals the others')\n"
+            "  --root R             reduce to rank R only, which writes the files\n"
+            "                       (default: every rank gets the totals and checks that\n"
+            "                       its plan is rank 0's; rank 0 writes the files)\n"
             "  --chunk-bytes N      largest payload of one MPI call (default %zu)\n"
             "  --serial             the same pass in one process, without MPI\n"
             "  --help               this text\n",
@@ -280,7 +282,7 @@ static uint64_t digits_hash(const gdx_digits *d)
 
 static int read_data(run *r)
 {
-    char *path = rank_path(r->opt.data, r->rank);
+    char *path = r->data_path = rank_path(r->opt.data, r->rank);
     if (!path) {
         fail_msg(r, "out of memory");
         return -1;
@@ -300,7 +302,6 @@ static int read_data(run *r)
         rc = -1;
     }
     free(perm);
-    free(path);
     return rc;
 }
 
@@ -314,7 +315,7 @@ static int check_same_data(const run *r)
     const int differs = mine[0] != ref[0] || mine[1] != ref[1];
     if (differs)
         fail_msg(r, "%s holds other rows than rank 0's (%llu rows here, %llu there)",
-                 r->opt.data, mine[0], ref[0]);
+                 r->data_path, mine[0], ref[0]);
     return differs ? -1 : 0;
 }
 
@@ -529,6 +530,7 @@ static void teardown(run *r)
     gdx_mlp_free(&r->mlp);
     gdx_set_free(&r->rows);
     gdx_digits_free(&r->digits);
+    free(r->data_path);
 }
 
 int main(int argc, char **argv)
