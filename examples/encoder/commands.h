@@ -4,6 +4,7 @@
  *   fisher.c     encoder fisher      MLM Fisher per site and the guided plan
  *   finetune.c   encoder finetune    one fine-tuning run on a task
  *   speed.c      encoder speed       tokens/s and the step-time shares
+ *   dump.c       encoder dump        one step for a parity test
  * and what they share.
  */
 #ifndef ENC_COMMANDS_H
@@ -18,6 +19,7 @@ int enc_cmd_pretrain(int argc, char **argv);
 int enc_cmd_fisher(int argc, char **argv);
 int enc_cmd_finetune(int argc, char **argv);
 int enc_cmd_speed(int argc, char **argv);
+int enc_cmd_dump(int argc, char **argv);
 
 /* dir/file into out, or the program ends. */
 void enc_path(char *out, size_t cap, const char *dir, const char *file);

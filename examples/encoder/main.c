@@ -25,6 +25,7 @@ int main(int argc, char **argv)
         {"fisher", enc_cmd_fisher, "MLM Fisher per dropout site and the guided plan"},
         {"finetune", enc_cmd_finetune, "fine-tune on a task under a dropout regime"},
         {"speed", enc_cmd_speed, "tokens/s and where step time goes"},
+        {"dump", enc_cmd_dump, "one step's inputs, dropout multipliers and gradients"},
     };
     const size_t n = sizeof cmds / sizeof *cmds;
     if (argc >= 2)

@@ -783,6 +783,8 @@ enc_result enc_forward_mlm(enc_model *m, const enc_batch *b, const enc_dropout *
     norm_fwd(a->z, a->z_mean, a->z_rstd, a->tg, &m->P.mlm_ln, M, H);
     enc_sgemm(0, 1, M, V, H, 1.0f, a->z, H, m->P.wte, H, 0.0f, a->logits, V);
     add_rows(a->logits, m->P.mlm_bias, M, V);
+    if (m->logits_out)
+        memcpy(m->logits_out, a->logits, M * V * sizeof(float));
     double loss = 0.0;
     for (size_t i = 0; i < M; i++) {
         int hit;
@@ -849,6 +851,8 @@ enc_result enc_forward_cls(enc_model *m, const enc_batch *b, const enc_dropout *
     drop_fwd(d, enc_n_sites(&m->cfg), enc_n_sites(&m->cfg), a->pooled_d, a->pooled, B * H,
              a->mc);
     dense_fwd(a->clogits, a->pooled_d, &m->P.cls, B, 1);
+    if (m->logits_out)
+        memcpy(m->logits_out, a->clogits, B * C * sizeof(float));
     enc_result r = {0.0, 0, B};
     for (size_t s = 0; s < B; s++) {
         float *row = a->clogits + s * C;

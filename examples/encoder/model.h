@@ -128,6 +128,8 @@ typedef struct enc_model {
     float *param, *grad;
     enc_params P, G;
     enc_acts *acts;
+    float *logits_out; /* if not NULL, forward copies the raw logits here
+                          (M x V for MLM, B x C for the classifier) */
 } enc_model;
 
 /* Lays out the tensors and allocates parameters and gradients (zeros). */
