@@ -14,6 +14,7 @@
 
 #include <gdropout/gdropout.h>
 
+#include "fastmath.h"
 #include "util.h"
 
 /* ==== configuration and parameter layout ================================ */
@@ -203,10 +204,10 @@ typedef struct layer_acts {
     float *att, *attd;          /* [B,nh,T,T] softmax, after dropout */
     float *ctx, *ao, *r1;       /* [BT,H] */
     float *h, *h_mean, *h_rstd; /* LayerNorm 1: [BT,H], [BT], [BT] */
-    float *fi, *g, *cdf;        /* [BT,F] before and after GELU, Phi(fi) */
+    float *fi, *g, *cdf, *pdf;  /* [BT,F] before and after GELU, Phi(fi), phi(fi) */
     float *fo, *r2;             /* [BT,H] */
     float *out, *o_mean, *o_rstd;
-    uint8_t *m1, *m2;           /* residual-site masks, ceil(BT*H/8) */
+    uint8_t *ma, *m1, *m2;      /* masks: attention (ceil(B*nh*T*T/8)), residual sites */
 } layer_acts;
 
 enum { MODE_NONE = 0, MODE_MLM = 1, MODE_CLS = 2 };
@@ -217,12 +218,12 @@ struct enc_acts {
     float *e, *e_ln, *e_mean, *e_rstd, *x0;
     uint8_t *m0;
     layer_acts L[ENC_MAX_LAYERS];
-    float *hm, *t, *tg, *tcdf, *z, *z_mean, *z_rstd, *logits; /* MLM head */
+    float *hm, *t, *tg, *tcdf, *tpdf, *z, *z_mean, *z_rstd, *logits; /* MLM head */
     float *pooled, *pooled_d, *clogits;                /* classifier */
-    uint8_t *mc;
     /* backward scratch */
     float *d_out, *d_r, *d_ln, *d_h, *d_f, *d_ctx, *dq, *dk, *dv, *d_att;
     float *d_hm, *d_t, *dbias, *d_pool;
+    float *ones; /* B*T ones, for bias gradients */
 };
 
 enum { SZ_BTH, SZ_BTF, SZ_ATT, SZ_BT, SZ_MH, SZ_MV, SZ_M, SZ_BH, SZ_BC, SZ_BIAS };
@@ -246,18 +247,19 @@ static size_t list_buffers(enc_acts *a, size_t layers, buf_ref *out)
         BUF(L->att, SZ_ATT), BUF(L->attd, SZ_ATT);
         BUF(L->ctx, SZ_BTH), BUF(L->ao, SZ_BTH), BUF(L->r1, SZ_BTH);
         BUF(L->h, SZ_BTH), BUF(L->h_mean, SZ_BT), BUF(L->h_rstd, SZ_BT);
-        BUF(L->fi, SZ_BTF), BUF(L->g, SZ_BTF), BUF(L->cdf, SZ_BTF);
+        BUF(L->fi, SZ_BTF), BUF(L->g, SZ_BTF), BUF(L->cdf, SZ_BTF), BUF(L->pdf, SZ_BTF);
         BUF(L->fo, SZ_BTH), BUF(L->r2, SZ_BTH);
         BUF(L->out, SZ_BTH), BUF(L->o_mean, SZ_BT), BUF(L->o_rstd, SZ_BT);
     }
     BUF(a->hm, SZ_MH), BUF(a->t, SZ_MH), BUF(a->tg, SZ_MH), BUF(a->tcdf, SZ_MH);
+    BUF(a->tpdf, SZ_MH);
     BUF(a->z, SZ_MH);
     BUF(a->z_mean, SZ_M), BUF(a->z_rstd, SZ_M), BUF(a->logits, SZ_MV);
     BUF(a->pooled, SZ_BH), BUF(a->pooled_d, SZ_BH), BUF(a->clogits, SZ_BC);
     BUF(a->d_out, SZ_BTH), BUF(a->d_r, SZ_BTH), BUF(a->d_ln, SZ_BTH), BUF(a->d_h, SZ_BTH);
     BUF(a->d_f, SZ_BTF), BUF(a->d_ctx, SZ_BTH), BUF(a->dq, SZ_BTH), BUF(a->dk, SZ_BTH);
     BUF(a->dv, SZ_BTH), BUF(a->d_att, SZ_ATT), BUF(a->d_hm, SZ_MH), BUF(a->d_t, SZ_MH);
-    BUF(a->dbias, SZ_BIAS), BUF(a->d_pool, SZ_BH);
+    BUF(a->dbias, SZ_BIAS), BUF(a->d_pool, SZ_BH), BUF(a->ones, SZ_BT);
 #undef BUF
     return n;
 }
@@ -268,10 +270,10 @@ static void list_masks(enc_acts *a, size_t layers, uint8_t **out[], int *size)
     size_t n = 0;
     out[n] = &a->m0, size[n++] = SZ_BTH;
     for (size_t l = 0; l < layers; l++) {
+        out[n] = &a->L[l].ma, size[n++] = SZ_ATT;
         out[n] = &a->L[l].m1, size[n++] = SZ_BTH;
         out[n] = &a->L[l].m2, size[n++] = SZ_BTH;
     }
-    out[n] = &a->mc, size[n++] = SZ_BH;
     out[n] = NULL;
 }
 
@@ -281,8 +283,8 @@ static void acts_free(enc_acts *a)
     size_t n = list_buffers(a, ENC_MAX_LAYERS, refs);
     for (size_t i = 0; i < n; i++)
         free(*refs[i].p);
-    uint8_t **masks[3 * ENC_MAX_LAYERS + 4];
-    int sizes[3 * ENC_MAX_LAYERS + 4];
+    uint8_t **masks[4 * ENC_MAX_LAYERS + 4];
+    int sizes[4 * ENC_MAX_LAYERS + 4];
     list_masks(a, ENC_MAX_LAYERS, masks, sizes);
     for (size_t i = 0; masks[i] != NULL; i++)
         free(*masks[i]);
@@ -293,6 +295,7 @@ static void acts_free(enc_acts *a)
 static enc_acts *acts_reserve(enc_model *m, size_t B, size_t T, size_t M)
 {
     const enc_config *c = &m->cfg;
+    T = c->max_len; /* reserve the longest batch at once: no regrowth as T varies */
     size_t bt = enc_mul(B, T), att = enc_mul(enc_mul(bt, T), c->heads);
     M = M ? M : 1;
     enc_acts *a = m->acts;
@@ -315,8 +318,10 @@ static enc_acts *acts_reserve(enc_model *m, size_t B, size_t T, size_t M)
     size_t n = list_buffers(a, c->layers, refs);
     for (size_t i = 0; i < n; i++)
         *refs[i].p = enc_alloc(count[refs[i].size], sizeof(float), "activations");
-    uint8_t **masks[3 * ENC_MAX_LAYERS + 4];
-    int sizes[3 * ENC_MAX_LAYERS + 4];
+    for (size_t i = 0; i < bt; i++)
+        a->ones[i] = 1.0f;
+    uint8_t **masks[4 * ENC_MAX_LAYERS + 4];
+    int sizes[4 * ENC_MAX_LAYERS + 4];
     list_masks(a, c->layers, masks, sizes);
     for (size_t i = 0; masks[i] != NULL; i++)
         *masks[i] = enc_alloc(count[sizes[i]] / 8 + 1, 1, "dropout masks");
@@ -327,26 +332,25 @@ static enc_acts *acts_reserve(enc_model *m, size_t B, size_t T, size_t M)
 /* ==== small kernels ===================================================== */
 
 /* GELU(x) = x Phi(x) with Phi the normal CDF (erf's, as BERT); forward
- * keeps Phi(x) so backward needs only the density:
+ * keeps Phi(x) and the density phi(x), so backward is one multiply-add:
  * GELU'(x) = Phi(x) + x phi(x). */
-static inline float normal_cdf(float x)
-{
-    return 0.5f * (1.0f + erff(x * 0.70710678118654752f));
-}
-
-static void gelu_fwd(float *y, float *cdf, const float *x, size_t n)
+ENC_VECTOR_CLONES
+static void gelu_fwd(float *restrict y, float *restrict cdf, float *restrict pdf,
+                     const float *restrict x, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        cdf[i] = normal_cdf(x[i]);
+        enc_normal_cdf_pdf(x[i], &cdf[i], &pdf[i]);
         y[i] = x[i] * cdf[i];
     }
 }
 
 /* dx *= GELU'(x), in place. */
-static void gelu_bwd(float *dx, const float *x, const float *cdf, size_t n)
+ENC_VECTOR_CLONES
+static void gelu_bwd(float *restrict dx, const float *restrict x, const float *restrict cdf,
+                     const float *restrict pdf, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        dx[i] *= cdf[i] + x[i] * 0.39894228040143268f * expf(-0.5f * x[i] * x[i]);
+        dx[i] *= cdf[i] + x[i] * pdf[i];
 }
 
 static void add_rows(float *y, const float *bias, size_t rows, size_t cols)
@@ -356,14 +360,10 @@ static void add_rows(float *y, const float *bias, size_t rows, size_t cols)
             y[r * cols + c] += bias[c];
 }
 
-/* g[c] += sum over rows of dy[r, c], through gd_sum_cols (double sums). */
-static void bias_grad(float *g, float *scratch, const float *dy, size_t rows, size_t cols)
+/* g[c] += sum over rows of dy[r, c]: dy^T times a vector of ones (BLAS). */
+static void bias_grad(float *g, const float *ones, const float *dy, size_t rows, size_t cols)
 {
-    double t0 = enc_prof_begin();
-    enc_gd(gd_sum_cols(scratch, dy, rows, cols), "gd_sum_cols");
-    enc_prof_end(ENC_PROF_GD, t0);
-    for (size_t c = 0; c < cols; c++)
-        g[c] += scratch[c];
+    enc_sgemv_t(rows, cols, dy, ones, g);
 }
 
 /* ---- dense: y = x W^T (+ b) ------------------------------------------- */
@@ -376,14 +376,14 @@ static void dense_fwd(float *y, const float *x, const enc_linear *l, size_t rows
 }
 
 /* dW += dy^T x; db += colsum(dy) when with_bias; dx = dy W (+ dx when
- * accumulate; dx NULL skips it). */
+ * accumulate; dx NULL skips it).  ones: at least rows ones. */
 static void dense_bwd(float *dx, const float *dy, const float *x, const enc_linear *l,
                       const enc_linear *g, size_t rows, int with_bias, int accumulate,
-                      float *scratch)
+                      const float *ones)
 {
     enc_sgemm(1, 0, l->out, l->in, rows, 1.0f, dy, l->out, x, l->in, 1.0f, g->w, l->in);
     if (with_bias)
-        bias_grad(g->b, scratch, dy, rows, l->out);
+        bias_grad(g->b, ones, dy, rows, l->out);
     if (dx != NULL)
         enc_sgemm(0, 0, rows, l->in, l->out, 1.0f, dy, l->out, l->w, l->in,
                   accumulate ? 1.0f : 0.0f, dx, l->in);
@@ -585,10 +585,10 @@ static void attention_fwd(const enc_model *m, layer_acts *L, const enc_batch *b,
                 for (size_t j = 1; j < n; j++)
                     mx = row[j] > mx ? row[j] : mx;
                 float sum = 0.0f;
-                for (size_t j = 0; j < n; j++) {
-                    row[j] = expf(row[j] - mx);
+                for (size_t j = 0; j < n; j++)
+                    row[j] = enc_exp(row[j] - mx);
+                for (size_t j = 0; j < n; j++)
                     sum += row[j];
-                }
                 float inv = 1.0f / sum;
                 for (size_t j = 0; j < n; j++)
                     row[j] *= inv;
@@ -598,7 +598,7 @@ static void attention_fwd(const enc_model *m, layer_acts *L, const enc_batch *b,
         }
     }
     const size_t n_att = b->B * nh * T * T;
-    drop_fwd(d, 1 + 3 * layer, enc_n_sites(&m->cfg), L->attd, L->att, n_att, NULL);
+    drop_fwd(d, 1 + 3 * layer, enc_n_sites(&m->cfg), L->attd, L->att, n_att, L->ma);
     for (size_t s = 0; s < b->B; s++)
         for (size_t h = 0; h < nh; h++) {
             const size_t qo = s * T * H + h * hd;
@@ -626,8 +626,8 @@ static void attention_bwd(const enc_model *m, enc_acts *a, layer_acts *L, const 
             enc_sgemm(0, 1, T, n, hd, 1.0f, a->d_ctx + qo, H, L->v + qo, H, 0.0f, dP, T);
             enc_sgemm(1, 0, n, hd, T, 1.0f, Pd, T, a->d_ctx + qo, H, 0.0f, a->dv + qo, H);
         }
-    /* Regenerated mask: d_att now holds the gradient of att. */
-    drop_bwd(d, 1 + 3 * layer, enc_n_sites(&m->cfg), a->d_att, a->d_att, n_att, NULL);
+    /* d_att becomes the gradient of att (before dropout). */
+    drop_bwd(d, 1 + 3 * layer, enc_n_sites(&m->cfg), a->d_att, a->d_att, n_att, L->ma);
     for (size_t s = 0; s < b->B; s++)
         for (size_t h = 0; h < nh; h++) {
             const size_t qo = s * T * H + h * hd, n = b->len[s];
@@ -663,7 +663,7 @@ static void layer_fwd(enc_model *m, enc_acts *a, const enc_batch *b, const enc_d
     drop_add_fwd(d, 2 + 3 * l, ns, L->r1, L->ao, P->ao.b, x, BT, H, L->m1);
     norm_fwd(L->h, L->h_mean, L->h_rstd, L->r1, &P->ln1, BT, H);
     dense_fwd(L->fi, L->h, &P->fi, BT, 1);
-    gelu_fwd(L->g, L->cdf, L->fi, BT * F);
+    gelu_fwd(L->g, L->cdf, L->pdf, L->fi, BT * F);
     dense_fwd(L->fo, L->g, &P->fo, BT, 0);
     drop_add_fwd(d, 3 + 3 * l, ns, L->r2, L->fo, P->fo.b, L->h, BT, H, L->m2);
     norm_fwd(L->out, L->o_mean, L->o_rstd, L->r2, &P->ln2, BT, H);
@@ -682,25 +682,25 @@ static void layer_bwd(enc_model *m, enc_acts *a, const enc_batch *b, const enc_d
     drop_add_bwd(d, 3 + 3 * l, ns, a->d_h, G->fo.b, a->dbias, a->d_r, BT, H, L->m2);
     memcpy(a->d_ln, a->d_r, BT * H * sizeof(float)); /* the residual branch */
     /* fo = g Wf^T;  g = gelu(fi);  fi = h Wi^T + bi */
-    dense_bwd(a->d_f, a->d_h, L->g, &P->fo, &G->fo, BT, 0, 0, a->dbias);
+    dense_bwd(a->d_f, a->d_h, L->g, &P->fo, &G->fo, BT, 0, 0, a->ones);
     if (hook)
         hook(user, &P->fo, L->g, a->d_h, BT);
-    gelu_bwd(a->d_f, L->fi, L->cdf, BT * F);
-    dense_bwd(a->d_ln, a->d_f, L->h, &P->fi, &G->fi, BT, 1, 1, a->dbias);
+    gelu_bwd(a->d_f, L->fi, L->cdf, L->pdf, BT * F);
+    dense_bwd(a->d_ln, a->d_f, L->h, &P->fi, &G->fi, BT, 1, 1, a->ones);
     if (hook)
         hook(user, &P->fi, L->h, a->d_f, BT);
     /* h = LayerNorm(r1);  r1 = x + dropout(ao + bo);  ao = ctx Wo^T */
     norm_bwd(a->d_r, a->d_ln, L->r1, L->h_mean, L->h_rstd, &P->ln1, &G->ln1, BT, H);
     drop_add_bwd(d, 2 + 3 * l, ns, a->d_h, G->ao.b, a->dbias, a->d_r, BT, H, L->m1);
-    dense_bwd(a->d_ctx, a->d_h, L->ctx, &P->ao, &G->ao, BT, 0, 0, a->dbias);
+    dense_bwd(a->d_ctx, a->d_h, L->ctx, &P->ao, &G->ao, BT, 0, 0, a->ones);
     if (hook)
         hook(user, &P->ao, L->ctx, a->d_h, BT);
     attention_bwd(m, a, L, b, d, l);
     /* dx = dr1 (residual) + dq Wq + dk Wk + dv Wv */
     memcpy(a->d_out, a->d_r, BT * H * sizeof(float));
-    dense_bwd(a->d_out, a->dq, x, &P->q, &G->q, BT, 1, 1, a->dbias);
-    dense_bwd(a->d_out, a->dk, x, &P->k, &G->k, BT, 1, 1, a->dbias);
-    dense_bwd(a->d_out, a->dv, x, &P->v, &G->v, BT, 1, 1, a->dbias);
+    dense_bwd(a->d_out, a->dq, x, &P->q, &G->q, BT, 1, 1, a->ones);
+    dense_bwd(a->d_out, a->dk, x, &P->k, &G->k, BT, 1, 1, a->ones);
+    dense_bwd(a->d_out, a->dv, x, &P->v, &G->v, BT, 1, 1, a->ones);
     if (hook) {
         hook(user, &P->q, x, a->dq, BT);
         hook(user, &P->k, x, a->dk, BT);
@@ -744,7 +744,7 @@ static void check_batch(const enc_model *m, const enc_batch *b)
 /* ==== MLM head ========================================================== */
 
 /* Cross-entropy of one row of logits, which it turns into the softmax in
- * place (one expf per element, the sum in double); returns -log p[label]
+ * place (one exp per element, the sum in double); returns -log p[label]
  * and sets *hit when the argmax is the label. */
 static double softmax_xent(float *row, size_t n, size_t label, int *hit)
 {
@@ -754,11 +754,11 @@ static double softmax_xent(float *row, size_t n, size_t label, int *hit)
         if (row[j] > mx)
             mx = row[j], arg = j;
     const float z_label = row[label] - mx;
+    for (size_t j = 0; j < n; j++)
+        row[j] = enc_exp(row[j] - mx);
     double sum = 0.0;
-    for (size_t j = 0; j < n; j++) {
-        row[j] = expf(row[j] - mx);
+    for (size_t j = 0; j < n; j++)
         sum += row[j];
-    }
     const float inv = (float)(1.0 / sum);
     for (size_t j = 0; j < n; j++)
         row[j] *= inv;
@@ -779,7 +779,7 @@ enc_result enc_forward_mlm(enc_model *m, const enc_batch *b, const enc_dropout *
     for (size_t i = 0; i < M; i++)
         memcpy(a->hm + i * H, x + b->mpos[i] * H, H * sizeof(float));
     dense_fwd(a->t, a->hm, &m->P.mlm, M, 1);
-    gelu_fwd(a->tg, a->tcdf, a->t, M * H);
+    gelu_fwd(a->tg, a->tcdf, a->tpdf, a->t, M * H);
     norm_fwd(a->z, a->z_mean, a->z_rstd, a->tg, &m->P.mlm_ln, M, H);
     enc_sgemm(0, 1, M, V, H, 1.0f, a->z, H, m->P.wte, H, 0.0f, a->logits, V);
     add_rows(a->logits, m->P.mlm_bias, M, V);
@@ -807,13 +807,13 @@ static void mlm_bwd(enc_model *m, enc_acts *a, const enc_batch *b)
         for (size_t j = 0; j < V; j++)
             row[j] *= inv;
     }
-    bias_grad(G->mlm_bias, a->dbias, a->logits, M, V);
+    bias_grad(G->mlm_bias, a->ones, a->logits, M, V);
     /* logits = z wte^T: dwte += dlogits^T z;  dz = dlogits wte */
     enc_sgemm(1, 0, V, H, M, 1.0f, a->logits, V, a->z, H, 1.0f, G->wte, H);
     enc_sgemm(0, 0, M, H, V, 1.0f, a->logits, V, m->P.wte, H, 0.0f, a->d_t, H);
     norm_bwd(a->d_hm, a->d_t, a->tg, a->z_mean, a->z_rstd, &m->P.mlm_ln, &G->mlm_ln, M, H);
-    gelu_bwd(a->d_hm, a->t, a->tcdf, M * H);
-    dense_bwd(a->d_t, a->d_hm, a->hm, &m->P.mlm, &G->mlm, M, 1, 0, a->dbias);
+    gelu_bwd(a->d_hm, a->t, a->tcdf, a->tpdf, M * H);
+    dense_bwd(a->d_t, a->d_hm, a->hm, &m->P.mlm, &G->mlm, M, 1, 0, a->ones);
     memset(a->d_out, 0, BT * H * sizeof(float));
     for (size_t i = 0; i < M; i++) {
         float *dst = a->d_out + b->mpos[i] * H;
@@ -848,8 +848,7 @@ enc_result enc_forward_cls(enc_model *m, const enc_batch *b, const enc_dropout *
         for (size_t c = 0; c < H; c++)
             p[c] /= (float)b->len[s];
     }
-    drop_fwd(d, enc_n_sites(&m->cfg), enc_n_sites(&m->cfg), a->pooled_d, a->pooled, B * H,
-             a->mc);
+    drop_fwd(d, enc_n_sites(&m->cfg), enc_n_sites(&m->cfg), a->pooled_d, a->pooled, B * H, NULL);
     dense_fwd(a->clogits, a->pooled_d, &m->P.cls, B, 1);
     if (m->logits_out)
         memcpy(m->logits_out, a->clogits, B * C * sizeof(float));
@@ -891,8 +890,9 @@ static void cls_bwd(enc_model *m, enc_acts *a, const enc_batch *b, const enc_dro
         for (size_t j = 0; j < C; j++)
             row[j] *= inv;
     }
-    dense_bwd(a->d_pool, a->clogits, a->pooled_d, &m->P.cls, &m->G.cls, B, 1, 0, a->dbias);
-    drop_bwd(d, enc_n_sites(&m->cfg), enc_n_sites(&m->cfg), a->d_pool, a->d_pool, B * H, a->mc);
+    dense_bwd(a->d_pool, a->clogits, a->pooled_d, &m->P.cls, &m->G.cls, B, 1, 0, a->ones);
+    /* The classifier's mask is regenerated from its stream: B x H words. */
+    drop_bwd(d, enc_n_sites(&m->cfg), enc_n_sites(&m->cfg), a->d_pool, a->d_pool, B * H, NULL);
     memset(a->d_out, 0, B * T * H * sizeof(float));
     for (size_t s = 0; s < B; s++) {
         const float *g = a->d_pool + s * H;

@@ -21,12 +21,13 @@
  *                   logits (C = 1: a regression score, squared error)
  * Post-LayerNorm as BERT; GELU is erf's; LayerNorm eps 1e-12.
  *
- * Masks: the two residual sites store their masks (1 bit per element, 1/32
- * of the activation they drop) because regenerating costs Philox work in
- * backward and the bits are cheap; the attention-probability site
- * regenerates its mask in backward, because that tensor is the largest
- * activation (T^2 per head), its dropped copy must be kept for dV anyway,
- * and a second per-element structure would grow with T^2 as well.
+ * Masks: every encoder site stores its Bernoulli mask in forward (1 bit per
+ * element, 1/32 of the activation it drops) and backward reads it, because
+ * regenerating costs Philox work in backward and the bits are cheap; the
+ * classifier's dropout regenerates its mask from the stream instead (B x H
+ * words: nothing to keep), and Gaussian noise is always regenerated.  A host
+ * short of memory would regenerate everywhere: the result is the same bit
+ * for bit.
  */
 #ifndef ENC_MODEL_H
 #define ENC_MODEL_H

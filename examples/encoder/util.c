@@ -103,3 +103,13 @@ void enc_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const 
                 beta, C, blas_int(ldc));
     enc_prof_end(ENC_PROF_SGEMM, t0);
 }
+
+void enc_sgemv_t(size_t M, size_t N, const float *A, const float *x, float *y)
+{
+    if (M == 0 || N == 0)
+        return;
+    double t0 = enc_prof_begin();
+    cblas_sgemv(CblasRowMajor, CblasTrans, blas_int(M), blas_int(N), 1.0f, A, blas_int(N), x, 1,
+                1.0f, y, 1);
+    enc_prof_end(ENC_PROF_SGEMM, t0);
+}

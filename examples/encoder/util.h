@@ -71,6 +71,8 @@ double enc_now(void);
 
 /* ---- step-time profile ------------------------------------------------- */
 
+/* ENC_PROF_SGEMM: BLAS calls (sgemm, and sgemv for bias gradients);
+ * ENC_PROF_GD: libgdropout calls. */
 enum { ENC_PROF_SGEMM = 0, ENC_PROF_GD = 1, ENC_PROF_N = 2 };
 
 /* Accumulated CPU seconds per group (process CPU time, so the shares stay
@@ -96,5 +98,9 @@ static inline void enc_prof_end(int group, double t0)
  * cblas_sgemm, timed as ENC_PROF_SGEMM.  ta/tb: 0 = as stored, 1 = transposed. */
 void enc_sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
                size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+
+/* y[N] += A[M x N]^T x[M] (row-major A), through cblas_sgemv, timed with
+ * the sgemm group (the BLAS share). */
+void enc_sgemv_t(size_t M, size_t N, const float *A, const float *x, float *y);
 
 #endif /* ENC_UTIL_H */
