@@ -9,6 +9,13 @@
  * Then site scores (GD_REDUCE_TENSOR_MEAN) and the guided plan
  * (GD_RULE_RANK_LINEAR from --p-max at the least informative site to
  * --p-min at the most), printed per layer and saved.
+ *
+ * Built as encoder-mpi (ENC_MPI), `mpirun -np N encoder-mpi fisher ...`
+ * shards the sequences over the ranks (rank r takes sequences r, r+N, ...),
+ * adds the ranks' raw sums and weights with gdx_fisher_allreduce (sums, not
+ * estimates: see examples/common/fisher_mpi.h), and rank 0 writes the files.
+ * A rank that fails (bad input) prints why and exits 1, and mpirun ends the
+ * job.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "commands.h"
@@ -23,6 +30,12 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+
+#ifdef ENC_MPI
+#include <mpi.h>
+
+#include "fisher_mpi.h"
+#endif
 
 typedef struct fisher_ctx {
     gd_fisher *f;
@@ -103,6 +116,14 @@ int enc_cmd_fisher(int argc, char **argv)
         enc_die("fisher: --p-min %g is above --p-max %g", (double)p_min, (double)p_max);
     if (threads)
         openblas_set_num_threads((int)threads);
+    size_t rank = 0, ranks = 1;
+#ifdef ENC_MPI
+    int mpi_rank, mpi_size;
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
+    rank = (size_t)mpi_rank, ranks = (size_t)mpi_size;
+#endif
     char path[4096], fisher_path[4096], plan_path[4096];
     enc_path(fisher_path, sizeof fisher_path, ckpt, "fisher.safetensors");
     enc_path(plan_path, sizeof plan_path, ckpt, "guided.plan");
@@ -148,8 +169,10 @@ int enc_cmd_fisher(int argc, char **argv)
         perm[i] = i;
     enc_rng pr = enc_rng_make(seed, 0x66697368ull);
     enc_shuffle(perm, train.n, &pr);
-    printf("Fisher of the MLM loss: %zu sequences (%.2f %% of %zu), batch of one\n", n_use,
-           100.0 * (double)n_use / (double)train.n, train.n);
+    if (rank == 0)
+        printf("Fisher of the MLM loss: %zu sequences (%.2f %% of %zu), batch of one, %zu "
+               "process(es)\n",
+               n_use, 100.0 * (double)n_use / (double)train.n, train.n, ranks);
 
     enc_batch b;
     enc_batch_alloc(&b, 1, m.cfg.max_len);
@@ -157,7 +180,7 @@ int enc_cmd_fisher(int argc, char **argv)
     fisher_ctx ctx = {f, 0};
     size_t skipped = 0;
     const double t0 = enc_now();
-    for (size_t i = 0; i < n_use; i++) {
+    for (size_t i = rank; i < n_use; i += ranks) {
         enc_rng r = enc_rng_make(seed, 0x6d61736bull << 32 | i);
         enc_batch_mlm(&b, &train, &perm[i], 1, m.cfg.vocab, &r);
         if (b.n_mask == 0) { /* nothing maskable: this sequence has no MLM loss */
@@ -170,7 +193,7 @@ int enc_cmd_fisher(int argc, char **argv)
             if (!dense[k])
                 enc_gd(gd_fisher_accumulate(f, k, m.grad + m.tensor[k].offset, 1.0f),
                        "gd_fisher_accumulate");
-        if ((i + 1) % log_every == 0 || i + 1 == n_use) {
+        if (rank == 0 && ((i + 1) % log_every < ranks || i + ranks >= n_use)) {
             double el = enc_now() - t0;
             printf("  %zu/%zu sequences  %.1f s  ETA %.1f s\n", i + 1, n_use, el,
                    el / (double)(i + 1) * (double)(n_use - i - 1));
@@ -178,7 +201,17 @@ int enc_cmd_fisher(int argc, char **argv)
         }
     }
     if (skipped)
-        printf("  %zu sequences had no maskable token and were skipped\n", skipped);
+        printf("  rank %zu: %zu sequences had no maskable token and were skipped\n", rank,
+               skipped);
+#ifdef ENC_MPI
+    if (gdx_fisher_allreduce(f, MPI_COMM_WORLD, 0, GDX_FISHER_CHUNK_DEFAULT) != 0)
+        enc_die("rank %zu: the Fisher reduction failed (see above)", rank);
+    if (rank != 0) {
+        gd_fisher_destroy(f);
+        MPI_Finalize();
+        return 0;
+    }
+#endif
     enc_gd(gd_fisher_save(f, fisher_path), "gd_fisher_save");
     printf("Fisher file: %s\n", fisher_path);
 
@@ -204,6 +237,9 @@ int enc_cmd_fisher(int argc, char **argv)
                score_without_norms(&m, f, s));
     }
     printf("plan file: %s   (read it back: gdropout-plan --help)\n", plan_path);
+#ifdef ENC_MPI
+    MPI_Finalize();
+#endif
     gd_plan_destroy(plan);
     gd_fisher_destroy(f);
     free(scores);
