@@ -3,6 +3,7 @@
  *   pretrain.c   encoder pretrain    masked-LM pretraining on WordNet glosses
  *   fisher.c     encoder fisher      MLM Fisher per site and the guided plan
  *   finetune.c   encoder finetune    one fine-tuning run on a task
+ *   experiment.c encoder experiment  every regime x fraction x seed, as TSV rows
  *   speed.c      encoder speed       tokens/s and the step-time shares
  *   dump.c       encoder dump        one step for a parity test
  * and what they share.
@@ -18,6 +19,7 @@
 int enc_cmd_pretrain(int argc, char **argv);
 int enc_cmd_fisher(int argc, char **argv);
 int enc_cmd_finetune(int argc, char **argv);
+int enc_cmd_experiment(int argc, char **argv);
 int enc_cmd_speed(int argc, char **argv);
 int enc_cmd_dump(int argc, char **argv);
 

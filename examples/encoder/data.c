@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomic.h"
+
 /* ==== the pretraining corpus ============================================ */
 
 void enc_corpus_from_wordnet(enc_corpus *c, const enc_wordnet *wn, const enc_vocab *v,
@@ -196,6 +198,19 @@ static size_t push_tokens(enc_dataset *d, const uint32_t *tok, size_t n)
     return d->n_pool - n;
 }
 
+static size_t push_text(enc_dataset *d, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    if (d->n_text + len > d->cap_text) {
+        while (d->n_text + len > d->cap_text)
+            d->cap_text = d->cap_text ? 2 * d->cap_text : 65536;
+        d->text = enc_realloc(d->text, d->cap_text, 1, "dataset");
+    }
+    memcpy(d->text + d->n_text, s, len);
+    d->n_text += len;
+    return d->n_text - len;
+}
+
 /* Appends an example of text a (and b when not NULL), max_tokens each. */
 static void push_example(enc_dataset *d, size_t *cap, const enc_vocab *v, const char *a,
                          const char *b, int label, float target)
@@ -211,7 +226,9 @@ static void push_example(enc_dataset *d, size_t *cap, const enc_vocab *v, const 
     size_t k = enc_encode(v, a, buf, MAX_TOKENS);
     e->na = k < MAX_TOKENS ? k : MAX_TOKENS;
     e->a = push_tokens(d, buf, e->na);
+    e->text_a = push_text(d, a);
     if (b != NULL) {
+        e->text_b = push_text(d, b);
         k = enc_encode(v, b, buf, MAX_TOKENS);
         e->nb = k < MAX_TOKENS ? k : MAX_TOKENS;
         e->b = push_tokens(d, buf, e->nb);
@@ -224,6 +241,7 @@ static void dataset_free(enc_dataset *d)
 {
     free(d->ex);
     free(d->pool);
+    free(d->text);
     memset(d, 0, sizeof *d);
 }
 
@@ -570,4 +588,50 @@ size_t enc_subset(size_t *idx, const enc_dataset *d, size_t n_classes, double fr
     free(take);
     free(perm);
     return n;
+}
+
+/* ---- export ------------------------------------------------------------- */
+
+typedef struct export_ctx {
+    const enc_task *t;
+    const enc_dataset *d;
+} export_ctx;
+
+/* A TSV field: tabs and newlines (none in WordNet glosses) become spaces. */
+static void put_field(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
+}
+
+static void write_set(FILE *f, void *user)
+{
+    const export_ctx *c = user;
+    for (size_t i = 0; i < c->d->n; i++) {
+        const enc_example *e = &c->d->ex[i];
+        if (c->t->n_classes == 1)
+            fprintf(f, "%.9g", (double)e->target);
+        else
+            fputs(c->t->class_name[e->label], f);
+        fputc('\t', f);
+        put_field(f, c->d->text + e->text_a);
+        if (c->t->pair) {
+            fputc('\t', f);
+            put_field(f, c->d->text + e->text_b);
+        }
+        fputc('\n', f);
+    }
+}
+
+void enc_task_export(const enc_task *t, const char *dir)
+{
+    const enc_dataset *sets[3] = {&t->train, &t->val, &t->test};
+    static const char *const names[3] = {"train.tsv", "val.tsv", "test.tsv"};
+    for (int i = 0; i < 3; i++) {
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path)
+            enc_die("path too long: %s", dir);
+        export_ctx c = {t, sets[i]};
+        enc_write_atomic(path, write_set, &c);
+    }
 }

@@ -53,6 +53,8 @@ size_t enc_epoch_order(size_t *order, const enc_corpus *c, size_t batch, uint64_
 
 typedef struct enc_example {
     size_t a, na, b, nb; /* token ranges in the dataset's pool; nb == 0: single text */
+    size_t text_a, text_b; /* the raw texts, offsets in the dataset's text (text_b
+                              only for pairs), for baselines that tokenise their own way */
     int label;           /* class id (classification) */
     float target;        /* regression target */
 } enc_example;
@@ -62,6 +64,8 @@ typedef struct enc_dataset {
     size_t n;
     uint32_t *pool;
     size_t n_pool, cap_pool;
+    char *text;
+    size_t n_text, cap_text;
 } enc_dataset;
 
 typedef struct enc_task {
@@ -91,6 +95,10 @@ void enc_task_hypernymy(enc_task *t, const enc_wordnet *wn, const enc_vocab *v, 
 void enc_task_tsv(enc_task *t, const enc_vocab *v, const char *train, const char *val,
                   const char *test, int regression);
 void enc_task_free(enc_task *t);
+/* Writes the task's three sets as TSV files (label name<TAB>text[<TAB>text_b],
+ * the raw texts) dir/train.tsv, dir/val.tsv, dir/test.tsv: the input of the
+ * bag-of-words baseline, and a user-task example. */
+void enc_task_export(const enc_task *t, const char *dir);
 
 /* The classification batch of examples idx[0..n) of d: [CLS] a [SEP]
  * (b [SEP], token type 1), the longer text cut first to fit max_len. */

@@ -134,6 +134,7 @@ ft_result enc_finetune(const ft_setup *s, int regime, double fraction, uint64_t 
     const size_t spe = (n + s->batch - 1) / s->batch;
     size_t total = spe * s->epochs;
     total = total > s->min_steps ? total : s->min_steps;
+    total = s->max_steps && total > s->max_steps ? s->max_steps : total;
     enc_adamw o;
     enc_adamw_init(&o, &m, s->lr, total / 10, total, s->weight_decay);
     enc_batch b;
@@ -248,7 +249,7 @@ int enc_cmd_finetune(int argc, char **argv)
     const char *train = NULL, *val = NULL, *test = NULL, *regime_s = "standard", *plan_path = NULL;
     const char *pool_s = "mean";
     float lr = 1e-4f, p = 0.1f, cls_p = 0.1f, wd = 0.01f, fraction = 1.0f;
-    size_t epochs = 5, batch = 32, min_steps = 100, threads = 0, pool_n = 4000;
+    size_t epochs = 5, batch = 32, min_steps = 100, max_steps = 0, threads = 0, pool_n = 4000;
     uint64_t seed = 1;
     int regression = 0, scratch = 0;
     const cli_flag flags[] = {
@@ -271,6 +272,7 @@ int enc_cmd_finetune(int argc, char **argv)
         {"weight-decay", CLI_FLOAT, &wd, 0, 1, "AdamW weight decay"},
         {"epochs", CLI_SIZE, &epochs, 1, 1e6, "passes over the subset"},
         {"min-steps", CLI_SIZE, &min_steps, 1, 1e9, "at least this many steps"},
+        {"max-steps", CLI_SIZE, &max_steps, 0, 1e9, "at most this many steps (0: no cap)"},
         {"batch", CLI_SIZE, &batch, 1, 4096, "examples per step"},
         {"seed", CLI_U64, &seed, 0, 1e18, "run seed (subset, head, order, dropout)"},
         {"threads", CLI_SIZE, &threads, 0, 256, "OpenBLAS threads (0: default)"},
@@ -296,7 +298,7 @@ int enc_cmd_finetune(int argc, char **argv)
     cfg.classes = task.n_classes;
     float *plan = plan_path ? enc_read_plan(plan_path, enc_n_sites(&cfg)) : NULL;
     ft_setup s = {&task, cfg, pool_s[0] == 'm' ? ENC_POOL_MEAN : ENC_POOL_CLS,
-                  scratch ? NULL : pre, plan, lr, p, cls_p, wd, epochs, batch, min_steps};
+                  scratch ? NULL : pre, plan, lr, p, cls_p, wd, epochs, batch, min_steps, max_steps};
     printf("task %s: %zu training, %zu validation, %zu test examples, %zu classes\n", task.name,
            task.train.n, task.val.n, task.test.n, task.n_classes);
     ft_result r = enc_finetune(&s, regime, fraction, seed);

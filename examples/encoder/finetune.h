@@ -38,7 +38,8 @@ typedef struct ft_setup {
                                 classifier's entries ignored); NULL: random initialisation */
     const float *plan;       /* guided rates, enc_n_sites(cfg) of them (guided, matched) */
     float lr, p, cls_p, weight_decay;
-    size_t epochs, batch, min_steps;
+    size_t epochs, batch, min_steps, max_steps; /* steps = epochs over the subset,
+                                                    clamped to [min_steps, max_steps] */
 } ft_setup;
 
 typedef struct ft_result {

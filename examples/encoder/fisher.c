@@ -28,6 +28,7 @@
 
 #include <gdropout/gdropout.h>
 
+#include "atomic.h"
 #include "checkpoint.h"
 #include "cli.h"
 
@@ -89,9 +90,33 @@ static double score_without_norms(const enc_model *m, gd_fisher *f, size_t site)
     return n ? sum / (double)n : NAN;
 }
 
+typedef struct site_table {
+    const enc_model *m;
+    gd_fisher *f;
+    const float *scores, *rates;
+    size_t n;
+} site_table;
+
+/* The table as TSV, for figures: site, name, layer (-1: embeddings), kind,
+ * score, score without LayerNorm tensors, rate. */
+static void write_sites(FILE *out, void *user)
+{
+    const site_table *t = user;
+    static const char *const kind[3] = {"attention.self", "attention.output", "output"};
+    char name[128];
+    fprintf(out, "site\tname\tlayer\tkind\tscore\tscore_wo_ln\tp\n");
+    for (size_t s = 0; s < t->n; s++) {
+        enc_site_name(s, name, sizeof name);
+        fprintf(out, "%zu\t%s\t%d\t%s\t%.9g\t%.9g\t%.9g\n", s, name,
+                s == 0 ? -1 : (int)((s - 1) / 3), s == 0 ? "embeddings" : kind[(s - 1) % 3],
+                (double)t->scores[s], score_without_norms(t->m, t->f, s), (double)t->rates[s]);
+    }
+}
+
 int enc_cmd_fisher(int argc, char **argv)
 {
     const char *ckpt = NULL, *wordnet = "/usr/share/wordnet", *out = NULL, *plan_out = NULL;
+    const char *sites_out = NULL;
     float fraction = 0.01f, p_max = 0.1f, p_min = 0.0f;
     uint64_t seed = 7;
     size_t threads = 0, log_every = 100;
@@ -102,6 +127,7 @@ int enc_cmd_fisher(int argc, char **argv)
         {"seed", CLI_U64, &seed, 0, 1e18, "seed of the subsample and the masks"},
         {"out", CLI_STR, &out, 0, 0, "Fisher file [CKPT/fisher.safetensors]"},
         {"plan", CLI_STR, &plan_out, 0, 0, "plan file [CKPT/guided.plan]"},
+        {"sites", CLI_STR, &sites_out, 0, 0, "site table TSV [CKPT/fisher-sites.tsv]"},
         {"p-max", CLI_FLOAT, &p_max, 0, 1, "rate of the least informative site"},
         {"p-min", CLI_FLOAT, &p_min, 0, 1, "rate of the most informative site"},
         {"threads", CLI_SIZE, &threads, 0, 256, "OpenBLAS threads (0: default)"},
@@ -124,7 +150,10 @@ int enc_cmd_fisher(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
     rank = (size_t)mpi_rank, ranks = (size_t)mpi_size;
 #endif
-    char path[4096], fisher_path[4096], plan_path[4096];
+    char path[4096], fisher_path[4096], plan_path[4096], sites_path[4096];
+    enc_path(sites_path, sizeof sites_path, ckpt, "fisher-sites.tsv");
+    if (sites_out)
+        snprintf(sites_path, sizeof sites_path, "%s", sites_out);
     enc_path(fisher_path, sizeof fisher_path, ckpt, "fisher.safetensors");
     enc_path(plan_path, sizeof plan_path, ckpt, "guided.plan");
     if (out)
@@ -231,11 +260,14 @@ int enc_cmd_fisher(int argc, char **argv)
     printf("\nsite scores (GD_REDUCE_TENSOR_MEAN) and the guided plan (rank-linear %.3g -> %.3g):\n",
            (double)p_max, (double)p_min);
     printf("%-4s %-42s %12s %8s %16s\n", "site", "name", "score", "p", "score w/o LN");
+    site_table tab = {&m, f, scores, rates, ns};
     for (size_t s = 0; s < ns; s++) {
         enc_site_name(s, name, sizeof name);
         printf("%-4zu %-42s %12.4e %8.4f %16.4e\n", s, name, (double)scores[s], (double)rates[s],
                score_without_norms(&m, f, s));
     }
+    enc_write_atomic(sites_path, write_sites, &tab);
+    printf("site table: %s\n", sites_path);
     printf("plan file: %s   (read it back: gdropout-plan --help)\n", plan_path);
 #ifdef ENC_MPI
     MPI_Finalize();

@@ -24,6 +24,7 @@ int main(int argc, char **argv)
         {"pretrain", enc_cmd_pretrain, "masked-LM pretraining on WordNet glosses"},
         {"fisher", enc_cmd_fisher, "MLM Fisher per dropout site and the guided plan"},
         {"finetune", enc_cmd_finetune, "fine-tune on a task under a dropout regime"},
+        {"experiment", enc_cmd_experiment, "every regime, fraction and seed: the comparison"},
         {"speed", enc_cmd_speed, "tokens/s and where step time goes"},
         {"dump", enc_cmd_dump, "one step's inputs, dropout multipliers and gradients"},
     };
@@ -38,6 +39,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "encoder: unknown command \"%s\"\n", argv[1]);
     fprintf(out, "usage: encoder COMMAND [flags]   (encoder COMMAND --help for its flags)\n");
     for (size_t i = 0; i < n; i++)
-        fprintf(out, "  %-9s %s\n", cmds[i].name, cmds[i].what);
+        fprintf(out, "  %-10s %s\n", cmds[i].name, cmds[i].what);
     return help ? 0 : 1;
 }
