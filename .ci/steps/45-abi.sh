@@ -8,12 +8,13 @@
 #   3. every GD_API function of the headers is in lib/gdropout.map and vice
 #      versa;
 #   4. SONAME is libgdropout.so.1;
-#   5. tests/abi/v1_consumer.c, compiled against the header alone, runs
+#   5. tests/abi/v1_consumer.c, compiled against the headers alone (with the
+#      generated <gdropout/version.h>), runs
 #      against the freshly built shared library.
 #
 # `bash .ci/steps/45-abi.sh --update-baseline` rewrites the baseline from
-# this build instead of checking it (README, "Guarantees": only for a
-# deliberate, compatible addition in a new version node).
+# this build instead of checking it (CONTRIBUTING.md, "Adding to the ABI":
+# only for a deliberate, compatible addition in a new version node).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export DEBIAN_FRONTEND=noninteractive
@@ -87,7 +88,7 @@ soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = "libgdropout.so.1" ] || problem "SONAME is '$soname', not libgdropout.so.1"
 
 # 5. the v1 consumer, against the header alone and the new shared object.
-gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude tests/abi/v1_consumer.c \
+gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude -I"$build/include" tests/abi/v1_consumer.c \
     -L"$build/src" -lgdropout -lm -o "$build/v1_consumer"
 if ! LD_LIBRARY_PATH="$build/src" "$build/v1_consumer"; then
     problem "v1_consumer failed against $lib"
