@@ -57,7 +57,7 @@ GD_NODISCARD GD_API int gd_random_u32(uint32_t *r, size_t n, const gd_stream *s)
  *   theta = (float)r * 0x1.921fb6p-22f             in [-pi/4, pi/4)
  *   rad   = sqrtf(-2.0f * ln(u))
  *   z     = rad * (i even ? cos(theta + q*pi/2) : sin(theta + q*pi/2))
- * where ln, sin and cos are the fixed polynomials documented in README.md
+ * where ln, sin and cos are the fixed polynomials documented in docs/SPEC.md
  * ("The normal transform") so that other implementations can match bits.
  * Errors as gd_random_u32.  Thread-safe. */
 GD_NODISCARD GD_API int gd_random_normal(float *z, size_t n, const gd_stream *s);
