@@ -5,7 +5,7 @@ The header comments are the manual: each GD_API declaration must follow a
 comment block (nothing between them).  This turns each into a page
 <outdir>/<function>.3 with NAME (the comment's first sentence), SYNOPSIS
 (the declaration), DESCRIPTION (the comment), RETURN VALUE for the fallible
-ones, NOTES (the header's own opening comment: the conventions every
+ones, TYPES (the documented typedefs it uses, such as gd_stream), NOTES (the header's own opening comment: the conventions every
 function of that header shares) and SEE ALSO.
 
 Comment layout it understands (as the headers are written): the text after
@@ -62,6 +62,7 @@ def parse_header(path):
         lines = f.read().split("\n")
     opening = None
     functions = []
+    typedefs = {}  # name -> (comment lines, declaration lines), documented ones only
     last_comment = None  # (lines, index of the line after it)
     i = 0
     while i < len(lines):
@@ -79,6 +80,22 @@ def parse_header(path):
             last_comment = (block, i + 1)
             i += 1
             continue
+        if stripped.startswith("typedef") and last_comment and last_comment[1] == i:
+            start, depth, decl = i, 0, []
+            while True:
+                decl.append(lines[i].rstrip())
+                depth += lines[i].count("{") - lines[i].count("}")
+                if depth == 0 and lines[i].rstrip().endswith(";"):
+                    break
+                i += 1
+                if i >= len(lines):
+                    raise ManError(f"{path}:{start + 1}: typedef without ';'")
+            text = " ".join(decl)
+            m = re.search(r"\(\s*\*\s*(gd_\w+)\s*\)", text) or re.search(r"(gd_\w+)\s*;\s*$", text)
+            if m:
+                typedefs[m.group(1)] = (last_comment[0], decl)
+            i += 1
+            continue
         if DECL_START.match(line) and not stripped.startswith("#"):
             start = i
             decl = []
@@ -94,12 +111,16 @@ def parse_header(path):
             if not m:
                 raise ManError(f"{path}:{start + 1}: GD_API declaration names no gd_ function")
             name = m.group(1)
+            if re.search(r"\bGD_API\s+GD_NODISCARD\b", text):
+                # gcc then fails with "expected identifier before __extension__".
+                raise ManError(f"{path}:{start + 1}: {name}: write GD_NODISCARD GD_API, in that "
+                               "order (include/gdropout/common.h says why)")
             if last_comment is None or last_comment[1] != start:
                 raise ManError(f"{path}:{start + 1}: {name} has no comment right above its "
                                "declaration; the header comment is its manual page")
             functions.append((name, text, last_comment[0], start + 1))
         i += 1
-    return opening or [], functions
+    return opening or [], functions, typedefs
 
 
 def roff_escape(s):
@@ -186,7 +207,7 @@ def synopsis(decl, name):
     return lines
 
 
-def page(name, decl, comment, header, opening, version, date, all_names):
+def page(name, decl, comment, header, opening, version, date, all_names, typedefs):
     fallible = bool(re.search(r"\bGD_NODISCARD\b", decl)) and re.search(
         r"GD_API\s+int\s+gd_", decl)
     out = [
@@ -221,6 +242,14 @@ def page(name, decl, comment, header, opening, version, date, all_names):
             "The result must be used: to discard it on purpose, cast the call to",
             ".BR (void) .",
         ]
+    # The documented types the declaration uses (gd_stream, callbacks).
+    used = [t for t in sorted(typedefs) if re.search(r"\b" + t + r"\b", decl)]
+    if used:
+        out.append(".SH TYPES")
+        for t in used:
+            t_comment, t_decl = typedefs[t]
+            out += [".PP", ".nf"] + [roff_escape(d) for d in t_decl] + [".fi", ".PP"]
+            out += render_blocks(t_comment)
     body = [ln for ln in opening if not INCLUDE_LINE.search(ln)]
     # The opening comment's first line names the header ("libgdropout: ...").
     if body and body[0].startswith("libgdropout:"):
@@ -247,9 +276,11 @@ def main(argv):
     args = ap.parse_args(argv)
     try:
         parsed = []
+        typedefs = {}
         for h in args.headers:
-            opening, functions = parse_header(h)
+            opening, functions, types = parse_header(h)
             parsed.append((os.path.basename(h), opening, functions))
+            typedefs.update(types)
         all_names = {f[0] for _, _, fs in parsed for f in fs}
         if not all_names:
             raise ManError("no GD_API declaration in " + " ".join(args.headers))
@@ -258,7 +289,7 @@ def main(argv):
         for header, opening, functions in parsed:
             for name, decl, comment, _ in functions:
                 text = page(name, decl, comment, header, opening, args.version, args.date,
-                            all_names)
+                            all_names, typedefs)
                 tmp = os.path.join(args.outdir, name + ".3.tmp")
                 with open(tmp, "w", encoding="utf-8") as f:
                     f.write(text)

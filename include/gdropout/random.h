@@ -20,8 +20,8 @@ extern "C" {
 /* Which random words a call uses.  A frozen POD: its layout never changes.
  *
  *   seed    the Philox key: key word 0 = low 32 bits, word 1 = high 32 bits.
- *   stream  which mask, e.g. (step << 16 | site) packed by the host; it fills
- *           counter words 2 (low half) and 3 (high half).
+ *   stream  which mask, e.g. ((uint64_t)step << 16 | site) packed by the
+ *           host; it fills counter words 2 (low half) and 3 (high half).
  *   offset  absolute index of the call's first element in the stream.
  *
  * The word for absolute element index i is word (i % 4) of

@@ -10,7 +10,8 @@
      function's page by its name (each skipped when the tool is absent);
   4. man/gen_man.py fails loudly (exit 1, the function named) on a public
      function without a comment, or with a blank line between its comment
-     and its declaration, and writes no page for it.
+     and its declaration, or declared GD_API GD_NODISCARD (the order gcc
+     cannot compile), and writes no page for it.
 
 usage: check_man.py <source dir> <build man dir> <project version> <work dir>
 """
@@ -108,14 +109,16 @@ GD_NODISCARD GD_API int gd_undocumented(int x);
 def check_generator_refuses(src, work):
     gen = os.path.join(src, "man", "gen_man.py")
     cases = {
-        "no comment": "",
-        "blank line after the comment": "/* Separated from its declaration. */\n",
+        "no comment": UNDOCUMENTED % "",
+        "blank line after the comment": UNDOCUMENTED % "/* Separated from its declaration. */\n",
+        "GD_NODISCARD after GD_API": (UNDOCUMENTED % "/* Documented. */").replace(
+            "GD_NODISCARD GD_API int gd_undocumented", "GD_API GD_NODISCARD int gd_undocumented"),
     }
-    for what, between in cases.items():
+    for what, text in cases.items():
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             header = os.path.join(tmp, "bad.h")
             with open(header, "w", encoding="utf-8") as f:
-                f.write(UNDOCUMENTED % between)
+                f.write(text)
             out = os.path.join(tmp, "man3")
             r = subprocess.run([sys.executable, gen, "--version", "9.9.9", "--date", "2000-01-01",
                                 "--outdir", out, header], capture_output=True, text=True)
