@@ -52,7 +52,7 @@ START_TEST(counter_layout)
 }
 END_TEST
 
-/* A fixed vector pins the layout for other implementations (README). */
+/* A fixed vector pins the layout for other implementations (docs/SPEC.md). */
 START_TEST(fixed_vector)
 {
     const gd_stream s = {42, 7, 0};

@@ -8,8 +8,9 @@
 #   3. every GD_API function of the headers is in lib/gdropout.map and vice
 #      versa;
 #   4. SONAME is libgdropout.so.1;
-#   5. tests/abi/v1_consumer.c, compiled against the header alone, runs
-#      against the freshly built shared library;
+#   5. tests/abi/v1_consumer.c, compiled against the headers alone (with the
+#      generated <gdropout/version.h>), runs against the freshly built shared
+#      library;
 #   6. the frozen node: the GDROPOUT_1 symbols are exactly the baseline's, and
 #      every baseline symbol is exported in the same node (an addition placed
 #      in GDROPOUT_1 instead of a new node fails here, abidiff allows it);
@@ -19,8 +20,8 @@
 #      to the shared library binds GDROPOUT_1.1 and passes.
 #
 # `bash .ci/steps/45-abi.sh --update-baseline` rewrites the baseline from
-# this build instead of checking it (README, "Guarantees": only for a
-# deliberate, compatible addition in a new version node).
+# this build instead of checking it (CONTRIBUTING.md, "Adding to the ABI":
+# only for a deliberate, compatible addition in a new version node).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export DEBIAN_FRONTEND=noninteractive
@@ -94,7 +95,7 @@ soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = "libgdropout.so.1" ] || problem "SONAME is '$soname', not libgdropout.so.1"
 
 # 5. the v1 consumer, against the header alone and the new shared object.
-gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude tests/abi/v1_consumer.c \
+gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude -I"$build/include" tests/abi/v1_consumer.c \
     -L"$build/src" -lgdropout -lm -o "$build/v1_consumer"
 if ! LD_LIBRARY_PATH="$build/src" "$build/v1_consumer"; then
     problem "v1_consumer failed against $lib"
@@ -120,7 +121,7 @@ while read -r s; do problem "in debian/libgdropout1.symbols but not exported: $s
     < <(comm -13 <(echo "$lib_nodes") <(echo "$deb_nodes") | sed '/^$/d')
 
 # 8. a 1.1 consumer against the new shared object.
-gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude -Itests tests/test_fisher_sgemm.c \
+gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude -I"$build/include" -Itests tests/test_fisher_sgemm.c \
     -L"$build/src" -lgdropout $(pkg-config --cflags --libs check openblas) -lm \
     -o "$build/v1_1_consumer"
 if ! CK_FORK=no LD_LIBRARY_PATH="$build/src" "$build/v1_1_consumer" >"$build/v1_1.txt" 2>&1; then

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$PWD
-need=(build-essential debhelper dpkg-dev lintian cmake pkgconf libopenblas-dev check g++ man-db)
+need=(build-essential debhelper dpkg-dev lintian cmake pkgconf libopenblas-dev check g++ man-db python3)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -67,4 +67,6 @@ if ! grep -Eq '^0 embeddings 0.200000003 0.100000001$' "$work/plan.txt" ||
     exit 1
 fi
 man -w gdropout-plan >/dev/null && man -w 3 gdropout >/dev/null
+# one page per function, from the headers, in libgdropout-dev
+man -w gd_dropout_fwd >/dev/null && man -w gd_plan_load >/dev/null
 echo "-- debian ok"

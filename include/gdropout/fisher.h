@@ -45,7 +45,7 @@ enum {
 
 /* Creates an empty accumulator in *out.  Errors: GD_EINVAL (NULL out),
  * GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_fisher_create(gd_fisher **out);
+GD_NODISCARD GD_API int gd_fisher_create(gd_fisher **out);
 
 /* Frees f and everything it owns.  NULL is a no-op. */
 GD_API void gd_fisher_destroy(gd_fisher *f);
@@ -56,30 +56,30 @@ GD_API void gd_fisher_destroy(gd_fisher *f);
  * non-empty UTF-8 string of at most 255 bytes with no control characters,
  * copied.  Errors: GD_EINVAL (NULL f or name, bad name, numel == 0),
  * GD_EEXIST (name taken), GD_EOVERFLOW, GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_fisher_add_tensor(gd_fisher *f, const char *name, size_t numel,
+GD_NODISCARD GD_API int gd_fisher_add_tensor(gd_fisher *f, const char *name, size_t numel,
                                              size_t site, size_t *id_out);
 
 /* Number of registered tensors.  Errors: GD_EINVAL. */
-GD_API GD_NODISCARD int gd_fisher_count(const gd_fisher *f, size_t *n);
+GD_NODISCARD GD_API int gd_fisher_count(const gd_fisher *f, size_t *n);
 
 /* The id of the tensor called name.  Errors: GD_EINVAL, GD_ENOTFOUND. */
-GD_API GD_NODISCARD int gd_fisher_find(const gd_fisher *f, const char *name, size_t *id);
+GD_NODISCARD GD_API int gd_fisher_find(const gd_fisher *f, const char *name, size_t *id);
 
 /* What tensor id is: its name (owned by f, valid until f is destroyed),
  * element count and site.  Any output pointer may be NULL.
  * Errors: GD_EINVAL, GD_ENOTFOUND. */
-GD_API GD_NODISCARD int gd_fisher_info(const gd_fisher *f, size_t id, const char **name,
+GD_NODISCARD GD_API int gd_fisher_info(const gd_fisher *f, size_t id, const char **name,
                                        size_t *numel, size_t *site);
 
 /* F += w * grad^2 for one example's gradient (numel floats), adding w to the
  * tensor's sample weight.  w finite and >= 0.  A gradient holding NaN or Inf
  * is refused (GD_EDOMAIN) and nothing is added.
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_EDOMAIN. */
-GD_API GD_NODISCARD int gd_fisher_accumulate(gd_fisher *f, size_t id, const float *grad, float w);
+GD_NODISCARD GD_API int gd_fisher_accumulate(gd_fisher *f, size_t id, const float *grad, float w);
 
 /* The same for `batch` examples at once, grads[batch x numel], weight 1
  * each.  Errors as gd_fisher_accumulate, plus GD_EOVERFLOW. */
-GD_API GD_NODISCARD int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, const float *grads,
+GD_NODISCARD GD_API int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, const float *grads,
                                                    size_t batch);
 
 /* Exact per-example squared gradients of a dense layer from its inputs
@@ -101,7 +101,7 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, cons
  * give GD_EDOMAIN with the accumulators untouched.
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EDOMAIN, GD_EOVERFLOW
  * (sizes, or in/out above INT_MAX for BLAS), GD_ENOMEM (scratch). */
-GD_API GD_NODISCARD int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id,
+GD_NODISCARD GD_API int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id,
                                                    const float *x, const float *dy, size_t batch,
                                                    size_t in, size_t out);
 
@@ -112,7 +112,7 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, si
  * the bias gets (sum_t dy_bt)^2.  seq == 0 is GD_ESHAPE; GD_EDOMAIN also
  * when max|x| max|dy| seq >= 2^127 (G_b could overflow float).  Errors as
  * gd_fisher_accumulate_dense. */
-GD_API GD_NODISCARD int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id,
+GD_NODISCARD GD_API int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id,
                                                        const float *x, const float *dy,
                                                        size_t batch, size_t seq, size_t in,
                                                        size_t out);
@@ -154,7 +154,7 @@ typedef void (*gd_sgemm_fn)(void *user, int trans_a, int trans_b, size_t m, size
  * a time, this call included; a callback set on several objects used from
  * several threads must be reentrant.  user must stay valid while it is set.
  * Errors: GD_EINVAL (NULL f). */
-GD_API GD_NODISCARD int gd_fisher_set_sgemm(gd_fisher *f, gd_sgemm_fn sgemm, void *user);
+GD_NODISCARD GD_API int gd_fisher_set_sgemm(gd_fisher *f, gd_sgemm_fn sgemm, void *user);
 
 /* "Fisher for free" from Adam's second moment v (numel floats) after `step`
  * updates with decay beta2, on a loss averaged over `batch` examples
@@ -171,46 +171,46 @@ GD_API GD_NODISCARD int gd_fisher_set_sgemm(gd_fisher *f, gd_sgemm_fn sgemm, voi
  * accumulators with this estimate at weight 1.  beta2 in [0, 1), step >= 1,
  * batch >= 1, v finite and >= 0 (all checked before anything changes).
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_EDOMAIN. */
-GD_API GD_NODISCARD int gd_fisher_from_adam(gd_fisher *f, size_t id, const float *v, float beta2,
+GD_NODISCARD GD_API int gd_fisher_from_adam(gd_fisher *f, size_t id, const float *v, float beta2,
                                             uint64_t step, size_t batch);
 
 /* estimate[j] = F_j of tensor id (numel must be its element count);
  * *samples (may be NULL) = its total sample weight W.
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_ESTATE (W == 0). */
-GD_API GD_NODISCARD int gd_fisher_read(const gd_fisher *f, size_t id, float *estimate,
+GD_NODISCARD GD_API int gd_fisher_read(const gd_fisher *f, size_t id, float *estimate,
                                        size_t numel, double *samples);
 
 /* The raw accumulators, sums[j] = sum_n w_n g_{n,j}^2 and *weight = W, for
  * reducing across processes (e.g. MPI_Allreduce with MPI_SUM, then
  * gd_fisher_set_sums).  Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE. */
-GD_API GD_NODISCARD int gd_fisher_sums(const gd_fisher *f, size_t id, double *sums, size_t numel,
+GD_NODISCARD GD_API int gd_fisher_sums(const gd_fisher *f, size_t id, double *sums, size_t numel,
                                        double *weight);
 
 /* Replaces tensor id's accumulators.  sums finite and >= 0, weight finite
  * and >= 0.  Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EDOMAIN. */
-GD_API GD_NODISCARD int gd_fisher_set_sums(gd_fisher *f, size_t id, const double *sums,
+GD_NODISCARD GD_API int gd_fisher_set_sums(gd_fisher *f, size_t id, const double *sums,
                                            size_t numel, double weight);
 
 /* dst += src: both must hold the same tensors (names, sizes, sites) in the
  * same order.  Errors: GD_EINVAL, GD_ESHAPE (and dst is unchanged). */
-GD_API GD_NODISCARD int gd_fisher_merge(gd_fisher *dst, const gd_fisher *src);
+GD_NODISCARD GD_API int gd_fisher_merge(gd_fisher *dst, const gd_fisher *src);
 
 /* Number of sites: 1 + the largest site any tensor feeds (0 if none). */
-GD_API GD_NODISCARD int gd_fisher_site_count(const gd_fisher *f, size_t *n_sites);
+GD_NODISCARD GD_API int gd_fisher_site_count(const gd_fisher *f, size_t *n_sites);
 
 /* One score per site for sites 0 .. n_sites-1 under `reduce` (GD_REDUCE_*),
  * computed in double and rounded once.  A site that no tensor feeds gets a
  * quiet NaN (the host leaves it at its standard rate; gd_plan refuses NaN).
  * Errors: GD_EINVAL (NULL, unknown reduce, n_sites == 0), GD_ESHAPE (a tensor
  * feeds a site >= n_sites), GD_ESTATE (a scored tensor has no samples). */
-GD_API GD_NODISCARD int gd_fisher_site_scores(const gd_fisher *f, int reduce, float *scores,
+GD_NODISCARD GD_API int gd_fisher_site_scores(const gd_fisher *f, int reduce, float *scores,
                                               size_t n_sites);
 
 /* Per-unit scores of tensor id viewed as [rows x cols] (rows * cols must be
  * its element count): axis GD_AXIS_ROWS gives rows scores (row means),
  * GD_AXIS_COLS gives cols scores (column means).
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EOVERFLOW, GD_ESTATE. */
-GD_API GD_NODISCARD int gd_fisher_unit_scores(const gd_fisher *f, size_t id, size_t rows,
+GD_NODISCARD GD_API int gd_fisher_unit_scores(const gd_fisher *f, size_t id, size_t rows,
                                               size_t cols, int axis, float *scores);
 
 /* Writes the estimates as a safetensors file: one F32 tensor per registered
@@ -221,7 +221,7 @@ GD_API GD_NODISCARD int gd_fisher_unit_scores(const gd_fisher *f, size_t id, siz
  * the target is either the old file or the whole new one.  Tensors without
  * samples are written as zeros with weight 0.
  * Errors: GD_EINVAL, GD_EIO, GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_fisher_save(const gd_fisher *f, const char *path);
+GD_NODISCARD GD_API int gd_fisher_save(const gd_fisher *f, const char *path);
 
 /* Reads a file written by gd_fisher_save (or any safetensors file of F32
  * tensors: missing metadata means site GD_NONE and weight 1) into a new
@@ -236,7 +236,7 @@ GD_API GD_NODISCARD int gd_fisher_save(const gd_fisher *f, const char *path);
  * as absurd; tensor data is read in chunks, never all at once.
  * Reading back a saved file gives the same estimates bit for bit.
  * Errors: GD_EINVAL, GD_EIO, GD_EFORMAT, GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_fisher_load(gd_fisher **out, const char *path);
+GD_NODISCARD GD_API int gd_fisher_load(gd_fisher **out, const char *path);
 
 #ifdef __cplusplus
 }
