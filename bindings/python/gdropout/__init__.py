@@ -27,7 +27,7 @@ from .kernels import (dropout_add_bwd, dropout_add_fwd, dropout_bwd, dropout_bwd
 from .plan import (RULE_LOG_SCORE_LINEAR, RULE_RANK_LINEAR, RULE_SCORE_LINEAR, RULE_UNIFORM, Plan,
                    Rule, SiteInfo)
 
-#: The loaded C library's version ("1.0.0"), from gd_version_string.
+#: The loaded C library's version (e.g. "1.1.0"), from gd_version_string.
 __version__ = lib.gd_version_string().decode()
 
 # The error codes as module constants (OK, EINVAL, EDOMAIN, ...), from the
