@@ -8,7 +8,11 @@
 #    single-process file of --serial: same tensors, sites and weights,
 #    estimates at most 1 unit in the last place apart, the same plan;
 #  - a bad input file on one rank ends the job with that rank's message and
-#    a non-zero exit, within a timeout.
+#    a non-zero exit, within a timeout;
+#  - the encoder trainer's Fisher pass (encoder-mpi fisher) under -np 2 and 3
+#    against one process (encoder fisher) on a tiny pretrained encoder: the
+#    same bound (sequences are whole examples, so the same argument holds),
+#    the same plan; a missing checkpoint ends the job with a message.
 # Why 1 ulp: shards are whole batches, so every sgemm sums the same rows in
 # float as in one process, and the ranks differ only in the order their
 # double sums are added: every term is >= 0, so each total is within
@@ -19,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/dev deps
 missing=()
-for p in openmpi-bin libopenmpi-dev python3; do
+for p in openmpi-bin libopenmpi-dev python3 wordnet-base; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
         missing+=("$p")
 done
@@ -219,4 +223,29 @@ export ASAN_OPTIONS=detect_leaks=0
 "${mpirun[@]}" -x ASAN_OPTIONS -np 3 "$asan/gdropout-fisher-mpi" "${small[@]}" --chunk-bytes 40 \
     --fisher-out "$work/asan.st" --plan-out "$work/asan.plan" | tail -n 1
 compare "$work/ref.st" "$work/asan.st"
+echo "== the encoder's Fisher pass across ranks"
+enc=$bin/encoder/encoder
+[ -x "$bin/encoder/encoder-mpi" ] || { echo "encoder-mpi not built"; exit 1; }
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
+    export OPENBLAS_CORETYPE=SkylakeX
+fi
+"$enc" pretrain --out "$work/tiny" --layers 2 --hidden 32 --heads 2 --ffn 64 --vocab 1000 \
+    --batch 32 --steps 30 --warmup 5 --log-every 30 --eval-every 30 --eval-n 100 --threads 1 |
+    tail -n 1
+efisher=(fisher --ckpt "$work/tiny" --fraction 0.003 --threads 1 --log-every 100000)
+"$enc" "${efisher[@]}" --out "$work/enc1.st" --plan "$work/enc1.plan" --sites "$work/s1.tsv" |
+    grep 'process'
+for np in 2 3; do
+    "${mpirun[@]}" -np $np "$bin/encoder/encoder-mpi" "${efisher[@]}" --out "$work/enc$np.st" \
+        --plan "$work/enc$np.plan" --sites "$work/s$np.tsv" | grep 'process'
+    compare "$work/enc1.st" "$work/enc$np.st"
+    compare "$work/enc1.plan" "$work/enc$np.plan"
+done
+if "${mpirun[@]}" -np 2 "$bin/encoder/encoder-mpi" fisher --ckpt "$work/missing" \
+    >/dev/null 2>"$work/err"; then
+    echo "encoder-mpi fisher accepted a missing checkpoint"
+    exit 1
+fi
+grep -q 'encoder: .*missing/model.safetensors' "$work/err" || { cat "$work/err"; exit 1; }
+echo "  ok: a missing checkpoint -> $(grep -m1 'encoder:' "$work/err")"
 echo "MPI OK"
