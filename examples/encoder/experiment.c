@@ -135,8 +135,8 @@ int enc_cmd_experiment(int argc, char **argv)
     const char *regimes_s = "none,standard,gaussian,guided,matched,scratch";
     const char *out = "results.tsv", *shard_s = "0/1", *export_dir = NULL, *pool_s = "mean";
     const char *wordnet = "/usr/share/wordnet";
-    float lr = 1e-4f, scratch_lr = 5e-4f, p = 0.1f, cls_p = 0.1f, wd = 0.01f;
-    size_t seeds = 10, epochs = 2, min_steps = 50, max_steps = 150, batch = 32, threads = 1;
+    float lr = 1e-3f, scratch_lr = 1e-3f, p = 0.1f, cls_p = 0.1f, wd = 0.01f;
+    size_t seeds = 10, epochs = 10, min_steps = 60, max_steps = 150, batch = 32, threads = 1;
     size_t pool_n = 4000;
     uint64_t first_seed = 1;
     const cli_flag flags[] = {
