@@ -3,12 +3,15 @@
 #include "checkpoint.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "atomic.h"
 #include "util.h"
@@ -311,13 +314,22 @@ static uint64_t meta_uint(const header *h, const char *key, const char *path)
 static FILE *open_checked(header *h, const char *path, const char *format, uint64_t *data_start,
                           uint64_t *data_len)
 {
-    FILE *f = fopen(path, "rb");
+    /* Non-blocking open and fstat first: a FIFO or device named as a
+     * checkpoint is refused instead of blocking the open. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        enc_die("%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        enc_die("%s: not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
     if (f == NULL)
         enc_die("%s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0)
-        enc_die("%s: not a regular file", path);
-    long size = ftell(f);
-    rewind(f);
+    if (st.st_size > LONG_MAX)
+        enc_die("%s: too large", path);
+    long size = (long)st.st_size;
     uint8_t n8[8];
     if (size < 8 || fread(n8, 1, 8, f) != 8)
         enc_die("%s: truncated (no header length)", path);
