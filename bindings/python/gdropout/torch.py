@@ -901,10 +901,12 @@ class Dropout(nn.Module):
         if not self.training:
             return x
         s = self.stream()
-        self.step += 1
         if self.p == 0.0 and (_cpu_f32(x) or self.fallback):
-            return x
-        return dropout(x, self.p, s, fallback=self.fallback, inplace=self.inplace)
+            y = x
+        else:
+            y = dropout(x, self.p, s, fallback=self.fallback, inplace=self.inplace)
+        self.step += 1  # only once the call succeeded
+        return y
 
     def extra_repr(self):
         return (f"p={self.p}, seed={self.seed}, site={self.site}, step={self.step}"
