@@ -757,7 +757,9 @@ def apply_plan(model, plan, sites, check_names=True):
                for i, (pn, mn) in enumerate(zip(plan_names, names)) if pn and pn != mn]
         if bad:
             raise ValueError("apply_plan: the plan's site names differ from the model's: "
-                             + "; ".join(bad) + " (check_names=False to apply by position)")
+                             + "; ".join(bad) + " (gdropout-plan names the sites of a Fisher "
+                             "file after their tensors: give it save_scores' file instead, or "
+                             "pass check_names=False to apply by position)")
     for name, p in zip(names, probs):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"apply_plan: site {name}: p = {p} is outside [0, 1]")
