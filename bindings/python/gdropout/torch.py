@@ -514,9 +514,10 @@ def _vmap(model, loss_fn, inputs, rest, tensors, fisher, n, backend):
 
 
 def _dense_candidates(model, inputs, rest_leaves_n):
-    """nn.Linear modules fit for the dense path: called exactly once per
-    forward, with the example index on dim 0 of their input (probed on the
-    first batch), weight trainable."""
+    """nn.Linear modules fit for the dense path: exactly nn.Linear (a
+    subclass may change forward), called exactly once per forward, with the
+    example index on dim 0 of their input (probed on the first batch),
+    weight trainable."""
     calls, handles = {}, []
 
     def hook(module, args, output):
