@@ -59,14 +59,15 @@ Kernels (Dropout, dropout)
     over the n elements of the input in row-major (C-contiguous) order, i.e.
     element j has Philox index j: exactly the masks a C trainer following
     the README's (step << 16) | site convention gets.  set_step(model, s)
-    sets every such module's step (to resume a run, or to keep several
-    micro-batches of one step on one mask count).
+    sets every such module's step: to resume a run at step s, or, with
+    gradient accumulation, to number each micro-batch as the C trainer does.
 """
 
 import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -106,6 +107,8 @@ def _flatten(tree):
             for (ls, rb) in parts:
                 out.append(rb(leaves[k:k + len(ls)]))
                 k += len(ls)
+            if hasattr(kind, "_fields"):  # a namedtuple
+                return kind(*out)
             return tuple(out) if kind is tuple else kind(out)
         return [leaf for ls, _ in parts for leaf in ls], rebuild
     if isinstance(tree, dict):
@@ -595,7 +598,8 @@ def estimate_fisher(model, loss_fn, batches, sites=None, method="auto", fisher=N
     gd_fisher_accumulate_dense/_dense_seq without forming per-example
     gradients; Linear layers called more than once per forward or whose
     input does not have the example on dim 0, and all other parameters, by
-    vmap if available, else loop), "auto" = "dense".  All agree to float
+    vmap if available, else loop; if vmap fails on the model, a
+    RuntimeWarning and the loop), "auto" = "dense".  All agree to float
     rounding (the tests hold them to 1e-5 relative).  The model runs in
     eval mode (dropout off; examples independent) and is put back in its
     mode afterwards.  Gradients go to the CPU as float32 for accumulation,
@@ -640,11 +644,18 @@ def estimate_fisher(model, loss_fn, batches, sites=None, method="auto", fisher=N
                         linears, ids, rest_tensors = _dense_plan(model, inputs, n, tensors)
                     if linears:
                         _dense(model, loss_fn, inputs, rest, linears, ids, fisher, n)
-                    if rest_tensors:
-                        if backend is not None:
+                    if rest_tensors and backend is not None:
+                        try:
                             _vmap(model, loss_fn, inputs, rest, rest_tensors, fisher, n, backend)
-                        else:
-                            _loop(model, loss_fn, inputs, rest, rest_tensors, fisher, n)
+                        except (RuntimeError, NotImplementedError, TypeError) as e:
+                            # Nothing was accumulated: vmap computes every
+                            # gradient of the batch before any is added.
+                            warnings.warn(f"estimate_fisher: vmap failed on this model ({e}); "
+                                          "the parameters outside nn.Linear go by the loop",
+                                          RuntimeWarning, stacklevel=2)
+                            backend = None
+                    if rest_tensors and backend is None:
+                        _loop(model, loss_fn, inputs, rest, rest_tensors, fisher, n)
                 examples += n
                 bar(k + 1, examples)
         finally:

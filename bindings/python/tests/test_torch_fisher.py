@@ -265,6 +265,42 @@ class LinearReferenceTest(FisherCase):
             self.assertClose(estimates(f), want, "shared Linear")
 
 
+class VmapFailureTest(FisherCase):
+    """A forward vmap cannot run (a data-dependent Python branch): "vmap"
+    raises, "auto" warns and takes the loop for what is outside nn.Linear."""
+
+    @unittest.skipUnless(gt.vmap_backend(), "no torch.func / functorch")
+    def test_auto_falls_back_to_the_loop(self):
+        class Gate(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scale = nn.Parameter(torch.linspace(0.5, 2.0, 4))
+                self.lin = nn.Linear(4, 2)
+
+            def forward(self, x):
+                if float(x.abs().max()) > 1e6:  # .item(): no vmap
+                    raise ValueError("input out of range")
+                return self.lin(x * self.scale)
+
+        torch.manual_seed(7)
+        model, x, t = Gate(), torch.randn(5, 4), torch.randn(5, 2)
+
+        def loss(out, target):
+            return ((out - target) ** 2).sum(dim=1)
+
+        with gt.estimate_fisher(model, loss, [(x, t)], method="loop") as f:
+            want = estimates(f)
+        with self.assertRaises(RuntimeError):
+            gt.estimate_fisher(model, loss, [(x, t)], method="vmap")
+        with self.assertWarnsRegex(RuntimeWarning, "vmap failed on this model"):
+            with Recording() as f:
+                gt.estimate_fisher(model, loss, [(x, t), (x, t)], method="auto", fisher=f)
+                self.assertEqual({f.info(i).name: k for k, i in f.calls},
+                                 {"scale": "accumulate", "lin.weight": "dense"})
+                # the same batch twice: the same mean
+                self.assertClose(estimates(f), want, "auto after vmap failed")
+
+
 @unittest.skipUnless(torch.cuda.is_available(), "no CUDA device")
 class CudaFisherTest(FisherCase):
     def test_cuda_equals_cpu(self):
