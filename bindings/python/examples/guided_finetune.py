@@ -135,7 +135,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=4, help="fine-tuning seeds per regime")
     ap.add_argument("--train", type=int, default=48, help="fine-tuning examples")
-    ap.add_argument("--p-max", type=float, default=0.2, help="dropout of the least informative site")
+    ap.add_argument("--p-max", type=float, default=0.2,
+                    help="dropout of the least informative site")
     ap.add_argument("--out", help="folder for fisher.safetensors, scores.txt, plan.txt")
     args = ap.parse_args()
     t0 = time.monotonic()

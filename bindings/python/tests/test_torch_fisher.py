@@ -8,6 +8,8 @@ for tensors whose exact gradient is zero (an attention key bias: softmax is
 invariant to it, so its "Fisher" is ~1e-19 of rounding noise in every
 method).  Measured: at most 6.5e-7 on these models."""
 
+import contextlib
+import io
 import unittest
 
 import numpy as np
@@ -137,10 +139,21 @@ class EncoderFisherTest(FisherCase):
                                method="dense", fisher=f)
             self.assertClose(estimates(f), self.run_method("loop"), "two calls")
 
-    def test_progress_callable(self):
+    def test_progress(self):
         seen = []
         self.run_method("dense", progress=lambda *a: seen.append(a))
         self.assertEqual(seen, [(1, 3, 4), (2, 3, 5), (3, 3, 11)])
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.run_method("loop", progress=True)
+        lines = err.getvalue().split("\r")
+        self.assertEqual(lines[0], "")
+        self.assertRegex(lines[3], r"^gdropout.torch: Fisher \(loop\): batch 3/3, 11 examples, "
+                                   r"[0-9.]+ s\n$")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):  # not a terminal: quiet by default
+            self.run_method("loop")
+        self.assertEqual(err.getvalue(), "")
 
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, r"one loss per example, shape \[4\]"):
