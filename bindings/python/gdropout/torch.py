@@ -70,8 +70,13 @@ import time
 import warnings
 
 import numpy as np
-import torch
-from torch import nn
+
+try:
+    import torch
+    from torch import nn
+except ImportError as e:
+    raise ImportError("gdropout.torch needs PyTorch (Debian: apt-get install python3-torch); "
+                      f"import gdropout itself works without it ({e})") from e
 
 from . import _arrays as A
 from ._native import Stream, check, lib
