@@ -78,9 +78,9 @@ except ImportError as e:
     raise ImportError("gdropout.torch needs PyTorch (Debian: apt-get install python3-torch); "
                       f"import gdropout itself works without it ({e})") from e
 
-from . import _arrays as A
 from ._native import Stream, check, lib
 from .fisher import REDUCE_TENSOR_MEAN, Fisher
+from .kernels import mask_bernoulli
 from .plan import RULE_RANK_LINEAR, Plan
 
 __all__ = [
@@ -847,8 +847,7 @@ def _keep_scale(x, p, stream):
     on x's device in x's dtype."""
     n = x.numel()
     pf = float(np.float32(p))  # the kernels take p as a float
-    packed = np.empty(A.mask_bytes(n), dtype=np.uint8)
-    check(lib.gd_mask_bernoulli(A.ptr(packed), n, pf, stream.c), "gd_mask_bernoulli")
+    packed = mask_bernoulli(n, pf, stream)
     keep = np.unpackbits(packed, bitorder="little")[:n].reshape(tuple(x.shape))
     scale = np.float32(1.0 / (1.0 - pf)) if pf < 1.0 else np.float32(0.0)
     m = torch.from_numpy(keep.astype(np.float32) * scale)
