@@ -15,7 +15,8 @@ Sites
     dropouts, or gdropout.torch.Dropout), named by its qualified module name.
     Site i of a Sites object is the i-th in forward order (order of first
     call on the sample input), not counting the modules the caller leaves
-    alone.
+    alone.  Dropout applied functionally (F.dropout, nn.MultiheadAttention's
+    dropout= argument) is not a site: only modules have a p to set.
 
 The traced mapping (map_sites with a sample and no mapping)
     The model runs once on the sample, in eval mode with gradients enabled,
