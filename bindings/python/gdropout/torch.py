@@ -506,15 +506,29 @@ def _loop(model, loss_fn, inputs, rest, tensors, fisher, n):
             fisher.accumulate(tid, ga, 1.0)
 
 
+def _aliases(model):
+    """{id(parameter): every qualified name it has}: a tied parameter (an
+    embedding shared with an output layer) has several."""
+    out = {}
+    for mname, m in model.named_modules(remove_duplicate=False):
+        for pname, p in m.named_parameters(recurse=False):
+            out.setdefault(id(p), []).append(f"{mname}.{pname}" if mname else pname)
+    return out
+
+
 def _vmap(model, loss_fn, inputs, rest, tensors, fisher, n, backend):
     """vmap(grad) over the examples of the batch, for `tensors` only."""
     functional_call, grad, vmap = backend[:3]
     leaves, rebuild = _flatten((inputs, rest))
     pdict = {name: p.detach() for name, p, _ in tensors}
+    aliases = _aliases(model)
+    names = [(name, aliases.get(id(p), [name])) for name, p, _ in tensors]
 
     def one_loss(pd, *ex_leaves):
+        # every name of a tied parameter gets the one differentiated tensor
+        full = {alias: pd[name] for name, al in names for alias in al}
         ex_inputs, ex_rest = rebuild([t.unsqueeze(0) for t in ex_leaves])
-        out = _call(lambda *a, **k: functional_call(model, pd, a, k), ex_inputs)
+        out = _call(lambda *a, **k: functional_call(model, full, a, k), ex_inputs)
         return _check_losses(loss_fn(out, *ex_rest), 1, "vmap")
 
     grads = vmap(grad(one_loss), in_dims=(None,) + (0,) * len(leaves))(pdict, *leaves)
@@ -522,16 +536,38 @@ def _vmap(model, loss_fn, inputs, rest, tensors, fisher, n, backend):
         fisher.accumulate_batch(tid, _to_numpy(grads[name]).reshape(n, -1))
 
 
-def _dense_candidates(model, inputs, rest_leaves_n):
-    """nn.Linear modules fit for the dense path: exactly nn.Linear (a
-    subclass may change forward), called exactly once per forward, with the
-    example index on dim 0 of their input (probed on the first batch),
-    weight trainable."""
+def _uses(outputs):
+    """{id(leaf tensor): how many autograd nodes take it directly} over the
+    graph behind outputs."""
+    uses, seen = {}, set()
+    stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            var = getattr(nxt, "variable", None)
+            if var is not None:
+                uses[id(var)] = uses.get(id(var), 0) + 1
+            stack.append(nxt)
+    return uses
+
+
+def _dense_candidates(model, inputs, batch):
+    """nn.Linear modules fit for the dense path, probed on the first batch:
+    exactly nn.Linear (a subclass may change forward), weight trainable,
+    called once per forward with the example index on dim 0 of its input,
+    and its weight and bias each used by one operation of the whole forward
+    (a weight tied to an embedding, or read elsewhere, is not: its
+    per-example gradient has other terms)."""
     calls, handles = {}, []
 
     def hook(module, args, output):
         x = args[0] if args else None
-        ok = isinstance(x, torch.Tensor) and x.dim() >= 2 and x.shape[0] == rest_leaves_n
+        ok = isinstance(x, torch.Tensor) and x.dim() >= 2 and x.shape[0] == batch
         prev = calls.get(module)
         calls[module] = (prev[0] + 1 if prev else 1, ok and (prev is None or prev[1]))
 
@@ -539,12 +575,17 @@ def _dense_candidates(model, inputs, rest_leaves_n):
         if type(m) is nn.Linear and m.weight.requires_grad:
             handles.append(m.register_forward_hook(hook))
     try:
-        with torch.no_grad():
-            _call(model, inputs)
+        with torch.enable_grad():
+            out = _call(model, inputs)
     finally:
         for h in handles:
             h.remove()
-    return [m for m, (count, ok) in calls.items() if count == 1 and ok]
+    uses = _uses(_flatten(out)[0])
+
+    def used_once(p):
+        return p is None or not p.requires_grad or uses.get(id(p)) == 1
+    return [m for m, (count, ok) in calls.items()
+            if count == 1 and ok and used_once(m.weight) and used_once(m.bias)]
 
 
 def _dense(model, loss_fn, inputs, rest, linears, ids, fisher, n):

@@ -278,6 +278,44 @@ class LinearReferenceTest(FisherCase):
             self.assertClose(estimates(f), want, "shared Linear")
 
 
+class TiedWeightsTest(FisherCase):
+    """An output layer tied to the embedding (as in language models): the
+    shared weight's per-example gradient has both uses' terms, so it stays
+    off the dense path, and vmap differentiates it under both names."""
+
+    def test_methods_agree(self):
+        class TiedLM(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Embedding(10, 6)
+                self.mix = nn.Linear(6, 6)
+                self.decoder = nn.Linear(6, 10)
+                self.decoder.weight = self.embed.weight
+
+            def forward(self, ids):
+                return self.decoder(torch.tanh(self.mix(self.embed(ids))))
+
+        torch.manual_seed(8)
+        model = TiedLM()
+        ids, nxt = torch.randint(0, 10, (7, 5)), torch.randint(0, 10, (7, 5))
+
+        def loss(out, target):
+            return F.cross_entropy(out.transpose(1, 2), target, reduction="none").mean(dim=1)
+
+        self.assertEqual([n for n, _ in model.named_parameters()],
+                         ["embed.weight", "mix.weight", "mix.bias", "decoder.bias"])
+        res = {}
+        for method in METHODS:
+            with Recording() as f:
+                gt.estimate_fisher(model, loss, [(ids, nxt)], method=method, fisher=f)
+                res[method] = estimates(f)
+                if method == "dense":
+                    self.assertEqual({f.info(i).name for k, i in f.calls if k == "dense_seq"},
+                                     {"mix.weight"})
+        for method in METHODS[1:]:
+            self.assertClose(res[method], res["loop"], method)
+
+
 class VmapFailureTest(FisherCase):
     """A forward vmap cannot run (a data-dependent Python branch): "vmap"
     raises, "auto" warns and takes the loop for what is outside nn.Linear."""
