@@ -24,7 +24,7 @@ except ImportError:
 import gdropout
 import gdropout.torch as gt
 
-from .test_torch_models import Encoder
+from .test_torch_models import Encoder, torch_encoder
 
 REL = 1e-5
 METHODS = ["loop", "vmap", "dense", "auto"] if gt.vmap_backend() else ["loop", "dense", "auto"]
@@ -181,7 +181,7 @@ class TorchEncoderFisherTest(FisherCase):
     def test_methods_agree(self):
         torch.manual_seed(2)
         layer = nn.TransformerEncoderLayer(8, 2, 16, 0.1, batch_first=True)
-        model = nn.Sequential(nn.TransformerEncoder(layer, 2), nn.Flatten(), nn.Linear(40, 3))
+        model = nn.Sequential(torch_encoder(layer, 2), nn.Flatten(), nn.Linear(40, 3))
         x, y = torch.randn(7, 5, 8), torch.randint(0, 3, (7,))
         sites = gt.map_sites(model, x[:1])
         res = {}

@@ -1,6 +1,7 @@
 """Small models for the gdropout.torch tests, built from torch.nn (no
 tests here; the module is skipped when torch is absent)."""
 
+import inspect
 import math
 import unittest
 
@@ -98,3 +99,11 @@ def encoder_sites(layers=2):
     for i in range(layers):
         names += [f"blocks.{i}.attn.attn_drop", f"blocks.{i}.drop1", f"blocks.{i}.drop2"]
     return names
+
+
+def torch_encoder(layer, n):
+    """nn.TransformerEncoder(layer, n), without the nested-tensor fast path
+    where this torch has the switch (PyTorch 2 warns about it otherwise)."""
+    if "enable_nested_tensor" in inspect.signature(nn.TransformerEncoder).parameters:
+        return nn.TransformerEncoder(layer, n, enable_nested_tensor=False)
+    return nn.TransformerEncoder(layer, n)

@@ -11,7 +11,7 @@ except ImportError:
 
 import gdropout.torch as gt
 
-from .test_torch_models import Encoder, encoder_expected_table, encoder_sites
+from .test_torch_models import Encoder, encoder_expected_table, encoder_sites, torch_encoder
 
 
 def torch_layer_table(prefix, site_attn, site_ff_inner, site_ff_out, site_norm2, norm_first):
@@ -61,7 +61,7 @@ class TracedMappingTest(unittest.TestCase):
     def test_torch_transformer_encoder_post_ln(self):
         torch.manual_seed(1)
         layer = nn.TransformerEncoderLayer(8, 2, 16, 0.1, batch_first=True)
-        model = nn.Sequential(nn.TransformerEncoder(layer, 2), nn.Linear(8, 2))
+        model = nn.Sequential(torch_encoder(layer, 2), nn.Linear(8, 2))
         x = torch.randn(1, 5, 8)
         # registration order differs from forward order in this layer
         self.assertEqual(gt.dropout_sites(model),
