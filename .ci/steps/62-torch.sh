@@ -10,7 +10,8 @@
 #     kernels, gradcheck, apply_plan end to end with the gdropout-plan tool;
 #   - the package pip-installed into a venv imports gdropout.torch;
 #   - bindings/python/examples/guided_finetune.py runs to its table, timed.
-# About 2 minutes once python3-torch is installed (the example is ~30 s of CPU).
+# About 60 s of CPU once python3-torch is installed (the example ~30 s of it),
+# so about a minute on an idle 2-core machine; the apt-get install comes on top.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$SECONDS
