@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Caps against absurd files: the header (the safetensors package allows
  * 100 MB; a Fisher header is ~150 bytes a tensor) and its JSON nodes. */
@@ -441,13 +440,9 @@ static int read_data(loader *l)
 }
 
 /* The header length and text; checks the length against the file. */
-static int read_header(loader *l, char **text, size_t *len)
+static int read_header(loader *l, uint64_t size, char **text, size_t *len)
 {
-    struct stat st;
     unsigned char b[8];
-    if (fstat(fileno(l->fp), &st) != 0 || !S_ISREG(st.st_mode))
-        return GD_EIO;
-    const uint64_t size = (uint64_t)st.st_size;
     if (size < 8)
         return GD_EFORMAT;
     if (fread(b, 1, 8, l->fp) != 8)
@@ -465,11 +460,11 @@ static int read_header(loader *l, char **text, size_t *len)
     return fread(*text, 1, *len, l->fp) == *len ? GD_OK : GD_EIO;
 }
 
-static int load_all(loader *l)
+static int load_all(loader *l, uint64_t size)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = read_header(l, &text, &len);
+    int rc = read_header(l, size, &text, &len);
     if (rc == GD_OK)
         rc = gd_json_parse(&l->doc, text, len, NODES_MAX);
     if (rc == GD_OK)
@@ -490,11 +485,12 @@ int gd_fisher_load(gd_fisher **out, const char *path)
     if (!out || !path)
         return GD_EINVAL;
     loader l;
+    uint64_t size;
     memset(&l, 0, sizeof l);
-    l.fp = fopen(path, "rb");
-    if (!l.fp)
-        return GD_EIO;
-    const int rc = load_all(&l);
+    int rc = gd_open_regular(path, &l.fp, &size);
+    if (rc != GD_OK)
+        return rc;
+    rc = load_all(&l, size);
     fclose(l.fp);
     gd_free(l.e);
     gd_free(l.seen);
