@@ -11,13 +11,17 @@
  * Round trip: the file stores e = (float)(sums/W) and W ("%.17g", exact);
  * loading sets sums = (double)e * W, and (float)(((double)e * W) / W) == e
  * because the double error of the product and quotient is far below half a
- * float ulp.  W == 0 is stored as zeros and loads as zeros with weight 0.
+ * float ulp.  That needs e * W to be a normal double, which the limits of
+ * fisher_internal.h guarantee (W == 0 or in [2^-512, 2^512], e <= 2^127):
+ * the loader refuses anything outside them, so a foreign file's subnormal
+ * weight cannot change an estimate.  W == 0 is stored as zeros and loads as
+ * zeros with weight 0 (nonzero estimates with weight 0 are refused).
  *
  * Loading trusts nothing: the header length against the file size, JSON
  * syntax, every key and value, shapes against offsets, offsets against the
  * data section (sorted, contiguous, no overlap, no gap, covering it
  * exactly, as the safetensors package requires), unique names, metadata.
- * Estimates must be finite and >= 0.  Anything else is GD_EFORMAT.
+ * Estimates must be in [0, 2^127].  Anything else is GD_EFORMAT.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -373,7 +377,7 @@ static bool apply_weight(loader *l, const char *key, const char *value, size_t l
     if (!t || l->seen[2 * id + 1])
         return false;
     l->seen[2 * id + 1] = true;
-    if (!gd_parse_double(value, len, &w) || !(w >= 0.0 && w <= 1.7976931348623157e308))
+    if (!gd_parse_double(value, len, &w) || !gd_weight_ok(w))
         return false;
     t->weight = w;
     return true;
@@ -407,7 +411,7 @@ static int apply_metadata(loader *l)
     return GD_OK;
 }
 
-/* Reads one tensor's floats: each finite and >= 0, sums = e * W. */
+/* Reads one tensor's floats: each in [0, 2^127] (0 when W == 0), sums = e * W. */
 static int read_tensor(loader *l, gd_tensor *t, unsigned char *chunk)
 {
     for (size_t j0 = 0; j0 < t->numel; j0 += CHUNK_FLOATS) {
@@ -419,7 +423,8 @@ static int read_tensor(loader *l, gd_tensor *t, unsigned char *chunk)
             float e;
             memcpy(&e, &u, sizeof e);
             const double s = (double)e * t->weight;
-            if (!(e >= 0.0f && s <= 1.7976931348623157e308))
+            if (!(e >= 0.0f && (double)e <= GD_ESTIMATE_MAX) || (t->weight == 0.0 && e != 0.0f) ||
+                !gd_sum_ok(s, t->weight))
                 return GD_EFORMAT;
             t->sums[j0 + k] = s;
         }
