@@ -175,6 +175,27 @@ START_TEST(merge_refuses_weight_overflow)
 }
 END_TEST
 
+/* Second pass: a sum of estimates can pass the float range even when each
+ * estimate is in range; GD_REDUCE_SUM refuses it with scores untouched
+ * (it returned +Inf, which every plan rule then refuses). */
+START_TEST(site_sum_beyond_float_refused)
+{
+    gd_fisher *f = one_tensor(4);
+    const double s[4] = {0x1p127, 0x1p127, 0x1p127, 0x1p127};
+    ck_assert_int_eq(gd_fisher_set_sums(f, 0, s, 4, 1.0), GD_OK);
+    float score[1] = {-7.0f};
+    ck_assert_int_eq(gd_fisher_site_scores(f, GD_REDUCE_SUM, score, 1), GD_EDOMAIN);
+    ck_assert(score[0] == -7.0f);
+    for (int r = GD_REDUCE_TENSOR_MEAN; r <= GD_REDUCE_MAX; r++) {
+        if (r == GD_REDUCE_SUM)
+            continue;
+        ck_assert_int_eq(gd_fisher_site_scores(f, r, score, 1), GD_OK);
+        ck_assert(score[0] == 0x1p127f);
+    }
+    gd_fisher_destroy(f);
+}
+END_TEST
+
 /* A one-tensor safetensors file "t" = [value] with the given weight text. */
 static int load_foreign(const char *weight, float value)
 {
@@ -279,6 +300,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, merge_refuses_weight_overflow);
     tcase_add_test(tc, loader_refuses_weights_that_change_estimates);
     tcase_add_test(tc, offset_rule_and_check_order);
+    tcase_add_test(tc, site_sum_beyond_float_refused);
     tcase_add_test(tc, edomain_message_true_everywhere);
 }
 

@@ -178,7 +178,8 @@ GD_API GD_NODISCARD int gd_fisher_site_count(const gd_fisher *f, size_t *n_sites
  * computed in double and rounded once.  A site that no tensor feeds gets a
  * quiet NaN (the host leaves it at its standard rate; gd_plan refuses NaN).
  * Errors: GD_EINVAL (NULL, unknown reduce, n_sites == 0), GD_ESHAPE (a tensor
- * feeds a site >= n_sites), GD_ESTATE (a scored tensor has no samples). */
+ * feeds a site >= n_sites), GD_ESTATE (a scored tensor has no samples),
+ * GD_EDOMAIN (GD_REDUCE_SUM only: a site's sum is too large for a float). */
 GD_API GD_NODISCARD int gd_fisher_site_scores(const gd_fisher *f, int reduce, float *scores,
                                               size_t n_sites);
 
