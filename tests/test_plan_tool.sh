@@ -110,6 +110,14 @@ expect_status 1 "$work/inf.txt"
 expect_in "$work/err" "inf.txt:2: score '1e39' is not finite"
 expect_status 2 --p-max 0x0.1p0 "$data/scores.txt"
 expect_status 2 --p-max inf "$data/scores.txt"
+expect_status 2 -o - "$data/scores.txt"
+expect_in "$work/err" "'-o -'"
+[ -e ./- ] && fail "'-o -' wrote a file named '-'"
+
+# second pass: a text file forced as Fisher is not called a truncated one
+printf 'abcdefgh{ 1\n' >"$work/brace.txt"
+expect_status 1 --input-format fisher "$work/brace.txt"
+expect_in "$work/err" "brace.txt: cannot read the Fisher file"
 
 # inputs that are not files of scores, each named with its reason
 expect_status 1 "$work"

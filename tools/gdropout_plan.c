@@ -236,6 +236,9 @@ static int parse_args(int argc, char **argv, options *o)
         return usage_error("more than one input ('%s')", argv[optind]);
     if (!o->input)
         return usage_error("%s", "no input file");
+    if (o->out && !strcmp(o->out, "-"))
+        return usage_error("%s", "'-o -': the plan is written to a file, not to stdout "
+                           "(the table goes to stdout)");
     if (o->p_min > o->p_max)
         return usage_error("%s", "--p-min is larger than --p-max");
     return -1;
@@ -449,8 +452,10 @@ static bool fisher_header(const input *in, uint64_t *header_len)
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = (n << 8) | b[i];
+    if (n < 2 || n > 100000000u)
+        return false;
     *header_len = n;
-    return n >= 2 && n <= 100000000u;
+    return true;
 }
 
 /* ---- Fisher input ------------------------------------------------------- */
