@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,20 +40,20 @@ static char *temp_name(const char *path)
     return t;
 }
 
-/* A fresh pseudo-random suffix: clock, process, a per-process counter and
- * the buffer's address through splitmix64.  Unpredictability is not needed
+/* A fresh pseudo-random suffix: clock, process, the attempt and two
+ * addresses (the name's buffer and this thread's stack) through splitmix64.
+ * No shared state (the library keeps none); unpredictability is not needed
  * (O_EXCL makes a taken or planted name a retry, never a write through it),
  * only that concurrent savers rarely collide. */
-static void fill_suffix(char *t)
+static void fill_suffix(char *t, unsigned attempt)
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    static atomic_uint_fast64_t counter;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t z = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
                  ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)t ^
-                 (atomic_fetch_add(&counter, 1) * UINT64_C(0x9e3779b97f4a7c15));
+                 ((uint64_t)(uintptr_t)&ts << 7) ^ (attempt * UINT64_C(0x9e3779b97f4a7c15));
     z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
     z ^= z >> 31;
@@ -70,9 +69,9 @@ static void fill_suffix(char *t)
 static int create_temp(char *t)
 {
     const size_t base = strlen(t);
-    for (int tries = 0; tries < 100; tries++) {
+    for (unsigned tries = 0; tries < 100; tries++) {
         t[base] = '\0';
-        fill_suffix(t);
+        fill_suffix(t, tries);
         const int fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
         if (fd >= 0 || errno != EEXIST)
             return fd;
