@@ -542,7 +542,7 @@ static int fisher_load_error(const input *in, uint64_t header_len, int rc)
                 (unsigned long long)header_len, (unsigned long long)(size - 8));
         return EXIT_DATA;
     }
-    if (rc == GD_EFORMAT && header_len <= 100000000u) {
+    if (rc == GD_EFORMAT && header_len >= 2) { /* a plausible header: look into it */
         char *text = malloc((size_t)header_len + 1);
         const size_t got = text ? (in->regular ? (size_t)pread(in->fd, text, header_len, 8)
                                                : (size_t)header_len)
