@@ -10,7 +10,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "test_errors_util.h"
 #include "test_util.h"
 
 #include <check.h>
@@ -57,7 +56,7 @@ START_TEST(plan_load_memory_follows_file_size)
     const size_t lines = getenv("GD_TEST_QUICK") ? (size_t)1 << 18 : (size_t)1 << 20;
     const size_t bytes = lines * 8;
     char dir[64], path[128];
-    tmpdir_make(dir, sizeof dir, "gd_plan_memory");
+    tu_tmpdir_make(dir, sizeof dir, "gd_plan_memory");
     snprintf(path, sizeof path, "%s/short_lines.plan", dir);
     FILE *fp = fopen(path, "wb");
     ck_assert_ptr_nonnull(fp);
@@ -70,7 +69,7 @@ START_TEST(plan_load_memory_follows_file_size)
     const long grown = peak_kib() - before;
     ck_assert_msg(grown >= 0 && (size_t)grown * 1024 <= FACTOR * bytes,
                   "peak grew by %ld KiB for a %zu KiB file", grown, bytes / 1024);
-    tmpdir_remove(dir);
+    tu_tmpdir_remove(dir);
 }
 END_TEST
 

@@ -13,7 +13,6 @@
  */
 #define _XOPEN_SOURCE 700 /* mknod, S_IFCHR */
 
-#include "test_errors_util.h"
 #include "test_util.h"
 
 #include <check.h>
@@ -28,14 +27,14 @@ static char dir[64];
 
 static void setup(void)
 {
-    tmpdir_make(dir, sizeof dir, "gd_robust_files");
+    tu_tmpdir_make(dir, sizeof dir, "gd_robust_files");
     alarm(20); /* a load or save that blocks on a FIFO fails the test */
 }
 
 static void teardown(void)
 {
     alarm(0);
-    tmpdir_remove(dir);
+    tu_tmpdir_remove(dir);
 }
 
 static void path_in(char *out, size_t cap, const char *rel)

@@ -9,7 +9,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "test_errors_util.h"
 #include "test_util.h"
 
 #include <check.h>
@@ -20,12 +19,12 @@ static char dir[64];
 
 static void setup(void)
 {
-    tmpdir_make(dir, sizeof dir, "gd_robust_fisher");
+    tu_tmpdir_make(dir, sizeof dir, "gd_robust_fisher");
 }
 
 static void teardown(void)
 {
-    tmpdir_remove(dir);
+    tu_tmpdir_remove(dir);
 }
 
 static gd_fisher *one_tensor(size_t numel)
@@ -68,8 +67,8 @@ START_TEST(accumulate_refuses_overflowing_squares)
 {
     gd_fisher *f = one_tensor(2);
     const float big[2] = {1e20f, 1.0f}, ok[2] = {1.3e19f, 1.0f};
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_accumulate(f, 0, big, 1.0f));
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_accumulate_batch(f, 0, big, 1));
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_accumulate(f, 0, big, 1.0f));
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_accumulate_batch(f, 0, big, 1));
     ck_assert_int_eq(gd_fisher_accumulate(f, 0, ok, 1.0f), GD_OK); /* 1.69e38 < 2^127 */
     ck_assert_int_eq(gd_fisher_accumulate_batch(f, 0, ok, 1), GD_OK);
     assert_round_trip(f);
@@ -86,8 +85,8 @@ START_TEST(dense_seq_refuses_overflowing_gradients)
     ck_assert_int_eq(gd_fisher_add_tensor(f, "b", 1, 0, &b), GD_OK);
     /* |x dy| = 1.5e38 fits a float, but its square (the estimate) does not */
     const float x[1] = {0.5f}, dy[1] = {3e38f}, dy_ok[1] = {1e19f};
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_accumulate_dense_seq(f, w, b, x, dy, 1, 1, 1, 1));
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_accumulate_dense_seq(f, w, GD_NONE, x, dy, 1, 1, 1, 1));
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_accumulate_dense_seq(f, w, b, x, dy, 1, 1, 1, 1));
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_accumulate_dense_seq(f, w, GD_NONE, x, dy, 1, 1, 1, 1));
     ck_assert_int_eq(gd_fisher_accumulate_dense_seq(f, w, b, x, dy_ok, 1, 1, 1, 1), GD_OK);
     assert_round_trip(f);
     gd_fisher_destroy(f);
@@ -98,7 +97,7 @@ START_TEST(from_adam_refuses_overflowing_estimates)
 {
     gd_fisher *f = one_tensor(1);
     const float v[1] = {3e38f};
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_from_adam(f, 0, v, 0.999f, 1, 1000));
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_from_adam(f, 0, v, 0.999f, 1, 1000));
     const float v_ok[1] = {1e30f};
     ck_assert_int_eq(gd_fisher_from_adam(f, 0, v_ok, 0.999f, 1, 1000), GD_OK);
     assert_round_trip(f);
@@ -110,12 +109,12 @@ START_TEST(set_sums_refuses_what_cannot_round_trip)
 {
     gd_fisher *f = one_tensor(1);
     const double dmax[1] = {DBL_MAX}, one[1] = {1.0};
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_set_sums(f, 0, dmax, 1, 0x1p1000));
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_set_sums(f, 0, one, 1, 4.9e-324));
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_set_sums(f, 0, one, 1, 0x1p-513));
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_set_sums(f, 0, one, 1, 0.0)); /* W 0, sum 1 */
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_set_sums(f, 0, dmax, 1, 0x1p1000));
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_set_sums(f, 0, one, 1, 4.9e-324));
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_set_sums(f, 0, one, 1, 0x1p-513));
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_set_sums(f, 0, one, 1, 0.0)); /* W 0, sum 1 */
     const double big[1] = {0x1p128};
-    FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_set_sums(f, 0, big, 1, 1.0)); /* estimate 2^128 */
+    TU_FISHER_FAILS(f, GD_EDOMAIN, gd_fisher_set_sums(f, 0, big, 1, 1.0)); /* estimate 2^128 */
     gd_fisher_destroy(f);
 }
 END_TEST
@@ -141,7 +140,7 @@ END_TEST
 START_TEST(metadata_name_reserved)
 {
     gd_fisher *f = one_tensor(1);
-    FISHER_FAILS(f, GD_EINVAL, gd_fisher_add_tensor(f, "__metadata__", 1, 0, NULL));
+    TU_FISHER_FAILS(f, GD_EINVAL, gd_fisher_add_tensor(f, "__metadata__", 1, 0, NULL));
     ck_assert_int_eq(gd_fisher_add_tensor(f, "__metadata__x", 1, 0, NULL), GD_OK);
     gd_fisher_destroy(f);
 }
@@ -153,11 +152,11 @@ START_TEST(merge_refuses_weight_overflow)
     const double s[1] = {0x1p600};
     ck_assert_int_eq(gd_fisher_set_sums(a, 0, s, 1, 0x1p512), GD_OK);
     ck_assert_int_eq(gd_fisher_set_sums(b, 0, s, 1, 0x1p512), GD_OK);
-    fisher_snap sb;
-    fisher_snap_take(b, &sb);
-    FISHER_FAILS(a, GD_EDOMAIN, gd_fisher_merge(a, b));
-    fisher_assert_same(b, &sb);
-    fisher_snap_free(&sb);
+    tu_fisher_snap sb;
+    tu_fisher_snap_take(b, &sb);
+    TU_FISHER_FAILS(a, GD_EDOMAIN, gd_fisher_merge(a, b));
+    tu_fisher_assert_same(b, &sb);
+    tu_fisher_snap_free(&sb);
     float e;
     double w;
     ck_assert_int_eq(gd_fisher_read(a, 0, &e, 1, &w), GD_OK);
