@@ -301,11 +301,12 @@ class Baseline(unittest.TestCase):
     def test_bad_subset_index_is_named(self):
         with open(os.path.join(self.export, "toy", "subsets.tsv"), "a") as f:
             f.write("0.1\t3\t1,72\n")
+        out = os.path.join(self.dir, "c.tsv")
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
-            self.assertEqual(run_baseline([self.export, "--out", os.path.join(self.dir, "c.tsv")]),
-                             1)
+            self.assertEqual(run_baseline([self.export, "--out", out]), 1)
         self.assertIn("subsets.tsv:6: indices must be distinct rows of train.tsv", err.getvalue())
+        self.assertFalse(os.path.exists(out))  # bad input leaves --out untouched
 
 
 if __name__ == "__main__":
