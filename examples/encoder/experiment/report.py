@@ -184,8 +184,6 @@ def table(header, rows):
     return out
 
 
-
-
 def task_section(res, task):
     fracs, regimes = res.fractions(task), res.regimes(task)
     lines = ["## %s" % task, ""]
