@@ -131,8 +131,9 @@ def run_one(train, val, test, idx, classes):
     """Trains on the rows idx of train, picks C on val; (val_acc, val_f1,
     test_acc, test_f1, C)."""
     y = [train[0][i] for i in idx]
-    transform = featurize([[col[i] for i in idx] for col in train[1]])
-    x, xv, xt = transform([[col[i] for i in idx] for col in train[1]]), transform(val[1]), transform(test[1])
+    sub = [[col[i] for i in idx] for col in train[1]]
+    transform = featurize(sub)
+    x, xv, xt = transform(sub), transform(val[1]), transform(test[1])
     if len(set(y)) < 2:
         # One class in the subset: logistic regression is undefined; the
         # only sensible prediction is that class.
