@@ -7,8 +7,8 @@
 `encoder dump` writes one step of the C trainer: every parameter, the batch,
 the multiplier of every dropout site (0 or 1/(1-p), in the shape of the
 tensor it drops), the raw logits, the loss and every parameter's gradient.
-This script builds the same model as a torch.nn.Module (float32, the layout
-of examples/encoder/model.h: post-LayerNorm BERT, erf GELU, LayerNorm eps
+This script builds the same model as a torch.nn.Module (torch_model.py,
+float32, the layout of examples/encoder/model.h: post-LayerNorm BERT, erf GELU, LayerNorm eps
 1e-12, keys past each sequence's length masked so their probabilities are
 exactly 0, MLM decoder tied to the word embeddings, mean or [CLS] pooling,
 the classifier), loads the dumped parameters by their BERT names, multiplies
@@ -40,8 +40,13 @@ torch or numpy cannot be imported; ctest passes 77 (SKIP_RETURN_CODE).
 import argparse
 import json
 import math
+import os
 import struct
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree from ctest
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_model  # noqa: E402  (the model, shared with bench/encoder_torch.py)
 
 TOL = {"loss": 1e-6, "logits": 1e-5, "grad": 1e-4}
 PERTURB = 1e-3  # relative to the tensor's largest |value|; 10x the gradient TOL
@@ -103,132 +108,6 @@ def perturb(src, dst, tensor, np):
     print(f"perturbed {tensor}[{k}]: {old:.9g} -> {float(new):.9g}")
 
 
-def build(torch, cfg):
-    nn, F = torch.nn, torch.nn.functional
-    H, nh, V = cfg["hidden"], cfg["heads"], cfg["vocab"]
-
-    class Embeddings(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.word_embeddings = nn.Embedding(V, H)
-            self.position_embeddings = nn.Embedding(cfg["max_len"], H)
-            self.token_type_embeddings = nn.Embedding(2, H)
-            self.LayerNorm = nn.LayerNorm(H, eps=1e-12)
-
-        def forward(self, ids, seg, drop):
-            T = ids.shape[1]
-            pos = torch.arange(T)
-            e = (self.word_embeddings(ids) + self.position_embeddings(pos)[None]
-                 + self.token_type_embeddings(seg))
-            return self.LayerNorm(e) * drop
-
-    class SelfAttention(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.query, self.key, self.value = nn.Linear(H, H), nn.Linear(H, H), nn.Linear(H, H)
-
-        def forward(self, x, key_pad, drop):
-            B, T, _ = x.shape
-            d = H // nh
-
-            def heads(t):
-                return t.view(B, T, nh, d).transpose(1, 2)  # [B, nh, T, d]
-            q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
-            s = (q @ k.transpose(-1, -2)) / math.sqrt(d)
-            s = s.masked_fill(key_pad[:, None, None, :], float("-inf"))
-            p = torch.softmax(s, dim=-1) * drop  # exp(-inf) = 0: padded keys get exactly 0
-            return (p @ v).transpose(1, 2).reshape(B, T, H)
-
-    class DenseNorm(nn.Module):  # BERT's attention.output and output blocks
-        def __init__(self, fan_in):
-            super().__init__()
-            self.dense = nn.Linear(fan_in, H)
-            self.LayerNorm = nn.LayerNorm(H, eps=1e-12)
-
-        def forward(self, y, residual, drop):
-            return self.LayerNorm(residual + self.dense(y) * drop)
-
-    class Attention(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.self = SelfAttention()
-            self.output = DenseNorm(H)
-
-    class Intermediate(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.dense = nn.Linear(H, cfg["ffn"])
-
-    class Layer(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.attention = Attention()
-            self.intermediate = Intermediate()
-            self.output = DenseNorm(cfg["ffn"])
-
-        def forward(self, x, key_pad, d_att, d_ao, d_out):
-            h = self.attention.output(self.attention.self(x, key_pad, d_att), x, d_ao)
-            g = F.gelu(self.intermediate.dense(h))  # erf GELU (approximate="none")
-            return self.output(g, h, d_out)
-
-    class Encoder(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layer = nn.ModuleList(Layer() for _ in range(cfg["layers"]))
-
-    class Transform(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.dense = nn.Linear(H, H)
-            self.LayerNorm = nn.LayerNorm(H, eps=1e-12)
-
-    class Predictions(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.transform = Transform()
-            self.bias = nn.Parameter(torch.zeros(V))
-
-    class Heads(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.predictions = Predictions()
-
-    class Model(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embeddings = Embeddings()
-            self.encoder = Encoder()
-            self.cls = Heads()
-            if cfg["classes"] > 0:
-                self.classifier = nn.Linear(H, cfg["classes"])
-
-        def forward(self, b, drop, mode, pool):
-            B, T = b["ids"].shape
-            ns = 3 * cfg["layers"] + 1
-            key_pad = torch.arange(T)[None, :] >= b["len"][:, None]  # [B, T]
-            x = self.embeddings(b["ids"], b["seg"], drop[0].view(B, T, H))
-            for i, layer in enumerate(self.encoder.layer):
-                s = 1 + 3 * i
-                x = layer(x, key_pad, drop[s], drop[s + 1].view(B, T, H),
-                          drop[s + 2].view(B, T, H))
-            if mode == "mlm":
-                hm = x.reshape(B * T, H)[b["mpos"]]
-                tr = self.cls.predictions.transform
-                z = tr.LayerNorm(F.gelu(tr.dense(hm)))
-                logits = F.linear(z, self.embeddings.word_embeddings.weight,
-                                  self.cls.predictions.bias)  # tied decoder
-                return logits, F.cross_entropy(logits, b["mlabel"])
-            if pool == "cls":
-                pooled = x[:, 0]
-            else:
-                real = (~key_pad).to(x.dtype)[:, :, None]
-                pooled = (x * real).sum(1) / b["len"][:, None].to(x.dtype)
-            logits = self.classifier(pooled * drop[ns])
-            return logits, F.cross_entropy(logits, b["label"])
-
-    return Model()
-
-
 def config_of(meta):
     if meta.get("format") != "gdx-encoder-dump-1":
         raise ValueError(f"dump format {meta.get('format')!r}, expected gdx-encoder-dump-1")
@@ -241,15 +120,22 @@ def config_of(meta):
 
 def run(torch, t, cfg, mode, pool, dtype):
     """Forward and backward in `dtype`; returns logits, loss and gradients."""
-    model = build(torch, cfg).to(dtype)
+    model = torch_model.build(torch, cfg).to(dtype)
     state = {k[len("param."):]: torch.from_numpy(v.copy()).to(dtype)
              for k, v in t.items() if k.startswith("param.")}
     model.load_state_dict(state, strict=True)  # every name must match BERT's layout
     as_long = {k: torch.from_numpy(t["batch." + k].astype("int64"))
                for k in ("ids", "seg", "len", "mpos", "mlabel", "label") if "batch." + k in t}
     ns = 3 * cfg["layers"] + 1
-    drop = [torch.from_numpy(t[f"drop.{s}"].copy()).to(dtype) for s in range(ns + 1)]
-    logits, loss = model(as_long, drop, mode, pool)
+    mult = [torch.from_numpy(t[f"drop.{s}"].copy()).to(dtype) for s in range(ns + 1)]
+
+    def drop(site, x):  # the C code's masks: [B*T,H] is [B,T,H] row-major
+        return x * mult[site].view(x.shape)
+    b = as_long
+    if mode == "mlm":
+        logits, loss = model.forward_mlm(b["ids"], b["seg"], b["len"], b["mpos"], b["mlabel"], drop)
+    else:
+        logits, loss = model.forward_cls(b["ids"], b["seg"], b["len"], b["label"], pool, drop)
     loss.backward()
     grads = {}
     for name, p in model.named_parameters():
