@@ -4,10 +4,9 @@
 # a skip is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if ! dpkg-query -W -f='${Status}' python3-numpy 2>/dev/null | grep -q 'install ok installed'; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends python3 python3-numpy >/dev/null
-fi
+. .ci/lib.sh
+need_build_deps
+need_pkgs python3 python3-numpy
 cmake -S . -B build-interop -DGD_PYTHON3=/usr/bin/python3 >/dev/null
 cmake --build build-interop -j "$(nproc)" --target gdropout-plan write_fisher_fixture
 log=$(ctest --test-dir build-interop -R 'fisher_fixture|test_plan_tool|test_safetensors_python' \

@@ -8,16 +8,9 @@
 # them), then `pip install` the package into a venv and import it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/dev deps
-pkgs=()
-dpkg-query -W -f='${Status}' python3-numpy 2>/dev/null | grep -q 'ok installed' || pkgs+=(python3-numpy)
-dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q 'ok installed' || pkgs+=(python3-venv)
-dpkg-query -W -f='${Status}' python3-setuptools 2>/dev/null | grep -q 'ok installed' ||
-    pkgs+=(python3-setuptools)
-if [ ${#pkgs[@]} -gt 0 ]; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
-fi
+. .ci/lib.sh
+need_build_deps
+need_pkgs python3-numpy python3-venv python3-setuptools
 py=/usr/bin/python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
