@@ -1,4 +1,5 @@
-# Sourced by .ci/run and every .ci/steps/*.sh, from the repository root:
+# shellcheck shell=bash
+# Sourced by every .ci/steps/*.sh, from the repository root:
 #   . .ci/lib.sh
 # CI runs as root on a fresh Debian 12; each step installs what it needs.
 export DEBIAN_FRONTEND=noninteractive

@@ -29,7 +29,7 @@ cmp -s "$work/doc.md" "$work/want.md" || { diff "$work/want.md" "$work/doc.md"; 
 "$top/scripts/paste-results" --check "$work/doc.md" 2>/dev/null || fail "--check failed a fresh paste"
 for bad in 'x\n<!-- results: r/none.md -->\n<!-- /results -->\n' \
     'x\n<!-- results: r/t.md -->\nunclosed\n' 'x\n<!-- /results -->\n'; do
-    printf "$bad" >"$work/bad.md"
+    printf '%b' "$bad" >"$work/bad.md"
     if "$top/scripts/paste-results" "$work/bad.md" 2>"$work/err"; then
         fail "accepted a bad document: $(cat "$work/bad.md")"
     fi

@@ -30,6 +30,7 @@ unset LD_LIBRARY_PATH
 
 echo "== the installed gdropout-plan runs from its prefix"
 plan=$prefix/bin/gdropout-plan
+# shellcheck disable=SC2016 # a literal $ORIGIN
 readelf -d "$plan" | grep -q 'RUNPATH.*\$ORIGIN/' || {
     readelf -d "$plan" | grep -i path
     echo "installed gdropout-plan has no \$ORIGIN-relative RUNPATH"
