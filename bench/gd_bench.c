@@ -17,7 +17,7 @@
  * rows are wall time, which is what a split buys.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "internal.h"
+#include "kernels.h"
 
 #include <cblas.h>
 #include <pthread.h>

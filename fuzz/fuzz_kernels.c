@@ -20,8 +20,8 @@
  * Input layout (missing bytes read as 0): flags, rows, cols, split, seed[8],
  * stream[8], offset[8], p[4], sigma[4], p_cols[cols], then element data.
  */
+#include "test_util.h" /* the tests' references: tu_ref_*, tu_fill_data */
 #include "fuzz.h"
-#include "ref.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -121,11 +121,11 @@ static void parse(params *P, const uint8_t *data, size_t size)
     for (size_t c = 0; c < P->cols; c++)
         P->p_cols[c] = pick_col_prob(fuzz_u8(&r));
     /* element data: raw floats while the input lasts, then a fixed fill */
-    fill_data(P->x, MAX_N, (uint32_t)P->s.seed);
+    tu_fill_data(P->x, MAX_N, (uint32_t)P->s.seed);
     for (size_t j = 0; j < P->n && r.left >= 4; j++)
         P->x[j] = fuzz_bits_float((uint32_t)fuzz_take(&r, 4));
-    fill_data(P->bias, MAX_SIDE, 7);
-    fill_data(P->res, MAX_N, 9);
+    tu_fill_data(P->bias, MAX_SIDE, 7);
+    tu_fill_data(P->res, MAX_N, 9);
 }
 
 /* The code the contract implies: n == 0 is a no-op; otherwise a domain error
@@ -184,11 +184,11 @@ static void check_mask(const uint8_t *mask, size_t n, const gd_stream *s, const 
 {
     for (size_t j = 0; j < n; j++) {
         const float pj = p_of_col ? p_of_col[j % cols] : p;
-        const int keep = !ref_dropped(ref_word(s->seed, s->stream, s->offset + j), pj);
-        FUZZ_CHECK(ref_bit(mask, j) == keep);
+        const int keep = !tu_ref_dropped(tu_ref_word(s->seed, s->stream, s->offset + j), pj);
+        FUZZ_CHECK(tu_ref_bit(mask, j) == keep);
     }
     for (size_t j = n; j % 8 != 0; j++)
-        FUZZ_CHECK(ref_bit(mask, j) == 0);
+        FUZZ_CHECK(tu_ref_bit(mask, j) == 0);
 }
 
 static void fuzz_bernoulli(const params *P)
@@ -209,9 +209,9 @@ static void fuzz_bernoulli(const params *P)
     FUZZ_CHECK(memcmp(m, m2, mb) == 0);
     FUZZ_CHECK(all_bytes(m + mb, sizeof m - mb, 0xA5)); /* nothing past ceil(n/8) */
     check_mask(m, n, &P->s, NULL, 1, P->p);
-    const float s = ref_scale(P->p);
+    const float s = tu_ref_scale(P->p);
     for (size_t j = 0; j < n; j++)
-        FUZZ_CHECK(same_float(y[j], ref_bit(m, j) ? P->x[j] * s : 0.0f));
+        FUZZ_CHECK(same_float(y[j], tu_ref_bit(m, j) ? P->x[j] * s : 0.0f));
     FUZZ_CHECK(all_bytes(y + n, (MAX_N - n) * sizeof *y, 0xA5));
 
     /* in place equals out of place */
@@ -237,7 +237,7 @@ static void fuzz_bernoulli(const params *P)
     FUZZ_CHECK(gd_dropout_fwd(y2 + k, P->x + k, n - k, P->p, &s2, tail) == GD_OK);
     FUZZ_CHECK(same_floats(y2, y, n));
     for (size_t j = 0; j < n; j++)
-        FUZZ_CHECK(ref_bit(j < k ? m3 : tail, j < k ? j : j - k) == ref_bit(m, j));
+        FUZZ_CHECK(tu_ref_bit(j < k ? m3 : tail, j < k ? j : j - k) == tu_ref_bit(m, j));
 }
 
 static void fuzz_cols(const params *P)
@@ -258,8 +258,8 @@ static void fuzz_cols(const params *P)
     }
     check_mask(m, n, &P->s, P->p_cols, P->cols, 0.0f);
     for (size_t j = 0; j < n; j++) {
-        const float s = ref_scale(P->p_cols[j % P->cols]);
-        FUZZ_CHECK(same_float(y[j], ref_bit(m, j) ? P->x[j] * s : 0.0f));
+        const float s = tu_ref_scale(P->p_cols[j % P->cols]);
+        FUZZ_CHECK(same_float(y[j], tu_ref_bit(m, j) ? P->x[j] * s : 0.0f));
     }
     FUZZ_CHECK(same_floats(dx, y, n));
     FUZZ_CHECK(gd_dropout_bwd_cols(y2, P->x, P->rows, P->cols, P->p_cols, NULL, m) == GD_OK);
@@ -285,9 +285,9 @@ static void fuzz_add(const params *P)
         return;
     }
     check_mask(m, n, &P->s, NULL, 1, P->p);
-    const float s = ref_scale(P->p);
+    const float s = tu_ref_scale(P->p);
     for (size_t j = 0; j < n; j++) {
-        const float v = ref_bit(m, j) ? (bias ? P->x[j] + bias[j % cols] : P->x[j]) * s : 0.0f;
+        const float v = tu_ref_bit(m, j) ? (bias ? P->x[j] + bias[j % cols] : P->x[j]) * s : 0.0f;
         FUZZ_CHECK(same_float(y[j], res ? res[j] + v : v));
     }
     if (P->in_place) {

@@ -5,7 +5,7 @@
  * choice is cached in an atomic pointer: every thread that races to fill it
  * computes the same value, so the cache is not observable state.
  */
-#include "internal.h"
+#include "kernels.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * Every check runs before any output is written, so a refused call leaves
  * the caller's buffers exactly as they were.
  */
-#include "internal.h"
+#include "kernels.h"
 
 /* Checks shared by every kernel on n elements with a stream. */
 static int check_stream(const gd_stream *s, size_t n)

@@ -1,6 +1,7 @@
 /*
  * Per-example squared gradients of a dense layer y = x W^T + b through
- * OpenBLAS, without forming the per-example gradients one by one.
+ * sgemm (OpenBLAS's, or the host's own: gd_fisher_set_sgemm), without
+ * forming the per-example gradients one by one.
  *
  * Single examples: the gradient of example b is the outer product
  * dy_b x_b^T, so its square is (dy_b^2)(x_b^2)^T elementwise, and summing
@@ -56,7 +57,8 @@ static int dense_check(gd_fisher *f, size_t w_id, size_t b_id, dense_call *c)
     if (!c->x || !c->dy)
         return GD_EINVAL;
     if (c->in > INT_MAX || c->out > INT_MAX || c->seq > INT_MAX)
-        return GD_EOVERFLOW; /* blasint is int in Debian's OpenBLAS */
+        return GD_EOVERFLOW; /* blasint is int in Debian's OpenBLAS; gd_sgemm_fn promises
+                                it to a host's sgemm too */
     if (!gd_all_finite(c->x, nx, &ax) || !gd_all_finite(c->dy, ndy, &ady))
         return GD_EDOMAIN;
     /* bounds on every float intermediate: a sequence gradient is a sum of
@@ -70,6 +72,42 @@ static int dense_check(gd_fisher *f, size_t w_id, size_t b_id, dense_call *c)
         return GD_EDOMAIN;
     return GD_OK;
 }
+
+/* ---- the sgemm: OpenBLAS's or the host's ------------------------------ */
+
+/* The default, with gd_sgemm_fn's contract.  The library only passes sizes
+ * <= INT_MAX (dense_check), so the casts to blasint (int) are exact. */
+static void openblas_sgemm(void *user, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                           float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                           float beta, float *c, size_t ldc)
+{
+    (void)user;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha,
+                a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
+int gd_fisher_set_sgemm(gd_fisher *f, gd_sgemm_fn sgemm, void *user)
+{
+    if (!f)
+        return GD_EINVAL;
+    f->sgemm = sgemm;
+    f->sgemm_user = sgemm ? user : NULL;
+    return GD_OK;
+}
+
+/* c[out x in] = a^T b for a[k x out], b[k x in], both row-major and packed:
+ * the one product both dense paths need, through f's sgemm. */
+static void product_at_b(const gd_fisher *f, size_t out, size_t in, size_t k, const float *a,
+                         const float *b, float *c)
+{
+    if (f->sgemm)
+        f->sgemm(f->sgemm_user, 1, 0, out, in, k, 1.0f, a, out, b, in, 0.0f, c, in);
+    else
+        openblas_sgemm(NULL, 1, 0, out, in, k, 1.0f, a, out, b, in, 0.0f, c, in);
+}
+
+/* ---- the two paths ----------------------------------------------------- */
 
 static void square_into(float *dst, const float *src, size_t n)
 {
@@ -127,9 +165,7 @@ int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id, const flo
             square_into(x2, x + b0 * in, k * in);
             square_into(dy2, dy + b0 * out, k * out);
             /* g2[out x in] = dy2^T [out x k] * x2 [k x in] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)out, (blasint)in,
-                        (blasint)k, 1.0f, dy2, (blasint)out, x2, (blasint)in, 0.0f, g2,
-                        (blasint)in);
+            product_at_b(f, out, in, k, dy2, x2, g2);
             add_float(c.w->sums, g2, out * in);
         }
         c.w->weight += (double)batch;
@@ -160,9 +196,7 @@ int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id, const
         return GD_ENOMEM;
     for (size_t b = 0; b < batch; b++) {
         /* g[out x in] = dy_b^T [out x seq] * x_b [seq x in] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)out, (blasint)in,
-                    (blasint)seq, 1.0f, dy + b * seq * out, (blasint)out, x + b * seq * in,
-                    (blasint)in, 0.0f, g, (blasint)in);
+        product_at_b(f, out, in, seq, dy + b * seq * out, x + b * seq * in, g);
         add_float_squared(c.w->sums, g, out * in);
     }
     gd_free(g);

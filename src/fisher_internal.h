@@ -1,6 +1,6 @@
 /*
  * The gd_fisher object, shared by fisher.c (registry and accumulators),
- * fisher_dense.c (the OpenBLAS paths), fisher_scores.c and safetensors.c.
+ * fisher_dense.c (the sgemm paths), fisher_scores.c and safetensors.c.
  */
 #ifndef GDROPOUT_FISHER_INTERNAL_H
 #define GDROPOUT_FISHER_INTERNAL_H
@@ -20,6 +20,8 @@ struct gd_fisher {
     size_t n, cap;
     size_t *slots; /* open-addressing hash of names to ids; GD_NONE = empty */
     size_t n_slots; /* a power of two, at least twice n */
+    gd_sgemm_fn sgemm; /* the host's (gd_fisher_set_sgemm), or NULL: OpenBLAS */
+    void *sgemm_user;
 };
 
 /* Tensor id of f, or NULL (f must not be NULL). */

@@ -1,9 +1,9 @@
 /*
  * The AVX2 kernel family: 8 lanes.  Only this file is compiled with -mavx2
  * (src/CMakeLists.txt); dispatch.c calls it only on a CPU and OS with AVX2.
- * The ops themselves are kernels_simd.h, shared with the AVX-512 family.
+ * The ops themselves are kernels_simd_impl.h, shared with the AVX-512 family.
  */
-#include "internal.h"
+#include "kernels.h"
 
 #include <immintrin.h>
 
@@ -64,7 +64,7 @@ static inline vk vk_from_bits(uint32_t b)
     return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), lane), lane);
 }
 
-/* 64-bit lanes for Philox (kernels_simd.h). */
+/* 64-bit lanes for Philox (kernels_simd_impl.h). */
 static inline vi vi_set1_64(uint64_t u) { return _mm256_set1_epi64x((long long)u); }
 static inline vi vi_add64(vi a, vi b) { return _mm256_add_epi64(a, b); }
 static inline vi vi_srli64(vi a, unsigned n) { return _mm256_srli_epi64(a, (int)n); }
@@ -80,6 +80,7 @@ static inline vi vi_unpackhi64(vi a, vi b) { return _mm256_unpackhi_epi64(a, b);
 static inline vi ph_lanes(void) { return _mm256_setr_epi64x(0, 2, 1, 3); }
 
 /* The ops, and the table they fill. */
+#define GD_SIMD_INTERFACE 1
 #define GD_SIMD_TABLE gd_kernels_avx2
 #define GD_SIMD_NAME "avx2"
-#include "kernels_simd.h"
+#include "kernels_simd_impl.h"

@@ -2,9 +2,9 @@
  * The AVX-512 kernel family: 16 lanes, predicates in mask registers.  Only
  * this file is compiled with -mavx512f (src/CMakeLists.txt), and it uses
  * AVX-512F instructions only; dispatch.c calls it only on a CPU and OS with
- * AVX-512F and ZMM state enabled.  The ops are kernels_simd.h.
+ * AVX-512F and ZMM state enabled.  The ops are kernels_simd_impl.h.
  */
-#include "internal.h"
+#include "kernels.h"
 
 #include <immintrin.h>
 
@@ -56,7 +56,7 @@ static inline vf vf_keep(vk k, vf v)
 static inline uint32_t vk_bits(vk k) { return (uint32_t)k; }
 static inline vk vk_from_bits(uint32_t b) { return (vk)b; }
 
-/* 64-bit lanes for Philox (kernels_simd.h). */
+/* 64-bit lanes for Philox (kernels_simd_impl.h). */
 static inline vi vi_set1_64(uint64_t u) { return _mm512_set1_epi64((long long)u); }
 static inline vi vi_add64(vi a, vi b) { return _mm512_add_epi64(a, b); }
 static inline vi vi_srli64(vi a, unsigned n) { return _mm512_srli_epi64(a, n); }
@@ -72,6 +72,7 @@ static inline vi vi_unpackhi64(vi a, vi b) { return _mm512_unpackhi_epi64(a, b);
 static inline vi ph_lanes(void) { return _mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7); }
 
 /* The ops, and the table they fill. */
+#define GD_SIMD_INTERFACE 1
 #define GD_SIMD_TABLE gd_kernels_avx512
 #define GD_SIMD_NAME "avx512"
-#include "kernels_simd.h"
+#include "kernels_simd_impl.h"

@@ -5,7 +5,7 @@
  * chunks start on mask byte boundaries): it draws the chunk's stream words
  * into a stack buffer, then applies a branch-free element loop.
  */
-#include "internal.h"
+#include "kernels.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* Philox4x32-10 (Salmon, Moraes, Dror, Shaw, SC 2011) and the public word API. */
-#include "internal.h"
+#include "kernels.h"
 
 /* Multipliers and Weyl key increments of Philox4x32. */
 static const uint32_t PHILOX_M0 = 0xD2511F53u;

@@ -11,11 +11,8 @@
  * scores, the plan's compute and getters) are run with the very first
  * allocation armed to fail: they must succeed and count zero allocations.
  */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
-#include "internal.h"
-#include "ref.h"
-#include "test_errors_util.h"
 #include "test_util.h"
+#include "internal.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -75,13 +72,13 @@ static char target[160];
 
 static void make_dir(void)
 {
-    tmpdir_make(dir, sizeof dir, "gd_alloc");
+    tu_tmpdir_make(dir, sizeof dir, "gd_alloc");
     snprintf(target, sizeof target, "%s/target", dir);
 }
 
 static void remove_dir(void)
 {
-    tmpdir_remove(dir);
+    tu_tmpdir_remove(dir);
 }
 
 /* Entries of dir other than . and .. */
@@ -123,7 +120,7 @@ static void assert_old(void)
 
 static gd_fisher *F, *OUT_F;
 static gd_fisher *const SENTINEL_F = (gd_fisher *)&F;
-static fisher_snap SNAP;
+static tu_fisher_snap SNAP;
 static size_t ID;
 static size_t n_before; /* tensors before add_tensor */
 
@@ -146,7 +143,7 @@ static gd_fisher *dense_fisher(void)
     ck_assert_int_eq(gd_fisher_add_tensor(f, "norm", 7, GD_NONE, NULL), GD_OK);
     float g[OUT * IN];
     for (size_t id = 0; id < 3; id++) {
-        fill_data(g, OUT * IN, 30 + (uint32_t)id);
+        tu_fill_data(g, OUT * IN, 30 + (uint32_t)id);
         ck_assert_int_eq(gd_fisher_accumulate(f, id, g, 0.5f), GD_OK);
     }
     return f;
@@ -184,7 +181,7 @@ static void add_setup(void)
     ck_assert_int_eq(gd_fisher_create(&F), GD_OK);
     for (size_t i = 0; i < n_before; i++)
         add_named(F, i);
-    fisher_snap_take(F, &SNAP);
+    tu_fisher_snap_take(F, &SNAP);
     ID = 12345;
 }
 static int add_call(void)
@@ -193,7 +190,7 @@ static int add_call(void)
 }
 static void add_failed(void)
 {
-    fisher_assert_same(F, &SNAP);
+    tu_fisher_assert_same(F, &SNAP);
     ck_assert_uint_eq(ID, 12345);
     size_t id;
     ck_assert_int_eq(gd_fisher_find(F, "the.new.one", &id), GD_ENOTFOUND);
@@ -214,7 +211,7 @@ static void add_succeeded(void)
 }
 static void fisher_teardown(void)
 {
-    fisher_snap_free(&SNAP);
+    tu_fisher_snap_free(&SNAP);
     gd_fisher_destroy(F);
     F = NULL;
 }
@@ -225,7 +222,7 @@ static int seq_form;
 static void dense_setup(void)
 {
     F = dense_fisher();
-    fisher_snap_take(F, &SNAP);
+    tu_fisher_snap_take(F, &SNAP);
 }
 static int dense_call(void)
 {
@@ -234,7 +231,7 @@ static int dense_call(void)
 }
 static void dense_failed(void)
 {
-    fisher_assert_same(F, &SNAP);
+    tu_fisher_assert_same(F, &SNAP);
 }
 static void dense_succeeded(void)
 {
@@ -260,9 +257,9 @@ static int load_call(void)
 static void load_succeeded(void)
 {
     ck_assert_ptr_ne(OUT_F, SENTINEL_F);
-    fisher_snap want, got;
-    fisher_snap_take(REFERENCE, &want);
-    fisher_snap_take(OUT_F, &got);
+    tu_fisher_snap want, got;
+    tu_fisher_snap_take(REFERENCE, &want);
+    tu_fisher_snap_take(OUT_F, &got);
     ck_assert_uint_eq(got.count, want.count);
     for (size_t id = 0; id < want.count; id++) {
         ck_assert_str_eq(got.names[id], want.names[id]);
@@ -276,8 +273,8 @@ static void load_succeeded(void)
         ck_assert_int_eq(gd_fisher_read(OUT_F, id, b, want.numel[id], NULL), GD_OK);
         ck_assert_int_eq(memcmp(a, b, want.numel[id] * sizeof(float)), 0);
     }
-    fisher_snap_free(&want);
-    fisher_snap_free(&got);
+    tu_fisher_snap_free(&want);
+    tu_fisher_snap_free(&got);
 }
 
 static void save_setup(void)
@@ -332,10 +329,10 @@ END_TEST
 
 START_TEST(fisher_dense)
 {
-    X = alloc_f(BATCH * IN);
-    DY = alloc_f(BATCH * OUT);
-    fill_data(X, BATCH * IN, 1);
-    fill_data(DY, BATCH * OUT, 2);
+    X = tu_alloc_f(BATCH * IN);
+    DY = tu_alloc_f(BATCH * OUT);
+    tu_fill_data(X, BATCH * IN, 1);
+    tu_fill_data(DY, BATCH * OUT, 2);
     const alloc_case c = {"gd_fisher_accumulate_dense[_seq]", dense_setup,     dense_call,
                           dense_failed,                       dense_succeeded, fisher_teardown};
     for (seq_form = 0; seq_form < 2; seq_form++)
@@ -375,7 +372,7 @@ END_TEST
 
 static gd_plan *P, *OUT_P;
 static gd_plan *const SENTINEL_P = (gd_plan *)&P;
-static plan_snap PSNAP;
+static tu_plan_snap PSNAP;
 static size_t plan_sites;
 
 static gd_plan *named_plan(void)
@@ -417,7 +414,7 @@ static void pcreate_teardown(void)
 static void pset_setup(void)
 {
     P = named_plan();
-    plan_snap_take(P, &PSNAP);
+    tu_plan_snap_take(P, &PSNAP);
 }
 static int pset_call(void)
 {
@@ -425,7 +422,7 @@ static int pset_call(void)
 }
 static void pset_failed(void)
 {
-    plan_assert_same(P, &PSNAP); /* name, score and probabilities */
+    tu_plan_assert_same(P, &PSNAP); /* name, score and probabilities */
 }
 static void pset_succeeded(void)
 {
@@ -437,7 +434,7 @@ static void pset_succeeded(void)
 }
 static void pset_teardown(void)
 {
-    plan_snap_free(&PSNAP);
+    tu_plan_snap_free(&PSNAP);
     gd_plan_destroy(P);
     P = NULL;
 }
@@ -452,10 +449,10 @@ static void pload_succeeded(void)
 {
     ck_assert_ptr_ne(OUT_P, SENTINEL_P);
     gd_plan *want = named_plan();
-    plan_snap s;
-    plan_snap_take(want, &s);
-    plan_assert_same(OUT_P, &s);
-    plan_snap_free(&s);
+    tu_plan_snap s;
+    tu_plan_snap_take(want, &s);
+    tu_plan_assert_same(OUT_P, &s);
+    tu_plan_snap_free(&s);
     gd_plan_destroy(want);
 }
 
@@ -473,10 +470,10 @@ static void psave_succeeded(void)
     ck_assert_uint_eq(dir_entries(), 1);
     gd_plan *back = NULL;
     ck_assert_int_eq(gd_plan_load(&back, target), GD_OK);
-    plan_snap s;
-    plan_snap_take(P, &s);
-    plan_assert_same(back, &s);
-    plan_snap_free(&s);
+    tu_plan_snap s;
+    tu_plan_snap_take(P, &s);
+    tu_plan_assert_same(back, &s);
+    tu_plan_snap_free(&s);
     gd_plan_destroy(back);
 }
 static void psave_teardown(void)
@@ -545,10 +542,10 @@ END_TEST
 START_TEST(no_allocation_elsewhere)
 {
     enum { N = 300, R = 3, C = 100 };
-    float *x = alloc_f(N), *y = alloc_f(N), *z = alloc_f(N), p_cols[C], bias[C];
+    float *x = tu_alloc_f(N), *y = tu_alloc_f(N), *z = tu_alloc_f(N), p_cols[C], bias[C];
     uint8_t mask[N / 8 + 1];
     uint32_t words[N];
-    fill_data(x, N, 3);
+    tu_fill_data(x, N, 3);
     for (size_t c = 0; c < C; c++) {
         p_cols[c] = (float)c / C;
         bias[c] = (float)c;
@@ -575,7 +572,7 @@ START_TEST(no_allocation_elsewhere)
     double sums[OUT * IN], w;
     size_t n, id;
     const char *name;
-    fill_data(grads, 2 * OUT * IN, 9);
+    tu_fill_data(grads, 2 * OUT * IN, 9);
     float v[7];
     for (size_t j = 0; j < 7; j++)
         v[j] = 1e-4f * (float)(j + 1);

@@ -13,8 +13,7 @@
  * killing the process).
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, link, lstat */
-#include "ref.h"
-#include "test_errors_util.h"
+
 #include "test_util.h"
 
 #include <check.h>
@@ -36,12 +35,12 @@ static void path_in(char *out, size_t cap, const char *rel)
 
 static void setup(void)
 {
-    tmpdir_make(dir, sizeof dir, "gd_durable");
+    tu_tmpdir_make(dir, sizeof dir, "gd_durable");
 }
 
 static void teardown(void)
 {
-    tmpdir_remove(dir);
+    tu_tmpdir_remove(dir);
 }
 
 enum { NAME_BYTES = 256 };
@@ -105,8 +104,8 @@ static void *make_fisher(size_t numel)
     ck_assert_int_eq(gd_fisher_create(&f), GD_OK);
     ck_assert_int_eq(gd_fisher_add_tensor(f, "big", numel, 0, NULL), GD_OK);
     ck_assert_int_eq(gd_fisher_add_tensor(f, "small", 3, 1, NULL), GD_OK);
-    float *g = alloc_f(numel);
-    fill_data(g, numel, (uint32_t)numel);
+    float *g = tu_alloc_f(numel);
+    tu_fill_data(g, numel, (uint32_t)numel);
     ck_assert_int_eq(gd_fisher_accumulate(f, 0, g, 1.0f), GD_OK);
     ck_assert_int_eq(gd_fisher_accumulate(f, 1, g, 2.0f), GD_OK);
     free(g);
@@ -127,7 +126,7 @@ static void check_fisher_file(const void *obj, const char *path)
     ck_assert_int_eq(gd_fisher_count(back, &n), GD_OK);
     ck_assert_uint_eq(n, 2);
     ck_assert_int_eq(gd_fisher_info(f, 0, NULL, &numel, NULL), GD_OK);
-    float *a = alloc_f(numel), *b = alloc_f(numel);
+    float *a = tu_alloc_f(numel), *b = tu_alloc_f(numel);
     ck_assert_int_eq(gd_fisher_read(f, 0, a, numel, NULL), GD_OK);
     ck_assert_int_eq(gd_fisher_read(back, 0, b, numel, NULL), GD_OK);
     ck_assert_int_eq(memcmp(a, b, numel * sizeof *a), 0);
@@ -163,10 +162,10 @@ static void check_plan_file(const void *obj, const char *path)
 {
     gd_plan *back = NULL;
     ck_assert_int_eq(gd_plan_load(&back, path), GD_OK);
-    plan_snap s;
-    plan_snap_take(obj, &s);
-    plan_assert_same(back, &s);
-    plan_snap_free(&s);
+    tu_plan_snap s;
+    tu_plan_snap_take(obj, &s);
+    tu_plan_assert_same(back, &s);
+    tu_plan_snap_free(&s);
     gd_plan_destroy(back);
 }
 
@@ -394,7 +393,6 @@ END_TEST
 
 static void add_tests(TCase *tc)
 {
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, missing_directory, 0, N_SAVERS);
     tcase_add_loop_test(tc, directory_component_is_a_file, 0, N_SAVERS);
     tcase_add_loop_test(tc, target_is_a_directory, 0, N_SAVERS);
@@ -408,5 +406,7 @@ static void add_tests(TCase *tc)
 
 int main(void)
 {
-    return tu_run("durable", add_tests, 120);
+    const tu_case core = {.name = "core", .add_tests = add_tests, .timeout = 120,
+                          .setup = setup, .teardown = teardown};
+    return tu_run_cases("durable", &core, 1);
 }

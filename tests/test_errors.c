@@ -9,7 +9,7 @@
  * every buffer.  A valid call is asserted to succeed first, so a mutation that
  * "fails" cannot be failing for some other reason.
  */
-#include "ref.h"
+
 #include "test_util.h"
 
 #include <check.h>
@@ -121,9 +121,9 @@ static void fill_pattern(void *p, size_t bytes, uint8_t seed)
 static void reset_arena(void)
 {
     fill_pattern(&A, sizeof A, 0xA5);
-    fill_data(A.in, N, 11);
-    fill_data(A.bias, COLS, 12);
-    fill_data(A.res, N, 13);
+    tu_fill_data(A.in, N, 11);
+    tu_fill_data(A.bias, COLS, 12);
+    tu_fill_data(A.res, N, 13);
     for (size_t c = 0; c < COLS; c++)
         A.p_cols[c] = (float)c / (float)COLS;
     S = (gd_stream){UINT64_C(0x1234567890abcdef), 99, 5};
@@ -324,7 +324,7 @@ START_TEST(sum_cols_sizes)
     /* no rows: every column sums to zero */
     ck_assert_int_eq(gd_sum_cols(A.dbias, A.in, 0, COLS), GD_OK);
     for (size_t c = 0; c < COLS; c++)
-        ck_assert_uint_eq(f32_bits(A.dbias[c]), 0);
+        ck_assert_uint_eq(tu_f32_bits(A.dbias[c]), 0);
     reset_arena();
     arena before = A;
     ck_assert_int_eq(gd_sum_cols(NULL, NULL, ROWS, 0), GD_OK);

@@ -4,9 +4,7 @@
  * (sentinel-filled) and the object exactly as it was (names, sizes, sites,
  * raw sums and weights, compared bit for bit through the public API).
  */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
-#include "test_errors_util.h"
-#include "ref.h"
+#include "test_util.h"
 
 #include <check.h>
 #include <float.h>
@@ -16,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FAILS FISHER_FAILS
+#define FAILS TU_FISHER_FAILS
 
 enum { OUT = 2, IN = 3 };
 enum { W, B, LN, FREE, N_TENSORS };
@@ -37,7 +35,7 @@ static gd_fisher *make_fisher(void)
         ck_assert_uint_eq(id, t);
         float g[OUT * IN];
         for (int k = 0; k < 2; k++) {
-            fill_data(g, NUMEL[t], (uint32_t)(10 * t + k + 1));
+            tu_fill_data(g, NUMEL[t], (uint32_t)(10 * t + k + 1));
             ck_assert_int_eq(gd_fisher_accumulate(f, t, g, 1.0f), GD_OK);
         }
     }
@@ -147,7 +145,7 @@ END_TEST
 START_TEST(accumulate_bad_arguments)
 {
     float g[OUT * IN];
-    fill_data(g, OUT * IN, 5);
+    tu_fill_data(g, OUT * IN, 5);
     const float bad_w[] = {NAN, INFINITY, -INFINITY, -1.0f, -0x1p-149f};
     FAILS(F, GD_EINVAL, gd_fisher_accumulate(NULL, W, g, 1.0f));
     FAILS(F, GD_EINVAL, gd_fisher_accumulate(F, W, NULL, 1.0f));
@@ -173,7 +171,7 @@ START_TEST(accumulate_batch_bad_arguments)
 {
     enum { BATCH = 5 };
     float g[BATCH * OUT * IN];
-    fill_data(g, BATCH * OUT * IN, 6);
+    tu_fill_data(g, BATCH * OUT * IN, 6);
     FAILS(F, GD_EINVAL, gd_fisher_accumulate_batch(NULL, W, g, BATCH));
     FAILS(F, GD_EINVAL, gd_fisher_accumulate_batch(F, W, NULL, BATCH));
     FAILS(F, GD_ENOTFOUND, gd_fisher_accumulate_batch(F, N_TENSORS, g, BATCH));
@@ -192,8 +190,8 @@ START_TEST(dense_bad_arguments)
 {
     enum { BATCH = 4, SEQ = 3 };
     float x[BATCH * SEQ * IN], dy[BATCH * SEQ * OUT];
-    fill_data(x, BATCH * SEQ * IN, 7);
-    fill_data(dy, BATCH * SEQ * OUT, 8);
+    tu_fill_data(x, BATCH * SEQ * IN, 7);
+    tu_fill_data(dy, BATCH * SEQ * OUT, 8);
     /* each case once for dense and once for dense_seq */
     for (int seq_form = 0; seq_form < 2; seq_form++) {
 #define DENSE(f, w, b, xx, dd, batch, in, out)                                           \
@@ -245,11 +243,11 @@ START_TEST(dense_bad_arguments)
     /* b_id == w_id is never valid */
     size_t sq;
     ck_assert_int_eq(gd_fisher_add_tensor(F, "square", 4, 5, &sq), GD_OK);
-    fisher_snap snap;
-    fisher_snap_take(F, &snap);
+    tu_fisher_snap snap;
+    tu_fisher_snap_take(F, &snap);
     ck_assert_int_ne(gd_fisher_accumulate_dense(F, sq, sq, x, dy, 1, 2, 2), GD_OK);
-    fisher_assert_same(F, &snap);
-    fisher_snap_free(&snap);
+    tu_fisher_assert_same(F, &snap);
+    tu_fisher_snap_free(&snap);
     /* the valid call */
     ck_assert_int_eq(gd_fisher_accumulate_dense(F, W, B, x, dy, BATCH, IN, OUT), GD_OK);
 }
@@ -356,12 +354,12 @@ START_TEST(merge_mismatched)
         }
         if (variant == 5)
             ck_assert_int_eq(gd_fisher_add_tensor(o, "extra", 1, 0, NULL), GD_OK);
-        fisher_snap so;
-        fisher_snap_take(o, &so);
+        tu_fisher_snap so;
+        tu_fisher_snap_take(o, &so);
         FAILS(F, GD_ESHAPE, gd_fisher_merge(F, o));
         FAILS(o, GD_ESHAPE, gd_fisher_merge(o, F));
-        fisher_assert_same(o, &so);
-        fisher_snap_free(&so);
+        tu_fisher_assert_same(o, &so);
+        tu_fisher_snap_free(&so);
         gd_fisher_destroy(o);
     }
     /* an empty object merges with nothing but another empty one */
@@ -429,19 +427,17 @@ START_TEST(unit_scores_bad_arguments)
 }
 END_TEST
 
-/* A fresh path in a private directory of the test. */
-static char tmpdir[64];
-
+/* The file tests: the fixture's object and a private directory, tu_dir(). */
 static void tmp_setup(void)
 {
     setup();
-    tmpdir_make(tmpdir, sizeof tmpdir, "gd_errors");
+    tu_dir_setup();
 }
 
 static void tmp_teardown(void)
 {
     teardown();
-    tmpdir_remove(tmpdir);
+    tu_dir_teardown();
 }
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -455,19 +451,19 @@ static void write_file(const char *path, const void *data, size_t len)
 START_TEST(save_and_load_bad_arguments)
 {
     char path[128];
-    snprintf(path, sizeof path, "%s/f.safetensors", tmpdir);
+    tu_path(path, sizeof path, "f.safetensors");
     FAILS(F, GD_EINVAL, gd_fisher_save(NULL, path));
     FAILS(F, GD_EINVAL, gd_fisher_save(F, NULL));
     ck_assert_int_eq(access(path, F_OK), -1); /* nothing written */
 
-    gd_fisher *const keep = (gd_fisher *)&tmpdir; /* any non-NULL sentinel */
+    gd_fisher *const keep = (gd_fisher *)tu_dir(); /* any non-NULL sentinel */
     gd_fisher *out = keep;
     ck_assert_int_eq(gd_fisher_load(NULL, path), GD_EINVAL);
     ck_assert_int_eq(gd_fisher_load(&out, NULL), GD_EINVAL);
     ck_assert_ptr_eq(out, keep);
     /* missing, a directory, and an empty path */
     ck_assert_int_eq(gd_fisher_load(&out, path), GD_EIO);
-    ck_assert_int_eq(gd_fisher_load(&out, tmpdir), GD_EIO);
+    ck_assert_int_eq(gd_fisher_load(&out, tu_dir()), GD_EIO);
     ck_assert_int_eq(gd_fisher_load(&out, ""), GD_EIO);
     ck_assert_ptr_eq(out, keep);
     /* present but not a Fisher file */
@@ -491,11 +487,8 @@ START_TEST(save_and_load_bad_arguments)
 }
 END_TEST
 
-int main(void)
+static void add_fisher_tests(TCase *tc)
 {
-    Suite *s = suite_create("errors_fisher");
-    TCase *tc = tcase_create("fisher");
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, create_and_destroy);
     tcase_add_test(tc, add_tensor_bad_arguments);
     tcase_add_test(tc, lookups);
@@ -508,14 +501,18 @@ int main(void)
     tcase_add_test(tc, merge_mismatched);
     tcase_add_test(tc, site_scores_bad_arguments);
     tcase_add_test(tc, unit_scores_bad_arguments);
-    suite_add_tcase(s, tc);
-    TCase *io = tcase_create("files");
-    tcase_add_checked_fixture(io, tmp_setup, tmp_teardown);
-    tcase_add_test(io, save_and_load_bad_arguments);
-    suite_add_tcase(s, io);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+}
+
+static void add_file_tests(TCase *tc)
+{
+    tcase_add_test(tc, save_and_load_bad_arguments);
+}
+
+int main(void)
+{
+    const tu_case cases[] = {
+        {.name = "fisher", .add_tests = add_fisher_tests, .setup = setup, .teardown = teardown},
+        {.name = "files", .add_tests = add_file_tests, .setup = tmp_setup, .teardown = tmp_teardown},
+    };
+    return tu_run_cases("errors_fisher", cases, sizeof cases / sizeof cases[0]);
 }

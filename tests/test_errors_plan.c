@@ -3,8 +3,7 @@
  * argument, sentinel outputs untouched, and the plan unchanged (names,
  * scores and probabilities bit for bit, through gd_plan_site_info).
  */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
-#include "test_errors_util.h"
+#include "test_util.h"
 
 #include <check.h>
 #include <float.h>
@@ -14,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FAILS PLAN_FAILS
+#define FAILS TU_PLAN_FAILS
 
 enum { N = 5 };
 static gd_plan *P;    /* scores set and computed */
@@ -176,18 +175,16 @@ START_TEST(failed_compute_keeps_plan)
 }
 END_TEST
 
-static char tmpdir[64];
-
 static void tmp_setup(void)
 {
     setup();
-    tmpdir_make(tmpdir, sizeof tmpdir, "gd_errors");
+    tu_dir_setup();
 }
 
 static void tmp_teardown(void)
 {
     teardown();
-    tmpdir_remove(tmpdir);
+    tu_dir_teardown();
 }
 
 static void write_text(const char *path, const char *text)
@@ -201,7 +198,7 @@ static void write_text(const char *path, const char *text)
 START_TEST(save_and_load_bad_arguments)
 {
     char path[128];
-    snprintf(path, sizeof path, "%s/p.plan", tmpdir);
+    tu_path(path, sizeof path, "p.plan");
     FAILS(P, GD_EINVAL, gd_plan_save(NULL, path));
     FAILS(P, GD_EINVAL, gd_plan_save(P, NULL));
     FAILS(BARE, GD_ESTATE, gd_plan_save(BARE, path));
@@ -212,7 +209,7 @@ START_TEST(save_and_load_bad_arguments)
     ck_assert_int_eq(gd_plan_load(NULL, path), GD_EINVAL);
     ck_assert_int_eq(gd_plan_load(&out, NULL), GD_EINVAL);
     ck_assert_int_eq(gd_plan_load(&out, path), GD_EIO);
-    ck_assert_int_eq(gd_plan_load(&out, tmpdir), GD_EIO);
+    ck_assert_int_eq(gd_plan_load(&out, tu_dir()), GD_EIO);
     ck_assert_int_eq(gd_plan_load(&out, ""), GD_EIO);
     ck_assert_ptr_eq(out, keep);
     /* malformed plans */
@@ -245,33 +242,34 @@ START_TEST(save_and_load_bad_arguments)
     ck_assert_int_eq(gd_plan_save(P, path), GD_OK);
     out = NULL;
     ck_assert_int_eq(gd_plan_load(&out, path), GD_OK);
-    plan_snap a;
-    plan_snap_take(P, &a);
-    plan_assert_same(out, &a);
-    plan_snap_free(&a);
+    tu_plan_snap a;
+    tu_plan_snap_take(P, &a);
+    tu_plan_assert_same(out, &a);
+    tu_plan_snap_free(&a);
     gd_plan_destroy(out);
 }
 END_TEST
 
-int main(void)
+static void add_plan_tests(TCase *tc)
 {
-    Suite *s = suite_create("errors_plan");
-    TCase *tc = tcase_create("plan");
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, create_and_size);
     tcase_add_test(tc, set_site_bad_arguments);
     tcase_add_test(tc, set_scores_bad_arguments);
     tcase_add_test(tc, compute_bad_arguments);
     tcase_add_test(tc, get_bad_arguments);
     tcase_add_test(tc, failed_compute_keeps_plan);
-    suite_add_tcase(s, tc);
-    TCase *io = tcase_create("files");
-    tcase_add_checked_fixture(io, tmp_setup, tmp_teardown);
-    tcase_add_test(io, save_and_load_bad_arguments);
-    suite_add_tcase(s, io);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+}
+
+static void add_file_tests(TCase *tc)
+{
+    tcase_add_test(tc, save_and_load_bad_arguments);
+}
+
+int main(void)
+{
+    const tu_case cases[] = {
+        {.name = "plan", .add_tests = add_plan_tests, .setup = setup, .teardown = teardown},
+        {.name = "files", .add_tests = add_file_tests, .setup = tmp_setup, .teardown = tmp_teardown},
+    };
+    return tu_run_cases("errors_plan", cases, sizeof cases / sizeof cases[0]);
 }

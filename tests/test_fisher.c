@@ -1,8 +1,7 @@
 /* Fisher accumulators: registry, per-example, dense GEMM paths against naive
  * double references, merging, sums, the Adam estimate, site/unit scores. */
-#include "ref.h"
-#include "internal.h"
 #include "test_util.h"
+#include "internal.h"
 
 #include <check.h>
 
@@ -125,7 +124,7 @@ START_TEST(batch_equals_per_sample)
 {
     enum { B = 9, N = 17 };
     float g[B * N];
-    fill_data(g, B * N, 3);
+    tu_fill_data(g, B * N, 3);
     gd_fisher *f = new_fisher();
     const size_t a = add(f, "a", N, 0), b = add(f, "b", N, 0);
     ck_assert_int_eq(gd_fisher_accumulate_batch(f, a, g, B), GD_OK);
@@ -181,7 +180,7 @@ static double max_rel_err(const double *sums, const double *ref, size_t n)
 
 static void check_dense(size_t batch, size_t in, size_t out, uint64_t seed)
 {
-    float *x = alloc_f(batch * in), *dy = alloc_f(batch * out);
+    float *x = tu_alloc_f(batch * in), *dy = tu_alloc_f(batch * out);
     tu_fill_normal(x, batch * in, seed, 1.0);
     tu_fill_normal(dy, batch * out, seed + 1, 0.01);
     double *wr = malloc(out * in * sizeof *wr), *br = malloc(out * sizeof *br);
@@ -242,7 +241,7 @@ END_TEST
 START_TEST(dense_seq_vs_naive)
 {
     enum { B = 5, T = 13, IN = 11, OUT = 9 };
-    float *x = alloc_f(B * T * IN), *dy = alloc_f(B * T * OUT);
+    float *x = tu_alloc_f(B * T * IN), *dy = tu_alloc_f(B * T * OUT);
     tu_fill_normal(x, B * T * IN, 31, 1.0);
     tu_fill_normal(dy, B * T * OUT, 32, 0.1);
     double wr[OUT * IN], br[OUT];
@@ -274,8 +273,8 @@ START_TEST(dense_errors)
 {
     enum { B = 4, IN = 3, OUT = 2 };
     float x[B * IN], dy[B * OUT];
-    fill_data(x, B * IN, 5);
-    fill_data(dy, B * OUT, 6);
+    tu_fill_data(x, B * IN, 5);
+    tu_fill_data(dy, B * OUT, 6);
     gd_fisher *f = new_fisher();
     const size_t w = add(f, "w", OUT * IN, 0), b = add(f, "b", OUT, 0), o = add(f, "o", 5, 0);
     ck_assert_int_eq(gd_fisher_accumulate_dense(f, w, b, x, dy, B, IN, OUT), GD_OK);

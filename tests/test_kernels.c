@@ -1,9 +1,8 @@
 /*
- * Dropout kernels against the contract written out as plain loops (ref.h):
+ * Dropout kernels against the contract written out as plain loops (tu_ref_* in test_util.h):
  * masks, outputs, split invariance, backward paths, statistics, errors.
  * Run once per dispatch level (GDROPOUT_DISPATCH) by ctest.
  */
-#include "ref.h"
 
 #include "test_util.h"
 
@@ -26,14 +25,14 @@ static void check_fwd_against_ref(const float *y, const float *x, const uint8_t 
                                   size_t n, float p, uint64_t seed, uint64_t stream,
                                   uint64_t offset)
 {
-    const float s = ref_scale(p);
+    const float s = tu_ref_scale(p);
     for (size_t j = 0; j < n; j++) {
-        const int drop = ref_dropped(ref_word(seed, stream, offset + j), p);
+        const int drop = tu_ref_dropped(tu_ref_word(seed, stream, offset + j), p);
         const float want = drop ? 0.0f : x[j] * s;
-        ck_assert_msg(f32_bits(y[j]) == f32_bits(want), "element %zu (p=%g n=%zu off=%llu)",
+        ck_assert_msg(tu_f32_bits(y[j]) == tu_f32_bits(want), "element %zu (p=%g n=%zu off=%llu)",
                       j, (double)p, n, (unsigned long long)offset);
         if (mask)
-            ck_assert_int_eq(ref_bit(mask, j), !drop);
+            ck_assert_int_eq(tu_ref_bit(mask, j), !drop);
     }
     if (mask && n % 8)
         ck_assert_uint_eq(mask[n / 8] >> (n % 8), 0); /* padding bits are 0 */
@@ -43,9 +42,9 @@ START_TEST(fwd_matches_reference)
 {
     const size_t lens[] = {1, 2, 3, 7, 8, 9, 31, 33, 255, 256, 257, 1000};
     const uint64_t offs[] = {0, 1, 2, 3, 5, 13, UINT64_C(0xfffffffd), UINT64_C(1) << 40};
-    float *x = alloc_f(1000), *y = alloc_f(1000);
+    float *x = tu_alloc_f(1000), *y = tu_alloc_f(1000);
     uint8_t mask[125];
-    fill_data(x, 1000, 11);
+    tu_fill_data(x, 1000, 11);
     for (size_t a = 0; a < sizeof lens / sizeof lens[0]; a++)
         for (size_t b = 0; b < sizeof offs / sizeof offs[0]; b++)
             for (size_t c = 0; c < NPROBS; c++) {
@@ -75,7 +74,7 @@ START_TEST(known_answers)
     uint8_t mask[8];
     ck_assert_int_eq(gd_random_normal(z, 8, &s), GD_OK);
     for (int i = 0; i < 8; i++)
-        ck_assert_uint_eq(f32_bits(z[i]), z_bits[i]);
+        ck_assert_uint_eq(tu_f32_bits(z[i]), z_bits[i]);
     ck_assert_int_eq(gd_mask_bernoulli(mask, 64, 0.25f, &s), GD_OK);
     ck_assert_mem_eq(mask, mask_want, 8);
 }
@@ -86,7 +85,7 @@ START_TEST(threshold_boundary)
 {
     int found = 0;
     for (uint64_t i = 0; i < 100000 && found < 3; i++) {
-        const uint32_t w = ref_word(5, 6, i);
+        const uint32_t w = tu_ref_word(5, 6, i);
         if (w == 0 || (w & 0xFF) != 0)
             continue; /* need w * 2^-32 exact in a float */
         const float p = (float)((double)w / 4294967296.0);
@@ -108,9 +107,9 @@ END_TEST
 START_TEST(split_invariance)
 {
     enum { N = 4099 };
-    float *x = alloc_f(N), *whole = alloc_f(N), *parts = alloc_f(N);
+    float *x = tu_alloc_f(N), *whole = tu_alloc_f(N), *parts = tu_alloc_f(N);
     uint8_t mask_whole[(N + 7) / 8], mask_part[(N + 7) / 8];
-    fill_data(x, N, 5);
+    tu_fill_data(x, N, 5);
     const uint64_t base = 77;
     const gd_stream s = {1234, 99, base};
     ck_assert_int_eq(gd_dropout_fwd(whole, x, N, 0.3f, &s, mask_whole), GD_OK);
@@ -120,14 +119,14 @@ START_TEST(split_invariance)
         const gd_stream sp = {1234, 99, base + lo};
         ck_assert_int_eq(gd_dropout_fwd(parts + lo, x + lo, len, 0.3f, &sp, mask_part), GD_OK);
         for (size_t j = 0; j < len; j++)
-            ck_assert_int_eq(ref_bit(mask_part, j), ref_bit(mask_whole, lo + j));
+            ck_assert_int_eq(tu_ref_bit(mask_part, j), tu_ref_bit(mask_whole, lo + j));
     }
     ck_assert_mem_eq(whole, parts, N * sizeof(float));
     for (size_t j = 0; j < 64; j++) { /* one-element calls */
         const gd_stream s1 = {1234, 99, base + 1000 + j};
         float y1;
         ck_assert_int_eq(gd_dropout_fwd(&y1, x + 1000 + j, 1, 0.3f, &s1, NULL), GD_OK);
-        ck_assert_uint_eq(f32_bits(y1), f32_bits(whole[1000 + j]));
+        ck_assert_uint_eq(tu_f32_bits(y1), tu_f32_bits(whole[1000 + j]));
     }
     free(x);
     free(whole);
@@ -138,9 +137,9 @@ END_TEST
 START_TEST(backward_stored_equals_regenerated)
 {
     enum { N = 3001 };
-    float *dy = alloc_f(N), *a = alloc_f(N), *b = alloc_f(N), *y = alloc_f(N);
+    float *dy = tu_alloc_f(N), *a = tu_alloc_f(N), *b = tu_alloc_f(N), *y = tu_alloc_f(N);
     uint8_t mask[(N + 7) / 8];
-    fill_data(dy, N, 8);
+    tu_fill_data(dy, N, 8);
     for (size_t c = 0; c < NPROBS; c++) {
         const gd_stream s = {42, 7, 3};
         ck_assert_int_eq(gd_dropout_fwd(y, dy, N, PROBS[c], &s, mask), GD_OK);
@@ -161,19 +160,19 @@ END_TEST
 START_TEST(identity_and_zeros)
 {
     enum { N = 1027 };
-    float *x = alloc_f(N), *y = alloc_f(N);
+    float *x = tu_alloc_f(N), *y = tu_alloc_f(N);
     uint8_t mask[(N + 7) / 8];
-    fill_data(x, N, 9);
+    tu_fill_data(x, N, 9);
     x[5] = -0.0f;
     const gd_stream s = {1, 2, 3};
     ck_assert_int_eq(gd_dropout_fwd(y, x, N, 0.0f, &s, mask), GD_OK);
     ck_assert_mem_eq(y, x, N * sizeof(float));
     for (size_t j = 0; j < N; j++)
-        ck_assert_int_eq(ref_bit(mask, j), 1);
+        ck_assert_int_eq(tu_ref_bit(mask, j), 1);
     ck_assert_uint_eq(mask[N / 8] >> (N % 8), 0);
     ck_assert_int_eq(gd_dropout_fwd(y, x, N, 1.0f, &s, mask), GD_OK);
     for (size_t j = 0; j < N; j++)
-        ck_assert_uint_eq(f32_bits(y[j]), 0);
+        ck_assert_uint_eq(tu_f32_bits(y[j]), 0);
     for (size_t b = 0; b < (N + 7) / 8; b++)
         ck_assert_uint_eq(mask[b], 0);
     free(x);
@@ -191,8 +190,8 @@ START_TEST(nonfinite_inputs_dropped_to_zero)
     ck_assert_int_eq(gd_dropout_fwd(y, x, 64, 0.5f, &s, mask), GD_OK);
     int dropped = 0;
     for (int j = 0; j < 64; j++) {
-        if (!ref_bit(mask, (size_t)j)) {
-            ck_assert_uint_eq(f32_bits(y[j]), 0);
+        if (!tu_ref_bit(mask, (size_t)j)) {
+            ck_assert_uint_eq(tu_f32_bits(y[j]), 0);
             dropped++;
         }
     }
@@ -227,7 +226,7 @@ static double mask_correlation(const uint8_t *a, const uint8_t *b, size_t n)
 {
     double sa = 0, sb = 0, sab = 0;
     for (size_t j = 0; j < n; j++) {
-        const int x = ref_bit(a, j), y = ref_bit(b, j);
+        const int x = tu_ref_bit(a, j), y = tu_ref_bit(b, j);
         sa += x;
         sb += y;
         sab += x * y;
@@ -258,9 +257,9 @@ START_TEST(cols_match_reference)
 {
     const size_t rows = 37, cols = 11, n = rows * cols;
     const float p_cols[11] = {0, 1, 0.5f, 0.1f, 0.9f, 1e-9f, 0.999999f, 0.25f, 0, 1, 0.75f};
-    float *x = alloc_f(n), *y = alloc_f(n), *dx = alloc_f(n), *dx2 = alloc_f(n);
+    float *x = tu_alloc_f(n), *y = tu_alloc_f(n), *dx = tu_alloc_f(n), *dx2 = tu_alloc_f(n);
     uint8_t mask[(37 * 11 + 7) / 8];
-    fill_data(x, n, 21);
+    tu_fill_data(x, n, 21);
     const uint64_t offs[] = {0, 3, 12345};
     for (size_t o = 0; o < 3; o++) {
         const gd_stream s = {31, 4, offs[o]};
@@ -268,10 +267,10 @@ START_TEST(cols_match_reference)
         for (size_t r = 0; r < rows; r++)
             for (size_t c = 0; c < cols; c++) {
                 const size_t j = r * cols + c;
-                const int drop = ref_dropped(ref_word(31, 4, offs[o] + j), p_cols[c]);
-                const float want = drop ? 0.0f : x[j] * ref_scale(p_cols[c]);
-                ck_assert_uint_eq(f32_bits(y[j]), f32_bits(want));
-                ck_assert_int_eq(ref_bit(mask, j), !drop);
+                const int drop = tu_ref_dropped(tu_ref_word(31, 4, offs[o] + j), p_cols[c]);
+                const float want = drop ? 0.0f : x[j] * tu_ref_scale(p_cols[c]);
+                ck_assert_uint_eq(tu_f32_bits(y[j]), tu_f32_bits(want));
+                ck_assert_int_eq(tu_ref_bit(mask, j), !drop);
             }
         ck_assert_int_eq(gd_dropout_bwd_cols(dx, x, rows, cols, p_cols, NULL, mask), GD_OK);
         ck_assert_int_eq(gd_dropout_bwd_cols(dx2, x, rows, cols, p_cols, &s, NULL), GD_OK);
@@ -279,7 +278,7 @@ START_TEST(cols_match_reference)
         ck_assert_mem_eq(dx2, y, n * sizeof(float));
     }
     /* a uniform p_cols row is gd_dropout_fwd exactly */
-    float uni[11], *y2 = alloc_f(n);
+    float uni[11], *y2 = tu_alloc_f(n);
     for (size_t c = 0; c < cols; c++)
         uni[c] = 0.3f;
     const gd_stream s = {5, 6, 7};
@@ -300,7 +299,7 @@ START_TEST(cols_rates_per_column)
     const size_t rows = 1 << 17, cols = 8;
     const float p_cols[8] = {0.0f, 0.05f, 0.1f, 0.2f, 0.4f, 0.6f, 0.95f, 1.0f};
     uint8_t *mask = malloc(rows * cols / 8);
-    float *x = alloc_f(rows * cols);
+    float *x = tu_alloc_f(rows * cols);
     for (size_t j = 0; j < rows * cols; j++)
         x[j] = 1.0f;
     const gd_stream s = {99, 1, 0};
@@ -308,7 +307,7 @@ START_TEST(cols_rates_per_column)
     for (size_t c = 0; c < cols; c++) {
         size_t kept = 0;
         for (size_t r = 0; r < rows; r++)
-            kept += (size_t)ref_bit(mask, r * cols + c);
+            kept += (size_t)tu_ref_bit(mask, r * cols + c);
         const double q = 1.0 - (double)p_cols[c];
         const double sd = sqrt((double)rows * q * (1 - q));
         ck_assert_msg(fabs((double)kept - rows * q) <= 5 * sd + 1e-9, "column %zu kept %zu", c,
@@ -330,11 +329,11 @@ static float ref_add(float x, const float *bias, size_t c, const float *res, siz
 START_TEST(add_fwd_and_bwd)
 {
     const size_t rows = 19, cols = 13, n = rows * cols;
-    float *x = alloc_f(n), *res = alloc_f(n), *y = alloc_f(n), bias[13], *tmp = alloc_f(n);
+    float *x = tu_alloc_f(n), *res = tu_alloc_f(n), *y = tu_alloc_f(n), bias[13], *tmp = tu_alloc_f(n);
     uint8_t mask[(19 * 13 + 7) / 8], mask2[sizeof mask];
-    fill_data(x, n, 1);
-    fill_data(res, n, 2);
-    fill_data(bias, cols, 3);
+    tu_fill_data(x, n, 1);
+    tu_fill_data(res, n, 2);
+    tu_fill_data(bias, cols, 3);
     const gd_stream s = {17, 23, 5};
     for (int variant = 0; variant < 4; variant++) {
         const float *b = variant & 1 ? bias : NULL;
@@ -343,9 +342,9 @@ START_TEST(add_fwd_and_bwd)
         ck_assert_int_eq(gd_mask_bernoulli(mask2, n, 0.2f, &s), GD_OK);
         ck_assert_mem_eq(mask, mask2, sizeof mask);
         for (size_t j = 0; j < n; j++) {
-            const int drop = ref_dropped(ref_word(17, 23, 5 + j), 0.2f);
-            const float want = ref_add(x[j], b, j % cols, r, j, drop, ref_scale(0.2f));
-            ck_assert_uint_eq(f32_bits(y[j]), f32_bits(want));
+            const int drop = tu_ref_dropped(tu_ref_word(17, 23, 5 + j), 0.2f);
+            const float want = ref_add(x[j], b, j % cols, r, j, drop, tu_ref_scale(0.2f));
+            ck_assert_uint_eq(tu_f32_bits(y[j]), tu_f32_bits(want));
         }
     }
     /* in place over x, and over the residual */
@@ -358,7 +357,7 @@ START_TEST(add_fwd_and_bwd)
     ck_assert_mem_eq(tmp, y, n * sizeof(float));
 
     /* backward: dx = dropout_bwd(dy), dbias = column sums of dx */
-    float *dx = alloc_f(n), *dx2 = alloc_f(n), dbias[13], dbias2[13];
+    float *dx = tu_alloc_f(n), *dx2 = tu_alloc_f(n), dbias[13], dbias2[13];
     ck_assert_int_eq(gd_dropout_add_bwd(dx, dbias, res, rows, cols, 0.2f, NULL, mask), GD_OK);
     ck_assert_int_eq(gd_dropout_add_bwd(dx2, dbias2, res, rows, cols, 0.2f, &s, NULL), GD_OK);
     ck_assert_mem_eq(dx, dx2, n * sizeof(float));
@@ -367,12 +366,12 @@ START_TEST(add_fwd_and_bwd)
         double sum = 0;
         for (size_t r = 0; r < rows; r++) {
             const size_t j = r * cols + c;
-            const int drop = ref_dropped(ref_word(17, 23, 5 + j), 0.2f);
-            const float want = drop ? 0.0f : res[j] * ref_scale(0.2f);
-            ck_assert_uint_eq(f32_bits(dx[j]), f32_bits(want));
+            const int drop = tu_ref_dropped(tu_ref_word(17, 23, 5 + j), 0.2f);
+            const float want = drop ? 0.0f : res[j] * tu_ref_scale(0.2f);
+            ck_assert_uint_eq(tu_f32_bits(dx[j]), tu_f32_bits(want));
             sum += want;
         }
-        ck_assert_uint_eq(f32_bits(dbias[c]), f32_bits((float)sum));
+        ck_assert_uint_eq(tu_f32_bits(dbias[c]), tu_f32_bits((float)sum));
     }
     float sums[13];
     ck_assert_int_eq(gd_sum_cols(sums, dx, rows, cols), GD_OK);
@@ -391,8 +390,8 @@ END_TEST
 static double ref_normal(uint64_t seed, uint64_t stream, uint64_t i)
 {
     const uint64_t pair = (i % 4) / 2 * 2;
-    const uint32_t a = ref_word(seed, stream, i - i % 4 + pair);
-    const uint32_t b = ref_word(seed, stream, i - i % 4 + pair + 1);
+    const uint32_t a = tu_ref_word(seed, stream, i - i % 4 + pair);
+    const uint32_t b = tu_ref_word(seed, stream, i - i % 4 + pair + 1);
     const double u = ((double)(a >> 8) + 1.0) / 16777216.0;
     const double theta = 2.0 * 3.14159265358979323846 * (double)(b >> 8) / 16777216.0;
     const double rad = sqrt(-2.0 * log(u));
@@ -402,7 +401,7 @@ static double ref_normal(uint64_t seed, uint64_t stream, uint64_t i)
 START_TEST(normal_matches_box_muller)
 {
     enum { N = 20000 };
-    float *z = alloc_f(N);
+    float *z = tu_alloc_f(N);
     const gd_stream s = {3, 1, 1};
     ck_assert_int_eq(gd_random_normal(z, N, &s), GD_OK);
     for (size_t j = 0; j < N; j++) {
@@ -417,7 +416,7 @@ END_TEST
 START_TEST(normal_moments)
 {
     const size_t n = stat_n();
-    float *z = alloc_f(n);
+    float *z = tu_alloc_f(n);
     const gd_stream s = {77, 2, 0};
     ck_assert_int_eq(gd_random_normal(z, n, &s), GD_OK);
     double m = 0, v = 0;
@@ -441,7 +440,7 @@ END_TEST
 START_TEST(gaussian_dropout)
 {
     const size_t n = stat_n();
-    float *one = alloc_f(n), *m = alloc_f(n), *mb = alloc_f(n), *z = alloc_f(n);
+    float *one = tu_alloc_f(n), *m = tu_alloc_f(n), *mb = tu_alloc_f(n), *z = tu_alloc_f(n);
     for (size_t j = 0; j < n; j++)
         one[j] = 1.0f;
     float sigma;
@@ -454,7 +453,7 @@ START_TEST(gaussian_dropout)
     ck_assert_int_eq(gd_random_normal(z, n, &s), GD_OK);
     double mean = 0, var = 0;
     for (size_t j = 0; j < n; j++) {
-        ck_assert_uint_eq(f32_bits(m[j]), f32_bits(1.0f + sigma * z[j]));
+        ck_assert_uint_eq(tu_f32_bits(m[j]), tu_f32_bits(1.0f + sigma * z[j]));
         mean += m[j];
     }
     mean /= (double)n;
@@ -465,14 +464,14 @@ START_TEST(gaussian_dropout)
     ck_assert_msg(fabs(mean - 1.0) <= 5.0 * sigma / sqrt((double)n), "mean %g", mean);
     ck_assert_msg(fabs(var - s2) <= 5.0 * s2 * sqrt(2.0 / (double)n), "var %g vs %g", var, s2);
     /* y = x * m, in place too; sigma 0 is the identity */
-    fill_data(z, 1000, 4);
+    tu_fill_data(z, 1000, 4);
     float y[1000];
     ck_assert_int_eq(gd_gaussian_dropout_fwd(y, z, 1000, sigma, &s), GD_OK);
     for (size_t j = 0; j < 1000; j++)
-        ck_assert_uint_eq(f32_bits(y[j]), f32_bits(z[j] * m[j]));
+        ck_assert_uint_eq(tu_f32_bits(y[j]), tu_f32_bits(z[j] * m[j]));
     ck_assert_int_eq(gd_gaussian_dropout_fwd(z, z, 1000, sigma, &s), GD_OK);
     ck_assert_mem_eq(z, y, sizeof y);
-    fill_data(z, 1000, 4);
+    tu_fill_data(z, 1000, 4);
     ck_assert_int_eq(gd_gaussian_dropout_fwd(y, z, 1000, 0.0f, &s), GD_OK);
     ck_assert_mem_eq(z, y, sizeof y);
     free(one);
@@ -485,9 +484,9 @@ END_TEST
 START_TEST(in_place_kernels)
 {
     enum { N = 777 };
-    float *x = alloc_f(N), *y = alloc_f(N), *t = alloc_f(N);
+    float *x = tu_alloc_f(N), *y = tu_alloc_f(N), *t = tu_alloc_f(N);
     uint8_t mask[(N + 7) / 8];
-    fill_data(x, N, 6);
+    tu_fill_data(x, N, 6);
     const gd_stream s = {8, 8, 8};
     ck_assert_int_eq(gd_dropout_fwd(y, x, N, 0.4f, &s, mask), GD_OK);
     memcpy(t, x, N * sizeof(float));
@@ -517,7 +516,7 @@ START_TEST(errors_leave_outputs)
 {
     float x[16], y[16], keep[16], pc[2] = {0.1f, 0.2f};
     uint8_t mask[2] = {0x5A, 0xA5};
-    fill_data(x, 16, 1);
+    tu_fill_data(x, 16, 1);
     memset(y, 0x7F, sizeof y);
     memcpy(keep, y, sizeof y);
     const gd_stream s = {1, 2, 3}, late = {1, 2, UINT64_MAX - 4};

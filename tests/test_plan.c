@@ -1,9 +1,7 @@
 /* gd_plan: the paper's rank rule with the authors' BERT values, the other
  * rules by hand, argument checks, and the text format. */
-#define _POSIX_C_SOURCE 200809L
-
-#include "internal.h"
 #include "test_util.h"
+#include "internal.h"
 
 #include <check.h>
 #include <unistd.h>
@@ -331,6 +329,8 @@ static void add_tests(TCase *tc)
 
 int main(void)
 {
-    srand((unsigned)getpid());
-    return tu_run("plan", add_tests, 0);
+    /* tu_path's files go to a private directory per test */
+    const tu_case core = {.name = "core", .add_tests = add_tests, .timeout = 0,
+                          .setup = tu_dir_setup, .teardown = tu_dir_teardown};
+    return tu_run_cases("plan", &core, 1);
 }

@@ -1,9 +1,7 @@
 /* gd_fisher_save / gd_fisher_load: bit-exact round trips, files written by
  * hand (other writers), and rejection of every kind of malformed file. */
-#define _POSIX_C_SOURCE 200809L
-
-#include "internal.h"
 #include "test_util.h"
+#include "internal.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -447,6 +445,8 @@ static void add_tests(TCase *tc)
 
 int main(void)
 {
-    srand((unsigned)getpid());
-    return tu_run("safetensors", add_tests, 300);
+    /* tu_path's files go to a private directory per test */
+    const tu_case core = {.name = "core", .add_tests = add_tests, .timeout = 300,
+                          .setup = tu_dir_setup, .teardown = tu_dir_teardown};
+    return tu_run_cases("safetensors", &core, 1);
 }

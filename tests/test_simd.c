@@ -8,8 +8,8 @@
  * tested and the run is skipped (exit 77) when the CPU lacks it; without
  * one, every family this CPU has is tested, and the dispatch choice too.
  */
-#include "internal.h"
-#include "ref.h"
+#include "test_util.h"
+#include "kernels.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -61,7 +61,7 @@ static gd_keyctx key_for(uint64_t seed_salt)
  * subnormals. */
 static void fill_special(float *x, size_t n, uint32_t seed)
 {
-    fill_data(x, n, seed);
+    tu_fill_data(x, n, seed);
     static const float sp[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f, -1e-45f, 3e38f};
     for (size_t i = 0; i < n; i += 7)
         x[i] = sp[(i / 7) % (sizeof sp / sizeof sp[0])];
@@ -97,7 +97,7 @@ START_TEST(words_and_normals)
 {
     enum { MAXN = 70001 };
     uint32_t *w0 = malloc(MAXN * 4), *w1 = malloc(MAXN * 4);
-    float *z0 = alloc_f(MAXN), *z1 = alloc_f(MAXN);
+    float *z0 = tu_alloc_f(MAXN), *z1 = tu_alloc_f(MAXN);
     ck_assert(w0 && w1);
     const gd_keyctx k = key_for(1);
     for (size_t f = 0; f < n_families; f++)
@@ -122,21 +122,21 @@ START_TEST(words_and_normals)
 END_TEST
 
 /* gd_random_u32's words are the contract's words (the scalar table is
- * checked against ref.h in test_philox; here the dispatched one is). */
+ * checked against tu_ref_word in test_philox; here the dispatched one is). */
 START_TEST(dispatched_words_match_contract)
 {
     const gd_stream s = {99, 77, (UINT64_C(1) << 34) - 9};
     uint32_t r[301];
     ck_assert_int_eq(gd_random_u32(r, 301, &s), GD_OK);
     for (size_t j = 0; j < 301; j++)
-        ck_assert_uint_eq(r[j], ref_word(99, 77, s.offset + j));
+        ck_assert_uint_eq(r[j], tu_ref_word(99, 77, s.offset + j));
 }
 END_TEST
 
 START_TEST(mask_fwd_bwd)
 {
     enum { MAXN = 70001, MB = MAXN / 8 + 2 };
-    float *x = alloc_f(MAXN + 1), *y0 = alloc_f(MAXN + 1), *y1 = alloc_f(MAXN + 1);
+    float *x = tu_alloc_f(MAXN + 1), *y0 = tu_alloc_f(MAXN + 1), *y1 = tu_alloc_f(MAXN + 1);
     uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
     ck_assert(m0 && m1);
     const gd_keyctx k = key_for(2);
@@ -219,8 +219,8 @@ enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
 START_TEST(cols_ops)
 {
     enum { MAXN = 64 * 257 + 16, MB = MAXN / 8 + 2, MAXC = 16385 };
-    float *x = alloc_f(MAXN + 1), *y0 = alloc_f(MAXN + 1), *y1 = alloc_f(MAXN + 1);
-    float *pc = alloc_f(MAXC);
+    float *x = tu_alloc_f(MAXN + 1), *y0 = tu_alloc_f(MAXN + 1), *y1 = tu_alloc_f(MAXN + 1);
+    float *pc = tu_alloc_f(MAXC);
     uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
     ck_assert(m0 && m1);
     const gd_keyctx k = key_for(3);
@@ -264,8 +264,8 @@ END_TEST
 START_TEST(add_fwd_ops)
 {
     enum { MAXN = 64 * 257 + 16, MB = MAXN / 8 + 2, MAXC = 16385 };
-    float *x = alloc_f(MAXN + 1), *r = alloc_f(MAXN + 1), *bias = alloc_f(MAXC + 1);
-    float *y0 = alloc_f(MAXN + 1), *y1 = alloc_f(MAXN + 1);
+    float *x = tu_alloc_f(MAXN + 1), *r = tu_alloc_f(MAXN + 1), *bias = tu_alloc_f(MAXC + 1);
+    float *y0 = tu_alloc_f(MAXN + 1), *y1 = tu_alloc_f(MAXN + 1);
     uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
     ck_assert(m0 && m1);
     const gd_keyctx k = key_for(4);
@@ -281,7 +281,7 @@ START_TEST(add_fwd_ops)
                     const float s = gd_keep_scale(p);
                     const size_t u = (si + var) & 1;
                     fill_special(x + u, n, (uint32_t)(si * 5 + o));
-                    fill_data(r + u, n, (uint32_t)(si * 11 + o + 3));
+                    tu_fill_data(r + u, n, (uint32_t)(si * 11 + o + 3));
                     fill_special(bias + u, cols, (uint32_t)(si + o + 9));
                     const float *b = var & 1 ? bias + u : NULL;
                     const float *res = var & 2 ? r + u : NULL;
@@ -317,7 +317,7 @@ END_TEST
 START_TEST(gauss_ops)
 {
     enum { MAXN = 70001 };
-    float *x = alloc_f(MAXN + 1), *y0 = alloc_f(MAXN + 1), *y1 = alloc_f(MAXN + 1);
+    float *x = tu_alloc_f(MAXN + 1), *y0 = tu_alloc_f(MAXN + 1), *y1 = tu_alloc_f(MAXN + 1);
     static const float sigmas[] = {0.0f, 0.1f, 0.3333333f, 1.0f, 7.5f, 3e38f};
     const gd_keyctx k = key_for(5);
     for (size_t f = 0; f < n_families; f++) {
@@ -410,7 +410,7 @@ START_TEST(normal_edge_words)
     uint32_t as[EDGE_A], bs[EDGE_B];
     edge_words(as, bs);
     uint32_t *w = calloc(4 * BLOCKS, sizeof *w);
-    float *z0 = alloc_f(4 * BLOCKS), *z1 = alloc_f(4 * BLOCKS);
+    float *z0 = tu_alloc_f(4 * BLOCKS), *z1 = tu_alloc_f(4 * BLOCKS);
     ck_assert(w);
     for (size_t i = 0; i < PAIRS; i++) {
         w[2 * i] = as[i / EDGE_B];
@@ -428,9 +428,7 @@ START_TEST(normal_edge_words)
             ck_assert_msg(fabs(z0[2 * i + h] - want[h]) <= 2e-6 * (1.0 + fabs(want[h])),
                           "a=%08x b=%08x z=%.9g ref=%.9g", a, b, (double)z0[2 * i + h], want[h]);
         /* which side of the fold this u is on (the fold tests f's bits) */
-        const float uf = (float)((a >> 8) + 1u) * 0x1p-24f;
-        uint32_t bits;
-        memcpy(&bits, &uf, sizeof bits);
+        const uint32_t bits = tu_f32_bits((float)((a >> 8) + 1u) * 0x1p-24f);
         if (((bits & 0x7FFFFFu) | 0x3F800000u) > 0x3FB504F3u)
             folded++;
         else
@@ -442,7 +440,7 @@ START_TEST(normal_edge_words)
         memset(z1, 0xA5, 4 * BLOCKS * sizeof *z1);
         families[f]->normal_words(z1, w, BLOCKS);
         for (size_t i = 0; i < 4 * BLOCKS; i++)
-            ck_assert_msg(f32_bits(z0[i]) == f32_bits(z1[i]),
+            ck_assert_msg(tu_f32_bits(z0[i]) == tu_f32_bits(z1[i]),
                           "%s: a=%08x b=%08x: %.9g != scalar %.9g", families[f]->name,
                           w[i / 2 * 2], w[i / 2 * 2 + 1], (double)z1[i], (double)z0[i]);
     }
@@ -482,6 +480,19 @@ static int level_of(const char *name)
     return -1;
 }
 
+static void add_tests(TCase *tc)
+{
+    tcase_add_test(tc, dispatch_choice);
+    tcase_add_test(tc, dispatched_words_match_contract);
+    tcase_add_test(tc, words_and_normals);
+    tcase_add_test(tc, mask_fwd_bwd);
+    tcase_add_test(tc, cols_ops);
+    tcase_add_test(tc, add_fwd_ops);
+    tcase_add_test(tc, gauss_ops);
+    tcase_add_test(tc, many_keys);
+    tcase_add_test(tc, normal_edge_words);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) {
@@ -501,24 +512,7 @@ int main(int argc, char **argv)
                 families[n_families++] = gd_kernels_level(l);
     }
 
-    Suite *s = suite_create("simd");
-    TCase *tc = tcase_create("bit-exact");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, dispatch_choice);
-    tcase_add_test(tc, dispatched_words_match_contract);
-    tcase_add_test(tc, words_and_normals);
-    tcase_add_test(tc, mask_fwd_bwd);
-    tcase_add_test(tc, cols_ops);
-    tcase_add_test(tc, add_fwd_ops);
-    tcase_add_test(tc, gauss_ops);
-    tcase_add_test(tc, many_keys);
-    tcase_add_test(tc, normal_edge_words);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    if (failed)
+    if (tu_run("simd", add_tests, 600) != 0)
         return 1;
     if (n_families == 0) {
         printf("test_simd: no SIMD family on this CPU or build, skipped\n");

@@ -9,7 +9,8 @@
  * therefore writes its mask bits to its own buffer and the bits are compared
  * one by one.  GD_TEST_QUICK=1 shrinks the tensor (valgrind).
  */
-#include "ref.h"
+
+#include "test_util.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -93,8 +94,8 @@ static void *worker(void *arg)
 
 static float *alloc_fill(size_t n, uint32_t seed)
 {
-    float *p = alloc_f(n);
-    fill_data(p, n, seed);
+    float *p = tu_alloc_f(n);
+    tu_fill_data(p, n, seed);
     return p;
 }
 
@@ -104,7 +105,7 @@ static void setup(void)
     x = alloc_fill(n_total, 1);
     bias = alloc_fill(cols_total, 2);
     res = alloc_fill(n_total, 3);
-    p_cols = alloc_f(cols_total);
+    p_cols = tu_alloc_f(cols_total);
     for (size_t c = 0; c < cols_total; c++)
         p_cols[c] = (float)(c % 11) / 10.0f; /* 0 .. 1, both ends included */
     float **bufs[] = {&y_ref, &dx_ref, &yc_ref, &ya_ref, &yg_ref, &z_ref,
@@ -139,14 +140,14 @@ static void teardown(void)
 static void assert_same(const float *a, const float *b, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++)
-        ck_assert_msg(f32_bits(a[i]) == f32_bits(b[i]), "%s differs at %zu", what, i);
+        ck_assert_msg(tu_f32_bits(a[i]) == tu_f32_bits(b[i]), "%s differs at %zu", what, i);
 }
 
 /* Bits [from, from+n) of the whole-tensor mask equal bits [0, n) of part. */
 static void assert_mask_bits(const uint8_t *whole, size_t from, const uint8_t *part, size_t n)
 {
     for (size_t j = 0; j < n; j++)
-        ck_assert_msg(ref_bit(whole, from + j) == ref_bit(part, j), "mask bit %zu", from + j);
+        ck_assert_msg(tu_ref_bit(whole, from + j) == tu_ref_bit(part, j), "mask bit %zu", from + j);
 }
 
 START_TEST(kernels_split_across_threads)
@@ -205,21 +206,23 @@ START_TEST(dispatch_from_many_threads)
 }
 END_TEST
 
+static void add_dispatch_tests(TCase *tc)
+{
+    tcase_add_test(tc, dispatch_from_many_threads);
+}
+
+static void add_kernel_tests(TCase *tc)
+{
+    tcase_add_test(tc, kernels_split_across_threads);
+}
+
 int main(void)
 {
-    Suite *s = suite_create("threads");
-    /* first, before any kernel ran in this process */
-    TCase *first = tcase_create("dispatch");
-    tcase_add_test(first, dispatch_from_many_threads);
-    suite_add_tcase(s, first);
-    TCase *tc = tcase_create("kernels");
-    tcase_set_timeout(tc, 120);
-    tcase_add_unchecked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, kernels_split_across_threads);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const tu_case cases[] = {
+        /* first, before any kernel ran in this process */
+        {.name = "dispatch", .add_tests = add_dispatch_tests},
+        {.name = "kernels", .add_tests = add_kernel_tests, .timeout = 120, .setup_once = setup,
+         .teardown_once = teardown},
+    };
+    return tu_run_cases("threads", cases, sizeof cases / sizeof cases[0]);
 }

@@ -7,9 +7,7 @@
  * The dense paths call OpenBLAS from every thread concurrently.  Run under
  * ThreadSanitizer by .ci/steps/25-tsan.sh.  GD_TEST_QUICK=1 shrinks it.
  */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
-#include "ref.h"
-#include "test_errors_util.h"
+#include "test_util.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -48,15 +46,15 @@ static void workflow(uint32_t seed, result *r)
     gd_fisher *f = NULL, *back = NULL;
     gd_plan *p = NULL, *pb = NULL;
     const size_t n_x = batch * seq * in_dim, n_dy = batch * seq * out_dim;
-    float *x = alloc_f(n_x), *dy = alloc_f(n_dy), *grad = alloc_f(in_dim * out_dim * 2);
+    float *x = tu_alloc_f(n_x), *dy = tu_alloc_f(n_dy), *grad = tu_alloc_f(in_dim * out_dim * 2);
     char fpath[128], ppath[128];
     snprintf(fpath, sizeof fpath, "%s/f%u.safetensors", dir, seed);
     snprintf(ppath, sizeof ppath, "%s/p%u.plan", dir, seed);
     memset(r, 0, sizeof *r);
     r->ok = true;
-    fill_data(x, n_x, seed);
-    fill_data(dy, n_dy, seed + 1);
-    fill_data(grad, in_dim * out_dim * 2, seed + 2);
+    tu_fill_data(x, n_x, seed);
+    tu_fill_data(dy, n_dy, seed + 1);
+    tu_fill_data(grad, in_dim * out_dim * 2, seed + 2);
 
     TRY(gd_fisher_create(&f));
     TRY(gd_fisher_add_tensor(f, "l0.w", out_dim * in_dim, 0, NULL)); /* id 0 */
@@ -121,12 +119,12 @@ static void setup(void)
     batch = quick ? 8 : 40;
     seq = 3;
     ck_assert_uint_le(out_dim * in_dim, MAX_W);
-    tmpdir_make(dir, sizeof dir, "gd_threads");
+    tu_tmpdir_make(dir, sizeof dir, "gd_threads");
 }
 
 static void teardown(void)
 {
-    tmpdir_remove(dir);
+    tu_tmpdir_remove(dir);
 }
 
 START_TEST(objects_in_threads_match_alone)
@@ -162,17 +160,14 @@ START_TEST(objects_in_threads_match_alone)
 }
 END_TEST
 
+static void add_tests(TCase *tc)
+{
+    tcase_add_test(tc, objects_in_threads_match_alone);
+}
+
 int main(void)
 {
-    Suite *s = suite_create("threads_fisher");
-    TCase *tc = tcase_create("objects");
-    tcase_set_timeout(tc, 300);
-    tcase_add_unchecked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, objects_in_threads_match_alone);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const tu_case objects = {.name = "objects", .add_tests = add_tests, .timeout = 300,
+                             .setup_once = setup, .teardown_once = teardown};
+    return tu_run_cases("threads_fisher", &objects, 1);
 }

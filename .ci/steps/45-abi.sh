@@ -8,12 +8,20 @@
 #   3. every GD_API function of the headers is in lib/gdropout.map and vice
 #      versa;
 #   4. SONAME is libgdropout.so.1;
-#   5. tests/abi/v1_consumer.c, compiled against the header alone, runs
-#      against the freshly built shared library.
+#   5. tests/abi/v1_consumer.c, compiled against the headers alone (with the
+#      generated <gdropout/version.h>), runs against the freshly built shared
+#      library;
+#   6. the frozen node: the GDROPOUT_1 symbols are exactly the baseline's, and
+#      every baseline symbol is exported in the same node (an addition placed
+#      in GDROPOUT_1 instead of a new node fails here, abidiff allows it);
+#   7. debian/libgdropout1.symbols lists exactly the exported symbols, each
+#      with its node;
+#   8. a 1.1 consumer: tests/test_fisher_sgemm.c (gd_fisher_set_sgemm) linked
+#      to the shared library binds GDROPOUT_1.1 and passes.
 #
 # `bash .ci/steps/45-abi.sh --update-baseline` rewrites the baseline from
-# this build instead of checking it (README, "Guarantees": only for a
-# deliberate, compatible addition in a new version node).
+# this build instead of checking it (CONTRIBUTING.md, "Adding to the ABI":
+# only for a deliberate, compatible addition in a new version node).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . .ci/lib.sh
@@ -81,7 +89,7 @@ soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = "libgdropout.so.1" ] || problem "SONAME is '$soname', not libgdropout.so.1"
 
 # 5. the v1 consumer, against the header alone and the new shared object.
-gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude tests/abi/v1_consumer.c \
+gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude -I"$build/include" tests/abi/v1_consumer.c \
     -L"$build/src" -lgdropout -lm -o "$build/v1_consumer"
 if ! LD_LIBRARY_PATH="$build/src" "$build/v1_consumer"; then
     problem "v1_consumer failed against $lib"
@@ -90,5 +98,32 @@ fi
 readelf -V "$build/v1_consumer" | grep -q 'Name: GDROPOUT_1' ||
     problem "v1_consumer does not require version GDROPOUT_1"
 
+# 6. the frozen node against the baseline.
+sym_nodes() { sed -n "s/.*<elf-symbol name='\([^']*\)' version='\([^']*\)'.*/\1@\2/p" "$1" | sort -u; }
+lib_nodes=$(sed 's/@@/@/' <<<"$exported" | sort -u)
+base_nodes=$(sym_nodes "$baseline")
+while read -r s; do problem "baseline symbol not exported in its node: $s"; done \
+    < <(comm -23 <(echo "$base_nodes") <(echo "$lib_nodes") | sed '/^$/d')
+while read -r s; do problem "added to the frozen node GDROPOUT_1 (use a new node): $s"; done \
+    < <(comm -13 <(echo "$base_nodes") <(echo "$lib_nodes") | grep '@GDROPOUT_1$')
+
+# 7. the Debian symbols file.
+deb_nodes=$(awk '/^ gd_/ { print $1 }' debian/libgdropout1.symbols | sort -u)
+while read -r s; do problem "exported but not in debian/libgdropout1.symbols: $s"; done \
+    < <(comm -23 <(echo "$lib_nodes") <(echo "$deb_nodes") | sed '/^$/d')
+while read -r s; do problem "in debian/libgdropout1.symbols but not exported: $s"; done \
+    < <(comm -13 <(echo "$lib_nodes") <(echo "$deb_nodes") | sed '/^$/d')
+
+# 8. a 1.1 consumer against the new shared object.
+gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude -I"$build/include" -Itests tests/test_fisher_sgemm.c \
+    -L"$build/src" -lgdropout $(pkg-config --cflags --libs check openblas) -lm \
+    -o "$build/v1_1_consumer"
+if ! CK_FORK=no LD_LIBRARY_PATH="$build/src" "$build/v1_1_consumer" >"$build/v1_1.txt" 2>&1; then
+    cat "$build/v1_1.txt" >&2
+    problem "test_fisher_sgemm failed against $lib"
+fi
+readelf -V "$build/v1_1_consumer" | grep -q 'Name: GDROPOUT_1.1' ||
+    problem "test_fisher_sgemm does not require version GDROPOUT_1.1"
+
 [ $fail -eq 0 ] || exit 1
-echo "ABI: $(wc -l <<<"$exported_names") symbols, SONAME $soname, baseline unchanged"
+echo "ABI: $(wc -l <<<"$exported_names") symbols ($(grep -c '@GDROPOUT_1$' <<<"$lib_nodes") in the frozen GDROPOUT_1), SONAME $soname, matches $baseline and the symbols file"

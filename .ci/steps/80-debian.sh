@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 top=$PWD
 . .ci/lib.sh
 need_build_deps
-need_pkgs debhelper dpkg-dev lintian g++ man-db
+need_pkgs debhelper dpkg-dev lintian g++ man-db python3
 
 work=$(mktemp -d)
 packages=(libgdropout1 libgdropout-dev gdropout-tools)
@@ -61,4 +61,6 @@ if ! grep -Eq '^0 embeddings 0.200000003 0.100000001$' "$work/plan.txt" ||
     exit 1
 fi
 man -w gdropout-plan >/dev/null && man -w 3 gdropout >/dev/null
+# one page per function, from the headers, in libgdropout-dev
+man -w gd_dropout_fwd >/dev/null && man -w gd_plan_load >/dev/null
 echo "-- debian ok"

@@ -1,5 +1,7 @@
 /*
  * libgdropout: common definitions (export macro, versions, error codes).
+ * The version macros (GD_VERSION_*) are in <gdropout/version.h>, generated
+ * by the build.
  *
  * Include <gdropout/gdropout.h> rather than this file directly.
  */
@@ -8,6 +10,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <gdropout/version.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,21 +29,37 @@ extern "C" {
 #define GD_API
 #endif
 
-/* A returned error code that is ignored is almost always a bug in the host. */
-#if defined(__GNUC__) || defined(__clang__)
+/* A returned error code that is ignored is almost always a bug in the host,
+ * so fallible functions warn when their result is dropped.  To discard one on
+ * purpose, cast the call to void: (void)gd_plan_save(p, path);
+ * GD_NODISCARD opens the declaration (GD_NODISCARD GD_API int ...), because
+ * the attribute that honours the cast must come first:
+ *   - gcc 11+ in C: C23's [[nodiscard]], accepted in C11 mode through
+ *     __extension__; gcc's warn_unused_result ignores (void) casts;
+ *   - clang: warn_unused_result, which honours (void) casts (clang 14 does
+ *     not parse [[...]] before C2x);
+ *   - C++17, and g++ in C++11/14: [[nodiscard]];
+ *   - anything older: warn_unused_result where available, whose warning a
+ *     (void) cast does not silence on gcc; assign the result instead. */
+#if defined(__cplusplus) && __cplusplus >= 201703L
+#define GD_NODISCARD [[nodiscard]]
+#elif defined(__clang__)
 #define GD_NODISCARD __attribute__((warn_unused_result))
-#else
+#elif defined(__GNUC__) && defined(__cplusplus) && defined(__has_cpp_attribute)
+#if __has_cpp_attribute(nodiscard)
+#define GD_NODISCARD [[nodiscard]]
+#endif
+#elif defined(__GNUC__) && defined(__has_c_attribute)
+#if __has_c_attribute(nodiscard)
+#define GD_NODISCARD __extension__ [[nodiscard]]
+#endif
+#endif
+#if !defined(GD_NODISCARD) && (defined(__GNUC__) || defined(__clang__))
+#define GD_NODISCARD __attribute__((warn_unused_result))
+#endif
+#ifndef GD_NODISCARD
 #define GD_NODISCARD
 #endif
-
-/* Compile-time version of the header.  Compare with gd_version() at run time
- * to detect a header/library mismatch. */
-#define GD_VERSION_MAJOR 1
-#define GD_VERSION_MINOR 0
-#define GD_VERSION_PATCH 0
-#define GD_VERSION_NUMBER \
-    ((GD_VERSION_MAJOR << 16) | (GD_VERSION_MINOR << 8) | GD_VERSION_PATCH)
-#define GD_VERSION_STRING "1.0.0"
 
 /* Error codes.  Every fallible function returns GD_OK or one of these
  * negative values, and on error leaves every output untouched.  The numbers

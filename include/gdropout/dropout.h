@@ -40,29 +40,29 @@ extern "C" {
 
 /* Writes the keep mask of n elements at probability p into mask
  * (ceil(n/8) bytes). */
-GD_API GD_NODISCARD int gd_mask_bernoulli(uint8_t *mask, size_t n, float p, const gd_stream *s);
+GD_NODISCARD GD_API int gd_mask_bernoulli(uint8_t *mask, size_t n, float p, const gd_stream *s);
 
 /* y = dropout(x) at probability p.  mask_out, if not NULL, receives the mask
  * (ceil(n/8) bytes) for the backward pass. */
-GD_API GD_NODISCARD int gd_dropout_fwd(float *y, const float *x, size_t n, float p,
+GD_NODISCARD GD_API int gd_dropout_fwd(float *y, const float *x, size_t n, float p,
                                        const gd_stream *s, uint8_t *mask_out);
 
 /* dx = dy * s where kept, 0 where dropped.  With mask == NULL the mask is
  * regenerated from s (which must then be the forward's stream); with a mask,
  * s is not read and may be NULL, and p only sets the scale. */
-GD_API GD_NODISCARD int gd_dropout_bwd(float *dx, const float *dy, size_t n, float p,
+GD_NODISCARD GD_API int gd_dropout_bwd(float *dx, const float *dy, size_t n, float p,
                                        const gd_stream *s, const uint8_t *mask);
 
 /* Per-unit dropout of a [rows x cols] activation: column c is dropped at
  * probability p_cols[c]; element (r, c) has absolute index
  * offset + r*cols + c and scale s(p_cols[c]).  The mask bits are in the
  * same element order.  Any invalid p_cols[c] gives GD_EDOMAIN. */
-GD_API GD_NODISCARD int gd_dropout_fwd_cols(float *y, const float *x, size_t rows, size_t cols,
+GD_NODISCARD GD_API int gd_dropout_fwd_cols(float *y, const float *x, size_t rows, size_t cols,
                                             const float *p_cols, const gd_stream *s,
                                             uint8_t *mask_out);
 
 /* Backward of gd_dropout_fwd_cols; mask NULL regenerates it from s. */
-GD_API GD_NODISCARD int gd_dropout_bwd_cols(float *dx, const float *dy, size_t rows, size_t cols,
+GD_NODISCARD GD_API int gd_dropout_bwd_cols(float *dx, const float *dy, size_t rows, size_t cols,
                                             const float *p_cols, const gd_stream *s,
                                             const uint8_t *mask);
 
@@ -72,28 +72,28 @@ GD_API GD_NODISCARD int gd_dropout_bwd_cols(float *dx, const float *dy, size_t r
  * floats) and residual (rows*cols floats) may each be NULL (treated as 0,
  * and then no addition is performed).  y may alias x or residual.  The mask
  * is the mask of gd_dropout_fwd on rows*cols elements. */
-GD_API GD_NODISCARD int gd_dropout_add_fwd(float *y, const float *x, const float *bias,
+GD_NODISCARD GD_API int gd_dropout_add_fwd(float *y, const float *x, const float *bias,
                                            const float *residual, size_t rows, size_t cols,
                                            float p, const gd_stream *s, uint8_t *mask_out);
 
 /* Backward of gd_dropout_add_fwd.  The residual's gradient is dy itself.
  * dx = gd_dropout_bwd(dy); dbias, if not NULL, receives the column sums of
  * dx (summed in double, rounded once).  dx may alias dy. */
-GD_API GD_NODISCARD int gd_dropout_add_bwd(float *dx, float *dbias, const float *dy,
+GD_NODISCARD GD_API int gd_dropout_add_bwd(float *dx, float *dbias, const float *dy,
                                            size_t rows, size_t cols, float p,
                                            const gd_stream *s, const uint8_t *mask);
 
 /* out[c] = sum over r of x[r, c] (in double, rounded once): the gradient of
  * a bias broadcast over rows.  out may not alias x. */
-GD_API GD_NODISCARD int gd_sum_cols(float *out, const float *x, size_t rows, size_t cols);
+GD_NODISCARD GD_API int gd_sum_cols(float *out, const float *x, size_t rows, size_t cols);
 
 /* Gaussian dropout: y = x * m, m = 1.0f + sigma * z, z from
  * gd_random_normal on the same stream and indices.  sigma >= 0, finite. */
-GD_API GD_NODISCARD int gd_gaussian_dropout_fwd(float *y, const float *x, size_t n, float sigma,
+GD_NODISCARD GD_API int gd_gaussian_dropout_fwd(float *y, const float *x, size_t n, float sigma,
                                                 const gd_stream *s);
 
 /* dx = dy * m with the forward's m regenerated from s. */
-GD_API GD_NODISCARD int gd_gaussian_dropout_bwd(float *dx, const float *dy, size_t n, float sigma,
+GD_NODISCARD GD_API int gd_gaussian_dropout_bwd(float *dx, const float *dy, size_t n, float sigma,
                                                 const gd_stream *s);
 
 /* The sigma whose multiplicative noise has Bernoulli dropout's variance at
@@ -101,7 +101,7 @@ GD_API GD_NODISCARD int gd_gaussian_dropout_bwd(float *dx, const float *dy, size
  * (The paper's reference code used p / (1 - p); pass that as sigma to
  * reproduce it.)  p in [0, 1); GD_EDOMAIN otherwise, GD_EINVAL for a NULL
  * sigma.  Thread-safe. */
-GD_API GD_NODISCARD int gd_gaussian_sigma(float p, float *sigma);
+GD_NODISCARD GD_API int gd_gaussian_sigma(float p, float *sigma);
 
 #ifdef __cplusplus
 }

@@ -45,7 +45,7 @@ enum {
 
 /* Creates an empty accumulator in *out.  Errors: GD_EINVAL (NULL out),
  * GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_fisher_create(gd_fisher **out);
+GD_NODISCARD GD_API int gd_fisher_create(gd_fisher **out);
 
 /* Frees f and everything it owns.  NULL is a no-op. */
 GD_API void gd_fisher_destroy(gd_fisher *f);
@@ -56,30 +56,30 @@ GD_API void gd_fisher_destroy(gd_fisher *f);
  * non-empty UTF-8 string of at most 255 bytes with no control characters,
  * copied.  Errors: GD_EINVAL (NULL f or name, bad name, numel == 0),
  * GD_EEXIST (name taken), GD_EOVERFLOW, GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_fisher_add_tensor(gd_fisher *f, const char *name, size_t numel,
+GD_NODISCARD GD_API int gd_fisher_add_tensor(gd_fisher *f, const char *name, size_t numel,
                                              size_t site, size_t *id_out);
 
 /* Number of registered tensors.  Errors: GD_EINVAL. */
-GD_API GD_NODISCARD int gd_fisher_count(const gd_fisher *f, size_t *n);
+GD_NODISCARD GD_API int gd_fisher_count(const gd_fisher *f, size_t *n);
 
 /* The id of the tensor called name.  Errors: GD_EINVAL, GD_ENOTFOUND. */
-GD_API GD_NODISCARD int gd_fisher_find(const gd_fisher *f, const char *name, size_t *id);
+GD_NODISCARD GD_API int gd_fisher_find(const gd_fisher *f, const char *name, size_t *id);
 
 /* What tensor id is: its name (owned by f, valid until f is destroyed),
  * element count and site.  Any output pointer may be NULL.
  * Errors: GD_EINVAL, GD_ENOTFOUND. */
-GD_API GD_NODISCARD int gd_fisher_info(const gd_fisher *f, size_t id, const char **name,
+GD_NODISCARD GD_API int gd_fisher_info(const gd_fisher *f, size_t id, const char **name,
                                        size_t *numel, size_t *site);
 
 /* F += w * grad^2 for one example's gradient (numel floats), adding w to the
  * tensor's sample weight.  w finite and >= 0.  A gradient holding NaN or Inf
  * is refused (GD_EDOMAIN) and nothing is added.
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_EDOMAIN. */
-GD_API GD_NODISCARD int gd_fisher_accumulate(gd_fisher *f, size_t id, const float *grad, float w);
+GD_NODISCARD GD_API int gd_fisher_accumulate(gd_fisher *f, size_t id, const float *grad, float w);
 
 /* The same for `batch` examples at once, grads[batch x numel], weight 1
  * each.  Errors as gd_fisher_accumulate, plus GD_EOVERFLOW. */
-GD_API GD_NODISCARD int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, const float *grads,
+GD_NODISCARD GD_API int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, const float *grads,
                                                    size_t batch);
 
 /* Exact per-example squared gradients of a dense layer from its inputs
@@ -92,15 +92,16 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, cons
  * (sgemm) added into the double accumulators; a batch of up to 1024
  * examples is one sgemm, larger batches go in chunks of 1024, so scratch
  * memory (gd_malloc'ed, freed before return) is at most
- * 1024*(in+out) + out*in floats.  OpenBLAS threads are the host's business
- * (OPENBLAS_NUM_THREADS / openblas_set_num_threads).  batch == 0 is a no-op.
+ * 1024*(in+out) + out*in floats.  The sgemm is OpenBLAS's unless the host
+ * set its own (gd_fisher_set_sgemm); OpenBLAS threads are the host's
+ * business (OPENBLAS_NUM_THREADS / openblas_set_num_threads).  batch == 0 is a no-op.
  * Everything is checked before anything is added: NaN or Inf in x or dy,
  * or magnitudes whose float squares or sums could overflow
  * (max|x|^2 or max|dy|^2 >= 2^127, or max|x|^2 max|dy|^2 * 1024 >= 2^127),
  * give GD_EDOMAIN with the accumulators untouched.
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EDOMAIN, GD_EOVERFLOW
  * (sizes, or in/out above INT_MAX for BLAS), GD_ENOMEM (scratch). */
-GD_API GD_NODISCARD int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id,
+GD_NODISCARD GD_API int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id,
                                                    const float *x, const float *dy, size_t batch,
                                                    size_t in, size_t out);
 
@@ -111,10 +112,49 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, si
  * the bias gets (sum_t dy_bt)^2.  seq == 0 is GD_ESHAPE; GD_EDOMAIN also
  * when max|x| max|dy| seq >= 2^127 (G_b could overflow float).  Errors as
  * gd_fisher_accumulate_dense. */
-GD_API GD_NODISCARD int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id,
+GD_NODISCARD GD_API int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id,
                                                        const float *x, const float *dy,
                                                        size_t batch, size_t seq, size_t in,
                                                        size_t out);
+
+/* A host's own sgemm for the dense paths above (since 1.1, GDROPOUT_1.1).
+ * Row-major, as cblas_sgemm(CblasRowMajor, ...) with the same arguments:
+ *   C[m x n] = alpha * op(A) * op(B) + beta * C
+ * op(A) is m x k: A itself (trans_a == 0; A holds m rows of k floats, row
+ * i at a + i*lda) or A^T (trans_a == 1; A holds k rows of m floats, row
+ * p at a + p*lda).  op(B) is k x n the same way (trans_b == 0: k rows of n,
+ * == 1: n rows of k; row stride ldb).  Row i of C is at c + i*ldc.  With
+ * beta == 0, C is write-only: its old contents (possibly NaN) must not be
+ * read.  A column-major BLAS computes the same by swapping operands:
+ * C^T = op(B)^T op(A)^T, i.e. sgemm_(tb, ta, n, m, k, alpha, b, ldb, a, lda,
+ * beta, c, ldc) with 'T' for a flag that is 1 and 'N' for 0.
+ * What the library passes: 1 <= m, n, k; every size and stride <= INT_MAX
+ * (so it fits a 32-bit-int BLAS); lda, ldb, ldc at least the row lengths;
+ * A and B never overlap C; C is library scratch.  1.1 calls it with
+ * trans_a == 1, trans_b == 0, alpha == 1, beta == 0, but a callback must
+ * honour every argument.  It cannot report failure (a host whose BLAS can
+ * fail falls back inside the callback), must not call into f, and is
+ * called only from inside gd_fisher_accumulate_dense(_seq) on f, on the
+ * calling thread, before that call returns (it may use threads of its own
+ * within the call); user is passed through as is.
+ * The callback must compute the product to float accuracy (a different
+ * summation order is fine, the results then differ from OpenBLAS's in the
+ * last bits). */
+typedef void (*gd_sgemm_fn)(void *user, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                            float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                            float beta, float *c, size_t ldc);
+
+/* Makes f's dense paths call sgemm(user, ...) instead of OpenBLAS's
+ * cblas_sgemm (the default); sgemm == NULL restores the default (user is
+ * then ignored).  Why: a host that already has a BLAS (MKL, PyTorch's,
+ * an accelerator) need not run a second BLAS thread pool for these calls.
+ * The setting belongs to f alone: a new object (gd_fisher_create,
+ * gd_fisher_load) starts with the default, and gd_fisher_merge leaves
+ * dst's setting as it was and ignores src's.  f is used by one thread at
+ * a time, this call included; a callback set on several objects used from
+ * several threads must be reentrant.  user must stay valid while it is set.
+ * Errors: GD_EINVAL (NULL f). */
+GD_NODISCARD GD_API int gd_fisher_set_sgemm(gd_fisher *f, gd_sgemm_fn sgemm, void *user);
 
 /* "Fisher for free" from Adam's second moment v (numel floats) after `step`
  * updates with decay beta2, on a loss averaged over `batch` examples
@@ -131,46 +171,46 @@ GD_API GD_NODISCARD int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id
  * accumulators with this estimate at weight 1.  beta2 in [0, 1), step >= 1,
  * batch >= 1, v finite and >= 0 (all checked before anything changes).
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_EDOMAIN. */
-GD_API GD_NODISCARD int gd_fisher_from_adam(gd_fisher *f, size_t id, const float *v, float beta2,
+GD_NODISCARD GD_API int gd_fisher_from_adam(gd_fisher *f, size_t id, const float *v, float beta2,
                                             uint64_t step, size_t batch);
 
 /* estimate[j] = F_j of tensor id (numel must be its element count);
  * *samples (may be NULL) = its total sample weight W.
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_ESTATE (W == 0). */
-GD_API GD_NODISCARD int gd_fisher_read(const gd_fisher *f, size_t id, float *estimate,
+GD_NODISCARD GD_API int gd_fisher_read(const gd_fisher *f, size_t id, float *estimate,
                                        size_t numel, double *samples);
 
 /* The raw accumulators, sums[j] = sum_n w_n g_{n,j}^2 and *weight = W, for
  * reducing across processes (e.g. MPI_Allreduce with MPI_SUM, then
  * gd_fisher_set_sums).  Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE. */
-GD_API GD_NODISCARD int gd_fisher_sums(const gd_fisher *f, size_t id, double *sums, size_t numel,
+GD_NODISCARD GD_API int gd_fisher_sums(const gd_fisher *f, size_t id, double *sums, size_t numel,
                                        double *weight);
 
 /* Replaces tensor id's accumulators.  sums finite and >= 0, weight finite
  * and >= 0.  Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EDOMAIN. */
-GD_API GD_NODISCARD int gd_fisher_set_sums(gd_fisher *f, size_t id, const double *sums,
+GD_NODISCARD GD_API int gd_fisher_set_sums(gd_fisher *f, size_t id, const double *sums,
                                            size_t numel, double weight);
 
 /* dst += src: both must hold the same tensors (names, sizes, sites) in the
  * same order.  Errors: GD_EINVAL, GD_ESHAPE (and dst is unchanged). */
-GD_API GD_NODISCARD int gd_fisher_merge(gd_fisher *dst, const gd_fisher *src);
+GD_NODISCARD GD_API int gd_fisher_merge(gd_fisher *dst, const gd_fisher *src);
 
 /* Number of sites: 1 + the largest site any tensor feeds (0 if none). */
-GD_API GD_NODISCARD int gd_fisher_site_count(const gd_fisher *f, size_t *n_sites);
+GD_NODISCARD GD_API int gd_fisher_site_count(const gd_fisher *f, size_t *n_sites);
 
 /* One score per site for sites 0 .. n_sites-1 under `reduce` (GD_REDUCE_*),
  * computed in double and rounded once.  A site that no tensor feeds gets a
  * quiet NaN (the host leaves it at its standard rate; gd_plan refuses NaN).
  * Errors: GD_EINVAL (NULL, unknown reduce, n_sites == 0), GD_ESHAPE (a tensor
  * feeds a site >= n_sites), GD_ESTATE (a scored tensor has no samples). */
-GD_API GD_NODISCARD int gd_fisher_site_scores(const gd_fisher *f, int reduce, float *scores,
+GD_NODISCARD GD_API int gd_fisher_site_scores(const gd_fisher *f, int reduce, float *scores,
                                               size_t n_sites);
 
 /* Per-unit scores of tensor id viewed as [rows x cols] (rows * cols must be
  * its element count): axis GD_AXIS_ROWS gives rows scores (row means),
  * GD_AXIS_COLS gives cols scores (column means).
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EOVERFLOW, GD_ESTATE. */
-GD_API GD_NODISCARD int gd_fisher_unit_scores(const gd_fisher *f, size_t id, size_t rows,
+GD_NODISCARD GD_API int gd_fisher_unit_scores(const gd_fisher *f, size_t id, size_t rows,
                                               size_t cols, int axis, float *scores);
 
 /* Writes the estimates as a safetensors file: one F32 tensor per registered
@@ -181,7 +221,7 @@ GD_API GD_NODISCARD int gd_fisher_unit_scores(const gd_fisher *f, size_t id, siz
  * the target is either the old file or the whole new one.  Tensors without
  * samples are written as zeros with weight 0.
  * Errors: GD_EINVAL, GD_EIO, GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_fisher_save(const gd_fisher *f, const char *path);
+GD_NODISCARD GD_API int gd_fisher_save(const gd_fisher *f, const char *path);
 
 /* Reads a file written by gd_fisher_save (or any safetensors file of F32
  * tensors: missing metadata means site GD_NONE and weight 1) into a new
@@ -196,7 +236,7 @@ GD_API GD_NODISCARD int gd_fisher_save(const gd_fisher *f, const char *path);
  * as absurd; tensor data is read in chunks, never all at once.
  * Reading back a saved file gives the same estimates bit for bit.
  * Errors: GD_EINVAL, GD_EIO, GD_EFORMAT, GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_fisher_load(gd_fisher **out, const char *path);
+GD_NODISCARD GD_API int gd_fisher_load(gd_fisher **out, const char *path);
 
 #ifdef __cplusplus
 }

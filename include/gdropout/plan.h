@@ -38,13 +38,13 @@ enum {
 
 /* Creates a plan for n_sites >= 1 sites, with no scores and no names ("").
  * Errors: GD_EINVAL (NULL out, n_sites == 0), GD_EOVERFLOW, GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_plan_create(gd_plan **out, size_t n_sites);
+GD_NODISCARD GD_API int gd_plan_create(gd_plan **out, size_t n_sites);
 
 /* Frees p.  NULL is a no-op. */
 GD_API void gd_plan_destroy(gd_plan *p);
 
 /* Number of sites.  Errors: GD_EINVAL. */
-GD_API GD_NODISCARD int gd_plan_size(const gd_plan *p, size_t *n_sites);
+GD_NODISCARD GD_API int gd_plan_size(const gd_plan *p, size_t *n_sites);
 
 /* Names site `site` and sets its score (finite).  name may be NULL to keep
  * the current name; otherwise UTF-8 of at most 255 bytes, no white space or
@@ -53,11 +53,11 @@ GD_API GD_NODISCARD int gd_plan_size(const gd_plan *p, size_t *n_sites);
  * probabilities until the next gd_plan_compute.
  * Errors: GD_EINVAL (NULL p, bad name), GD_ENOTFOUND (site out of range),
  * GD_EDOMAIN (score NaN or Inf), GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_plan_set_site(gd_plan *p, size_t site, const char *name, float score);
+GD_NODISCARD GD_API int gd_plan_set_site(gd_plan *p, size_t site, const char *name, float score);
 
 /* Sets all n == n_sites scores at once (finite).  Errors: GD_EINVAL,
  * GD_ESHAPE, GD_EDOMAIN. */
-GD_API GD_NODISCARD int gd_plan_set_scores(gd_plan *p, const float *scores, size_t n);
+GD_NODISCARD GD_API int gd_plan_set_scores(gd_plan *p, const float *scores, size_t n);
 
 /* Computes every site's probability under `rule` (GD_RULE_*), with
  * 0 <= p_min <= p_max <= 1.  Every rule needs every score set.  Results are
@@ -65,21 +65,21 @@ GD_API GD_NODISCARD int gd_plan_set_scores(gd_plan *p, const float *scores, size
  * allocation: the rank sort uses scratch made by gd_plan_create.  Errors: GD_EINVAL (NULL p, unknown rule),
  * GD_EDOMAIN (bad p_max / p_min, or a score the rule cannot use),
  * GD_ESTATE (a site without a score). */
-GD_API GD_NODISCARD int gd_plan_compute(gd_plan *p, int rule, float p_max, float p_min);
+GD_NODISCARD GD_API int gd_plan_compute(gd_plan *p, int rule, float p_max, float p_min);
 
 /* The computed probability of site `site`.  Errors: GD_EINVAL,
  * GD_ENOTFOUND, GD_ESTATE (not computed since the last score change). */
-GD_API GD_NODISCARD int gd_plan_get(const gd_plan *p, size_t site, float *prob);
+GD_NODISCARD GD_API int gd_plan_get(const gd_plan *p, size_t site, float *prob);
 
 /* All n == n_sites probabilities at once.  Errors: as gd_plan_get, and
  * GD_ESHAPE. */
-GD_API GD_NODISCARD int gd_plan_get_all(const gd_plan *p, float *probs, size_t n);
+GD_NODISCARD GD_API int gd_plan_get_all(const gd_plan *p, float *probs, size_t n);
 
 /* What site `site` holds: name (owned by p, valid until the next change of
  * that name or p's destruction), score (NaN if unset) and probability (NaN
  * if not computed).  Any output may be NULL.  Errors: GD_EINVAL,
  * GD_ENOTFOUND. */
-GD_API GD_NODISCARD int gd_plan_site_info(const gd_plan *p, size_t site, const char **name,
+GD_NODISCARD GD_API int gd_plan_site_info(const gd_plan *p, size_t site, const char **name,
                                           float *score, float *prob);
 
 /* Writes the computed plan as text, one site a line:
@@ -87,13 +87,13 @@ GD_API GD_NODISCARD int gd_plan_site_info(const gd_plan *p, size_t site, const c
  * ('#' starts a comment line; floats as "%.9g", so they read back exactly),
  * through a temporary file, fsync and rename.
  * Errors: GD_EINVAL, GD_ESTATE (not computed), GD_EIO, GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_plan_save(const gd_plan *p, const char *path);
+GD_NODISCARD GD_API int gd_plan_save(const gd_plan *p, const char *path);
 
 /* Reads a plan written by gd_plan_save (comments and blank lines allowed;
  * every index 0 .. n-1 exactly once, in any order) into a new plan in *out,
  * with its probabilities computed as written.
  * Errors: GD_EINVAL, GD_EIO, GD_EFORMAT, GD_ENOMEM. */
-GD_API GD_NODISCARD int gd_plan_load(gd_plan **out, const char *path);
+GD_NODISCARD GD_API int gd_plan_load(gd_plan **out, const char *path);
 
 #ifdef __cplusplus
 }

@@ -20,8 +20,8 @@ extern "C" {
 /* Which random words a call uses.  A frozen POD: its layout never changes.
  *
  *   seed    the Philox key: key word 0 = low 32 bits, word 1 = high 32 bits.
- *   stream  which mask, e.g. (step << 16 | site) packed by the host; it fills
- *           counter words 2 (low half) and 3 (high half).
+ *   stream  which mask, e.g. ((uint64_t)step << 16 | site) packed by the
+ *           host; it fills counter words 2 (low half) and 3 (high half).
  *   offset  absolute index of the call's first element in the stream.
  *
  * The word for absolute element index i is word (i % 4) of
@@ -37,13 +37,13 @@ typedef struct gd_stream {
 
 /* One Philox4x32-10 block (Salmon et al., SC 2011; Random123's known-answer
  * vectors hold).  Errors: GD_EINVAL for a NULL pointer.  Thread-safe. */
-GD_API GD_NODISCARD int gd_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
+GD_NODISCARD GD_API int gd_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
                                          uint32_t out[4]);
 
 /* r[j] = the word of absolute element index s->offset + j, for j < n.
  * n == 0 does nothing.  Errors: GD_EINVAL (NULL r or s with n > 0),
  * GD_EOVERFLOW (offset + n passes 2^64).  Thread-safe. */
-GD_API GD_NODISCARD int gd_random_u32(uint32_t *r, size_t n, const gd_stream *s);
+GD_NODISCARD GD_API int gd_random_u32(uint32_t *r, size_t n, const gd_stream *s);
 
 /* z[j] = the standard normal deviate of absolute element index
  * s->offset + j, exactly the noise Gaussian dropout multiplies by.
@@ -57,10 +57,10 @@ GD_API GD_NODISCARD int gd_random_u32(uint32_t *r, size_t n, const gd_stream *s)
  *   theta = (float)r * 0x1.921fb6p-22f             in [-pi/4, pi/4)
  *   rad   = sqrtf(-2.0f * ln(u))
  *   z     = rad * (i even ? cos(theta + q*pi/2) : sin(theta + q*pi/2))
- * where ln, sin and cos are the fixed polynomials documented in README.md
+ * where ln, sin and cos are the fixed polynomials documented in docs/SPEC.md
  * ("The normal transform") so that other implementations can match bits.
  * Errors as gd_random_u32.  Thread-safe. */
-GD_API GD_NODISCARD int gd_random_normal(float *z, size_t n, const gd_stream *s);
+GD_NODISCARD GD_API int gd_random_normal(float *z, size_t n, const gd_stream *s);
 
 /* Name of the kernel family chosen for this CPU: "avx512", "avx2" or
  * "scalar": the best family this CPU and OS support (cpuid, and xgetbv for

@@ -7,28 +7,32 @@ ctypes, with numpy arrays in and out.
     y, mask = gdropout.dropout_fwd(np.ones(1000, np.float32), 0.1, s)
     dx = gdropout.dropout_bwd(np.ones(1000, np.float32), 0.1, mask=mask)
 
-The library is found through $GDROPOUT_LIBRARY (a path), else the loader
-(libgdropout.so.1 on LD_LIBRARY_PATH or in the ldconfig cache).  Errors raise
-GDropoutError (.code, .name, gd_strerror's message).  gdropout.reference
-reimplements the generator and the mask rule in numpy alone.
+The library is loaded at import from $GDROPOUT_LIBRARY (a path) if set,
+else libgdropout.so.1 through the dynamic loader (LD_LIBRARY_PATH, the
+ldconfig cache); if it cannot be, `import gdropout` raises one ImportError
+saying why.  Errors raise GDropoutError (.code, an Error member; .name;
+.function, the function you called; .argument; gd_strerror's message).
+Kernels compute in float32: other dtypes are converted and results are
+float32.  gdropout/reference.py reimplements the generator and the mask rule
+in numpy alone.
 """
 
-from ._native import NONE, GDropoutError, Stream, lib, library_path
+from ._native import NONE, Error, GDropoutError, Stream, lib, library_path
 from .fisher import (AXIS_COLS, AXIS_ROWS, REDUCE_ELEMENT_MEAN, REDUCE_MAX, REDUCE_SUM,
-                     REDUCE_TENSOR_MEAN, Fisher, TensorInfo)
+                     REDUCE_TENSOR_MEAN, Axis, Fisher, Reduce, TensorInfo)
 from .kernels import (dropout_add_bwd, dropout_add_fwd, dropout_bwd, dropout_bwd_cols,
                       dropout_fwd, dropout_fwd_cols, gaussian_dropout_bwd, gaussian_dropout_fwd,
                       gaussian_sigma, mask_bernoulli, philox4x32_10, random_normal, random_u32,
                       sum_cols)
 from .plan import (RULE_LOG_SCORE_LINEAR, RULE_RANK_LINEAR, RULE_SCORE_LINEAR, RULE_UNIFORM, Plan,
-                   SiteInfo)
+                   Rule, SiteInfo)
 
-__version__ = "1.0.0"
+#: The loaded C library's version (e.g. "1.1.0"), from gd_version_string.
+__version__ = lib.gd_version_string().decode()
 
-# The error codes (include/gdropout/common.h); their numbers never change.
-OK = 0
-EINVAL, EDOMAIN, EOVERFLOW, ESHAPE, ENOTFOUND = -1, -2, -3, -4, -5
-EEXIST, ENOMEM, EIO, EFORMAT, ESTATE = -6, -7, -8, -9, -10
+# The error codes as module constants (OK, EINVAL, EDOMAIN, ...), from the
+# library's own table (gdropout.Error, built from gd_error_name).
+globals().update(Error.__members__)
 
 
 def version():
@@ -55,15 +59,13 @@ def dispatch_name():
 
 
 __all__ = [
-    "NONE", "GDropoutError", "Stream", "library_path", "version", "version_string", "strerror",
-    "error_name", "dispatch_name",
+    "NONE", "Error", "GDropoutError", "Stream", "library_path", "version", "version_string",
+    "strerror", "error_name", "dispatch_name",
     "philox4x32_10", "random_u32", "random_normal", "mask_bernoulli", "dropout_fwd",
     "dropout_bwd", "dropout_fwd_cols", "dropout_bwd_cols", "dropout_add_fwd", "dropout_add_bwd",
     "sum_cols", "gaussian_dropout_fwd", "gaussian_dropout_bwd", "gaussian_sigma",
-    "Fisher", "TensorInfo", "REDUCE_TENSOR_MEAN", "REDUCE_ELEMENT_MEAN", "REDUCE_SUM",
-    "REDUCE_MAX", "AXIS_ROWS", "AXIS_COLS",
-    "Plan", "SiteInfo", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
+    "Fisher", "TensorInfo", "Reduce", "Axis", "REDUCE_TENSOR_MEAN", "REDUCE_ELEMENT_MEAN",
+    "REDUCE_SUM", "REDUCE_MAX", "AXIS_ROWS", "AXIS_COLS",
+    "Plan", "SiteInfo", "Rule", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
     "RULE_LOG_SCORE_LINEAR",
-    "OK", "EINVAL", "EDOMAIN", "EOVERFLOW", "ESHAPE", "ENOTFOUND", "EEXIST", "ENOMEM", "EIO",
-    "EFORMAT", "ESTATE",
-]
+] + list(Error.__members__)

@@ -7,10 +7,11 @@ and this module's test both check the names against the header).
 
 import ctypes
 import ctypes.util
+import enum
 import os
 import threading
 
-__all__ = ["lib", "library_path", "GDropoutError", "check", "Stream", "NONE", "Handle"]
+__all__ = ["lib", "library_path", "Error", "GDropoutError", "check", "Stream", "NONE", "Handle"]
 
 _SIZE = ctypes.c_size_t
 _P = ctypes.c_void_p  # every data pointer: numpy arrays pass .ctypes.data or None
@@ -73,6 +74,9 @@ PROTOTYPES = {
     "gd_fisher_accumulate_dense": (_INT, [_P, _SIZE, _SIZE, _P, _P, _SIZE, _SIZE, _SIZE]),
     "gd_fisher_accumulate_dense_seq": (_INT, [_P, _SIZE, _SIZE, _P, _P, _SIZE, _SIZE, _SIZE,
                                               _SIZE]),
+    # 1.1; declared for completeness, not wrapped: a host sgemm in Python
+    # would only be slower than the default OpenBLAS
+    "gd_fisher_set_sgemm": (_INT, [_P, _P, _P]),
     "gd_fisher_from_adam": (_INT, [_P, _SIZE, _P, _F, _U64, _SIZE]),
     "gd_fisher_read": (_INT, [_P, _SIZE, _P, _SIZE, _PDOUBLE]),
     "gd_fisher_sums": (_INT, [_P, _SIZE, _P, _SIZE, _PDOUBLE]),
@@ -98,28 +102,42 @@ PROTOTYPES = {
 }
 
 
-def _candidates():
-    """Where to look, in order: $GDROPOUT_LIBRARY, the loader's own search
-    (LD_LIBRARY_PATH, ldconfig cache) by soname, then find_library."""
+_SONAME = "libgdropout.so.1"
+_HOW = ("install the library (Debian: apt-get install libgdropout1; or cmake --install a "
+        "build) or set GDROPOUT_LIBRARY to the path of its libgdropout.so.1")
+
+
+def _open():
+    """The library as (CDLL, where it came from): $GDROPOUT_LIBRARY if set (an
+    explicit choice is never second-guessed), else the soname through the
+    dynamic loader (LD_LIBRARY_PATH, RUNPATH, the ldconfig cache), else what
+    ctypes.util.find_library finds.  Fails with one ImportError that says
+    what was tried and how to point the binding at a library."""
     env = os.environ.get("GDROPOUT_LIBRARY")
     if env:
-        return [env]  # an explicit choice is never second-guessed
-    names = ["libgdropout.so.1", "libgdropout.1.dylib", "gdropout.dll"]
-    found = ctypes.util.find_library("gdropout")
-    if found:
-        names.append(found)
-    return names
-
-
-def _load():
-    errors = []
-    for name in _candidates():
         try:
-            return ctypes.CDLL(name), name
+            return ctypes.CDLL(env), env
         except OSError as e:
-            errors.append(f"{name}: {e}")
-    raise ImportError("libgdropout not found (set GDROPOUT_LIBRARY to the path of "
-                      "libgdropout.so.1, or install it): " + "; ".join(errors))
+            raise ImportError(f"gdropout: cannot load GDROPOUT_LIBRARY={env}: "
+                              f"{_reason(e, env)}") from None
+    try:
+        return ctypes.CDLL(_SONAME), _SONAME
+    except OSError as e:
+        first = _reason(e, _SONAME)
+    found = ctypes.util.find_library("gdropout")
+    if found and found != _SONAME:
+        try:
+            return ctypes.CDLL(found), found
+        except OSError:
+            pass
+    raise ImportError(f"gdropout: cannot load the C library: {_SONAME}: {first}; {_HOW}") \
+        from None
+
+
+def _reason(error, name):
+    """dlopen's message without the file name it starts with."""
+    text = str(error)
+    return text[len(name) + 2:] if text.startswith(name + ": ") else text
 
 
 class _Missing:
@@ -133,15 +151,15 @@ class _Missing:
 
 
 class _Lib:
-    """The loaded library, its functions as attributes.  Loaded on first use,
-    so that gdropout.reference works where the C library is absent."""
+    """The loaded library, its functions (declared from PROTOTYPES) as
+    attributes, .dll and .path.  A function an older library lacks is a
+    _Missing that raises when called; has() tells which."""
 
-    def __init__(self):
-        self._loaded = False
-
-    def _load(self):
-        dll, path = _load()
-        fns = {}
+    def __init__(self, dll, path):
+        if not hasattr(dll, "gd_version"):
+            raise ImportError(f"gdropout: {path} is not libgdropout (it does not export "
+                              f"gd_version); {_HOW}")
+        self.dll, self.path = dll, path
         for name, (res, args) in PROTOTYPES.items():
             try:
                 fn = getattr(dll, name)
@@ -149,51 +167,77 @@ class _Lib:
                 fn = _Missing(name, path)
             else:
                 fn.restype, fn.argtypes = res, args
-            fns[name] = fn
-        major = fns["gd_version"]() >> 16
+            setattr(self, name, fn)
+        major = self.gd_version() >> 16
         if major != 1:
-            raise ImportError(f"{path} is libgdropout {major}.x; this binding wants 1.x")
-        self.__dict__.update(fns, dll=dll, path=path, _loaded=True)
-
-    def __getattr__(self, name):
-        # Only reached for attributes not yet set, i.e. before loading.
-        if self._loaded or (name not in PROTOTYPES and name not in ("dll", "path")):
-            raise AttributeError(name)
-        self._load()
-        return self.__dict__[name]
+            raise ImportError(f"gdropout: {path} is libgdropout {major}.x; this binding "
+                              f"wants 1.x")
 
     def has(self, name):
         """Whether the loaded library provides function `name`."""
         return not isinstance(getattr(self, name), _Missing)
 
 
-lib = _Lib()
+# Loaded at import, so that a missing library is one clear ImportError at
+# `import gdropout` rather than an error at the first call.
+lib = _Lib(*_open())
 
 
 def library_path():
-    """The file the library was loaded from (loads it if needed)."""
+    """The file (or soname) the library was loaded from."""
     return lib.path
 
 
+def _error_enum():
+    """The GD_E* codes as an IntEnum, read from the library itself:
+    gd_error_name of 0, -1, -2, ... until it answers GD_EUNKNOWN."""
+    members = {"OK": 0}
+    for code in range(-1, -256, -1):
+        name = lib.gd_error_name(code).decode()
+        if name == "GD_EUNKNOWN" or not name.startswith("GD_"):
+            break
+        members[name[3:]] = code
+    return enum.IntEnum("Error", members, module="gdropout")
+
+
+#: The library's error codes: Error.OK, Error.EINVAL, ... (IntEnum).
+Error = _error_enum()
+
+
 class GDropoutError(Exception):
-    """A GD_E* error code from libgdropout.
+    """A GD_E* error: from libgdropout, or found by the binding before the
+    call (a value the C library would refuse, or would only see rounded).
 
-    .code is the negative code, .name its symbol ("GD_EDOMAIN"), .function the
-    C function that returned it; str() gives gd_strerror's message."""
+    .code is the code (an Error member), .name its symbol ("GD_EDOMAIN"),
+    .message gd_strerror's text, .function the Python function or method the
+    caller used ("dropout_fwd", "Fisher.accumulate"), .argument the
+    argument at fault when known ("p", "tensor_id"), else None."""
 
-    def __init__(self, code, function=None):
+    def __init__(self, code, function=None, argument=None, detail=None):
+        try:
+            code = Error(code)
+        except ValueError:
+            pass
         self.code = code
         self.name = lib.gd_error_name(code).decode()
         self.message = lib.gd_strerror(code).decode()
         self.function = function
-        where = f"{function}: " if function else ""
-        super().__init__(f"{where}{self.message} ({self.name})")
+        self.argument = argument
+        self.detail = detail
+        parts = [x for x in (function, detail or argument) if x]
+        parts.append(f"{self.message} ({self.name})")
+        super().__init__(": ".join(parts))
+
+    def __reduce__(self):
+        # rebuilt from its parts, so that it survives pickling (e.g. from a
+        # multiprocessing worker) with .code and .function intact
+        return (GDropoutError, (int(self.code), self.function, self.argument, self.detail))
 
 
-def check(rc, function):
+def check(rc, function, argument=None, detail=None):
     """Raises GDropoutError for a non-zero return code."""
     if rc != 0:
-        raise GDropoutError(rc, function)
+        raise GDropoutError(rc, function, argument, detail)
 
 
 _U64_MAX = (1 << 64) - 1
@@ -238,30 +282,39 @@ class Stream:
 
 class Handle:
     """A C object owned from Python (gd_fisher, gd_plan): freed by close(),
-    at the end of a `with` block, or when collected.  Calls go through
-    _call, under a lock: ctypes releases the GIL and a C object is for one
-    thread at a time."""
+    at the end of a `with` block, or when collected.  Every call, close()
+    included, holds the object's lock: ctypes releases the GIL and a C
+    object is for one thread at a time, so close() on one thread waits for
+    a call in progress on another, and later calls see a closed object."""
 
     _destroy = None  # the C destructor's name, set by subclasses
 
     def __init__(self, handle):
         self._lock = threading.Lock()
+        self._free = getattr(lib, self._destroy)  # kept for __del__ at exit
         self._h = handle
 
     @staticmethod
-    def _make(function, *args):
-        """A new C object from function(&out, *args)."""
+    def _make(c_function, function, *args):
+        """A new C object from c_function(&out, *args); errors name the
+        caller's `function`."""
         h = ctypes.c_void_p()
-        check(getattr(lib, function)(ctypes.byref(h), *args), function)
+        check(getattr(lib, c_function)(ctypes.byref(h), *args), function)
         return h
 
     def close(self):
-        """Frees the C object now; closing twice is fine."""
-        h, self._h = getattr(self, "_h", None), None
-        if h is not None and h.value:
-            getattr(lib, self._destroy)(h)
+        """Frees the C object now, once any call in progress has returned;
+        closing twice is fine."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:  # __init__ did not get that far
+            return
+        with lock:
+            h, self._h = self._h, None
+            if h is not None and h.value:
+                self._free(h)
 
-    __del__ = close
+    def __del__(self):
+        self.close()
 
     def __enter__(self):
         return self
@@ -269,11 +322,13 @@ class Handle:
     def __exit__(self, *exc):
         self.close()
 
-    def _handle(self):
+    def _handle(self, function):
+        """The C pointer; the caller holds the lock."""
         if self._h is None:
-            raise ValueError(f"{type(self).__name__} object is closed")
+            raise ValueError(f"{function}: {type(self).__name__} object is closed")
         return self._h
 
-    def _call(self, fn, name, *args):
+    def _call(self, fn, function, *args):
+        """fn(handle, *args) under the lock; errors name `function`."""
         with self._lock:
-            check(fn(self._handle(), *args), name)
+            check(fn(self._handle(function), *args), function)

@@ -3,35 +3,47 @@
     F_j = (1 / W) * sum_n w_n * g_{n,j}^2,   W = sum_n w_n
 
 Gradients are per example (the gradient of that example's own loss).  A
-Fisher object serialises its calls with a lock, since ctypes releases the
-GIL and the C object is for one thread at a time.
+Fisher object serialises its calls, close() included, with a lock, since
+ctypes releases the GIL and the C object is for one thread at a time.
+Errors name the method called ("Fisher.accumulate") and the argument.
 """
 
 import collections
 import ctypes
-import os
+import enum
 
 import numpy as np
 
+from . import _args
 from . import _arrays as A
-from ._native import NONE, Handle, check, lib
+from ._native import NONE, Error, GDropoutError, Handle, check, lib
 
-__all__ = ["Fisher", "TensorInfo", "REDUCE_TENSOR_MEAN", "REDUCE_ELEMENT_MEAN", "REDUCE_SUM",
-           "REDUCE_MAX", "AXIS_ROWS", "AXIS_COLS"]
+__all__ = ["Fisher", "TensorInfo", "Reduce", "Axis", "REDUCE_TENSOR_MEAN", "REDUCE_ELEMENT_MEAN",
+           "REDUCE_SUM", "REDUCE_MAX", "AXIS_ROWS", "AXIS_COLS"]
 
-REDUCE_TENSOR_MEAN = 0
-REDUCE_ELEMENT_MEAN = 1
-REDUCE_SUM = 2
-REDUCE_MAX = 3
-AXIS_ROWS = 0
-AXIS_COLS = 1
+
+class Reduce(enum.IntEnum):
+    """How site_scores reduces a site's estimates (GD_REDUCE_*)."""
+
+    TENSOR_MEAN = 0   # the paper's: mean over the site's tensors of each one's element mean
+    ELEMENT_MEAN = 1  # mean over every element of the site
+    SUM = 2           # sum over every element of the site
+    MAX = 3           # largest element of the site
+
+
+class Axis(enum.IntEnum):
+    """Which units unit_scores scores (GD_AXIS_*)."""
+
+    ROWS = 0  # one score per row (for W[out, in], one per output unit)
+    COLS = 1  # one score per column
+
+
+# The names of version 1.0 of the binding.
+REDUCE_TENSOR_MEAN, REDUCE_ELEMENT_MEAN, REDUCE_SUM, REDUCE_MAX = Reduce
+AXIS_ROWS, AXIS_COLS = Axis
 
 #: What a registered tensor is; site is None for GD_NONE.
 TensorInfo = collections.namedtuple("TensorInfo", "name numel site")
-
-
-def _site_in(site):
-    return NONE if site is None else int(site)
 
 
 def _site_out(site):
@@ -44,25 +56,29 @@ class Fisher(Handle):
     _destroy = "gd_fisher_destroy"
 
     def __init__(self, _handle=None):
-        super().__init__(_handle if _handle is not None else self._make("gd_fisher_create"))
+        super().__init__(_handle if _handle is not None else
+                         self._make("gd_fisher_create", "Fisher"))
 
     @classmethod
     def load(cls, path):
         """Reads a file written by save() (or a safetensors file of F32)."""
-        return cls(cls._make("gd_fisher_load", os.fsencode(path)))
+        fn = "Fisher.load"
+        return cls(cls._make("gd_fisher_load", fn, _args.path(path, fn)))
 
     # -- registry --------------------------------------------------------
     def add_tensor(self, name, numel, site=None):
         """Registers a tensor of numel elements feeding dropout `site`
         (None: no site); returns its id (0, 1, 2, ... in order)."""
+        fn = "Fisher.add_tensor"
+        name_b, numel = _args.text(name, "name", fn), _args.index(numel, "numel", fn)
+        site = _args.site(site, "site", fn)
         i = ctypes.c_size_t()
-        self._call(lib.gd_fisher_add_tensor, "gd_fisher_add_tensor", name.encode(), int(numel),
-                   _site_in(site), ctypes.byref(i))
+        self._call(lib.gd_fisher_add_tensor, fn, name_b, numel, site, ctypes.byref(i))
         return i.value
 
     def __len__(self):
         n = ctypes.c_size_t()
-        self._call(lib.gd_fisher_count, "gd_fisher_count", ctypes.byref(n))
+        self._call(lib.gd_fisher_count, "Fisher.count", ctypes.byref(n))
         return n.value
 
     def count(self):
@@ -70,127 +86,169 @@ class Fisher(Handle):
 
     def find(self, name):
         """The id of the tensor called name (GDropoutError GD_ENOTFOUND)."""
+        fn = "Fisher.find"
         i = ctypes.c_size_t()
-        self._call(lib.gd_fisher_find, "gd_fisher_find", name.encode(), ctypes.byref(i))
+        self._call(lib.gd_fisher_find, fn, _args.text(name, "name", fn), ctypes.byref(i))
         return i.value
+
+    def _info(self, tensor_id, fn, what="tensor_id"):
+        """TensorInfo of an id, errors in the terms of the caller `fn`."""
+        tensor_id = _args.index(tensor_id, what, fn)
+        name, numel, site = ctypes.c_char_p(), ctypes.c_size_t(), ctypes.c_size_t()
+        with self._lock:
+            rc = lib.gd_fisher_info(self._handle(fn), tensor_id, ctypes.byref(name),
+                                    ctypes.byref(numel), ctypes.byref(site))
+            if rc == Error.ENOTFOUND:
+                raise GDropoutError(rc, fn, what, f"{what}={tensor_id}")
+            check(rc, fn)
+            # the name is owned by the C object: copy it before unlocking
+            return TensorInfo(name.value.decode(), numel.value, _site_out(site.value))
 
     def info(self, tensor_id):
         """TensorInfo(name, numel, site) of a tensor id."""
-        name, numel, site = ctypes.c_char_p(), ctypes.c_size_t(), ctypes.c_size_t()
-        self._call(lib.gd_fisher_info, "gd_fisher_info", int(tensor_id), ctypes.byref(name),
-                   ctypes.byref(numel), ctypes.byref(site))
-        return TensorInfo(name.value.decode(), numel.value, _site_out(site.value))
+        return self._info(tensor_id, "Fisher.info")
 
     def tensors(self):
         """Every tensor's TensorInfo, in id order."""
-        return [self.info(i) for i in range(len(self))]
+        return [self._info(i, "Fisher.tensors") for i in range(len(self))]
 
-    def _numel(self, tensor_id):
-        return self.info(tensor_id).numel
+    def _tensor(self, tensor_id, fn, what="tensor_id"):
+        """(the id as an int, its numel), checked to exist."""
+        numel = self._info(tensor_id, fn, what).numel
+        return int(tensor_id), numel
 
     # -- accumulation ----------------------------------------------------
     def accumulate(self, tensor_id, grad, w=1.0):
-        """F += w * grad^2 for one example's gradient (any shape, numel values)."""
-        g = A.in_array(grad, "grad")
-        numel = self._numel(tensor_id)
+        """F += w * grad^2 for one example's gradient (any shape, numel
+        values, converted to float32); w finite and >= 0."""
+        fn = "Fisher.accumulate"
+        tensor_id, numel = self._tensor(tensor_id, fn)
+        g, w = A.in_array(grad, "grad", fn), _args.nonneg(w, "w", fn)
         if g.size != numel:
-            raise ValueError(f"grad: tensor {tensor_id} has {numel} elements, got {g.size}")
-        self._call(lib.gd_fisher_accumulate, "gd_fisher_accumulate", int(tensor_id), A.ptr(g),
-                   float(w))
+            raise ValueError(f"{fn}: grad: tensor {tensor_id} has {numel} elements, "
+                             f"got {g.size}")
+        self._call(lib.gd_fisher_accumulate, fn, tensor_id, A.ptr(g), w)
 
     def accumulate_batch(self, tensor_id, grads):
         """Per-example gradients grads[batch, ...] (numel values each)."""
-        g = A.in_array(grads, "grads")
-        numel = self._numel(tensor_id)
+        fn = "Fisher.accumulate_batch"
+        tensor_id, numel = self._tensor(tensor_id, fn)
+        g = A.in_array(grads, "grads", fn)
         if g.ndim == 0 or g.size != g.shape[0] * numel:
-            raise ValueError(f"grads: expected [batch, {numel}] values, got shape {g.shape}")
-        self._call(lib.gd_fisher_accumulate_batch, "gd_fisher_accumulate_batch", int(tensor_id),
-                   A.ptr(g), g.shape[0])
+            raise ValueError(f"{fn}: grads: expected [batch, {numel}] values, got shape "
+                             f"{g.shape}")
+        self._call(lib.gd_fisher_accumulate_batch, fn, tensor_id, A.ptr(g), g.shape[0])
+
+    def _dense_ids(self, w_id, b_id, fn):
+        w_id, _ = self._tensor(w_id, fn, "w_id")
+        if b_id is not None:
+            self._tensor(b_id, fn, "b_id")
+        return w_id, _args.site(b_id, "b_id", fn)
 
     def accumulate_dense(self, w_id, x, dy, b_id=None):
         """A dense layer W[out, in]: inputs x[batch, in], per-example output
         gradients dy[batch, out]; b_id the bias tensor or None."""
-        xa, da = A.in_array(x, "x"), A.in_array(dy, "dy")
+        fn = "Fisher.accumulate_dense"
+        w_id, b = self._dense_ids(w_id, b_id, fn)
+        xa, da = A.in_array(x, "x", fn), A.in_array(dy, "dy", fn)
         if xa.ndim != 2 or da.ndim != 2 or xa.shape[0] != da.shape[0]:
-            raise ValueError(f"x and dy must be [batch, in] and [batch, out], got {xa.shape} "
-                             f"and {da.shape}")
+            raise ValueError(f"{fn}: x and dy must be [batch, in] and [batch, out], got "
+                             f"{xa.shape} and {da.shape}")
         (batch, n_in), n_out = xa.shape, da.shape[1]
-        self._call(lib.gd_fisher_accumulate_dense, "gd_fisher_accumulate_dense", int(w_id),
-                   _site_in(b_id), A.ptr(xa), A.ptr(da), batch, n_in, n_out)
+        self._call(lib.gd_fisher_accumulate_dense, fn, w_id, b, A.ptr(xa), A.ptr(da), batch,
+                   n_in, n_out)
 
     def accumulate_dense_seq(self, w_id, x, dy, b_id=None):
         """The same for sequences: x[batch, seq, in], dy[batch, seq, out]."""
-        xa, da = A.in_array(x, "x"), A.in_array(dy, "dy")
+        fn = "Fisher.accumulate_dense_seq"
+        w_id, b = self._dense_ids(w_id, b_id, fn)
+        xa, da = A.in_array(x, "x", fn), A.in_array(dy, "dy", fn)
         if xa.ndim != 3 or da.ndim != 3 or xa.shape[:2] != da.shape[:2]:
-            raise ValueError(f"x and dy must be [batch, seq, in] and [batch, seq, out], got "
-                             f"{xa.shape} and {da.shape}")
+            raise ValueError(f"{fn}: x and dy must be [batch, seq, in] and [batch, seq, out], "
+                             f"got {xa.shape} and {da.shape}")
         (batch, seq, n_in), n_out = xa.shape, da.shape[2]
-        self._call(lib.gd_fisher_accumulate_dense_seq, "gd_fisher_accumulate_dense_seq",
-                   int(w_id), _site_in(b_id), A.ptr(xa), A.ptr(da), batch, seq, n_in, n_out)
+        self._call(lib.gd_fisher_accumulate_dense_seq, fn, w_id, b, A.ptr(xa), A.ptr(da), batch,
+                   seq, n_in, n_out)
 
     def from_adam(self, tensor_id, v, beta2, step, batch=1):
         """Replaces the estimate by batch * v / (1 - beta2**step)."""
-        va = A.in_array(v, "v")
-        numel = self._numel(tensor_id)
+        fn = "Fisher.from_adam"
+        tensor_id, numel = self._tensor(tensor_id, fn)
+        va = A.in_array(v, "v", fn)
+        beta2 = _args.prob(beta2, "beta2", fn)  # [0, 1]; the C library refuses 1
+        step, batch = _args.index(step, "step", fn, _args.U64_MAX), _args.index(batch, "batch", fn)
         if va.size != numel:
-            raise ValueError(f"v: tensor {tensor_id} has {numel} elements, got {va.size}")
-        self._call(lib.gd_fisher_from_adam, "gd_fisher_from_adam", int(tensor_id), A.ptr(va),
-                   float(beta2), int(step), int(batch))
+            raise ValueError(f"{fn}: v: tensor {tensor_id} has {numel} elements, got {va.size}")
+        self._call(lib.gd_fisher_from_adam, fn, tensor_id, A.ptr(va), beta2, step, batch)
 
     # -- results ---------------------------------------------------------
     def read(self, tensor_id):
         """(estimate float32[numel], total sample weight W)."""
-        numel = self._numel(tensor_id)
+        fn = "Fisher.read"
+        tensor_id, numel = self._tensor(tensor_id, fn)
         est, w = np.empty(numel, dtype=np.float32), ctypes.c_double()
-        self._call(lib.gd_fisher_read, "gd_fisher_read", int(tensor_id), A.ptr(est), numel,
-                   ctypes.byref(w))
+        self._call(lib.gd_fisher_read, fn, tensor_id, A.ptr(est), numel, ctypes.byref(w))
         return est, w.value
 
     def sums(self, tensor_id):
         """The raw accumulators (float64[numel] sums, weight), e.g. to
         all-reduce across processes and hand back to set_sums."""
-        numel = self._numel(tensor_id)
+        fn = "Fisher.sums"
+        tensor_id, numel = self._tensor(tensor_id, fn)
         s, w = np.empty(numel, dtype=np.float64), ctypes.c_double()
-        self._call(lib.gd_fisher_sums, "gd_fisher_sums", int(tensor_id), A.ptr(s), numel,
-                   ctypes.byref(w))
+        self._call(lib.gd_fisher_sums, fn, tensor_id, A.ptr(s), numel, ctypes.byref(w))
         return s, w.value
 
     def set_sums(self, tensor_id, sums, weight):
-        s = A.in_array(sums, "sums", np.float64)
-        self._call(lib.gd_fisher_set_sums, "gd_fisher_set_sums", int(tensor_id), A.ptr(s),
-                   s.size, float(weight))
+        """Replaces a tensor's accumulators (float64 sums, weight)."""
+        fn = "Fisher.set_sums"
+        tensor_id, _ = self._tensor(tensor_id, fn)
+        s, weight = A.in_array(sums, "sums", fn, np.float64), _args.real(weight, "weight", fn)
+        self._call(lib.gd_fisher_set_sums, fn, tensor_id, A.ptr(s), s.size, weight)
 
     def merge(self, other):
         """self += other (same tensors in the same order)."""
+        fn = "Fisher.merge"
         if not isinstance(other, Fisher):
-            raise TypeError("merge: expected a Fisher")
+            raise TypeError(f"{fn}: other must be a Fisher, got {type(other).__name__}")
         if other is self:
-            raise ValueError("merge: cannot merge a Fisher into itself")
-        # Both locks, always taken in the same order, so that a.merge(b) and
-        # b.merge(a) in two threads cannot deadlock.
+            raise ValueError(f"{fn}: cannot merge a Fisher into itself")
+        # Both locks, always taken in the same order (by id), so that
+        # a.merge(b) and b.merge(a) on two threads cannot deadlock, and
+        # neither object can be closed under the call.
         first, second = sorted((self, other), key=id)
         with first._lock, second._lock:
-            check(lib.gd_fisher_merge(self._handle(), other._handle()), "gd_fisher_merge")
+            check(lib.gd_fisher_merge(self._handle(fn), other._handle(fn)), fn)
 
     def site_count(self):
         n = ctypes.c_size_t()
-        self._call(lib.gd_fisher_site_count, "gd_fisher_site_count", ctypes.byref(n))
+        self._call(lib.gd_fisher_site_count, "Fisher.site_count", ctypes.byref(n))
         return n.value
 
-    def site_scores(self, reduce=REDUCE_TENSOR_MEAN, n_sites=None):
+    def site_scores(self, reduce=Reduce.TENSOR_MEAN, n_sites=None):
         """float32[n_sites] scores (NaN for a site no tensor feeds)."""
-        n = self.site_count() if n_sites is None else int(n_sites)
+        fn = "Fisher.site_scores"
+        reduce = _args.choice(reduce, Reduce, "reduce", fn)
+        n = self.site_count() if n_sites is None else _args.index(n_sites, "n_sites", fn)
         out = np.empty(n, dtype=np.float32)
-        self._call(lib.gd_fisher_site_scores, "gd_fisher_site_scores", int(reduce), A.ptr(out), n)
+        self._call(lib.gd_fisher_site_scores, fn, int(reduce), A.ptr(out), n)
         return out
 
-    def unit_scores(self, tensor_id, rows, cols, axis=AXIS_ROWS):
-        """Per-unit scores of a tensor viewed as [rows, cols]."""
-        out = np.empty(rows if axis == AXIS_ROWS else cols, dtype=np.float32)
-        self._call(lib.gd_fisher_unit_scores, "gd_fisher_unit_scores", int(tensor_id), int(rows),
-                   int(cols), int(axis), A.ptr(out))
+    def unit_scores(self, tensor_id, rows, cols, axis=Axis.ROWS):
+        """Per-unit scores of a tensor viewed as [rows, cols] (float32[rows]
+        for Axis.ROWS, float32[cols] for Axis.COLS)."""
+        fn = "Fisher.unit_scores"
+        tensor_id, numel = self._tensor(tensor_id, fn)
+        rows, cols = _args.index(rows, "rows", fn), _args.index(cols, "cols", fn)
+        axis = _args.choice(axis, Axis, "axis", fn)
+        if rows * cols != numel:  # before allocating: rows could be anything
+            raise GDropoutError(Error.ESHAPE, fn, "rows", f"rows * cols = {rows} * {cols} but "
+                                f"tensor {tensor_id} has {numel} elements")
+        out = np.empty(rows if axis == Axis.ROWS else cols, dtype=np.float32)
+        self._call(lib.gd_fisher_unit_scores, fn, tensor_id, rows, cols, int(axis), A.ptr(out))
         return out
 
     def save(self, path):
         """Writes the estimates as safetensors (atomically replaced)."""
-        self._call(lib.gd_fisher_save, "gd_fisher_save", os.fsencode(path))
+        fn = "Fisher.save"
+        self._call(lib.gd_fisher_save, fn, _args.path(path, fn))

@@ -1,7 +1,7 @@
 """A pure-numpy implementation of libgdropout's bit-exact rules.
 
-Nothing here calls the C library: it is the contract (README, "For
-implementers in other languages") written out again, vectorised over numpy
+Nothing here calls the C library: it is the contract (docs/SPEC.md, the
+bit-exact rules) written out again, vectorised over numpy
 uint32/uint64 arrays, and the tests hold the C library to it bit for bit.
 It is also a template for implementing the masks in another framework.
 
@@ -126,7 +126,7 @@ def dropout_add(x, p, seed, stream, offset=0, bias=None, residual=None):
     return y, m
 
 
-# ---- the normal transform (README "The normal transform") ---------------
+# ---- the normal transform (docs/SPEC.md "The normal transform") ---------
 
 _f = np.float32
 

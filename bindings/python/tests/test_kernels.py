@@ -148,7 +148,7 @@ class ConversionAndErrorsTest(BitTestCase):
             e = cm.exception
             self.assertEqual((e.code, e.name), (gdropout.EDOMAIN, "GD_EDOMAIN"))
             self.assertEqual(e.message, gdropout.strerror(gdropout.EDOMAIN))
-            self.assertEqual(e.function, "gd_dropout_fwd")
+            self.assertEqual(e.function, "dropout_fwd")
             self.assertTrue(np.all(out == 7.0))  # untouched
         with self.assertRaises(gdropout.GDropoutError) as cm:
             gdropout.random_u32(10, gdropout.Stream(1, 2, (1 << 64) - 5))

@@ -36,7 +36,7 @@ def kind_of_c(decl):
     or the ctypes scalar type (c_size_t and c_uint64 coincide where size_t
     is 64 bits, and differ where it matters)."""
     words = re.sub(r"\b(const|struct)\b", " ", decl).split()
-    if "*" in decl or "[" in decl:
+    if "*" in decl or "[" in decl or words[0].endswith("_fn"):  # gd_sgemm_fn: a pointer
         return "ptr"
     return _C_TYPES[words[0]]
 

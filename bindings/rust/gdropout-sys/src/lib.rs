@@ -7,12 +7,12 @@
 
 use std::marker::{PhantomData, PhantomPinned};
 /// C `int`, `unsigned` and `char` as the platform defines them.
-pub use std::os::raw::{c_char, c_int, c_uint};
+pub use std::os::raw::{c_char, c_int, c_uint, c_void};
 
 // ---- common.h ----------------------------------------------------------
 
 pub const GD_VERSION_MAJOR: c_uint = 1;
-pub const GD_VERSION_MINOR: c_uint = 0;
+pub const GD_VERSION_MINOR: c_uint = 1;
 pub const GD_VERSION_PATCH: c_uint = 0;
 
 pub const GD_OK: c_int = 0;
@@ -60,6 +60,30 @@ pub struct gd_fisher {
     _data: [u8; 0],
     _marker: PhantomData<(*mut u8, PhantomPinned)>,
 }
+
+/// A host's sgemm for the dense Fisher paths (`gd_sgemm_fn`, since 1.1):
+/// row-major `C = alpha op(A) op(B) + beta C`, arguments
+/// `(user, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)`;
+/// `None` is C's NULL (the default, OpenBLAS).  The contract is in
+/// include/gdropout/fisher.h.
+pub type gd_sgemm_fn = Option<
+    unsafe extern "C" fn(
+        user: *mut c_void,
+        trans_a: c_int,
+        trans_b: c_int,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: f32,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        ldb: usize,
+        beta: f32,
+        c: *mut f32,
+        ldc: usize,
+    ),
+>;
 
 /// Opaque plan (`gd_plan`): only ever behind a pointer.
 #[repr(C)]
@@ -203,6 +227,7 @@ extern "C" {
         in_: usize,
         out: usize,
     ) -> c_int;
+    pub fn gd_fisher_set_sgemm(f: *mut gd_fisher, sgemm: gd_sgemm_fn, user: *mut c_void) -> c_int;
     pub fn gd_fisher_from_adam(
         f: *mut gd_fisher,
         id: usize,

@@ -65,6 +65,7 @@ fn rust_type_of(c: &str) -> String {
     if stars == 0 {
         return base.to_string();
     }
+    let base = if base == "()" { "c_void" } else { base }; // void * is *mut c_void
     // const binds to the innermost pointee; outer pointers are mutable
     let mut t = format!("*{} {}", if is_const { "const" } else { "mut" }, base);
     for _ in 1..stars {
@@ -152,24 +153,32 @@ fn same_functions_and_signatures() {
     }
 }
 
-/// `NAME = value` in enums, `X(NAME, value, ...)` in the error list and
-/// `#define GD_VERSION_* n`.
+/// The GD_VERSION_* macros of the generated <gdropout/version.h>: CMake
+/// writes them from `project(gdropout VERSION major.minor.patch ...)`.
+fn cmake_version() -> BTreeMap<String, i64> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../CMakeLists.txt");
+    let text = fs::read_to_string(path).expect("CMakeLists.txt not found (run from a source tree)");
+    let start = text.find("project(gdropout VERSION ").expect("no project(gdropout VERSION ...)");
+    let version = text[start..].split_whitespace().nth(2).expect("no version after VERSION");
+    let parts: Vec<i64> = version.split('.').map(|p| p.parse().expect("version part")).collect();
+    assert_eq!(parts.len(), 3, "project VERSION is not major.minor.patch: {}", version);
+    ["MAJOR", "MINOR", "PATCH"]
+        .iter()
+        .zip(parts)
+        .map(|(n, v)| (format!("GD_VERSION_{}", n), v))
+        .collect()
+}
+
+/// `NAME = value` in enums, `X(NAME, value, ...)` in the error list, and
+/// the version (see cmake_version).
 fn c_constants() -> BTreeMap<String, i64> {
     let text = headers();
-    let mut out = BTreeMap::new();
+    let mut out = cmake_version();
     for line in text.lines() {
         let line = line.trim().trim_end_matches(&['\\', ','][..]).trim();
         let (name, value) = if let Some(rest) = line.strip_prefix("X(") {
             let mut it = rest.splitn(3, ',');
             (it.next().unwrap().trim(), it.next().unwrap().trim())
-        } else if let Some(rest) = line.strip_prefix("#define GD_VERSION_") {
-            let mut it = rest.split_whitespace();
-            let n = it.next().unwrap();
-            if !["MAJOR", "MINOR", "PATCH"].contains(&n) {
-                continue;
-            }
-            out.insert(format!("GD_VERSION_{}", n), it.next().unwrap().parse().unwrap());
-            continue;
         } else if let Some(eq) = line.find(" = ") {
             (line[..eq].trim(), line[eq + 3..].trim())
         } else {

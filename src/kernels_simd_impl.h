@@ -1,10 +1,38 @@
 /*
- * The SIMD kernel family, written once over a small vector interface.
+ * The SIMD kernel family, written once over a small vector interface: an
+ * implementation template, not a header.  kernels_avx2.c and
+ * kernels_avx512.c each define the interface below and then include this
+ * file, so both families are the same code and the same rounding order as
+ * the scalar reference (src/kernels_scalar.c, bit for bit: tests/test_simd.c
+ * and test_kernels under every GDROPOUT_DISPATCH level); only the lane count
+ * and the instructions differ.  Never include it elsewhere: without the
+ * interface it stops at the #error below.
  *
- * kernels_avx2.c and kernels_avx512.c each define the interface below and
- * then include this file, so both families are the same code and the same
- * rounding order as the scalar reference (src/kernels_scalar.c); only the
- * lane count and the instructions differ.  Never include it elsewhere.
+ * How each op walks its elements, and why:
+ *
+ *   op                  iteration               why
+ *   ------------------  ----------------------  ------------------------------
+ *   words, mask,        buffered chunk: CHUNK   the output is the generator's
+ *   normal              (1024) words or         own, so generate-then-copy is
+ *                       normals into a stack    all there is; a chunk starts on
+ *                       buffer, then copied     a mask byte, so mask bytes are
+ *                       or packed to bits       packed, never shifted
+ *   fwd, add_fwd,       word stream (wstream):  the generator's arithmetic and
+ *   gauss               one batch of GB words   the data's loads and stores
+ *                       used at once on GB      overlap in the core; a 1024-
+ *                       elements, the call's    word chunk first left memory
+ *                       partial block carried   idle while Philox ran
+ *   fwd_cols            column table + word     per-column t(p) and 1/(1-p)
+ *                       stream: cols <= 4096 a  computed once per call or
+ *                       cyclic table walked in  column block, so the element
+ *                       element order; wider,   loop never divides and stays
+ *                       2048-column blocks      fwd's loop with two table
+ *                       outside, rows inside    loads
+ *   bwd_mask,           stored mask bits to     no generator: the mask is the
+ *   bwd_mask_cols       lanes (per-column: a    whole state; one scale per
+ *                       scale table per block)  column per call
+ *   normal_words        batches of given words  test hook: the normal
+ *                                               transform alone, same code
  *
  * The interface an ISA file defines before the #include:
  *   VL                          32-bit lanes per vector (8 or 16)
@@ -34,14 +62,27 @@
  *                               computes, chosen so that unpacking two
  *                               sets' words gives element order
  *   GD_SIMD_TABLE, GD_SIMD_NAME the table this file defines, and its name
+ *   GD_SIMD_INTERFACE           defined (to 1) once all of the above is
  */
+#if !defined(GD_SIMD_INTERFACE) || !defined(GD_SIMD_TABLE) || !defined(GD_SIMD_NAME)
+#error "kernels_simd_impl.h is a template: include it only from a kernels_<isa>.c that defines the vector interface, GD_SIMD_TABLE, GD_SIMD_NAME and GD_SIMD_INTERFACE"
+#endif
+#if !defined(__AVX2__) && !defined(__AVX512F__)
+#error "kernels_simd_impl.h needs -mavx2 or -mavx512f on its including file (src/CMakeLists.txt)"
+#endif
 
 #include <string.h>
+
+_Static_assert(VL == 8 || VL == 16, "VL: 32-bit lanes per vector, 8 or 16");
+_Static_assert(VB * 2 == VL, "VB: one Philox block per 64-bit lane");
+_Static_assert(NV > 0 && NV % 2 == 0, "NV: Philox sets are stored in pairs");
+_Static_assert(sizeof(vf) == 4 * VL && sizeof(vi) == 4 * VL, "vf, vi: VL 32-bit lanes");
 
 /* GB: words of one generator batch (NV sets of VB blocks).  CHUNK: elements
  * per step of the buffered ops, a multiple of GB, so every batch and chunk
  * starts on a mask byte and a vector boundary of the call. */
 enum { GB = 4 * NV * VB, CHUNK = 1024, BUFW = CHUNK + GB };
+_Static_assert(CHUNK % GB == 0 && GB % 8 == 0, "chunks and batches start on mask bytes");
 
 static inline size_t min_sz(size_t a, size_t b)
 {

@@ -1,0 +1,1013 @@
+"""gdropout.torch: guided dropout for a torch.nn.Module, on libgdropout.
+
+Optional: `import gdropout` never imports torch; `import gdropout.torch`
+needs it (PyTorch 1.13 as in Debian 12, or 2.x; features are tested, not
+versions).  The path, in five lines:
+
+    import gdropout, gdropout.torch as gt
+    sites = gt.map_sites(model, sample, leave_alone=["classifier.dropout"])
+    fisher = gt.estimate_fisher(model, loss_fn, batches, sites=sites)
+    plan = gt.make_plan(fisher, sites, p_max=0.1, p_min=0.0)
+    gt.apply_plan(model, plan, sites)          # or gt.replace_dropout(...)
+
+Sites
+    A *site* is one dropout module (nn.Dropout and the other torch.nn
+    dropouts, or gdropout.torch.Dropout), named by its qualified module name.
+    Site i of a Sites object is the i-th in forward order (order of first
+    call on the sample input), not counting the modules the caller leaves
+    alone.  Dropout applied functionally (F.dropout, nn.MultiheadAttention's
+    dropout= argument) is not a site: only modules have a p to set.
+
+The traced mapping (map_sites with a sample and no mapping)
+    The model runs once on the sample, in eval mode with gradients enabled,
+    and the output of every call of every site is recorded.  A trainable
+    parameter feeds the site of the EARLIEST DROPOUT CALL, in execution order,
+    WHOSE OUTPUT DEPENDS ON IT through the autograd graph of that forward.
+    A module's parameters therefore feed the first site its output reaches;
+    a parameter no site's output depends on (a head after the last site, or
+    before a site the caller left alone) feeds no site: it is tracked in the
+    Fisher with site None and does not enter the plan.
+    Consequences for post-LayerNorm blocks (BERT, nn.TransformerEncoderLayer
+    with norm_first=False), where LayerNorm(x + dropout(sublayer(x))) ends
+    each sub-block: the LayerNorm after the attention block feeds the FFN's
+    first site, and the block's last LayerNorm feeds the NEXT block's first
+    site (the last block's feeds no site unless a later site is traced); the
+    embeddings' LayerNorm feeds the embedding dropout.  In BERT's attention
+    the query and key projections feed the attention-probabilities dropout
+    (softmax(QK^T) is what it drops), while the value and output projections
+    feed the attention-output dropout.  In a pre-LayerNorm block every
+    LayerNorm feeds its own sub-block's first site.
+    An explicit mapping (a dict or a callable) replaces the trace.
+
+Fisher (estimate_fisher)
+    F_j = mean over examples of g_{n,j}^2, g_n the gradient of example n's
+    own loss, accumulated by the C library in double.  Methods: "loop"
+    (forward/backward per example, batch of one: the paper's), "vmap"
+    (torch.func / functorch vmap(grad)), "dense" (nn.Linear layers through
+    gd_fisher_accumulate_dense / _dense_seq from their inputs and output
+    gradients captured by hooks, no per-example gradient formed; every other
+    parameter by vmap, else loop), "auto" ("dense").
+
+Kernels (Dropout, dropout)
+    Dropout(p, seed, site) is a drop-in nn.Dropout whose CPU float32 path
+    runs the C kernels on the tensor's memory and regenerates the mask in
+    backward.  Its k-th training-mode call (k = 0, 1, ... counted from its
+    `step` attribute's starting value s0, every call counted whatever p is)
+    uses
+
+        gd_stream { .seed = seed, .stream = ((s0 + k) << 16) | site, .offset = 0 }
+
+    over the n elements of the input in row-major (C-contiguous) order, i.e.
+    element j has Philox index j: exactly the masks a C trainer following
+    the README's (step << 16) | site convention gets.  set_step(model, s)
+    sets every such module's step: to resume a run at step s, or, with
+    gradient accumulation, to number each micro-batch as the C trainer does.
+"""
+
+import math
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+try:
+    import torch
+    from torch import nn
+except ImportError as e:
+    raise ImportError("gdropout.torch needs PyTorch (Debian: apt-get install python3-torch); "
+                      f"import gdropout itself works without it ({e})") from e
+
+from ._native import Stream, check, lib
+from .fisher import REDUCE_TENSOR_MEAN, Fisher
+from .kernels import mask_bernoulli
+from .plan import RULE_RANK_LINEAR, Plan
+
+__all__ = [
+    "Sites", "dropout_sites", "map_sites", "estimate_fisher", "make_plan", "save_scores",
+    "apply_plan", "Dropout", "dropout", "replace_dropout", "set_step", "vmap_backend",
+    "MAX_SITE", "MAX_STEP",
+]
+
+#: Site indices and steps must fit the (step << 16) | site stream id.
+MAX_SITE = (1 << 16) - 1
+MAX_STEP = (1 << 48) - 1
+
+
+# ---------------------------------------------------------------------------
+# Small helpers: batches as trees of tensors
+# ---------------------------------------------------------------------------
+
+def _flatten(tree):
+    """(tensor leaves, rebuild): rebuild(new_leaves) gives the same structure
+    with the tensors replaced; non-tensors are kept as they are."""
+    if isinstance(tree, torch.Tensor):
+        return [tree], lambda leaves: leaves[0]
+    if isinstance(tree, (tuple, list)):
+        parts = [_flatten(t) for t in tree]
+        kind = type(tree)
+
+        def rebuild(leaves):
+            out, k = [], 0
+            for (ls, rb) in parts:
+                out.append(rb(leaves[k:k + len(ls)]))
+                k += len(ls)
+            if hasattr(kind, "_fields"):  # a namedtuple
+                return kind(*out)
+            return tuple(out) if kind is tuple else kind(out)
+        return [leaf for ls, _ in parts for leaf in ls], rebuild
+    if isinstance(tree, dict):
+        keys = list(tree)
+        parts = [_flatten(tree[k]) for k in keys]
+
+        def rebuild_dict(leaves):
+            out, k = {}, 0
+            for key, (ls, rb) in zip(keys, parts):
+                out[key] = rb(leaves[k:k + len(ls)])
+                k += len(ls)
+            return out
+        return [leaf for ls, _ in parts for leaf in ls], rebuild_dict
+    return [], lambda leaves: tree
+
+
+def _split_batch(batch):
+    """A batch is (inputs, *rest) or a bare inputs tensor; returns the pair."""
+    if isinstance(batch, (tuple, list)):
+        if len(batch) == 0:
+            raise ValueError("estimate_fisher: an empty batch")
+        return batch[0], tuple(batch[1:])
+    return batch, ()
+
+
+def _call(model, inputs):
+    """model(inputs), model(*inputs) for a tuple/list, model(**inputs) for a dict."""
+    if isinstance(inputs, dict):
+        return model(**inputs)
+    if isinstance(inputs, (tuple, list)):
+        return model(*inputs)
+    return model(inputs)
+
+
+def _batch_size(leaves):
+    sizes = {t.shape[0] if t.dim() > 0 else None for t in leaves}
+    if not leaves or len(sizes) != 1 or None in sizes:
+        raise ValueError("estimate_fisher: every tensor of a batch needs the example index on "
+                         f"dim 0, all the same size; got shapes {[tuple(t.shape) for t in leaves]}")
+    return sizes.pop()
+
+
+def _to_numpy(t):
+    """A tensor as a C-contiguous float32 numpy array on the CPU (no copy
+    when it already is one)."""
+    return t.detach().to(device="cpu", dtype=torch.float32).contiguous().numpy()
+
+
+def _device_of(model):
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def vmap_backend():
+    """(functional_call, grad, vmap, name) from torch.func (PyTorch 2.x) or
+    functorch (1.13), or None when the installed torch has neither."""
+    try:
+        from torch.func import functional_call, grad, vmap
+        return functional_call, grad, vmap, "torch.func"
+    except ImportError:
+        pass
+    try:
+        import functorch
+        from torch.nn.utils.stateless import functional_call
+        return functional_call, functorch.grad, functorch.vmap, "functorch"
+    except ImportError:
+        return None
+
+
+class _Progress:
+    """One status line on stderr, rewritten in place.  progress=None shows it
+    only on a terminal and once the pass has run for 2 s; True always; False
+    never; a callable gets (batches_done, batches_total_or_None, examples)."""
+
+    def __init__(self, progress, total, what):
+        self.progress, self.total, self.what = progress, total, what
+        self.t0 = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done, examples):
+        p = self.progress
+        if callable(p):
+            p(done, self.total, examples)
+            return
+        dt = time.monotonic() - self.t0
+        if p is False or (p is None and (not sys.stderr.isatty() or dt < 2.0)):
+            return
+        of = f"/{self.total}" if self.total is not None else ""
+        sys.stderr.write(f"\rgdropout.torch: {self.what}: batch {done}{of}, {examples} examples, "
+                         f"{dt:.1f} s")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self):
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+# ---------------------------------------------------------------------------
+# Sites and the parameter-to-site mapping
+# ---------------------------------------------------------------------------
+
+def _dropout_types():
+    base = getattr(nn.modules.dropout, "_DropoutNd", nn.Dropout)
+    return (base, Dropout)
+
+
+def _is_dropout(m):
+    return isinstance(m, _dropout_types())
+
+
+def _leave_alone_names(model, leave_alone):
+    """The qualified names of the modules to leave alone, validated."""
+    all_drop = {name: m for name, m in model.named_modules() if _is_dropout(m)}
+    by_id = {id(m): name for name, m in all_drop.items()}
+    out = set()
+    for x in leave_alone or ():
+        if isinstance(x, nn.Module):
+            if id(x) not in by_id:
+                raise ValueError(f"leave_alone: {type(x).__name__} module is not a dropout "
+                                 "module of this model")
+            out.add(by_id[id(x)])
+        elif isinstance(x, str):
+            if x not in all_drop:
+                raise ValueError(f"leave_alone: no dropout module named {x!r} (the model's: "
+                                 f"{', '.join(all_drop) or 'none'})")
+            out.add(x)
+        else:
+            raise TypeError(f"leave_alone: expected module names or modules, got {x!r}")
+    return out
+
+
+def _trace(model, sample, names):
+    """Runs the model on sample with a hook on each named dropout module;
+    returns [(name, output autograd node or None)] in call order."""
+    modules = dict(model.named_modules())
+    calls, handles = [], []
+
+    def hook_for(name):
+        def hook(module, inputs, output):
+            if isinstance(output, torch.Tensor) and output.requires_grad:
+                # A view gives this call an autograd node of its own, even
+                # when an eval-mode dropout hands back its input unchanged.
+                output = output.view_as(output)
+                calls.append((name, output.grad_fn))
+                return output
+            calls.append((name, None))
+            return None
+        return hook
+
+    was_training = model.training
+    try:
+        for name in names:
+            handles.append(modules[name].register_forward_hook(hook_for(name)))
+        model.eval()
+        with torch.enable_grad():
+            _call(model, sample)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return calls
+
+
+def _trace_params(calls, site_index, model):
+    """The traced rule: each trainable parameter -> the site of the earliest
+    call whose output depends on it (None if none does)."""
+    param_of = {id(p): name for name, p in model.named_parameters() if p.requires_grad}
+    assigned, visited = {}, set()
+    for name, node in calls:
+        stack = [node] if node is not None else []
+        while stack:
+            n = stack.pop()
+            if n is None or n in visited:
+                continue
+            visited.add(n)  # everything above a visited node was walked then
+            var = getattr(n, "variable", None)  # AccumulateGrad: a leaf
+            if var is not None:
+                pname = param_of.get(id(var))
+                if pname is not None and pname not in assigned:
+                    assigned[pname] = site_index[name]
+            stack.extend(nxt for nxt, _ in n.next_functions)
+    return assigned
+
+
+def dropout_sites(model, sample=None, leave_alone=()):
+    """The model's dropout modules by qualified name: in forward order (first
+    call on `sample`, which is passed as model(sample), model(*sample) for a
+    tuple, model(**sample) for a dict) when a sample is given, else in
+    registration order (named_modules).  Modules never called on the sample
+    come last, in registration order.  Modules named in leave_alone (names
+    or the modules themselves) are not sites."""
+    skip = _leave_alone_names(model, leave_alone)
+    names = [n for n, m in model.named_modules() if _is_dropout(m) and n not in skip]
+    if sample is None:
+        return names
+    order = []
+    for name, _ in _trace(model, sample, names):
+        if name not in order:
+            order.append(name)
+    return order + [n for n in names if n not in order]
+
+
+class Sites:
+    """The dropout sites of a model and which site each trainable parameter
+    feeds.  names[i] is site i's qualified module name; params maps every
+    trainable parameter name (named_parameters order) to a site index or
+    None (tracked, on no site)."""
+
+    def __init__(self, names, params):
+        self.names = tuple(names)
+        if len(self.names) > MAX_SITE + 1:
+            raise ValueError(f"Sites: at most {MAX_SITE + 1} sites, got {len(self.names)}")
+        self.params = dict(params)
+        for p, s in self.params.items():
+            if s is not None and not 0 <= s < len(self.names):
+                raise ValueError(f"Sites: parameter {p!r} maps to site {s}, outside "
+                                 f"0..{len(self.names) - 1}")
+
+    def __len__(self):
+        return len(self.names)
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __getitem__(self, i):
+        return self.names[i]
+
+    def index(self, name):
+        return self.names.index(name)
+
+    def table(self):
+        """{parameter name: site name or None}, the mapping to read or test."""
+        return {p: (None if s is None else self.names[s]) for p, s in self.params.items()}
+
+    def params_of(self, site):
+        """The parameter names feeding site (an index or a name)."""
+        i = self.index(site) if isinstance(site, str) else site
+        return [p for p, s in self.params.items() if s == i]
+
+    def modules(self, model):
+        mods = dict(model.named_modules())
+        missing = [n for n in self.names if n not in mods]
+        if missing:
+            raise ValueError(f"the model has no module named {', '.join(map(repr, missing))}: "
+                             "are these Sites from another model?")
+        return [mods[n] for n in self.names]
+
+    def __repr__(self):
+        lines = [f"Sites({len(self.names)} sites)"]
+        for i, n in enumerate(self.names):
+            lines.append(f"  {i:3d} {n}: {', '.join(self.params_of(i)) or '(no parameters)'}")
+        none = [p for p, s in self.params.items() if s is None]
+        if none:
+            lines.append(f"  no site: {', '.join(none)}")
+        return "\n".join(lines)
+
+
+def _explicit(model, mapping, names):
+    """An explicit mapping: a dict {parameter or module name: site} (the
+    longest matching key wins; a module name covers its parameters) or a
+    callable param_name -> site; a site is a site name, an index or None."""
+    index = {n: i for i, n in enumerate(names)}
+
+    def resolve(key, site):
+        if site is None:
+            return None
+        if isinstance(site, str):
+            if site not in index:
+                raise ValueError(f"mapping: {key!r} -> {site!r}, which is not a site (sites: "
+                                 f"{', '.join(names) or 'none'})")
+            return index[site]
+        if isinstance(site, (int, np.integer)) and not isinstance(site, bool) \
+                and 0 <= site < len(names):
+            return int(site)
+        raise ValueError(f"mapping: {key!r} -> {site!r}: expected a site name, an index in "
+                         f"0..{len(names) - 1} or None")
+
+    pnames = [n for n, p in model.named_parameters() if p.requires_grad]
+    if callable(mapping) and not isinstance(mapping, dict):
+        return {p: resolve(p, mapping(p)) for p in pnames}
+    if not isinstance(mapping, dict):
+        raise TypeError(f"mapping: expected a dict or a callable, got {type(mapping).__name__}")
+    known = set(pnames) | {n for n, _ in model.named_modules() if n}
+    for key in mapping:
+        if key not in known:
+            raise ValueError(f"mapping: {key!r} is neither a trainable parameter nor a module "
+                             "of the model")
+    out = {}
+    for p in pnames:
+        parts = p.split(".")
+        site = None
+        for k in range(len(parts), 0, -1):  # the longest prefix that is a key
+            key = ".".join(parts[:k])
+            if key in mapping:
+                site = resolve(key, mapping[key])
+                break
+        out[p] = site
+    return out
+
+
+def map_sites(model, sample=None, mapping=None, leave_alone=()):
+    """The model's Sites: dropout modules (forward order with a sample, see
+    dropout_sites) and the parameter-to-site mapping, traced on `sample`
+    (the rule in this module's docstring) or given as `mapping`: a dict
+    {parameter or module name: site name, index or None} (the longest
+    matching name wins; parameters matching no key feed no site) or a
+    callable param_name -> the same.  Dropout modules in leave_alone (a
+    classifier's dropout) are not sites."""
+    if sample is None and mapping is None:
+        raise ValueError("map_sites: give a sample input to trace, or an explicit mapping")
+    skip = _leave_alone_names(model, leave_alone)
+    candidates = [n for n, m in model.named_modules() if _is_dropout(m) and n not in skip]
+    calls = _trace(model, sample, candidates) if sample is not None else None
+    if calls is not None:
+        order = []
+        for name, _ in calls:
+            if name not in order:
+                order.append(name)
+        names = order + [n for n in candidates if n not in order]
+    else:
+        names = candidates
+    if mapping is not None:
+        params = _explicit(model, mapping, names)
+    else:
+        assigned = _trace_params(calls, {n: i for i, n in enumerate(names)}, model)
+        params = {n: assigned.get(n) for n, p in model.named_parameters() if p.requires_grad}
+    return Sites(names, params)
+
+
+# ---------------------------------------------------------------------------
+# Fisher
+# ---------------------------------------------------------------------------
+
+def _register(fisher, model, sites):
+    """Registers every trainable parameter (or checks an existing Fisher
+    holds them); returns [(name, parameter, tensor id)]."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("estimate_fisher: the model has no trainable parameter")
+    site_of = sites.params if sites is not None else {}
+    if sites is not None:
+        extra = set(site_of) - {n for n, _ in params}
+        if extra:
+            raise ValueError(f"estimate_fisher: sites name parameters the model lacks "
+                             f"({', '.join(sorted(extra))}): Sites from another model?")
+    out = []
+    fresh = len(fisher) == 0
+    for n, p in params:
+        site = site_of.get(n)
+        if fresh:
+            tid = fisher.add_tensor(n, p.numel(), site)
+        else:
+            tid = fisher.find(n)
+            info = fisher.info(tid)
+            if info.numel != p.numel() or info.site != site:
+                raise ValueError(f"estimate_fisher: the given Fisher's {n!r} has {info.numel} "
+                                 f"elements on site {info.site}, the model's {p.numel()} on "
+                                 f"site {site}")
+        out.append((n, p, tid))
+    if not fresh and len(fisher) != len(out):
+        raise ValueError(f"estimate_fisher: the given Fisher holds {len(fisher)} tensors, the "
+                         f"model has {len(out)} trainable parameters")
+    return out
+
+
+def _check_losses(losses, batch, how):
+    if not isinstance(losses, torch.Tensor) or losses.dim() > 1 or (
+            losses.dim() == 1 and losses.shape[0] != batch) or (
+            losses.dim() == 0 and batch != 1):
+        shape = tuple(losses.shape) if isinstance(losses, torch.Tensor) else type(losses).__name__
+        raise ValueError(f"estimate_fisher ({how}): loss_fn must return one loss per example, "
+                         f"shape [{batch}] (e.g. reduction='none'), got {shape}")
+    return losses.sum()
+
+
+def _loop(model, loss_fn, inputs, rest, tensors, fisher, n):
+    """Batch of one: per example, the gradient of its own loss."""
+    leaves, rebuild = _flatten((inputs, rest))
+    params = [p for _, p, _ in tensors]
+    for i in range(n):
+        ex_inputs, ex_rest = rebuild([t[i:i + 1] for t in leaves])
+        loss = _check_losses(loss_fn(_call(model, ex_inputs), *ex_rest), 1, "loop")
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        for (_, p, tid), g in zip(tensors, grads):
+            ga = np.zeros(p.numel(), np.float32) if g is None else _to_numpy(g)
+            fisher.accumulate(tid, ga, 1.0)
+
+
+def _aliases(model):
+    """{id(parameter): every qualified name it has}: a tied parameter (an
+    embedding shared with an output layer) has several."""
+    out = {}
+    for mname, m in model.named_modules(remove_duplicate=False):
+        for pname, p in m.named_parameters(recurse=False):
+            out.setdefault(id(p), []).append(f"{mname}.{pname}" if mname else pname)
+    return out
+
+
+def _vmap(model, loss_fn, inputs, rest, tensors, fisher, n, backend):
+    """vmap(grad) over the examples of the batch, for `tensors` only."""
+    functional_call, grad, vmap = backend[:3]
+    leaves, rebuild = _flatten((inputs, rest))
+    pdict = {name: p.detach() for name, p, _ in tensors}
+    aliases = _aliases(model)
+    names = [(name, aliases.get(id(p), [name])) for name, p, _ in tensors]
+
+    def one_loss(pd, *ex_leaves):
+        # every name of a tied parameter gets the one differentiated tensor
+        full = {alias: pd[name] for name, al in names for alias in al}
+        ex_inputs, ex_rest = rebuild([t.unsqueeze(0) for t in ex_leaves])
+        out = _call(lambda *a, **k: functional_call(model, full, a, k), ex_inputs)
+        return _check_losses(loss_fn(out, *ex_rest), 1, "vmap")
+
+    grads = vmap(grad(one_loss), in_dims=(None,) + (0,) * len(leaves))(pdict, *leaves)
+    for name, _, tid in tensors:
+        fisher.accumulate_batch(tid, _to_numpy(grads[name]).reshape(n, -1))
+
+
+def _uses(outputs):
+    """{id(leaf tensor): how many autograd nodes take it directly} over the
+    graph behind outputs."""
+    uses, seen = {}, set()
+    stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            var = getattr(nxt, "variable", None)
+            if var is not None:
+                uses[id(var)] = uses.get(id(var), 0) + 1
+            stack.append(nxt)
+    return uses
+
+
+def _dense_candidates(model, inputs, batch):
+    """nn.Linear modules fit for the dense path, probed on the first batch:
+    exactly nn.Linear (a subclass may change forward), weight trainable,
+    called once per forward with the example index on dim 0 of its input,
+    and its weight and bias each used by one operation of the whole forward
+    (a weight tied to an embedding, or read elsewhere, is not: its
+    per-example gradient has other terms)."""
+    calls, handles = {}, []
+
+    def hook(module, args, output):
+        x = args[0] if args else None
+        ok = isinstance(x, torch.Tensor) and x.dim() >= 2 and x.shape[0] == batch
+        prev = calls.get(module)
+        calls[module] = (prev[0] + 1 if prev else 1, ok and (prev is None or prev[1]))
+
+    for m in model.modules():
+        if type(m) is nn.Linear and m.weight.requires_grad:
+            handles.append(m.register_forward_hook(hook))
+    try:
+        with torch.enable_grad():
+            out = _call(model, inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    uses = _uses(_flatten(out)[0])
+
+    def used_once(p):
+        return p is None or not p.requires_grad or uses.get(id(p)) == 1
+    return [m for m, (count, ok) in calls.items()
+            if count == 1 and ok and used_once(m.weight) and used_once(m.bias)]
+
+
+def _dense(model, loss_fn, inputs, rest, linears, ids, fisher, n):
+    """One forward of the whole batch; each dense Linear's input x and the
+    gradient dy of the summed per-example losses w.r.t. its output (row b of
+    dy is example b's own output gradient, examples being independent) go to
+    gd_fisher_accumulate_dense (x [B, in]) or _dense_seq (x [B, T..., in])."""
+    captured, handles = {}, []
+
+    def hook(module, args, output):
+        captured[module] = (args[0].detach(), output)
+
+    for m in linears:
+        handles.append(m.register_forward_hook(hook))
+    try:
+        out = _call(model, inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    total = _check_losses(loss_fn(out, *rest), n, "dense")
+    mods = [m for m in linears if m in captured]
+    dys = torch.autograd.grad(total, [captured[m][1] for m in mods], allow_unused=True)
+    for m, dy in zip(mods, dys):
+        x, y = captured[m]
+        w_id, b_id = ids[m]
+        if dy is None:
+            dy = torch.zeros_like(y)
+        xa, da = _to_numpy(x), _to_numpy(dy)
+        if xa.ndim == 2:
+            fisher.accumulate_dense(w_id, xa, da, b_id=b_id)
+        else:
+            fisher.accumulate_dense_seq(w_id, xa.reshape(n, -1, xa.shape[-1]),
+                                        da.reshape(n, -1, da.shape[-1]), b_id=b_id)
+
+
+METHODS = ("auto", "dense", "vmap", "loop")
+
+
+def estimate_fisher(model, loss_fn, batches, sites=None, method="auto", fisher=None,
+                    progress=None):
+    """The diagonal empirical Fisher of the model's trainable parameters
+    from per-example gradients of the given loss, as a gdropout.Fisher with
+    one tensor per parameter (named as in named_parameters, on the site
+    `sites` maps it to; sites=None: no sites).
+
+    batches: an iterable of batches; a batch is (inputs, *targets) or a bare
+    inputs tensor; inputs go in as model(inputs), model(*inputs) for a
+    tuple, model(**inputs) for a dict.  Every tensor has the example index
+    on dim 0 and is moved to the device of the model's first parameter.
+    loss_fn(output, *targets) returns one loss per example, shape [B] (e.g.
+    cross_entropy(..., reduction='none'); for sequences, reduce over each
+    sequence yourself): example n's gradient is that of its own loss.
+
+    method: "loop" (one forward/backward per example, the paper's), "vmap"
+    (torch.func or functorch vmap(grad); ValueError if the installed torch
+    has neither), "dense" (nn.Linear layers from hooks through
+    gd_fisher_accumulate_dense/_dense_seq without forming per-example
+    gradients; Linear layers called more than once per forward or whose
+    input does not have the example on dim 0, and all other parameters, by
+    vmap if available, else loop; if vmap fails on the model, a
+    RuntimeWarning and the loop), "auto" = "dense".  All agree to float
+    rounding (the tests hold them to 1e-5 relative).  The model runs in
+    eval mode (dropout off; examples independent) and is put back in its
+    mode afterwards.  Gradients go to the CPU as float32 for accumulation,
+    so CUDA and float64 models work alike.
+
+    fisher: an existing Fisher to add to (same tensors), e.g. over several
+    calls.  progress: see _Progress (None: a line on a terminal after 2 s).
+    """
+    if method not in METHODS:
+        raise ValueError(f"estimate_fisher: method must be one of {', '.join(METHODS)}, "
+                         f"got {method!r}")
+    if sites is not None and not isinstance(sites, Sites):
+        raise TypeError("estimate_fisher: sites must be a Sites (from map_sites) or None")
+    backend = vmap_backend() if method in ("auto", "dense", "vmap") else None
+    if method == "vmap" and backend is None:
+        raise ValueError("estimate_fisher: method 'vmap' needs torch.func (PyTorch 2) or "
+                         f"functorch; torch {torch.__version__} has neither: use 'loop' or "
+                         "'dense'")
+    own = fisher is None
+    fisher = Fisher() if own else fisher
+    try:
+        tensors = _register(fisher, model, sites)
+        device = _device_of(model)
+        total = len(batches) if hasattr(batches, "__len__") else None
+        bar = _Progress(progress, total, f"Fisher ({'dense' if method == 'auto' else method})")
+        was_training = model.training
+        model.eval()
+        linears = ids = rest_tensors = None
+        examples = 0
+        try:
+            for k, batch in enumerate(batches):
+                leaves, rebuild = _flatten(batch)
+                batch = rebuild([t.to(device) for t in leaves])
+                inputs, rest = _split_batch(batch)
+                n = _batch_size(leaves)
+                if method == "loop":
+                    _loop(model, loss_fn, inputs, rest, tensors, fisher, n)
+                elif method == "vmap":
+                    _vmap(model, loss_fn, inputs, rest, tensors, fisher, n, backend)
+                else:
+                    if linears is None:
+                        linears, ids, rest_tensors = _dense_plan(model, inputs, n, tensors)
+                    if linears:
+                        _dense(model, loss_fn, inputs, rest, linears, ids, fisher, n)
+                    if rest_tensors and backend is not None:
+                        try:
+                            _vmap(model, loss_fn, inputs, rest, rest_tensors, fisher, n, backend)
+                        except (RuntimeError, NotImplementedError, TypeError) as e:
+                            # Nothing was accumulated: vmap computes every
+                            # gradient of the batch before any is added.
+                            warnings.warn(f"estimate_fisher: vmap failed on this model ({e}); "
+                                          "the parameters outside nn.Linear go by the loop",
+                                          RuntimeWarning, stacklevel=2)
+                            backend = None
+                    if rest_tensors and backend is None:
+                        _loop(model, loss_fn, inputs, rest, rest_tensors, fisher, n)
+                examples += n
+                bar(k + 1, examples)
+        finally:
+            bar.close()
+            model.train(was_training)
+        if examples == 0:
+            raise ValueError("estimate_fisher: batches gave no example")
+    except BaseException:
+        if own:
+            fisher.close()
+        raise
+    return fisher
+
+
+def _dense_plan(model, inputs, n, tensors):
+    """Which Linear modules take the dense path, their (weight, bias) ids,
+    and the tensors left to vmap / loop."""
+    linears = _dense_candidates(model, inputs, n)
+    id_of = {id(p): tid for _, p, tid in tensors}
+    ids, covered = {}, set()
+    for m in linears:
+        b = m.bias if m.bias is not None and m.bias.requires_grad else None
+        ids[m] = (id_of[id(m.weight)], None if b is None else id_of[id(b)])
+        covered.add(id(m.weight))
+        if b is not None:
+            covered.add(id(b))
+    rest = [t for t in tensors if id(t[1]) not in covered]
+    return linears, ids, rest
+
+
+# ---------------------------------------------------------------------------
+# Plans
+# ---------------------------------------------------------------------------
+
+def make_plan(fisher, sites, rule=RULE_RANK_LINEAR, p_max=0.1, p_min=0.0,
+              reduce=REDUCE_TENSOR_MEAN):
+    """A computed gdropout.Plan over the sites, each named by its module:
+    scores from fisher.site_scores(reduce), probabilities by gd_plan_compute
+    (rank-linear by default, the paper's).  A site no parameter feeds has no
+    score: ValueError naming it (leave it alone, or map parameters to it)."""
+    if not isinstance(sites, Sites):
+        raise TypeError("make_plan: sites must be a Sites (from map_sites)")
+    scores = fisher.site_scores(reduce, n_sites=len(sites))
+    unfed = [sites[i] for i in range(len(sites)) if math.isnan(scores[i])]
+    if unfed:
+        raise ValueError(f"make_plan: no parameter feeds site(s) {', '.join(unfed)}: pass them "
+                         "as leave_alone to map_sites, or map parameters to them")
+    plan = Plan(len(sites))
+    try:
+        for i, name in enumerate(sites):
+            plan.set_site(i, float(scores[i]), name=name)
+        plan.compute(rule, p_max, p_min)
+    except BaseException:
+        plan.close()
+        raise
+    return plan
+
+
+def save_scores(path, fisher, sites, reduce=REDUCE_TENSOR_MEAN):
+    """Writes the site scores as a gdropout-plan scores file, one site a line
+    "<index> <site name> <score>" (9 significant digits: the float32 score
+    reads back exactly), so that `gdropout-plan FILE -o plan.txt` makes a
+    plan whose sites carry the module names apply_plan checks."""
+    if not isinstance(sites, Sites):
+        raise TypeError("save_scores: sites must be a Sites (from map_sites)")
+    scores = fisher.site_scores(reduce, n_sites=len(sites))
+    lines = ["# gdropout.torch site scores: <index> <site> <score>"]
+    for i, name in enumerate(sites):
+        if math.isnan(scores[i]):
+            raise ValueError(f"save_scores: no parameter feeds site {name}")
+        lines.append(f"{i} {name} {float(scores[i]):.9g}")
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fp:
+        fp.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def apply_plan(model, plan, sites, check_names=True):
+    """Sets each site module's p from the plan; returns {site name: p}.
+
+    plan: a gdropout.Plan, a plan file's path (gd_plan_save's format, read
+    with Plan.load), or a sequence of probabilities (unnamed).  sites: a
+    Sites or a list of module names, site i <-> plan site i.  A count
+    mismatch is a ValueError; so is a named plan site whose name is not the
+    model's site name at that index (unnamed plan sites are taken by
+    position).  check_names=False skips the name check, e.g. for a plan made
+    by gdropout-plan from a Fisher file, which names sites after their
+    tensors' common prefix rather than after the dropout module."""
+    names = list(sites.names if isinstance(sites, Sites) else sites)
+    mods = dict(model.named_modules())
+    missing = [n for n in names if n not in mods]
+    if missing:
+        raise ValueError(f"apply_plan: the model has no module {', '.join(map(repr, missing))}")
+    notdrop = [n for n in names if not _is_dropout(mods[n])]
+    if notdrop:
+        raise ValueError(f"apply_plan: {', '.join(notdrop)} is not a dropout module")
+    if isinstance(plan, (str, bytes, os.PathLike)):
+        with Plan.load(plan) as loaded:
+            return apply_plan(model, loaded, names, check_names)
+    if isinstance(plan, Plan):
+        probs = [float(v) for v in plan.get_all()]
+        plan_names = [plan.site_info(i).name for i in range(len(probs))]
+    else:
+        probs = [float(v) for v in plan]
+        plan_names = [""] * len(probs)
+    if len(probs) != len(names):
+        raise ValueError(f"apply_plan: the plan has {len(probs)} sites, the model {len(names)} "
+                         f"({', '.join(names)})")
+    if check_names:
+        bad = [f"site {i}: plan {pn!r}, model {mn!r}"
+               for i, (pn, mn) in enumerate(zip(plan_names, names)) if pn and pn != mn]
+        if bad:
+            raise ValueError("apply_plan: the plan's site names differ from the model's: "
+                             + "; ".join(bad) + " (gdropout-plan names the sites of a Fisher "
+                             "file after their tensors: give it save_scores' file instead, or "
+                             "pass check_names=False to apply by position)")
+    for name, p in zip(names, probs):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"apply_plan: site {name}: p = {p} is outside [0, 1]")
+    for name, p in zip(names, probs):
+        mods[name].p = p
+    return dict(zip(names, probs))
+
+
+# ---------------------------------------------------------------------------
+# Kernels
+# ---------------------------------------------------------------------------
+
+def _cpu_f32(x):
+    return x.device.type == "cpu" and x.dtype == torch.float32 and x.layout == torch.strided
+
+
+class _Fwd(torch.autograd.Function):
+    """y = gd_dropout_fwd(x): the C kernel on the tensor's memory; no mask
+    is stored, backward regenerates it from the stream."""
+
+    @staticmethod
+    def forward(ctx, x, p, seed, stream, offset, inplace):
+        s = Stream(seed, stream, offset)
+        xc = x.contiguous()
+        if inplace and xc.data_ptr() == x.data_ptr():
+            y = x
+        else:
+            y = torch.empty(xc.shape, dtype=torch.float32)
+        if xc.numel():
+            check(lib.gd_dropout_fwd(y.data_ptr(), xc.data_ptr(), xc.numel(), p, s.c, None),
+                  "gd_dropout_fwd")
+        if inplace:
+            if y is not x:
+                x.copy_(y)
+            ctx.mark_dirty(x)
+            y = x
+        ctx.args = (p, seed, stream, offset)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        return (_Bwd.apply(dy, *ctx.args),) + (None,) * 5
+
+
+class _Bwd(torch.autograd.Function):
+    """dx = gd_dropout_bwd(dy) with the mask regenerated from the stream; its
+    own derivative is the forward (dropout is linear), for double backward."""
+
+    @staticmethod
+    def forward(ctx, dy, p, seed, stream, offset):
+        s = Stream(seed, stream, offset)
+        dyc = dy.contiguous()
+        dx = torch.empty(dyc.shape, dtype=torch.float32)
+        if dyc.numel():
+            check(lib.gd_dropout_bwd(dx.data_ptr(), dyc.data_ptr(), dyc.numel(), p, s.c, None),
+                  "gd_dropout_bwd")
+        ctx.args = (p, seed, stream, offset)
+        return dx
+
+    @staticmethod
+    def backward(ctx, g):
+        return (_Fwd.apply(g, *ctx.args, False),) + (None,) * 4
+
+
+def _keep_scale(x, p, stream):
+    """The fallback's multiplier: the library's keep mask (gd_mask_bernoulli,
+    on the CPU) times scale = (float)(1 / (1 - (double)p)), as the C kernels,
+    on x's device in x's dtype."""
+    n = x.numel()
+    pf = float(np.float32(p))  # the kernels take p as a float
+    packed = mask_bernoulli(n, pf, stream)
+    keep = np.unpackbits(packed, bitorder="little")[:n].reshape(tuple(x.shape))
+    scale = np.float32(1.0 / (1.0 - pf)) if pf < 1.0 else np.float32(0.0)
+    m = torch.from_numpy(keep.astype(np.float32) * scale)
+    return m.to(device=x.device, dtype=x.dtype)
+
+
+def dropout(x, p, stream, fallback=False, inplace=False):
+    """Dropout of x at probability p on a gdropout.Stream, with gradient.
+
+    A CPU float32 (strided) tensor goes through gd_dropout_fwd on its own
+    memory (a non-contiguous one is made contiguous first: element j is the
+    j-th in row-major order), and backward calls gd_dropout_bwd with the
+    mask regenerated from the stream: the values equal
+    gdropout.dropout_fwd/dropout_bwd bit for bit.  Anything else raises
+    TypeError, unless fallback=True: then the same keep mask, from
+    gd_mask_bernoulli, is applied with torch ops on x's device and dtype
+    (same masks; values rounded in that dtype)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"gdropout.torch.dropout: expected a tensor, got {type(x).__name__}")
+    if not isinstance(stream, Stream):
+        raise TypeError("gdropout.torch.dropout: stream must be a gdropout.Stream")
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"gdropout.torch.dropout: p must be in [0, 1], got {p}")
+    if _cpu_f32(x):
+        return _Fwd.apply(x, p, stream.seed, stream.stream, stream.offset, bool(inplace))
+    if not fallback:
+        raise TypeError(f"gdropout.torch.dropout: the C kernels take strided CPU float32 "
+                        f"tensors; got {x.dtype} {x.layout} on {x.device}. Pass fallback=True "
+                        "to apply the library's mask with torch ops instead")
+    if x.layout != torch.strided:
+        raise TypeError(f"gdropout.torch.dropout: {x.layout} tensors are not supported")
+    # Plain torch ops: autograd (and gradcheck) see a fixed linear map.
+    m = _keep_scale(x, p, stream)
+    return x.mul_(m) if inplace else x * m
+
+
+class Dropout(nn.Module):
+    """A drop-in nn.Dropout whose masks are libgdropout's.
+
+    Dropout(p=0.5, seed=0, site=0, step=0, inplace=False, fallback=False).
+    In training mode the k-th call (k = 0, 1, ...; every training call
+    counts, whatever p) computes dropout(x, p, Stream(seed, (step << 16) |
+    site, 0)) with step = the starting step + k, then adds one to .step: a C
+    trainer reproduces it with gd_stream {seed, (step << 16) | site, 0} over
+    the n elements in row-major order.  Eval mode is the identity and does
+    not count.  CPU float32 runs the C kernels (see dropout()); other dtypes
+    or devices raise TypeError unless fallback=True."""
+
+    def __init__(self, p=0.5, seed=0, site=0, step=0, inplace=False, fallback=False):
+        super().__init__()
+        p = float(p)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        if not isinstance(site, int) or not 0 <= site <= MAX_SITE:
+            raise ValueError(f"Dropout: site must be an int in [0, {MAX_SITE}], got {site!r}")
+        if not isinstance(seed, int) or not 0 <= seed < (1 << 64):
+            raise ValueError(f"Dropout: seed must be an int in [0, 2**64), got {seed!r}")
+        _check_step(step)
+        self.p, self.seed, self.site, self.step = p, seed, site, step
+        self.inplace, self.fallback = bool(inplace), bool(fallback)
+
+    def stream(self):
+        """The Stream the next training call will use."""
+        _check_step(self.step)
+        return Stream(self.seed, (self.step << 16) | self.site, 0)
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        s = self.stream()
+        if self.p == 0.0 and (_cpu_f32(x) or self.fallback):
+            y = x
+        else:
+            y = dropout(x, self.p, s, fallback=self.fallback, inplace=self.inplace)
+        self.step += 1  # only once the call succeeded
+        return y
+
+    def extra_repr(self):
+        return (f"p={self.p}, seed={self.seed}, site={self.site}, step={self.step}"
+                + (", inplace=True" if self.inplace else "")
+                + (", fallback=True" if self.fallback else ""))
+
+
+def _check_step(step):
+    if not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+        raise ValueError(f"Dropout: step must be an int in [0, 2**48), got {step!r}")
+
+
+def replace_dropout(model, sites, seed, fallback=False, step=0):
+    """Replaces each site's nn.Dropout with a gdropout.torch.Dropout of the
+    same p and inplace, site index = its index in `sites`; returns the new
+    modules.  Sites that are already gdropout Dropouts get seed, site and
+    step set."""
+    names = list(sites.names if isinstance(sites, Sites) else sites)
+    if len(names) > MAX_SITE + 1:
+        raise ValueError(f"replace_dropout: at most {MAX_SITE + 1} sites")
+    new = []
+    for i, name in enumerate(names):
+        parent_name, _, attr = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        old = getattr(parent, attr, None)
+        if isinstance(old, Dropout):
+            old.seed, old.site, old.step, old.fallback = seed, i, step, bool(fallback)
+            new.append(old)
+            continue
+        if type(old) is not nn.Dropout:
+            raise TypeError(f"replace_dropout: {name} is {type(old).__name__}, not nn.Dropout")
+        d = Dropout(old.p, seed=seed, site=i, step=step, inplace=old.inplace, fallback=fallback)
+        d.train(old.training)
+        setattr(parent, attr, d)
+        new.append(d)
+    return new
+
+
+def set_step(model, step):
+    """Sets .step of every gdropout.torch.Dropout in the model."""
+    _check_step(step)
+    for m in model.modules():
+        if isinstance(m, Dropout):
+            m.step = step

@@ -1,0 +1,286 @@
+/*
+ * `encoder fisher`: the paper's procedure.  The diagonal empirical Fisher of
+ * the masked-LM loss from per-sequence gradients (a batch of one) on a
+ * fraction of the pretraining corpus, at the pretrained weights, dropout
+ * off.  Dense layers go through gd_fisher_accumulate_dense_seq from their
+ * inputs and output gradients (the sequence's gradient is dy^T x summed over
+ * positions); embeddings and LayerNorms through gd_fisher_accumulate with
+ * the sequence's gradient.  Tensors feed sites as model.c's lay_out says.
+ * Then site scores (GD_REDUCE_TENSOR_MEAN) and the guided plan
+ * (GD_RULE_RANK_LINEAR from --p-max at the least informative site to
+ * --p-min at the most), printed per layer and saved.
+ *
+ * Built as encoder-mpi (ENC_MPI), `mpirun -np N encoder-mpi fisher ...`
+ * shards the sequences over the ranks (rank r takes sequences r, r+N, ...),
+ * adds the ranks' raw sums and weights with gdx_fisher_allreduce (sums, not
+ * estimates: see examples/common/fisher_mpi.h), and rank 0 writes the files.
+ * A rank that fails (bad input) prints why and exits 1, and mpirun ends the
+ * job.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "commands.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gdropout/gdropout.h>
+
+#include "atomic.h"
+#include "checkpoint.h"
+#include "cli.h"
+
+#ifdef ENC_MPI
+#include <mpi.h>
+
+#include "fisher_mpi.h"
+#endif
+
+typedef struct fisher_ctx {
+    gd_fisher *f;
+    int failed;
+} fisher_ctx;
+
+static void dense_hook(void *user, const enc_linear *l, const float *x, const float *dy,
+                       size_t rows)
+{
+    fisher_ctx *c = user;
+    double t0 = enc_prof_begin();
+    int rc = gd_fisher_accumulate_dense_seq(c->f, l->w_id, l->b_id, x, dy, 1, rows, l->in, l->out);
+    enc_prof_end(ENC_PROF_GD, t0);
+    enc_gd(rc, "gd_fisher_accumulate_dense_seq");
+}
+
+/* Marks the tensors the dense hook covers. */
+static void mark_dense(const enc_model *m, int *dense)
+{
+    const enc_linear *all[6];
+    for (size_t l = 0; l < m->cfg.layers; l++) {
+        const enc_layer_params *L = &m->P.layer[l];
+        all[0] = &L->q, all[1] = &L->k, all[2] = &L->v, all[3] = &L->ao, all[4] = &L->fi,
+        all[5] = &L->fo;
+        for (int i = 0; i < 6; i++)
+            dense[all[i]->w_id] = dense[all[i]->b_id] = 1;
+    }
+    dense[m->P.mlm.w_id] = dense[m->P.mlm.b_id] = 1;
+}
+
+/* Score of a site from its tensors' element means, LayerNorm tensors left
+ * out: the ranking the calibration suggested showing beside the paper's. */
+static double score_without_norms(const enc_model *m, gd_fisher *f, size_t site)
+{
+    double sum = 0.0;
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const enc_tensor *t = &m->tensor[i];
+        if (t->site != site || strstr(t->name, "LayerNorm") != NULL)
+            continue;
+        size_t numel = t->rows * t->cols;
+        float *est = enc_alloc(numel, sizeof *est, "Fisher estimate");
+        enc_gd(gd_fisher_read(f, i, est, numel, NULL), "gd_fisher_read");
+        double s = 0.0;
+        for (size_t j = 0; j < numel; j++)
+            s += est[j];
+        free(est);
+        sum += s / (double)numel;
+        n++;
+    }
+    return n ? sum / (double)n : NAN;
+}
+
+typedef struct site_table {
+    const enc_model *m;
+    gd_fisher *f;
+    const float *scores, *rates;
+    size_t n;
+} site_table;
+
+/* The table as TSV, for figures: site, name, layer (-1: embeddings), kind,
+ * score, score without LayerNorm tensors, rate. */
+static void write_sites(FILE *out, void *user)
+{
+    const site_table *t = user;
+    static const char *const kind[3] = {"attention.self", "attention.output", "output"};
+    char name[128];
+    fprintf(out, "site\tname\tlayer\tkind\tscore\tscore_wo_ln\tp\n");
+    for (size_t s = 0; s < t->n; s++) {
+        enc_site_name(s, name, sizeof name);
+        fprintf(out, "%zu\t%s\t%d\t%s\t%.9g\t%.9g\t%.9g\n", s, name,
+                s == 0 ? -1 : (int)((s - 1) / 3), s == 0 ? "embeddings" : kind[(s - 1) % 3],
+                (double)t->scores[s], score_without_norms(t->m, t->f, s), (double)t->rates[s]);
+    }
+}
+
+int enc_cmd_fisher(int argc, char **argv)
+{
+    const char *ckpt = NULL, *wordnet = "/usr/share/wordnet", *out = NULL, *plan_out = NULL;
+    const char *sites_out = NULL;
+    float fraction = 0.01f, p_max = 0.1f, p_min = 0.0f;
+    uint64_t seed = 7;
+    size_t threads = 0, log_every = 100;
+    const cli_flag flags[] = {
+        {"ckpt", CLI_STR, &ckpt, 0, 0, "pretrained checkpoint folder (model.safetensors, vocab.txt)"},
+        {"wordnet", CLI_STR, &wordnet, 0, 0, "folder of WordNet 3.0 data.* files"},
+        {"fraction", CLI_FLOAT, &fraction, 1e-6, 1, "share of the pretraining corpus used"},
+        {"seed", CLI_U64, &seed, 0, 1e18, "seed of the subsample and the masks"},
+        {"out", CLI_STR, &out, 0, 0, "Fisher file [CKPT/fisher.safetensors]"},
+        {"plan", CLI_STR, &plan_out, 0, 0, "plan file [CKPT/guided.plan]"},
+        {"sites", CLI_STR, &sites_out, 0, 0, "site table TSV [CKPT/fisher-sites.tsv]"},
+        {"p-max", CLI_FLOAT, &p_max, 0, 1, "rate of the least informative site"},
+        {"p-min", CLI_FLOAT, &p_min, 0, 1, "rate of the most informative site"},
+        {"threads", CLI_SIZE, &threads, 0, 256, "OpenBLAS threads (0: default)"},
+        {"log-every", CLI_SIZE, &log_every, 1, 1e9, "sequences between progress lines"},
+    };
+    if (cli_parse(flags, sizeof flags / sizeof *flags, argc, argv, 2,
+                  "usage: encoder fisher --ckpt DIR [flags]"))
+        return 0;
+    if (ckpt == NULL)
+        enc_die("fisher: --ckpt DIR is required");
+    if (p_min > p_max)
+        enc_die("fisher: --p-min %g is above --p-max %g", (double)p_min, (double)p_max);
+    if (threads)
+        openblas_set_num_threads((int)threads);
+    size_t rank = 0, ranks = 1;
+#ifdef ENC_MPI
+    int mpi_rank, mpi_size;
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
+    rank = (size_t)mpi_rank, ranks = (size_t)mpi_size;
+#endif
+    char path[4096], fisher_path[4096], plan_path[4096], sites_path[4096];
+    enc_path(sites_path, sizeof sites_path, ckpt, "fisher-sites.tsv");
+    if (sites_out)
+        snprintf(sites_path, sizeof sites_path, "%s", sites_out);
+    enc_path(fisher_path, sizeof fisher_path, ckpt, "fisher.safetensors");
+    enc_path(plan_path, sizeof plan_path, ckpt, "guided.plan");
+    if (out)
+        snprintf(fisher_path, sizeof fisher_path, "%s", out);
+    if (plan_out)
+        snprintf(plan_path, sizeof plan_path, "%s", plan_out);
+
+    enc_ckpt_meta meta;
+    enc_path(path, sizeof path, ckpt, "model.safetensors");
+    enc_ckpt_meta_read(&meta, path);
+    meta.cfg.classes = 0;
+    enc_model m;
+    enc_model_create(&m, &meta.cfg);
+    enc_ckpt_load(&m, path, 0);
+    enc_vocab v;
+    enc_path(path, sizeof path, ckpt, "vocab.txt");
+    enc_vocab_load(&v, path);
+    if (v.n != m.cfg.vocab)
+        enc_die("%s has %zu entries, the checkpoint's vocabulary %zu", path, v.n, m.cfg.vocab);
+    enc_wordnet wn;
+    enc_wordnet_read(&wn, wordnet);
+    enc_corpus train;
+    enc_corpus_from_wordnet(&train, &wn, &v, ENC_SPLIT_TRAIN, m.cfg.max_len - 2);
+    enc_wordnet_free(&wn);
+
+    gd_fisher *f;
+    enc_gd(gd_fisher_create(&f), "gd_fisher_create");
+    for (size_t i = 0; i < m.n_tensors; i++) {
+        const enc_tensor *t = &m.tensor[i];
+        size_t id;
+        enc_gd(gd_fisher_add_tensor(f, t->name, t->rows * t->cols,
+                                    t->site == SIZE_MAX ? gd_none() : t->site, &id),
+               "gd_fisher_add_tensor");
+    }
+    int *dense = enc_alloc(m.n_tensors, sizeof *dense, "tensor flags");
+    mark_dense(&m, dense);
+
+    size_t n_use = (size_t)floor((double)fraction * (double)train.n + 0.5);
+    n_use = n_use ? n_use : 1;
+    size_t *perm = enc_alloc(train.n, sizeof *perm, "subsample");
+    for (size_t i = 0; i < train.n; i++)
+        perm[i] = i;
+    enc_rng pr = enc_rng_make(seed, 0x66697368ull);
+    enc_shuffle(perm, train.n, &pr);
+    if (rank == 0)
+        printf("Fisher of the MLM loss: %zu sequences (%.2f %% of %zu), batch of one, %zu "
+               "process(es)\n",
+               n_use, 100.0 * (double)n_use / (double)train.n, train.n, ranks);
+
+    enc_batch b;
+    enc_batch_alloc(&b, 1, m.cfg.max_len);
+    enc_dropout off = {0};
+    fisher_ctx ctx = {f, 0};
+    size_t skipped = 0;
+    const double t0 = enc_now();
+    for (size_t i = rank; i < n_use; i += ranks) {
+        enc_rng r = enc_rng_make(seed, 0x6d61736bull << 32 | i);
+        enc_batch_mlm(&b, &train, &perm[i], 1, m.cfg.vocab, &r);
+        if (b.n_mask == 0) { /* nothing maskable: this sequence has no MLM loss */
+            skipped++;
+            continue;
+        }
+        enc_forward_mlm(&m, &b, &off);
+        enc_backward(&m, &b, &off, dense_hook, &ctx);
+        for (size_t k = 0; k < m.n_tensors; k++)
+            if (!dense[k])
+                enc_gd(gd_fisher_accumulate(f, k, m.grad + m.tensor[k].offset, 1.0f),
+                       "gd_fisher_accumulate");
+        if (rank == 0 && ((i + 1) % log_every < ranks || i + ranks >= n_use)) {
+            double el = enc_now() - t0;
+            printf("  %zu/%zu sequences  %.1f s  ETA %.1f s\n", i + 1, n_use, el,
+                   el / (double)(i + 1) * (double)(n_use - i - 1));
+            fflush(stdout);
+        }
+    }
+    if (skipped)
+        printf("  rank %zu: %zu sequences had no maskable token and were skipped\n", rank,
+               skipped);
+#ifdef ENC_MPI
+    if (gdx_fisher_allreduce(f, MPI_COMM_WORLD, 0, GDX_FISHER_CHUNK_DEFAULT) != 0)
+        enc_die("rank %zu: the Fisher reduction failed (see above)", rank);
+    if (rank != 0) {
+        gd_fisher_destroy(f);
+        MPI_Finalize();
+        return 0;
+    }
+#endif
+    enc_gd(gd_fisher_save(f, fisher_path), "gd_fisher_save");
+    printf("Fisher file: %s\n", fisher_path);
+
+    const size_t ns = enc_n_sites(&m.cfg);
+    float *scores = enc_alloc(ns, sizeof *scores, "scores"), *rates = enc_alloc(ns, sizeof *rates, "rates");
+    enc_gd(gd_fisher_site_scores(f, GD_REDUCE_TENSOR_MEAN, scores, ns), "gd_fisher_site_scores");
+    gd_plan *plan;
+    enc_gd(gd_plan_create(&plan, ns), "gd_plan_create");
+    char name[128];
+    for (size_t s = 0; s < ns; s++) {
+        enc_site_name(s, name, sizeof name);
+        enc_gd(gd_plan_set_site(plan, s, name, scores[s]), "gd_plan_set_site");
+    }
+    enc_gd(gd_plan_compute(plan, GD_RULE_RANK_LINEAR, p_max, p_min), "gd_plan_compute");
+    enc_gd(gd_plan_get_all(plan, rates, ns), "gd_plan_get_all");
+    enc_gd(gd_plan_save(plan, plan_path), "gd_plan_save");
+    printf("\nsite scores (GD_REDUCE_TENSOR_MEAN) and the guided plan (rank-linear %.3g -> %.3g):\n",
+           (double)p_max, (double)p_min);
+    printf("%-4s %-42s %12s %8s %16s\n", "site", "name", "score", "p", "score w/o LN");
+    site_table tab = {&m, f, scores, rates, ns};
+    for (size_t s = 0; s < ns; s++) {
+        enc_site_name(s, name, sizeof name);
+        printf("%-4zu %-42s %12.4e %8.4f %16.4e\n", s, name, (double)scores[s], (double)rates[s],
+               score_without_norms(&m, f, s));
+    }
+    enc_write_atomic(sites_path, write_sites, &tab);
+    printf("site table: %s\n", sites_path);
+    printf("plan file: %s   (read it back: gdropout-plan --help)\n", plan_path);
+#ifdef ENC_MPI
+    MPI_Finalize();
+#endif
+    gd_plan_destroy(plan);
+    gd_fisher_destroy(f);
+    free(scores);
+    free(rates);
+    free(perm);
+    free(dense);
+    enc_batch_free(&b);
+    enc_corpus_free(&train);
+    enc_vocab_free(&v);
+    enc_model_free(&m);
+    return 0;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Pretrains (or resumes) the committed base checkpoint in
+# examples/encoder/pretrained/: the encoder the experiment, the demo and users
+# start from.  Long: run it in the background, it checkpoints every 5 minutes
+# and appends to pretrained/pretrain.log:
+#
+#   nohup examples/encoder/pretrain-base.sh >/dev/null 2>&1 &
+#   tail -f examples/encoder/pretrained/pretrain.log
+#
+# Configuration (the encoder's defaults unless named): L = 4, hidden 128,
+# 4 heads, FFN 512, max_len 64, vocabulary 8000, MLM 15 % (80/10/10),
+# dropout 0.1 at every site, AdamW lr 1e-3, 300 warm-up steps then linear
+# decay to 0 at step 8000, batch 256 glosses, seed 1, 2 OpenBLAS threads.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+build=${BUILD_DIR:-build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+enc=$build/examples/encoder/encoder
+[ -x "$enc" ] || { echo "pretrain-base.sh: $enc not built (run scripts/dev demo first)" >&2; exit 1; }
+export LD_LIBRARY_PATH="$build/prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
+    export OPENBLAS_CORETYPE=SkylakeX # Debian's OpenBLAS 0.3.21 takes these CPUs for Prescott
+fi
+out=$here/pretrained
+mkdir -p "$out"
+resume=()
+[ -f "$out/optimizer.safetensors" ] && resume=(--resume)
+echo "# $(date -u +%FT%TZ) $(uname -n): pretrain-base.sh ${resume[*]}" >>"$out/pretrain.log"
+exec "$enc" pretrain --out "$out" --batch 256 --steps 8000 --warmup 300 --lr 1e-3 \
+    --threads 2 --log-every 25 --eval-every 250 --eval-n 2000 --ckpt-minutes 5 --seed 1 \
+    "${resume[@]}" >>"$out/pretrain.log" 2>&1

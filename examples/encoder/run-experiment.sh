@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The paper's experiment on the encoder, end to end (issue: MLM Fisher,
+# guided fine-tuning on WordNet tasks, honest numbers).
+#
+#   examples/encoder/run-experiment.sh [--quick] [--out DIR] [--ckpt DIR] [--seeds N]
+#
+#   1. Fisher of the MLM loss on 1 % of the pretraining corpus, the guided
+#      plan, and the plan read back with gdropout-plan from the Fisher file;
+#   2. hyperparameters chosen on the VALIDATION split (never test) at 10 %
+#      of the training pool, 3 seeds, standard dropout: the learning rate and
+#      the pooling (mean or [CLS]) of the pretrained encoder, the dropout rate
+#      p, and the scratch baseline's learning rate;
+#   3. every seed x task x fraction x regime, in two processes (one per core);
+#   4. the TF-IDF + logistic regression baseline on the same subsets;
+#   5. the report (tables, paired differences, figures).
+# --quick: a tiny encoder pretrained for 300 steps, 2 seeds, one fraction, a
+# few steps per run: checks that every stage and every regime produce rows.
+# Progress lines carry an ETA; every stage resumes where it stopped.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+build=${BUILD_DIR:-build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+enc=$build/examples/encoder/encoder
+plan_tool=$build/prefix/bin/gdropout-plan
+export LD_LIBRARY_PATH="$build/prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Debian's OpenBLAS 0.3.21 takes these AVX-512 Xeons for Prescott (SSE3
+# kernels, 4x slower); its SkylakeX kernels are the right ones.
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
+    export OPENBLAS_CORETYPE=SkylakeX
+fi
+py=/usr/bin/python3
+
+quick=0 out= ckpt=$here/pretrained seeds=10
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) quick=1 ;;
+    --out) out=$2; shift ;;
+    --ckpt) ckpt=$2; shift ;;
+    --seeds) seeds=$2; shift ;;
+    *) echo "run-experiment.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+[ -x "$enc" ] || { echo "run-experiment.sh: $enc not built (run scripts/dev demo first)" >&2; exit 1; }
+
+fractions=1,0.5,0.25,0.1,0.05,0.02
+regimes=none,standard,gaussian,guided,matched,scratch
+# Steps: 10 epochs over the subset, at least 60 and at most 150 (2 % of the
+# pool is 3 steps an epoch; all of it 125): every regime the same budget.
+steps=(--epochs 10 --min-steps 60 --max-steps 150)
+sel_seeds=3
+if [ $quick = 1 ]; then
+    out=${out:-$build/experiment-quick}
+    mkdir -p "$out"
+    ckpt=$out/tiny
+    if [ ! -f "$ckpt/model.safetensors" ]; then
+        echo "== quick: pretraining a tiny encoder"
+        "$enc" pretrain --out "$ckpt" --layers 2 --hidden 32 --heads 2 --ffn 64 --vocab 2000 \
+            --batch 64 --steps 300 --warmup 30 --log-every 100 --eval-every 300 --eval-n 500 \
+            --threads 1 >"$out/pretrain.log"
+        tail -n 2 "$out/pretrain.log"
+    fi
+    fractions=0.1 seeds=2 sel_seeds=1
+    steps=(--epochs 1 --min-steps 5 --max-steps 10)
+fi
+out=${out:-$top/examples/results/encoder}
+mkdir -p "$out"
+start=$SECONDS
+stage() { echo "== $* ($((SECONDS - start)) s so far)"; }
+
+stage "1. Fisher of the MLM loss and the guided plan"
+if [ ! -f "$out/guided.plan" ]; then
+    fraction=0.01
+    [ $quick = 1 ] && fraction=0.002
+    "$enc" fisher --ckpt "$ckpt" --fraction $fraction --out "$out/fisher.safetensors" \
+        --plan "$out/guided.plan" --sites "$out/fisher-sites.tsv" --threads 1 | tee "$out/fisher.log"
+fi
+# A user's route to the same plan: the tool on the Fisher file.
+"$plan_tool" "$out/fisher.safetensors" --p-max 0.1 --p-min 0 -o "$out/guided-tool.plan" >/dev/null
+"$plan_tool" --help >/dev/null
+
+stage "2. hyperparameters on the validation split (10 % of the pool, $sel_seeds seeds)"
+sel=$out/selection.tsv
+common=(--ckpt "$ckpt" --plan "$out/guided.plan" --fractions 0.1 --seeds $sel_seeds "${steps[@]}")
+for lr in 3e-4 1e-3; do
+    for pool in mean cls; do
+        "$enc" experiment "${common[@]}" --regimes standard --lr $lr --pool $pool \
+            --out "$out/sel-lr$lr-$pool.tsv" | grep -E '^\[|^experiment' | tail -n 1
+    done
+done
+# The best (lr, pool) by mean validation accuracy over both tasks and seeds.
+best=$(for f in "$out"/sel-lr*.tsv; do
+    awk -v f="$(basename "$f" .tsv)" 'NR > 1 { s += $7; n++ } END { printf "%.6f %s\n", s / n, f }' "$f"
+done | sort -k1,1gr -k2 | head -n 1)
+lr=$(echo "$best" | sed -E 's/.*sel-lr([^-]*)-.*/\1/')
+pool=$(echo "$best" | sed -E 's/.*-(mean|cls)$/\1/')
+for p in 0.05 0.2; do
+    "$enc" experiment "${common[@]}" --regimes standard --lr "$lr" --pool "$pool" --p $p \
+        --out "$out/sel-p$p.tsv" | tail -n 1
+done
+cp "$out/sel-lr$lr-$pool.tsv" "$out/sel-p0.1.tsv"
+p=$(for f in "$out"/sel-p*.tsv; do
+    awk -v f="$f" 'NR > 1 { s += $7; n++ } END { printf "%.6f %s\n", s / n, f }' "$f"
+done | sort -k1,1gr | head -n 1 | sed -E 's/.*sel-p([0-9.]*)\.tsv$/\1/')
+for slr in 3e-4 1e-3; do
+    "$enc" experiment "${common[@]}" --regimes scratch --scratch-lr $slr --pool "$pool" \
+        --out "$out/sel-scratch$slr.tsv" | tail -n 1
+done
+slr=$(for f in "$out"/sel-scratch*.tsv; do
+    awk -v f="$f" 'NR > 1 { s += $7; n++ } END { printf "%.6f %s\n", s / n, f }' "$f"
+done | sort -k1,1gr | head -n 1 | sed -E 's/.*sel-scratch([^/]*)\.tsv$/\1/')
+{
+    echo "lr $lr"
+    echo "pool $pool"
+    echo "p $p"
+    echo "scratch_lr $slr"
+} >"$out/selection.txt"
+echo "chosen on validation: lr $lr, pool $pool, p $p, scratch lr $slr"
+# The guided plan's p_max is the chosen standard rate.
+if [ "$p" != 0.1 ]; then
+    "$plan_tool" "$out/fisher.safetensors" --p-max "$p" --p-min 0 -o "$out/guided.plan" >/dev/null
+fi
+
+stage "3. the comparison: $seeds seeds x fractions $fractions x regimes $regimes (two processes)"
+grid=(--ckpt "$ckpt" --plan "$out/guided.plan" --fractions $fractions --regimes $regimes
+      --seeds "$seeds" --lr "$lr" --pool "$pool" --p "$p" --scratch-lr "$slr" "${steps[@]}")
+"$enc" experiment "${grid[@]}" --shard 0/2 --out "$out/results-0.tsv" >"$out/run-0.log" &
+pid=$!
+"$enc" experiment "${grid[@]}" --shard 1/2 --out "$out/results-1.tsv" | tee "$out/run-1.log" | grep -E '^\[' || true
+wait $pid
+tail -n 1 "$out/run-0.log"
+
+stage "4. TF-IDF + logistic regression on the same subsets"
+"$enc" experiment --ckpt "$ckpt" --fractions $fractions --seeds "$seeds" --export "$out/export" >/dev/null
+"$py" "$here/experiment/baseline_tfidf.py" "$out/export" --out "$out/results-tfidf.tsv" --seeds "$seeds"
+
+stage "5. the report"
+"$py" "$here/experiment/report.py" "$out"/results-*.tsv --sites "$out/fisher-sites.tsv" \
+    --figures "$out/figures" --out "$out/results.md"
+for r in ${regimes//,/ }; do
+    grep -q "	$r	" "$out"/results-[01].tsv || { echo "no rows for regime $r" >&2; exit 1; }
+done
+echo "experiment finished in $((SECONDS - start)) s: $out/results.md"

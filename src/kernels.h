@@ -1,0 +1,60 @@
+/*
+ * The kernel families and their run-time dispatch: the table every family
+ * fills (scalar reference in kernels_scalar.c, AVX2 and AVX-512 through the
+ * template kernels_simd_impl.h), and how callers pick one (dispatch.c).
+ * Never installed.
+ */
+#ifndef GDROPOUT_KERNELS_H
+#define GDROPOUT_KERNELS_H
+
+#include "internal.h"
+
+/* ---- kernel table ----------------------------------------------------- */
+
+/* Every op assumes validated arguments and n > 0 (rows, cols > 0); `first` is
+ * the absolute index of element 0.  thr is t(p) and may be 2^32. */
+typedef struct gd_kernels {
+    const char *name;
+    void (*words)(uint32_t *w, size_t n, uint64_t first, const gd_keyctx *k);
+    void (*mask)(uint8_t *mask, size_t n, uint64_t first, uint64_t thr, const gd_keyctx *k);
+    /* y = keep ? x * s : 0, mask written when not NULL. */
+    void (*fwd)(float *y, const float *x, uint8_t *mask, size_t n, uint64_t first,
+                uint64_t thr, float s, const gd_keyctx *k);
+    /* dx = bit ? dy * s : 0 from a stored mask. */
+    void (*bwd_mask)(float *dx, const float *dy, const uint8_t *mask, size_t n, float s);
+    /* per-column variants; p_cols validated. */
+    void (*fwd_cols)(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
+                     const float *p_cols, uint64_t first, const gd_keyctx *k);
+    void (*bwd_mask_cols)(float *dx, const float *dy, const uint8_t *mask, size_t rows,
+                          size_t cols, const float *p_cols);
+    /* y = (residual or 0) + (keep ? (x + (bias or 0)) * s : 0). */
+    void (*add_fwd)(float *y, const float *x, const float *bias, const float *residual,
+                    uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
+                    float s, const gd_keyctx *k);
+    void (*normal)(float *z, size_t n, uint64_t first, const gd_keyctx *k);
+    /* y = x * (1 + sigma * z) */
+    void (*gauss)(float *y, const float *x, size_t n, float sigma, uint64_t first,
+                  const gd_keyctx *k);
+    /* Test hook: the normal transform of given words, as if they were the
+     * Philox output of nblocks blocks (4 words in, 4 normals out a block),
+     * through the same code the family's normal and gauss ops use. */
+    void (*normal_words)(float *z, const uint32_t *w, size_t nblocks);
+} gd_kernels;
+
+extern const gd_kernels gd_kernels_scalar;
+/* The SIMD families (src/kernels_avx2.c, src/kernels_avx512.c); they exist
+ * only in x86-64 builds, so reach them through gd_kernels_level. */
+extern const gd_kernels gd_kernels_avx2;
+extern const gd_kernels gd_kernels_avx512;
+
+enum { GD_LEVEL_SCALAR = 0, GD_LEVEL_AVX2 = 1, GD_LEVEL_AVX512 = 2 };
+
+/* The table of a level if this build has it and this CPU and OS can run it
+ * (cpuid and xgetbv), else NULL; GDROPOUT_DISPATCH does not apply.  Tests
+ * use it to hold every family to the scalar reference. */
+const gd_kernels *gd_kernels_level(int level);
+
+/* The table for this CPU (capped by GDROPOUT_DISPATCH); never NULL. */
+const gd_kernels *gd_kernels_get(void);
+
+#endif /* GDROPOUT_KERNELS_H */
