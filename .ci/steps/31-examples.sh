@@ -6,7 +6,8 @@
 #   2. the layer walkthrough and a short transfer run (checked by
 #      examples/check_output.sh, its --fisher-out file read by the installed
 #      gdropout-plan), then both again under ASan/UBSan;
-#   3. bad input fails loudly;
+#   3. bad input fails loudly; scripts/dev demo with an absolute BUILD_DIR
+#      installs there, builds no tests and prints its phase headings;
 #   4. the README's digits tables: the committed examples/results/digits*.md
 #      are rerun (20 seeds, --control, about 100 s each on an idle machine)
 #      and must come out the same byte for byte (scripts/record-result
@@ -91,6 +92,22 @@ expect_fail "${short[@]}" --fisher-out "$work/no/such/dir/f.safetensors"
 for flag in --fractions --fisher-out; do
     "$t" --help | grep -q -- "$flag" || { echo "--help does not list $flag"; exit 1; }
 done
+
+echo "== scripts/dev demo with an absolute BUILD_DIR builds only what the demo needs"
+abs=$work/abs-build
+BUILD_DIR=$abs scripts/dev demo --seeds 1 --fractions 0.5 --steps 10 --pretrain-steps 50 \
+    >"$work/demo.log" 2>&1 || { cat "$work/demo.log"; exit 1; }
+[ -x "$abs/prefix/bin/gdropout-plan" ] || { echo "demo did not install into $abs/prefix"; exit 1; }
+[ -s "$abs/results.md" ] || { echo "demo wrote no $abs/results.md"; exit 1; }
+[ ! -e "$abs/tests" ] || { echo "demo built the test suite"; exit 1; }
+for h in configuring building installing "building the examples" "running the demo trainer"; do
+    grep -q "^== scripts/dev: $h" "$work/demo.log" || { echo "demo: no '$h' heading"; exit 1; }
+done
+# (It used to install into $PWD/$BUILD_DIR/prefix, inside the clone.)
+if git status --porcelain --untracked-files=all | grep "^??"; then
+    echo "the demo left files in the source tree (above)"
+    exit 1
+fi
 
 echo "== the README's digits tables reproduce (examples/results/)"
 PATH="$work/examples-plain:$PATH" scripts/record-result --check examples/results/digits.md
