@@ -110,7 +110,8 @@ int gd_dropout_fwd_cols(float *y, const float *x, size_t rows, size_t cols, cons
     int rc = check_matrix(rows, cols, y, x, &n);
     if (rc || n == 0)
         return rc;
-    if ((rc = check_cols(p_cols, cols)) || (rc = check_stream(s, n)))
+    /* the O(1) stream check before the O(cols) scan of p_cols */
+    if ((rc = check_stream(s, n)) || (rc = check_cols(p_cols, cols)))
         return rc;
     const gd_keyctx k = gd_keyctx_from(s);
     gd_kernels_get()->fwd_cols(y, x, mask_out, rows, cols, p_cols, s->offset, &k);
@@ -124,14 +125,14 @@ int gd_dropout_bwd_cols(float *dx, const float *dy, size_t rows, size_t cols,
     int rc = check_matrix(rows, cols, dx, dy, &n);
     if (rc || n == 0)
         return rc;
+    if (!mask && (rc = check_stream(s, n)))
+        return rc; /* O(1) before the O(cols) scan, as in gd_dropout_fwd_cols */
     if ((rc = check_cols(p_cols, cols)))
         return rc;
     if (mask) {
         gd_kernels_get()->bwd_mask_cols(dx, dy, mask, rows, cols, p_cols);
         return GD_OK;
     }
-    if ((rc = check_stream(s, n)))
-        return rc;
     const gd_keyctx k = gd_keyctx_from(s);
     gd_kernels_get()->fwd_cols(dx, dy, NULL, rows, cols, p_cols, s->offset, &k);
     return GD_OK;

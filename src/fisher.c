@@ -121,11 +121,18 @@ static int lookup(const gd_fisher *f, const char *name, size_t *id)
     return GD_OK;
 }
 
+/* A tensor name: gd_name_ok with spaces allowed, and not the key the file
+ * format keeps for itself. */
+static bool tensor_name_ok(const char *name)
+{
+    return gd_name_ok(name, true, false) && strcmp(name, "__metadata__") != 0;
+}
+
 int gd_fisher_add_tensor(gd_fisher *f, const char *name, size_t numel, size_t site,
                          size_t *id_out)
 {
     size_t id, bytes;
-    if (!f || !gd_name_ok(name, true, false) || numel == 0)
+    if (!f || !tensor_name_ok(name) || numel == 0)
         return GD_EINVAL;
     if (lookup(f, name, &id) == GD_OK)
         return GD_EEXIST;
@@ -220,7 +227,9 @@ int gd_fisher_accumulate(gd_fisher *f, size_t id, const float *grad, float w)
         return rc;
     if (!grad)
         return GD_EINVAL;
-    if (!(w >= 0.0f && w <= 3.402823466e38f) || !gd_all_finite(grad, t->numel, NULL))
+    float amax;
+    if (!(w >= 0.0f && w <= 3.402823466e38f) || !gd_all_finite(grad, t->numel, &amax) ||
+        !gd_square_ok(amax) || !gd_weight_ok(t->weight + (double)w))
         return GD_EDOMAIN;
     add_squares(t->sums, grad, t->numel, (double)w);
     t->weight += (double)w;
@@ -240,7 +249,9 @@ int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, const float *grads, size
         return GD_EINVAL;
     if (!gd_mul_ok(batch, t->numel, &total))
         return GD_EOVERFLOW;
-    if (!gd_all_finite(grads, total, NULL))
+    float amax;
+    if (!gd_all_finite(grads, total, &amax) || !gd_square_ok(amax) ||
+        !gd_weight_ok(t->weight + (double)batch))
         return GD_EDOMAIN;
     for (size_t b = 0; b < batch; b++)
         add_squares(t->sums, grads + b * t->numel, t->numel, 1.0);
@@ -268,11 +279,11 @@ int gd_fisher_from_adam(gd_fisher *f, size_t id, const float *v, float beta2, ui
         return GD_EINVAL;
     if (!(beta2 >= 0.0f && beta2 < 1.0f) || step == 0 || batch == 0)
         return GD_EDOMAIN;
-    for (size_t j = 0; j < t->numel; j++)
-        if (!(v[j] >= 0.0f && v[j] <= 3.402823466e38f))
-            return GD_EDOMAIN;
-    const double correction = 1.0 - pow((double)beta2, (double)step);
+    const double correction = 1.0 - pow((double)beta2, (double)step); /* > 0 */
     const double scale = (double)batch / correction;
+    for (size_t j = 0; j < t->numel; j++)
+        if (!(v[j] >= 0.0f && scale * (double)v[j] <= GD_ESTIMATE_MAX))
+            return GD_EDOMAIN;
     for (size_t j = 0; j < t->numel; j++)
         t->sums[j] = scale * (double)v[j];
     t->weight = 1.0;
@@ -318,21 +329,16 @@ int gd_fisher_sums(const gd_fisher *f, size_t id, double *sums, size_t numel, do
     return GD_OK;
 }
 
-static bool nonneg_finite(double x)
-{
-    return x >= 0.0 && x <= 1.7976931348623157e308;
-}
-
 int gd_fisher_set_sums(gd_fisher *f, size_t id, const double *sums, size_t numel, double weight)
 {
     int rc;
     gd_tensor *t = tensor_sized(f, id, sums, numel, &rc);
     if (!t)
         return rc;
-    if (!nonneg_finite(weight))
+    if (!gd_weight_ok(weight))
         return GD_EDOMAIN;
     for (size_t j = 0; j < numel; j++)
-        if (!nonneg_finite(sums[j]))
+        if (!gd_sum_ok(sums[j], weight))
             return GD_EDOMAIN;
     memmove(t->sums, sums, numel * sizeof *sums);
     t->weight = weight;
@@ -344,6 +350,18 @@ static bool same_tensor(const gd_tensor *a, const gd_tensor *b)
     return a->numel == b->numel && a->site == b->site && strcmp(a->name, b->name) == 0;
 }
 
+/* d + s is what gd_fisher_set_sums would accept. */
+static bool merge_ok(const gd_tensor *d, const gd_tensor *s)
+{
+    const double w = d->weight + s->weight;
+    if (!gd_weight_ok(w))
+        return false;
+    for (size_t j = 0; j < d->numel; j++)
+        if (!gd_sum_ok(d->sums[j] + s->sums[j], w))
+            return false;
+    return true;
+}
+
 int gd_fisher_merge(gd_fisher *dst, const gd_fisher *src)
 {
     if (!dst || !src)
@@ -353,6 +371,9 @@ int gd_fisher_merge(gd_fisher *dst, const gd_fisher *src)
     for (size_t i = 0; i < dst->n; i++)
         if (!same_tensor(&dst->t[i], &src->t[i]))
             return GD_ESHAPE;
+    for (size_t i = 0; i < dst->n; i++)
+        if (!merge_ok(&dst->t[i], &src->t[i]))
+            return GD_EDOMAIN;
     for (size_t i = 0; i < dst->n; i++) {
         gd_tensor *d = &dst->t[i];
         const gd_tensor *s = &src->t[i];

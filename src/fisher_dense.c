@@ -65,8 +65,10 @@ static int dense_check(gd_fisher *f, size_t w_id, size_t b_id, dense_call *c)
      * seq products (squared later in double); the single-example path
      * squares x and dy in float and sums up to DENSE_CHUNK squared products */
     const double prod = (double)ax * (double)ady;
-    if (c->sequence)
-        return prod * (double)c->seq < FLOAT_SAFE ? GD_OK : GD_EDOMAIN;
+    if (c->sequence) { /* G_b and the bias's sum over positions are squared in double */
+        const double g = prod * (double)c->seq, gb = (double)ady * (double)c->seq;
+        return g * g < GD_ESTIMATE_MAX && gb * gb < GD_ESTIMATE_MAX ? GD_OK : GD_EDOMAIN;
+    }
     const double x2 = (double)ax * ax, dy2 = (double)ady * ady;
     if (x2 >= FLOAT_SAFE || dy2 >= FLOAT_SAFE || prod * prod * DENSE_CHUNK >= FLOAT_SAFE)
         return GD_EDOMAIN;

@@ -19,8 +19,8 @@ static double tensor_reduce(const gd_tensor *t, int reduce)
     return acc;
 }
 
-/* Score of site s: NaN when no tensor feeds it. */
-static float site_score(const gd_fisher *f, size_t s, int reduce)
+/* Score of site s in double: NaN when no tensor feeds it. */
+static double site_score(const gd_fisher *f, size_t s, int reduce)
 {
     double acc = 0.0, count = 0.0;
     size_t fed = 0;
@@ -48,9 +48,13 @@ static float site_score(const gd_fisher *f, size_t s, int reduce)
         }
     }
     if (fed == 0)
-        return nanf("");
-    return (float)(count > 0.0 ? acc / count : acc);
+        return nan("");
+    return count > 0.0 ? acc / count : acc;
 }
+
+/* Largest double that rounds to a finite float (below the midpoint between
+ * FLT_MAX and 2^128). */
+static const double FLOAT_ROUNDS_FINITE = 0x1.ffffffp127;
 
 int gd_fisher_site_scores(const gd_fisher *f, int reduce, float *scores, size_t n_sites)
 {
@@ -64,8 +68,15 @@ int gd_fisher_site_scores(const gd_fisher *f, int reduce, float *scores, size_t 
         if (!(f->t[i].weight > 0.0))
             return GD_ESTATE;
     }
+    /* Means and maxima stay below the estimates' limit (2^127); a sum over
+     * many large estimates can pass the float range: checked first, so a
+     * refusal leaves scores untouched. */
+    if (reduce == GD_REDUCE_SUM)
+        for (size_t s = 0; s < n_sites; s++)
+            if (site_score(f, s, reduce) >= FLOAT_ROUNDS_FINITE)
+                return GD_EDOMAIN;
     for (size_t s = 0; s < n_sites; s++)
-        scores[s] = site_score(f, s, reduce);
+        scores[s] = (float)site_score(f, s, reduce);
     return GD_OK;
 }
 

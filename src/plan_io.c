@@ -3,10 +3,15 @@
  *   <index> <name or -> <score> <p>
  * with '#' comment lines and blank lines allowed.  Floats are "%.9g" in the
  * "C" locale, which reads back to the same float.  Loading is strict: four
- * fields a line, separated by spaces or tabs (a trailing '\r' is accepted),
+ * fields a line, separated by spaces or tabs (lines end in "\n" or "\r\n"),
  * a decimal index, a valid name, finite score, p in [0, 1], every index
- * 0 .. n-1 exactly once; lines longer than LINE_MAX bytes, NUL bytes and
- * anything else are GD_EFORMAT.
+ * 0 .. n-1 exactly once; lines longer than GD_LINE_MAX bytes (line ending
+ * not counted), NUL bytes and anything else are GD_EFORMAT.  The line and
+ * number grammar is text.c's, shared with the gdropout-plan tool.
+ *
+ * Memory is proportional to the file: a row keeps its name in one shared
+ * buffer, not in a fixed-size slot, so a file of short unnamed lines costs
+ * a few times its size, never hundreds.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -17,16 +22,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Longest line accepted: a 255-byte name plus three numbers fit easily. */
-enum { LINE_MAX_BYTES = 1024 };
-
 /* Most sites a file may hold (a guard against absurd files). */
 enum { SITES_MAX = 1 << 24 };
 
 static int plan_writer(FILE *fp, void *arg)
 {
     const gd_plan *p = arg;
-    char line[LINE_MAX_BYTES];
+    char line[GD_LINE_MAX + 2];
     if (fprintf(fp, "# gdropout plan, %zu sites: <index> <name or -> <score> <p>\n", p->n) < 0)
         return GD_EIO;
     for (size_t i = 0; i < p->n; i++) {
@@ -51,118 +53,98 @@ int gd_plan_save(const gd_plan *p, const char *path)
 
 /* ---- loading ---------------------------------------------------------- */
 
+/* One data line; its name (if any) is at names + name_at. */
 typedef struct row {
     size_t index;
-    char name[256];
+    size_t name_at; /* GD_NONE: no name */
     float score, prob;
 } row;
 
 typedef struct rows {
     row *r;
     size_t n, cap;
+    char *names; /* the rows' names, each NUL-terminated */
+    size_t names_len, names_cap;
 } rows;
 
-/* Reads one line without its newline into buf (LINE_MAX_BYTES + 1 bytes).
- * Returns 1 for a line, 0 at the end, or a GD_E* code. */
-static int read_line(FILE *fp, char *buf, size_t *len)
+/* buf (*cap elements of size bytes) grown to hold need elements, or NULL
+ * (buf is then unchanged and still owned by the caller). */
+static void *grow(void *buf, size_t *cap, size_t need, size_t size)
 {
-    size_t n = 0;
-    int c;
-    while ((c = getc(fp)) != EOF && c != '\n') {
-        if (c == '\0' || n == LINE_MAX_BYTES)
-            return GD_EFORMAT;
-        buf[n++] = (char)c;
-    }
-    if (ferror(fp))
-        return GD_EIO;
-    if (c == EOF && n == 0)
-        return 0;
-    if (n > 0 && buf[n - 1] == '\r')
-        n--;
-    buf[n] = '\0';
-    *len = n;
-    return 1;
+    size_t c = *cap ? *cap : 64, bytes;
+    if (need <= *cap)
+        return buf;
+    while (c < need)
+        if (!gd_mul_ok(c, 2, &c))
+            return NULL;
+    if (!gd_mul_ok(c, size, &bytes))
+        return NULL;
+    void *nb = gd_realloc(buf, bytes);
+    if (nb)
+        *cap = c;
+    return nb;
 }
 
-static bool is_blank(char c)
+static int add_name(rows *rs, const char *name, size_t len, size_t *at)
 {
-    return c == ' ' || c == '\t';
+    size_t need;
+    if (!gd_add_ok(rs->names_len, len + 1, &need))
+        return GD_ENOMEM;
+    char *names = grow(rs->names, &rs->names_cap, need, 1);
+    if (!names)
+        return GD_ENOMEM;
+    rs->names = names;
+    memcpy(rs->names + rs->names_len, name, len + 1);
+    *at = rs->names_len;
+    rs->names_len = need;
+    return GD_OK;
 }
 
-/* Splits a line into at most max fields at blanks; returns how many (max+1
- * when there are more). */
-static size_t split(char *s, size_t len, const char **field, size_t *flen, size_t max)
-{
-    size_t n = 0, i = 0;
-    while (i < len) {
-        while (i < len && is_blank(s[i]))
-            i++;
-        if (i == len)
-            break;
-        const size_t start = i;
-        while (i < len && !is_blank(s[i]))
-            i++;
-        if (n == max)
-            return max + 1;
-        field[n] = s + start;
-        flen[n++] = i - start;
-        if (i < len)
-            s[i++] = '\0'; /* the last field ends at the line's own NUL */
-    }
-    return n;
-}
-
-static int parse_row(char *line, size_t len, row *r)
+static int parse_row(char *line, size_t len, rows *rs, row *r)
 {
     const char *f[4];
     size_t fl[4];
-    if (split(line, len, f, fl, 4) != 4 || !gd_parse_size(f[0], fl[0], &r->index) ||
+    if (gd_split_fields(line, len, f, fl, 4) != 4 || !gd_parse_size(f[0], fl[0], &r->index) ||
         !gd_parse_float(f[2], fl[2], &r->score) || !gd_parse_float(f[3], fl[3], &r->prob))
         return GD_EFORMAT;
     if (!(fabsf(r->score) <= 3.402823466e38f) || !gd_prob_ok(r->prob))
         return GD_EFORMAT;
-    const bool unnamed = fl[1] == 1 && f[1][0] == '-';
-    if (!unnamed && !gd_plan_name_ok(f[1]))
+    r->name_at = GD_NONE;
+    if (fl[1] == 1 && f[1][0] == '-')
+        return GD_OK;
+    if (!gd_plan_name_ok(f[1]))
         return GD_EFORMAT;
-    memcpy(r->name, unnamed ? "" : f[1], unnamed ? 1 : fl[1] + 1);
-    return GD_OK;
+    return add_name(rs, f[1], fl[1], &r->name_at);
 }
 
 static int push_row(rows *rs, const row *r)
 {
     if (rs->n == SITES_MAX)
         return GD_EFORMAT;
-    if (rs->n == rs->cap) {
-        const size_t cap = rs->cap ? rs->cap * 2 : 64;
-        row *nr = gd_realloc(rs->r, cap * sizeof *nr);
-        if (!nr)
-            return GD_ENOMEM;
-        rs->r = nr;
-        rs->cap = cap;
-    }
+    row *r_new = grow(rs->r, &rs->cap, rs->n + 1, sizeof *rs->r);
+    if (!r_new)
+        return GD_ENOMEM;
+    rs->r = r_new;
     rs->r[rs->n++] = *r;
     return GD_OK;
 }
 
 static int read_rows(FILE *fp, rows *rs)
 {
-    char line[LINE_MAX_BYTES + 1];
+    char line[GD_LINE_MAX + 2];
     size_t len;
-    int rc;
-    while ((rc = read_line(fp, line, &len)) == 1) {
-        size_t i = 0;
-        while (i < len && is_blank(line[i]))
-            i++;
-        if (i == len || line[i] == '#')
+    int got;
+    while ((got = gd_read_line(fp, line, &len)) == GD_TEXT_LINE) {
+        if (gd_line_is_comment(line, len))
             continue;
         row r;
-        rc = parse_row(line, len, &r);
+        int rc = parse_row(line, len, rs, &r);
         if (rc == GD_OK)
             rc = push_row(rs, &r);
         if (rc != GD_OK)
             return rc;
     }
-    return rc;
+    return got == GD_TEXT_END ? GD_OK : got == GD_TEXT_EIO ? GD_EIO : GD_EFORMAT;
 }
 
 /* A new plan from the rows: every index 0 .. n-1 exactly once. */
@@ -180,7 +162,8 @@ static int build_plan(const rows *rs, gd_plan **out)
             rc = GD_EFORMAT; /* out of range or duplicate */
             break;
         }
-        rc = gd_plan_set_site(p, r->index, r->name, r->score);
+        const char *name = r->name_at == GD_NONE ? "" : rs->names + r->name_at;
+        rc = gd_plan_set_site(p, r->index, name, r->score);
         p->probs[r->index] = r->prob;
     }
     if (rc != GD_OK) {
@@ -196,14 +179,16 @@ int gd_plan_load(gd_plan **out, const char *path)
 {
     if (!out || !path)
         return GD_EINVAL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return GD_EIO;
-    rows rs = {NULL, 0, 0};
-    int rc = read_rows(fp, &rs);
+    FILE *fp;
+    int rc = gd_open_regular(path, &fp, NULL);
+    if (rc != GD_OK)
+        return rc;
+    rows rs = {NULL, 0, 0, NULL, 0, 0};
+    rc = read_rows(fp, &rs);
     fclose(fp);
     if (rc == GD_OK)
         rc = build_plan(&rs, out);
     gd_free(rs.r);
+    gd_free(rs.names);
     return rc;
 }

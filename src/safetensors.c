@@ -11,13 +11,17 @@
  * Round trip: the file stores e = (float)(sums/W) and W ("%.17g", exact);
  * loading sets sums = (double)e * W, and (float)(((double)e * W) / W) == e
  * because the double error of the product and quotient is far below half a
- * float ulp.  W == 0 is stored as zeros and loads as zeros with weight 0.
+ * float ulp.  That needs e * W to be a normal double, which the limits of
+ * fisher_internal.h guarantee (W == 0 or in [2^-512, 2^512], e <= 2^127):
+ * the loader refuses anything outside them, so a foreign file's subnormal
+ * weight cannot change an estimate.  W == 0 is stored as zeros and loads as
+ * zeros with weight 0 (nonzero estimates with weight 0 are refused).
  *
  * Loading trusts nothing: the header length against the file size, JSON
  * syntax, every key and value, shapes against offsets, offsets against the
  * data section (sorted, contiguous, no overlap, no gap, covering it
  * exactly, as the safetensors package requires), unique names, metadata.
- * Estimates must be finite and >= 0.  Anything else is GD_EFORMAT.
+ * Estimates must be in [0, 2^127].  Anything else is GD_EFORMAT.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -29,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Caps against absurd files: the header (the safetensors package allows
  * 100 MB; a Fisher header is ~150 bytes a tensor) and its JSON nodes. */
@@ -374,7 +377,7 @@ static bool apply_weight(loader *l, const char *key, const char *value, size_t l
     if (!t || l->seen[2 * id + 1])
         return false;
     l->seen[2 * id + 1] = true;
-    if (!gd_parse_double(value, len, &w) || !(w >= 0.0 && w <= 1.7976931348623157e308))
+    if (!gd_parse_double(value, len, &w) || !gd_weight_ok(w))
         return false;
     t->weight = w;
     return true;
@@ -408,7 +411,7 @@ static int apply_metadata(loader *l)
     return GD_OK;
 }
 
-/* Reads one tensor's floats: each finite and >= 0, sums = e * W. */
+/* Reads one tensor's floats: each in [0, 2^127] (0 when W == 0), sums = e * W. */
 static int read_tensor(loader *l, gd_tensor *t, unsigned char *chunk)
 {
     for (size_t j0 = 0; j0 < t->numel; j0 += CHUNK_FLOATS) {
@@ -420,7 +423,8 @@ static int read_tensor(loader *l, gd_tensor *t, unsigned char *chunk)
             float e;
             memcpy(&e, &u, sizeof e);
             const double s = (double)e * t->weight;
-            if (!(e >= 0.0f && s <= 1.7976931348623157e308))
+            if (!(e >= 0.0f && (double)e <= GD_ESTIMATE_MAX) || (t->weight == 0.0 && e != 0.0f) ||
+                !gd_sum_ok(s, t->weight))
                 return GD_EFORMAT;
             t->sums[j0 + k] = s;
         }
@@ -441,13 +445,9 @@ static int read_data(loader *l)
 }
 
 /* The header length and text; checks the length against the file. */
-static int read_header(loader *l, char **text, size_t *len)
+static int read_header(loader *l, uint64_t size, char **text, size_t *len)
 {
-    struct stat st;
     unsigned char b[8];
-    if (fstat(fileno(l->fp), &st) != 0 || !S_ISREG(st.st_mode))
-        return GD_EIO;
-    const uint64_t size = (uint64_t)st.st_size;
     if (size < 8)
         return GD_EFORMAT;
     if (fread(b, 1, 8, l->fp) != 8)
@@ -465,11 +465,11 @@ static int read_header(loader *l, char **text, size_t *len)
     return fread(*text, 1, *len, l->fp) == *len ? GD_OK : GD_EIO;
 }
 
-static int load_all(loader *l)
+static int load_all(loader *l, uint64_t size)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = read_header(l, &text, &len);
+    int rc = read_header(l, size, &text, &len);
     if (rc == GD_OK)
         rc = gd_json_parse(&l->doc, text, len, NODES_MAX);
     if (rc == GD_OK)
@@ -490,11 +490,12 @@ int gd_fisher_load(gd_fisher **out, const char *path)
     if (!out || !path)
         return GD_EINVAL;
     loader l;
+    uint64_t size;
     memset(&l, 0, sizeof l);
-    l.fp = fopen(path, "rb");
-    if (!l.fp)
-        return GD_EIO;
-    const int rc = load_all(&l);
+    int rc = gd_open_regular(path, &l.fp, &size);
+    if (rc != GD_OK)
+        return rc;
+    rc = load_all(&l, size);
     fclose(l.fp);
     gd_free(l.e);
     gd_free(l.seen);

@@ -199,3 +199,59 @@ bool gd_parse_size(const char *s, size_t len, size_t *out)
     *out = v;
     return true;
 }
+
+/* ---- lines ------------------------------------------------------------ */
+
+int gd_read_line(FILE *fp, char *buf, size_t *len)
+{
+    size_t n = 0;
+    int c;
+    /* one byte beyond GD_LINE_MAX is kept: a '\r' there may end the line */
+    while ((c = getc_unlocked(fp)) != EOF && c != '\n') {
+        if (c == '\0')
+            return GD_TEXT_NUL;
+        if (n == GD_LINE_MAX + 1)
+            return GD_TEXT_LONG;
+        buf[n++] = (char)c;
+    }
+    if (ferror(fp))
+        return GD_TEXT_EIO;
+    if (c == EOF && n == 0)
+        return GD_TEXT_END;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    if (n > GD_LINE_MAX)
+        return GD_TEXT_LONG;
+    buf[n] = '\0';
+    *len = n;
+    return GD_TEXT_LINE;
+}
+
+bool gd_line_is_comment(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && gd_is_blank(s[i]))
+        i++;
+    return i == len || s[i] == '#';
+}
+
+size_t gd_split_fields(char *s, size_t len, const char **field, size_t *flen, size_t max)
+{
+    size_t n = 0, i = 0;
+    while (i < len) {
+        while (i < len && gd_is_blank(s[i]))
+            i++;
+        if (i == len)
+            break;
+        const size_t start = i;
+        while (i < len && !gd_is_blank(s[i]))
+            i++;
+        if (n == max)
+            return max + 1;
+        field[n] = s + start;
+        flen[n++] = i - start;
+        if (i < len)
+            s[i++] = '\0'; /* the last field ends at s[len], already NUL */
+    }
+    return n;
+}

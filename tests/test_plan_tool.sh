@@ -73,9 +73,83 @@ expect_status 1 --rule log-score-linear "$work/zero.txt"
 expect_in "$work/err" "needs every score > 0"
 head -c 100 "$fixture" >"$work/trunc.safetensors"
 expect_status 1 --input-format fisher "$work/trunc.safetensors"
-expect_in "$work/err" "trunc.safetensors: cannot read the Fisher file: file is corrupt"
+expect_in "$work/err" "trunc.safetensors: truncated Fisher file"
 expect_status 1 "$data/scores.txt" -o "$work/no/such/dir/x.plan"
 expect_in "$work/err" "cannot write the plan"
+
+# ---- issue 16 items 4 and 7, issue 14 item 7, issue 15 item 5 ----------
+
+# the input is read once: piped scores keep every line ("-" and /dev/stdin)
+i=0
+while [ $i -lt 2000 ]; do echo "s$i $((i + 1))"; i=$((i + 1)); done >"$work/many.txt"
+expect_status 0 -q "$work/many.txt" -o "$work/many_file.plan"
+cat "$work/many.txt" | "$tool" -q - -o "$work/many_dash.plan" || fail "stdin as '-'"
+same_file "$work/many_dash.plan" "$work/many_file.plan"
+cat "$work/many.txt" | "$tool" -q /dev/stdin -o "$work/many_stdin.plan" || fail "/dev/stdin"
+same_file "$work/many_stdin.plan" "$work/many_file.plan"
+[ "$(grep -vc '^#' "$work/many_dash.plan")" -eq 2000 ] || fail "piped plan lost sites"
+expect_in "$work/many_dash.plan" "0 s0 1 0.100000001"
+cat "$fixture" | "$tool" -q --p-max 0.3 - -o "$work/fisher_pipe.plan" 2>/dev/null ||
+    fail "Fisher file on stdin"
+same_file "$work/fisher_pipe.plan" "$work/fisher.plan"
+
+# getopt_long: "--" ends the options, "-oFILE" is one argument
+expect_status 0 -q -o "$work/spaced.plan" "$data/scores.txt"
+expect_status 0 -q "-o$work/glued.plan" -- "$data/scores.txt"
+same_file "$work/glued.plan" "$work/spaced.plan"
+
+# the library's number grammar: no hex, no nan/inf, in files and options
+printf 'a 0x10\nb 1\n' >"$work/hex.txt"
+expect_status 1 "$work/hex.txt"
+expect_in "$work/err" "hex.txt:1: score '0x10' is not a decimal number"
+printf 'a nan\n' >"$work/nan.txt"
+expect_status 1 "$work/nan.txt"
+expect_in "$work/err" "nan.txt:1: score 'nan' is not finite"
+printf 'a 1\nb 1e39\n' >"$work/inf.txt"
+expect_status 1 "$work/inf.txt"
+expect_in "$work/err" "inf.txt:2: score '1e39' is not finite"
+expect_status 2 --p-max 0x0.1p0 "$data/scores.txt"
+expect_status 2 --p-max inf "$data/scores.txt"
+expect_status 2 -o - "$data/scores.txt"
+expect_in "$work/err" "'-o -'"
+[ -e ./- ] && fail "'-o -' wrote a file named '-'"
+
+# second pass: a text file forced as Fisher is not called a truncated one
+printf 'abcdefgh{ 1\n' >"$work/brace.txt"
+expect_status 1 --input-format fisher "$work/brace.txt"
+expect_in "$work/err" "brace.txt: cannot read the Fisher file"
+
+# inputs that are not files of scores, each named with its reason
+expect_status 1 "$work"
+expect_in "$work/err" "is a directory"
+expect_status 1 "$data/f16.safetensors"
+expect_in "$work/err" 'tensor "enc.1.w" has dtype F16'
+expect_status 1 "$data/nosamples.safetensors"
+expect_in "$work/err" 'tensor "enc.1.w" (site 1) has no samples'
+{ printf 'a '; i=0; while [ $i -lt 1030 ]; do printf '1'; i=$((i + 1)); done; echo; } >"$work/long.txt"
+expect_status 1 "$work/long.txt"
+expect_in "$work/err" "long.txt:1: line longer than 1024 bytes"
+if command -v mkfifo >/dev/null && command -v timeout >/dev/null; then
+    mkfifo "$work/fifo"
+    timeout 20 "$tool" "$work/fifo" >"$work/out" 2>"$work/err"
+    [ $? -eq 1 ] || fail "a FIFO without a writer: exit 1 at once"
+    expect_in "$work/err" "no scores (the input is empty)"
+fi
+
+# the tool reads its own plan files back
+expect_status 0 -q "$data/scores.txt" --p-max 0.099 -o "$work/own.plan"
+expect_status 0 -q "$work/own.plan" --p-max 0.099 -o "$work/own_again.plan"
+same_file "$work/own_again.plan" "$work/own.plan"
+expect_status 0 -q "$data/fisher_small.plan" --rule uniform
+printf '0 a 1 1.5\n' >"$work/bad_p.plan"
+expect_status 1 "$work/bad_p.plan"
+expect_in "$work/err" "bad_p.plan:1: p '1.5' is not a probability"
+
+# work follows the tensors, not the site numbers: site 10^9 in 200 bytes
+expect_status 0 "$data/site1e9.safetensors"
+[ "$(wc -l <"$work/err")" -eq 1 ] || fail "one note for the missing sites: $(head -3 "$work/err")"
+expect_in "$work/err" "999999999 sites are fed by no tensor (1, 2, 3"
+expect_in "$work/out" "1000000000 b"
 
 [ "$fails" -eq 0 ] && echo "test_plan_tool: all checks passed"
 [ "$fails" -eq 0 ]

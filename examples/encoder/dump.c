@@ -1,6 +1,6 @@
 /*
  * `encoder dump`: one training step's inputs and outputs for a parity test
- * against another implementation (tests/encoder_parity.py runs PyTorch on
+ * against another implementation (tests/parity.py runs PyTorch on
  * it).  A safetensors file (all F32; ids are exact below 2^24) with:
  *   param.<name>, grad.<name>   every parameter and its gradient
  *   batch.ids, batch.seg [B,T]; batch.len [B]; batch.mpos, batch.mlabel [M]

@@ -188,7 +188,7 @@ int enc_cmd_experiment(int argc, char **argv)
     char path[4096];
     enc_path(path, sizeof path, ckpt, "guided.plan");
     float *plan = NULL;
-    for (size_t i = 0; i < n_reg; i++)
+    for (size_t i = 0; i < n_reg && export_dir == NULL; i++)
         if (regimes[i] == ENC_REG_GUIDED || regimes[i] == ENC_REG_MATCHED)
             plan = plan ? plan : enc_read_plan(plan_path ? plan_path : path, enc_n_sites(&cfg));
 

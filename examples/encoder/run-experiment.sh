@@ -78,44 +78,48 @@ if [ ! -f "$out/guided.plan" ]; then
 fi
 # A user's route to the same plan: the tool on the Fisher file.
 "$plan_tool" "$out/fisher.safetensors" --p-max 0.1 --p-min 0 -o "$out/guided-tool.plan" >/dev/null
-"$plan_tool" --help >/dev/null
+# The same scores and rates, site by site (the tool names sites after their
+# tensors' common prefix, the trainer after BERT's modules).
+diff <(awk '!/^#/ { print $1, $3, $4 }' "$out/guided.plan") \
+    <(awk '!/^#/ { print $1, $3, $4 }' "$out/guided-tool.plan") >/dev/null ||
+    { echo "gdropout-plan on the Fisher file plans other rates" >&2; exit 1; }
+echo "gdropout-plan reads the Fisher file back: the same scores and rates"
 
 stage "2. hyperparameters on the validation split (10 % of the pool, $sel_seeds seeds)"
-sel=$out/selection.tsv
 common=(--ckpt "$ckpt" --plan "$out/guided.plan" --fractions 0.1 --seeds $sel_seeds "${steps[@]}")
-for lr in 3e-4 1e-3; do
-    for pool in mean cls; do
-        "$enc" experiment "${common[@]}" --regimes standard --lr $lr --pool $pool \
-            --out "$out/sel-lr$lr-$pool.tsv" | grep -E '^\[|^experiment' | tail -n 1
+# mean_val FILE: the mean validation accuracy of its rows (both tasks, all seeds).
+mean_val() { awk -F'\t' 'NR > 1 { s += $7; n++ } END { printf "%.6f\n", s / n }' "$1"; }
+# better A B: whether A > B (ties keep the earlier candidate).
+better() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
+sel() { # name, flags...: one selection run, printing its mean validation accuracy
+    local name=$1
+    shift
+    "$enc" experiment "${common[@]}" "$@" --out "$out/sel-$name.tsv" >/dev/null
+    local v
+    v=$(mean_val "$out/sel-$name.tsv")
+    printf '%s\t%s\n' "$name" "$v" >>"$out/selection.tsv"
+    echo "  $name: validation accuracy $v" >&2
+    echo "$v"
+}
+: >"$out/selection.tsv"
+best=-1 lr= pool=
+for l in 3e-4 1e-3; do
+    for q in mean cls; do
+        v=$(sel "lr$l-pool$q" --regimes standard --lr $l --pool $q)
+        if better "$v" "$best"; then best=$v lr=$l pool=$q; fi
     done
 done
-# The best (lr, pool) by mean validation accuracy over both tasks and seeds.
-best=$(for f in "$out"/sel-lr*.tsv; do
-    awk -v f="$(basename "$f" .tsv)" 'NR > 1 { s += $7; n++ } END { printf "%.6f %s\n", s / n, f }' "$f"
-done | sort -k1,1gr -k2 | head -n 1)
-lr=$(echo "$best" | sed -E 's/.*sel-lr([^-]*)-.*/\1/')
-pool=$(echo "$best" | sed -E 's/.*-(mean|cls)$/\1/')
-for p in 0.05 0.2; do
-    "$enc" experiment "${common[@]}" --regimes standard --lr "$lr" --pool "$pool" --p $p \
-        --out "$out/sel-p$p.tsv" | tail -n 1
+best=-1 p=
+for r in 0.05 0.1 0.2; do
+    v=$(sel "p$r" --regimes standard --lr "$lr" --pool "$pool" --p $r)
+    if better "$v" "$best"; then best=$v p=$r; fi
 done
-cp "$out/sel-lr$lr-$pool.tsv" "$out/sel-p0.1.tsv"
-p=$(for f in "$out"/sel-p*.tsv; do
-    awk -v f="$f" 'NR > 1 { s += $7; n++ } END { printf "%.6f %s\n", s / n, f }' "$f"
-done | sort -k1,1gr | head -n 1 | sed -E 's/.*sel-p([0-9.]*)\.tsv$/\1/')
-for slr in 3e-4 1e-3; do
-    "$enc" experiment "${common[@]}" --regimes scratch --scratch-lr $slr --pool "$pool" \
-        --out "$out/sel-scratch$slr.tsv" | tail -n 1
+best=-1 slr=
+for l in 3e-4 1e-3; do
+    v=$(sel "scratch-lr$l" --regimes scratch --scratch-lr $l --pool "$pool")
+    if better "$v" "$best"; then best=$v slr=$l; fi
 done
-slr=$(for f in "$out"/sel-scratch*.tsv; do
-    awk -v f="$f" 'NR > 1 { s += $7; n++ } END { printf "%.6f %s\n", s / n, f }' "$f"
-done | sort -k1,1gr | head -n 1 | sed -E 's/.*sel-scratch([^/]*)\.tsv$/\1/')
-{
-    echo "lr $lr"
-    echo "pool $pool"
-    echo "p $p"
-    echo "scratch_lr $slr"
-} >"$out/selection.txt"
+printf 'lr %s\npool %s\np %s\nscratch_lr %s\n' "$lr" "$pool" "$p" "$slr" >"$out/selection.txt"
 echo "chosen on validation: lr $lr, pool $pool, p $p, scratch lr $slr"
 # The guided plan's p_max is the chosen standard rate.
 if [ "$p" != 0.1 ]; then

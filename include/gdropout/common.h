@@ -66,7 +66,8 @@ extern "C" {
  * are part of the ABI and never change meaning. */
 #define GD_ERROR_LIST(X)                                                        \
     X(GD_EINVAL, -1, "invalid argument (NULL pointer, bad flag or empty size)") \
-    X(GD_EDOMAIN, -2, "parameter out of its domain (p outside [0,1], NaN, negative sigma)") \
+    X(GD_EDOMAIN, -2, "value out of its domain (NaN or Inf, negative, p outside [0,1] or "    \
+                      "p_min > p_max, or too large to keep: see the function)")              \
     X(GD_EOVERFLOW, -3, "size arithmetic overflows size_t")                     \
     X(GD_ESHAPE, -4, "sizes do not match")                                      \
     X(GD_ENOTFOUND, -5, "unknown tensor, site or id")                           \

@@ -11,7 +11,16 @@
  * dropout site (the dropout layer that follows it); site scores reduce the
  * tensors of a site to one number for the guided schedule.
  *
- * Accumulators are double.  A gd_fisher is used by one thread at a time;
+ * Accumulators are double.  What an object holds always saves and loads
+ * back bit for bit, so every call keeps two limits and refuses (GD_EDOMAIN,
+ * object untouched) what would break them:
+ *   - each estimate F_j is at most 2^127 (half the float range): the
+ *     accumulators refuse gradients whose square is >= 2^127
+ *     (|g| >= ~1.3e19), the Adam path v scaled above 2^127;
+ *   - the weight W is 0 (then every sum is 0) or in [2^-512, 2^512]
+ *     (~7.5e-155 .. ~1.3e154), so that estimate * W is an exact-enough
+ *     normal double.
+ * A gd_fisher is used by one thread at a time;
  * distinct objects may be used from distinct threads concurrently.
  * Dense matrices are row-major W[out x in], y = x W^T + b (PyTorch's Linear).
  */
@@ -54,7 +63,8 @@ GD_API void gd_fisher_destroy(gd_fisher *f);
  * (GD_NONE: tracked but part of no site).  Ids are 0, 1, 2, ... in
  * registration order; *id_out receives it (id_out may be NULL).  name is a
  * non-empty UTF-8 string of at most 255 bytes with no control characters,
- * copied.  Errors: GD_EINVAL (NULL f or name, bad name, numel == 0),
+ * copied; "__metadata__" is reserved (the file format's own key).
+ * Errors: GD_EINVAL (NULL f or name, bad name, numel == 0),
  * GD_EEXIST (name taken), GD_EOVERFLOW, GD_ENOMEM. */
 GD_NODISCARD GD_API int gd_fisher_add_tensor(gd_fisher *f, const char *name, size_t numel,
                                              size_t site, size_t *id_out);
@@ -72,8 +82,9 @@ GD_NODISCARD GD_API int gd_fisher_info(const gd_fisher *f, size_t id, const char
                                        size_t *numel, size_t *site);
 
 /* F += w * grad^2 for one example's gradient (numel floats), adding w to the
- * tensor's sample weight.  w finite and >= 0.  A gradient holding NaN or Inf
- * is refused (GD_EDOMAIN) and nothing is added.
+ * tensor's sample weight.  w finite and >= 0.  GD_EDOMAIN, with nothing
+ * added, for a negative, NaN or Inf w, a gradient holding NaN or Inf or an
+ * element whose square is >= 2^127, or a weight that would pass 2^512.
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_EDOMAIN. */
 GD_NODISCARD GD_API int gd_fisher_accumulate(gd_fisher *f, size_t id, const float *grad, float w);
 
@@ -110,8 +121,8 @@ GD_NODISCARD GD_API int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, si
  * G_b = dy_b^T x_b, so it is formed per example (one sgemm into a scratch
  * buffer of out*in floats, the only allocation) and then squared in double;
  * the bias gets (sum_t dy_bt)^2.  seq == 0 is GD_ESHAPE; GD_EDOMAIN also
- * when max|x| max|dy| seq >= 2^127 (G_b could overflow float).  Errors as
- * gd_fisher_accumulate_dense. */
+ * when (max|x| max|dy| seq)^2 or (max|dy| seq)^2 >= 2^127 (an estimate
+ * could pass the limit above).  Errors as gd_fisher_accumulate_dense. */
 GD_NODISCARD GD_API int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id,
                                                        const float *x, const float *dy,
                                                        size_t batch, size_t seq, size_t in,
@@ -169,7 +180,8 @@ GD_NODISCARD GD_API int gd_fisher_set_sgemm(gd_fisher *f, gd_sgemm_fn sgemm, voi
  * gradients).  The parameters move while v builds up, so this is F
  * smoothed over the last ~1/(1-beta2) steps.  Replaces the tensor's
  * accumulators with this estimate at weight 1.  beta2 in [0, 1), step >= 1,
- * batch >= 1, v finite and >= 0 (all checked before anything changes).
+ * batch >= 1, v >= 0 and batch * v / (1 - beta2^step) <= 2^127 (all checked
+ * before anything changes; GD_EDOMAIN otherwise).
  * Errors: GD_EINVAL, GD_ENOTFOUND, GD_EDOMAIN. */
 GD_NODISCARD GD_API int gd_fisher_from_adam(gd_fisher *f, size_t id, const float *v, float beta2,
                                             uint64_t step, size_t batch);
@@ -186,13 +198,17 @@ GD_NODISCARD GD_API int gd_fisher_read(const gd_fisher *f, size_t id, float *est
 GD_NODISCARD GD_API int gd_fisher_sums(const gd_fisher *f, size_t id, double *sums, size_t numel,
                                        double *weight);
 
-/* Replaces tensor id's accumulators.  sums finite and >= 0, weight finite
- * and >= 0.  Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EDOMAIN. */
+/* Replaces tensor id's accumulators.  weight 0 (then every sum 0) or in
+ * [2^-512, 2^512]; sums >= 0 with sums[j] / weight <= 2^127.  Anything else
+ * (NaN, Inf, negative, out of range) is GD_EDOMAIN.
+ * Errors: GD_EINVAL, GD_ENOTFOUND, GD_ESHAPE, GD_EDOMAIN. */
 GD_NODISCARD GD_API int gd_fisher_set_sums(gd_fisher *f, size_t id, const double *sums,
                                            size_t numel, double weight);
 
 /* dst += src: both must hold the same tensors (names, sizes, sites) in the
- * same order.  Errors: GD_EINVAL, GD_ESHAPE (and dst is unchanged). */
+ * same order.  A sum gd_fisher_set_sums would refuse (a weight above 2^512)
+ * is GD_EDOMAIN.  On any error both objects are unchanged.
+ * Errors: GD_EINVAL, GD_ESHAPE, GD_EDOMAIN. */
 GD_NODISCARD GD_API int gd_fisher_merge(gd_fisher *dst, const gd_fisher *src);
 
 /* Number of sites: 1 + the largest site any tensor feeds (0 if none). */
@@ -202,7 +218,8 @@ GD_NODISCARD GD_API int gd_fisher_site_count(const gd_fisher *f, size_t *n_sites
  * computed in double and rounded once.  A site that no tensor feeds gets a
  * quiet NaN (the host leaves it at its standard rate; gd_plan refuses NaN).
  * Errors: GD_EINVAL (NULL, unknown reduce, n_sites == 0), GD_ESHAPE (a tensor
- * feeds a site >= n_sites), GD_ESTATE (a scored tensor has no samples). */
+ * feeds a site >= n_sites), GD_ESTATE (a scored tensor has no samples),
+ * GD_EDOMAIN (GD_REDUCE_SUM only: a site's sum is too large for a float). */
 GD_NODISCARD GD_API int gd_fisher_site_scores(const gd_fisher *f, int reduce, float *scores,
                                               size_t n_sites);
 
@@ -219,7 +236,11 @@ GD_NODISCARD GD_API int gd_fisher_unit_scores(const gd_fisher *f, size_t id, siz
  * (decimal, or "none") and "gdropout.weight.<name>" (W, "%.17g").  Written
  * to a temporary file in the same folder, flushed, fsync'ed and renamed, so
  * the target is either the old file or the whole new one.  Tensors without
- * samples are written as zeros with weight 0.
+ * samples are written as zeros with weight 0.  path must name a regular
+ * file (replaced; it keeps its mode) or nothing (created with mode 0666 less
+ * the umask, as open(2) would); a symlink (even to a regular file), a
+ * dangling symlink, a directory, FIFO, socket or device at path is GD_EIO
+ * and stays as it was.
  * Errors: GD_EINVAL, GD_EIO, GD_ENOMEM. */
 GD_NODISCARD GD_API int gd_fisher_save(const gd_fisher *f, const char *path);
 
@@ -231,9 +252,13 @@ GD_NODISCARD GD_API int gd_fisher_save(const gd_fisher *f, const char *path);
  * names (as gd_fisher_add_tensor, unique), dtype F32 only, shape product
  * against the offsets, offsets tiling the data section exactly (no overlap,
  * no gap, nothing after), metadata values ("gdropout.format" must be
- * "fisher-1"; sites decimal or "none"; weights finite >= 0), and estimates
- * finite and >= 0.  Headers above 16 MiB or 2^20 JSON values are refused
- * as absurd; tensor data is read in chunks, never all at once.
+ * "fisher-1"; sites decimal or "none"; weights 0 or in [2^-512, 2^512]),
+ * and estimates in [0, 2^127] (all 0 when the weight is 0): the object's
+ * limits above, so a foreign file cannot hold what would not read back as
+ * written.  Headers above 16 MiB or 2^20 JSON values are refused as absurd;
+ * tensor data is read in chunks, never all at once.  path must be a regular
+ * file (or a symlink to one): it is opened non-blocking and checked before
+ * anything is read, so a FIFO or device is GD_EIO at once, never a hang.
  * Reading back a saved file gives the same estimates bit for bit.
  * Errors: GD_EINVAL, GD_EIO, GD_EFORMAT, GD_ENOMEM. */
 GD_NODISCARD GD_API int gd_fisher_load(gd_fisher **out, const char *path);

@@ -62,8 +62,10 @@ GD_NODISCARD GD_API int gd_plan_set_scores(gd_plan *p, const float *scores, size
 /* Computes every site's probability under `rule` (GD_RULE_*), with
  * 0 <= p_min <= p_max <= 1.  Every rule needs every score set.  Results are
  * clamped to [p_min, p_max], so the ends are exactly p_max and p_min.  No
- * allocation: the rank sort uses scratch made by gd_plan_create.  Errors: GD_EINVAL (NULL p, unknown rule),
- * GD_EDOMAIN (bad p_max / p_min, or a score the rule cannot use),
+ * allocation: the rank sort uses scratch made by gd_plan_create.
+ * Errors: GD_EINVAL (NULL p, unknown rule), GD_EDOMAIN (p_max or p_min
+ * outside [0, 1] or NaN, p_min > p_max, or a score <= 0 under
+ * GD_RULE_LOG_SCORE_LINEAR),
  * GD_ESTATE (a site without a score). */
 GD_NODISCARD GD_API int gd_plan_compute(gd_plan *p, int rule, float p_max, float p_min);
 
@@ -85,13 +87,21 @@ GD_NODISCARD GD_API int gd_plan_site_info(const gd_plan *p, size_t site, const c
 /* Writes the computed plan as text, one site a line:
  *   <index> <name or -> <score> <p>
  * ('#' starts a comment line; floats as "%.9g", so they read back exactly),
- * through a temporary file, fsync and rename.
+ * through a temporary file, fsync and rename.  path must name a regular
+ * file (replaced; it keeps its mode) or nothing (created with mode 0666
+ * less the umask); a symlink, dangling symlink, directory, FIFO, socket or
+ * device at path is GD_EIO and stays as it was (as gd_fisher_save).
  * Errors: GD_EINVAL, GD_ESTATE (not computed), GD_EIO, GD_ENOMEM. */
 GD_NODISCARD GD_API int gd_plan_save(const gd_plan *p, const char *path);
 
 /* Reads a plan written by gd_plan_save (comments and blank lines allowed;
  * every index 0 .. n-1 exactly once, in any order) into a new plan in *out,
- * with its probabilities computed as written.
+ * with its probabilities computed as written.  Lines end in "\n" or
+ * "\r\n" and hold at most 1024 bytes without that ending; fields are
+ * separated by spaces or tabs; numbers are decimal ([+-]digits[.digits]
+ * [e[+-]digits]: no hex, inf or nan).  Memory is a small multiple of the
+ * file's size.  path must be a regular file (or a symlink to one), checked
+ * before anything is read: a FIFO or device is GD_EIO at once.
  * Errors: GD_EINVAL, GD_EIO, GD_EFORMAT, GD_ENOMEM. */
 GD_NODISCARD GD_API int gd_plan_load(gd_plan **out, const char *path);
 

@@ -28,7 +28,8 @@ extern "C" {
  * Philox4x32-10(counter = { (uint32)(i/4), (uint32)((i/4) >> 32),
  * (uint32)stream, (uint32)(stream >> 32) }, key = { (uint32)seed,
  * (uint32)(seed >> 32) }).  A call with offset o on n elements uses indices
- * o .. o+n-1, which must not pass 2^64 - 1 (GD_EOVERFLOW). */
+ * o .. o+n-1; the last, o + n - 1, must not pass 2^64 - 1 (GD_EOVERFLOW
+ * otherwise): offset 2^64 - 1 with n = 1 is fine, with n = 2 it is not. */
 typedef struct gd_stream {
     uint64_t seed;
     uint64_t stream;
@@ -42,7 +43,7 @@ GD_NODISCARD GD_API int gd_philox4x32_10(const uint32_t ctr[4], const uint32_t k
 
 /* r[j] = the word of absolute element index s->offset + j, for j < n.
  * n == 0 does nothing.  Errors: GD_EINVAL (NULL r or s with n > 0),
- * GD_EOVERFLOW (offset + n passes 2^64).  Thread-safe. */
+ * GD_EOVERFLOW (offset + n - 1 passes 2^64 - 1).  Thread-safe. */
 GD_NODISCARD GD_API int gd_random_u32(uint32_t *r, size_t n, const gd_stream *s);
 
 /* z[j] = the standard normal deviate of absolute element index

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The BERT-style encoder trainer (examples/encoder), built against an
+# INSTALLED libgdropout like the other examples (31-examples.sh):
+#   1. ctest in the examples build: the gradient check and the PyTorch parity
+#      test (Debian's python3-torch; installed here so it is not skipped);
+#   2. a tiny pretraining run of a few hundred steps, plain and under
+#      ASan/UBSan, whose MLM loss must fall by more than LOSS_DROP nats;
+#   3. bad input (WordNet missing or malformed, a vocabulary that does not
+#      match the checkpoint, a truncated checkpoint, bad flags) must end with
+#      status 1 and a message, plain and under ASan/UBSan, never a crash.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+scripts/dev deps
+
+# wordnet-base: the corpus; python3-torch (+ numpy): the parity test.
+missing=()
+for p in wordnet-base python3-torch python3-numpy; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+build="build-ci-encoder"
+cmake -S . -B "$build" -DCMAKE_INSTALL_PREFIX="$prefix" -DGD_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)"
+cmake --install "$build" >/dev/null
+export LD_LIBRARY_PATH="$prefix/lib:$prefix/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# A sanitizer report must not look like the trainer's own "exit 1".
+export ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=exitcode=87:print_stacktrace=1
+
+# The loss of a uniform guess over the 500-entry vocabulary is ln 500 = 6.2;
+# 300 steps of this configuration reach about 4.5 (first progress line, an
+# average over steps 1-25: about 6.1), so a fall of 1.0 nat leaves room for
+# noise yet fails a model that does not learn.
+LOSS_DROP=1.0
+tiny=(--layers 2 --hidden 32 --heads 2 --ffn 64 --vocab 500 --max-len 32 --batch 32
+      --steps 300 --warmup 30 --log-every 25 --eval-every 300 --eval-n 200 --threads 1)
+
+loss_falls() { # log file
+    awk -v margin="$LOSS_DROP" '
+        $1 == "step" && $3 == "loss" { if (n++ == 0) first = $4; last = $4 }
+        END {
+            if (n < 2) { print "  no progress lines"; exit 1 }
+            printf "  MLM loss %s -> %s over %d progress lines (must fall by > %s)\n",
+                   first, last, n, margin
+            exit !(first - last > margin)
+        }' "$1"
+}
+
+for flavour in plain asan; do
+    bin=$work/examples-$flavour
+    flags=()
+    [ "$flavour" = asan ] && flags=(-DGDX_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+    cmake -S examples -B "$bin" -DCMAKE_PREFIX_PATH="$prefix" "${flags[@]}" >/dev/null
+    cmake --build "$bin" -j "$(nproc)" --target encoder encoder_gradcheck
+    if [ "$flavour" = plain ]; then
+        echo "== plain: ctest (gradient check, PyTorch parity)"
+        ctest --test-dir "$bin" --output-on-failure -R '^encoder_' | tee "$work/ctest.log"
+        if grep -q 'Skipped' "$work/ctest.log"; then
+            echo "the parity test was skipped although python3-torch is installed"
+            exit 1
+        fi
+    else
+        echo "== asan: gradient check"
+        "$bin/encoder/encoder_gradcheck" | tail -n 1
+    fi
+    echo "== $flavour: tiny pretraining, ${tiny[*]}"
+    start=$SECONDS
+    "$bin/encoder/encoder" pretrain --out "$work/ckpt-$flavour" "${tiny[@]}" >"$work/pretrain-$flavour.log"
+    grep -E '^(eval|checkpoint)' "$work/pretrain-$flavour.log"
+    loss_falls "$work/pretrain-$flavour.log" || { cat "$work/pretrain-$flavour.log"; exit 1; }
+    echo "  ($((SECONDS - start)) s)"
+done
+
+echo "== bad input: status 1 and a message, never a crash"
+ckpt=$work/ckpt-plain
+# A malformed data.noun: the four files with one synset line's offset
+# replaced by letters.
+mkdir -p "$work/wn-bad"
+cp /usr/share/wordnet/data.{noun,verb,adj,adv} "$work/wn-bad/"
+line=$(grep -n -m1 -v '^ ' "$work/wn-bad/data.noun" | cut -d: -f1)
+sed -i "${line}s/^[0-9]*/x0x0x0x0/" "$work/wn-bad/data.noun"
+# A vocabulary one entry short of the checkpoint's.
+mkdir -p "$work/vocab-bad"
+cp "$ckpt"/* "$work/vocab-bad/"
+head -n -1 "$ckpt/vocab.txt" >"$work/vocab-bad/vocab.txt"
+# Truncated checkpoints: inside the data, and inside the header length.
+mkdir -p "$work/trunc" "$work/trunc4"
+cp "$ckpt"/* "$work/trunc/"
+cp "$ckpt"/* "$work/trunc4/"
+head -c 100000 "$ckpt/model.safetensors" >"$work/trunc/model.safetensors"
+head -c 4 "$ckpt/model.safetensors" >"$work/trunc4/model.safetensors"
+
+for flavour in plain asan; do
+    enc=$work/examples-$flavour/encoder/encoder
+    expect_fail() { # what, then the command's arguments
+        local what=$1 status=0
+        shift
+        "$enc" "$@" >/dev/null 2>"$work/err" || status=$?
+        if [ "$status" -ne 1 ]; then
+            cat "$work/err"
+            echo "FAIL ($flavour): $what: exit status $status, expected 1: encoder $*"
+            exit 1
+        fi
+        grep -q '^encoder: ' "$work/err" || { cat "$work/err"; echo "FAIL: no message: $what"; exit 1; }
+        echo "  ok ($flavour) $what: $(grep -m1 '^encoder: ' "$work/err")"
+    }
+    expect_fail "missing WordNet folder" pretrain --wordnet "$work/no-wordnet" --out "$work/x" "${tiny[@]}"
+    expect_fail "malformed data.noun line $line" pretrain --wordnet "$work/wn-bad" --out "$work/x" "${tiny[@]}"
+    expect_fail "vocabulary/checkpoint mismatch (dump)" dump --ckpt "$work/vocab-bad" --out "$work/x.st"
+    expect_fail "vocabulary/checkpoint mismatch (resume)" pretrain --resume --out "$work/vocab-bad" "${tiny[@]}"
+    expect_fail "truncated checkpoint (100000 bytes)" dump --ckpt "$work/trunc" --out "$work/x.st"
+    expect_fail "truncated checkpoint (4 bytes)" dump --ckpt "$work/trunc4" --out "$work/x.st"
+    expect_fail "unknown flag" pretrain --bogus
+    expect_fail "flag without its value" pretrain --steps
+    expect_fail "flag out of range" pretrain --layers 0
+    expect_fail "unknown command" bogus
+done
+echo "encoder OK"
