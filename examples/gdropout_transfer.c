@@ -55,7 +55,7 @@ typedef struct options {
     float p, lr;
     size_t steps, batch, pretrain_steps, log_every;
     double fisher_frac;
-    const char *data, *out;
+    const char *data, *out, *fisher_out;
     int select, control;
 } options;
 
@@ -121,6 +121,8 @@ static void usage(FILE *to)
             "  --data FILE         digits CSV, gzip'ed if it ends in .gz\n"
             "                      (default %s)\n"
             "  --out FILE          where the markdown table goes (default results.md)\n"
+            "  --fisher-out FILE   also save the Fisher the run measured (gd_fisher_save,\n"
+            "                      safetensors; try: gdropout-plan FILE); not with --select\n"
             "  --log-every N       print 'loss ...' lines every N steps (default 0: off)\n"
             "  --select            tune p and lr for standard dropout on the validation\n"
             "                      split (the test split is not read)\n"
@@ -190,6 +192,8 @@ static int parse_flag(options *o, const char *flag, const char *val)
         return *(o->data = val) ? 0 : -1;
     if (!strcmp(flag, "--out"))
         return *(o->out = val) ? 0 : -1;
+    if (!strcmp(flag, "--fisher-out"))
+        return *(o->fisher_out = val) ? 0 : -1;
     if (!strcmp(flag, "--p") || !strcmp(flag, "--lr")) {
         const int is_p = flag[2] == 'p';
         if (parse_real(val, 0.0, is_p ? 0.95 : 1.0, !is_p, &d) != 0)
@@ -250,6 +254,11 @@ static int parse_options(options *o, int argc, char **argv)
             fprintf(stderr, "gdropout-transfer: bad value '%s' for %s (try --help)\n", val, flag);
             return -1;
         }
+    }
+    if (o->select && o->fisher_out) {
+        fprintf(stderr, "gdropout-transfer: --fisher-out needs the Fisher pass, which --select "
+                        "skips\n");
+        return -1;
     }
     return 0;
 }
@@ -430,6 +439,17 @@ static int plan_guided(experiment *e)
     const gdx_set sub = gdx_set_head(&e->pre_train, nf);
     if (rc == GD_OK)
         rc = gdx_mlp_fisher(&e->pretrained, &sub, f, w_id, b_id);
+    if (rc == GD_OK && e->opt.fisher_out) {
+        rc = gd_fisher_save(f, e->opt.fisher_out);
+        if (rc != GD_OK) {
+            fprintf(stderr, "gdropout-transfer: cannot save the Fisher to %s: %s (%s)\n",
+                    e->opt.fisher_out, gd_strerror(rc), gd_error_name(rc));
+            gd_fisher_destroy(f);
+            return -1;
+        }
+        printf("Fisher saved to %s (try: gdropout-plan %s)\n", e->opt.fisher_out,
+               e->opt.fisher_out);
+    }
     if (rc == GD_OK)
         rc = gd_fisher_site_scores(f, GD_REDUCE_TENSOR_MEAN, e->site_score, GDX_SITES);
     /* Per-site: rank the scored sites 1..3; the input site keeps p. */
@@ -587,8 +607,18 @@ static void write_table(FILE *to, const experiment *e, const double *acc, const 
     if (e->n_regimes == N_REGIMES)
         fprintf(to, "; matched: input p, hidden sites %.4f (the guided mean)", (double)e->matched_p);
     fprintf(to, ". Differences are paired over seeds (same subset, data order, head and "
-                "dropout streams), mean [95%% t interval], in accuracy points.\n\n"
-                "Command: `%s`\n", command);
+                "dropout streams), mean [95%% t interval], in accuracy points.\n\n");
+    fprintf(to, "Fisher site scores (TENSOR_MEAN): relu1 %.5g, relu2 %.5g, relu3 %.5g; "
+                "per-unit plan, mean p per layer:",
+            (double)e->site_score[1], (double)e->site_score[2], (double)e->site_score[3]);
+    for (size_t k = 1, at = 0; k < GDX_SITES; at += width[k], k++) {
+        double sum = 0.0;
+        for (size_t j = at; j < at + width[k]; j++)
+            sum += e->unit_p[j];
+        fprintf(to, " %s %.4f%s", site_name[k], sum / (double)width[k],
+                k + 1 < GDX_SITES ? "," : "");
+    }
+    fprintf(to, ".\n\nCommand: `%s`\n", command);
 }
 
 static int run_experiment(experiment *e, const char *command)
@@ -731,13 +761,32 @@ static void teardown(experiment *e)
     free(e->subset);
 }
 
-/* argv joined by spaces, for the report (truncated past the buffer). */
+/* Whether argv[i] names an output file (--out FILE, --fisher-out=FILE): where
+ * a run writes does not change its numbers. */
+static int output_flag(const char *arg)
+{
+    return !strcmp(arg, "--out") || !strcmp(arg, "--fisher-out") ||
+           !strncmp(arg, "--out=", 6) || !strncmp(arg, "--fisher-out=", 13);
+}
+
+/* The command that reproduces the numbers, for the report: the program's
+ * name without its directory, then argv without the output flags, joined
+ * by spaces (truncated past the buffer).  So the report of a rerun is
+ * byte-for-byte the same wherever it was built and whatever it writes to
+ * (scripts/record-result --check compares them). */
 static void join_args(char *buf, size_t size, int argc, char **argv)
 {
     size_t at = 0;
     buf[0] = '\0';
     for (int i = 0; i < argc && at + 1 < size; i++) {
-        const int w = snprintf(buf + at, size - at, "%s%s", i ? " " : "", argv[i]);
+        const char *arg = argv[i];
+        if (i == 0 && strrchr(arg, '/'))
+            arg = strrchr(arg, '/') + 1;
+        if (i > 0 && output_flag(arg)) {
+            i += strchr(arg, '=') == NULL; /* and its value */
+            continue;
+        }
+        const int w = snprintf(buf + at, size - at, "%s%s", at ? " " : "", arg);
         if (w < 0)
             break;
         at += (size_t)w;

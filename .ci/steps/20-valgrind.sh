@@ -9,15 +9,9 @@
 # tests/valgrind.supp holds only suppressions for OpenBLAS's own internals.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export DEBIAN_FRONTEND=noninteractive
-need=()
-for p in valgrind build-essential cmake pkgconf libopenblas-dev check; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. .ci/lib.sh
+need_build_deps
+need_pkgs valgrind
 
 build="build-valgrind"
 vg="valgrind;--error-exitcode=99;--leak-check=full;--errors-for-leak-kinds=definite,indirect"

@@ -7,15 +7,8 @@
 # ours to check, and TSan cannot see through their hand-written locking.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export DEBIAN_FRONTEND=noninteractive
-need=()
-for p in build-essential cmake pkgconf libopenblas-dev check; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. .ci/lib.sh
+need_build_deps
 
 build="build-tsan"
 flags="-fsanitize=thread -g -O1 -fno-omit-frame-pointer"

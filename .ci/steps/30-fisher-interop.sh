@@ -5,14 +5,9 @@
 # BLIS (libblis-dev, beside OpenBLAS, which stays the system default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-need=()
-for p in python3-numpy libblis-dev; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends python3 "${need[@]}" >/dev/null
-fi
+. .ci/lib.sh
+need_build_deps
+need_pkgs python3 python3-numpy libblis-dev
 cmake -S . -B build-interop -DGD_PYTHON3=/usr/bin/python3 >/dev/null
 cmake --build build-interop -j "$(nproc)" --target gdropout-plan write_fisher_fixture \
     test_fisher_sgemm

@@ -10,18 +10,11 @@
 #      status 1 and a message, plain and under ASan/UBSan, never a crash.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/dev deps
+. .ci/lib.sh
+need_build_deps
 
 # wordnet-base: the corpus; python3-torch (+ numpy): the parity test.
-missing=()
-for p in wordnet-base python3-torch python3-numpy; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+need_pkgs wordnet-base python3-torch python3-numpy
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

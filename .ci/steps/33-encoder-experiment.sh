@@ -6,15 +6,9 @@
 # report names them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/dev deps
-missing=()
-for p in wordnet-base python3-numpy python3-scipy python3-sklearn python3-matplotlib; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. .ci/lib.sh
+need_build_deps
+need_pkgs wordnet-base python3-numpy python3-scipy python3-sklearn python3-matplotlib
 build=build-ci-experiment
 cmake -S . -B "$build" -DCMAKE_INSTALL_PREFIX="$PWD/$build/prefix" -DGD_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" >/dev/null

@@ -12,17 +12,11 @@
 #   FUZZ_TARGETS   which targets (default: all that were built)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export DEBIAN_FRONTEND=noninteractive
+. .ci/lib.sh
+need_build_deps
 # libclang-rt-14-dev ships libclang_rt.fuzzer-x86_64.a (libFuzzer) and the
 # sanitizer runtimes for clang 14.
-need=()
-for p in clang libclang-rt-14-dev build-essential cmake pkgconf libopenblas-dev check; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+need_pkgs clang libclang-rt-14-dev
 
 build="build-fuzz"
 seconds=${FUZZ_SECONDS:-45}

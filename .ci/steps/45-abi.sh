@@ -24,15 +24,9 @@
 # only for a deliberate, compatible addition in a new version node).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export DEBIAN_FRONTEND=noninteractive
-need=()
-for p in abigail-tools binutils build-essential cmake pkgconf libopenblas-dev check; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. .ci/lib.sh
+need_build_deps
+need_pkgs abigail-tools binutils
 
 build="build-abi"
 baseline=lib/abi/gdropout-1.abi

@@ -5,8 +5,9 @@
 # umbrella header compiled as C++11 with -pedantic -Werror.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/dev deps
-command -v g++ >/dev/null || apt-get install -y -qq --no-install-recommends g++
+. .ci/lib.sh
+need_build_deps
+need_pkgs g++
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake -S . -B "$work/build" -DGD_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX="$work/prefix" >/dev/null

@@ -21,17 +21,9 @@
 # integer counts, exact in double: they must match exactly.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/dev deps
-missing=()
-for p in openmpi-bin libopenmpi-dev python3 wordnet-base; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-        missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
-fi
+. .ci/lib.sh
+need_build_deps
+need_pkgs openmpi-bin libopenmpi-dev python3 wordnet-base
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

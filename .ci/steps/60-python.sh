@@ -12,7 +12,8 @@
 #    after "<!-- python-example") with the venv's python.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/dev deps
+. .ci/lib.sh
+need_build_deps
 
 # The fenced block that follows the line starting "<!-- $1" in file $2.
 block() {
@@ -29,7 +30,8 @@ if [ -z "$install" ] || [ -z "$example" ]; then
 fi
 if [ "$install" != "$(block python-install bindings/python/README.md)" ]; then
     echo "bindings/python/README.md's install block differs from README.md's:" >&2
-    diff <(printf '%s\n' "$install") <(block python-install bindings/python/README.md) >&2 || true
+    diff <(printf '%s
+' "$install") <(block python-install bindings/python/README.md) >&2 || true
     exit 1
 fi
 
@@ -38,14 +40,7 @@ fi
 # written.
 read -r -a pkgs <<<"$(sed -n 's/^apt-get install //p' <<<"$install")"
 [ ${#pkgs[@]} -gt 0 ] || { echo "README.md: no apt-get install line" >&2; exit 1; }
-missing=()
-for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+need_pkgs "${pkgs[@]}"
 
 py=/usr/bin/python3
 work=$(mktemp -d)

@@ -15,15 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$SECONDS
-scripts/dev deps
-pkgs=()
-for p in python3-torch python3-numpy python3-venv python3-setuptools; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || pkgs+=("$p")
-done
-if [ ${#pkgs[@]} -gt 0 ]; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
-fi
+. .ci/lib.sh
+need_build_deps
+need_pkgs python3-torch python3-numpy python3-venv python3-setuptools
 py=/usr/bin/python3
 "$py" -c 'import torch; print("torch", torch.__version__)'
 work=$(mktemp -d)

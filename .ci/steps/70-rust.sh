@@ -9,12 +9,10 @@
 # crates, warnings denied; Rust 1.63 (Debian 12's rustc) suffices.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scripts/dev deps
+. .ci/lib.sh
+need_build_deps
 export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
-if ! command -v cargo >/dev/null; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends cargo rustc
-fi
+command -v cargo >/dev/null || need_pkgs cargo rustc
 cargo --version
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

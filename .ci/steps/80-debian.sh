@@ -8,15 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$PWD
-need=(build-essential debhelper dpkg-dev lintian cmake pkgconf libopenblas-dev check g++ man-db python3)
-missing=()
-for p in "${need[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+. .ci/lib.sh
+need_build_deps
+need_pkgs debhelper dpkg-dev lintian g++ man-db python3
 
 work=$(mktemp -d)
 packages=(libgdropout1 libgdropout-dev gdropout-tools)
