@@ -66,10 +66,10 @@
  */
 #if !defined(GD_SIMD_INTERFACE) || !defined(GD_SIMD_TABLE) || !defined(GD_SIMD_NAME)
 #error "kernels_simd_impl.h is a template: include it only from a kernels_<isa>.c that defines the vector interface, GD_SIMD_TABLE, GD_SIMD_NAME and GD_SIMD_INTERFACE"
-#endif
-#if !defined(__AVX2__) && !defined(__AVX512F__)
+#elif !defined(__AVX2__) && !defined(__AVX512F__)
 #error "kernels_simd_impl.h needs -mavx2 or -mavx512f on its including file (src/CMakeLists.txt)"
-#endif
+#else /* the template's body: nothing below is compiled after an #error, so
+         the refusal is the compiler's only message */
 
 #include <string.h>
 
@@ -880,3 +880,5 @@ const gd_kernels GD_SIMD_TABLE = {
     .gauss = gauss_simd,
     .normal_words = normal_words_simd,
 };
+
+#endif /* the template body */

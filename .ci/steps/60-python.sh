@@ -67,10 +67,15 @@ cmake -S . -B "$work/asan" -DGD_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInf
 cmake --build "$work/asan" -j "$(nproc)" >/dev/null
 asan_lib=$(find "$work/asan" -name libgdropout.so.1 -print -quit)
 libasan=$(gcc -print-file-name=libasan.so)
+# Every test module but the torch ones: torch's C++ exceptions trip a CHECK
+# in a preloaded libasan's __cxa_throw interceptor (a libasan limitation,
+# not a finding); 62-torch.sh runs them against the plain library.
+asan_modules=$(cd bindings/python && ls tests/test_*.py | grep -v '/test_torch' |
+    sed 's|/|.|; s|\.py$||')
+# shellcheck disable=SC2086
 GDROPOUT_LIBRARY=$asan_lib LD_PRELOAD=$libasan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
     PYTHONPATH=bindings/python PYTHONDONTWRITEBYTECODE=1 OPENBLAS_NUM_THREADS=1 \
-    "$py" -W error -m unittest discover -s bindings/python/tests -t bindings/python 2>&1 |
-    tail -n 3
+    "$py" -W error -m unittest $asan_modules 2>&1 | tail -n 3
 
 echo "-- the README's install commands, as written:"
 printf '%s\n' "$install" | sed 's/^/   /'
