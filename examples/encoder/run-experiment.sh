@@ -140,8 +140,12 @@ stage "4. TF-IDF + logistic regression on the same subsets"
 "$py" "$here/experiment/baseline_tfidf.py" "$out/export" --out "$out/results-tfidf.tsv" --seeds "$seeds"
 
 stage "5. the report"
-"$py" "$here/experiment/report.py" "$out"/results-*.tsv --sites "$out/fisher-sites.tsv" \
-    --figures "$out/figures" --out "$out/results.md"
+# From inside $out, so the report names its sources relative to it; a second
+# copy with links relative to the repository, for scripts/paste-results.
+(cd "$out" && "$py" "$here/experiment/report.py" results-*.tsv --sites fisher-sites.tsv \
+    --figures figures --out results.md &&
+    "$py" "$here/experiment/report.py" results-*.tsv --sites fisher-sites.tsv \
+        --figures figures --out readme.md --link-base "$top")
 for r in ${regimes//,/ }; do
     grep -q "	$r	" "$out"/results-[01].tsv || { echo "no rows for regime $r" >&2; exit 1; }
 done

@@ -380,6 +380,8 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="markdown to write")
     ap.add_argument("--figures", help="folder for the SVG and PNG figures")
     ap.add_argument("--sites", help="site table of `encoder fisher` (fisher-sites.tsv)")
+    ap.add_argument("--link-base", help="write figure links relative to this folder instead of "
+                    "the output's (for a copy pasted into a document elsewhere)")
     a = ap.parse_args(argv)
     try:
         res = Results(a.results)
@@ -390,7 +392,7 @@ def main(argv=None):
     for k in res.conflicts:
         sys.stderr.write("report: warning: %s fraction %g seed %d %s appears twice with "
                          "different results; the first is kept\n" % k)
-    base = os.path.dirname(os.path.abspath(a.out))
+    base = os.path.abspath(a.link_base) if a.link_base else os.path.dirname(os.path.abspath(a.out))
     note, acc_link, sites_link = [], None, None
     if a.figures:
         plt = setup_matplotlib()
