@@ -21,6 +21,7 @@ MODEL = re.compile(r"^model: (.*): (\d+) parameters")
 
 
 def main(path):
+    """Prints the summary; rows at steps 250, 500, every 1000, and the last."""
     steps, evals, rates, corpus, model, total = {}, {}, [], None, None, None
     segment_rates = []
     with open(path, encoding="utf-8") as f:
@@ -58,6 +59,8 @@ def main(path):
     print("| step | minutes at that rate | training loss | held-out MLM loss | held-out masked-token accuracy |")
     print("|---:|---:|---:|---:|---:|")
     for s in sorted(evals):
+        if s % 1000 and s not in (250, 500) and s != max(evals):
+            continue  # every 1000 steps, and the first ones where it moves fast
         tl = steps.get(s, (float("nan"), 0))[0]
         print(f"| {s:,} | {s * sec_per_step / 60:.1f} | {tl:.3f} | {evals[s][0]:.3f} | {evals[s][1]:.2f} % |")
     for minutes in (5, 20):
