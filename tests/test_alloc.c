@@ -81,19 +81,6 @@ static void remove_dir(void)
     tu_tmpdir_remove(dir);
 }
 
-/* Entries of dir other than . and .. */
-static size_t dir_entries(void)
-{
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
 static const char OLD[] = "the old file, which a failed save must leave alone\n";
 
 static void write_old(void)
@@ -113,7 +100,7 @@ static void assert_old(void)
     fclose(fp);
     ck_assert_uint_eq(got, sizeof OLD - 1);
     ck_assert_int_eq(memcmp(buf, OLD, got), 0);
-    ck_assert_uint_eq(dir_entries(), 1); /* no temporary file left behind */
+    ck_assert_uint_eq(tu_dir_entries(dir), 1); /* no temporary file left behind */
 }
 
 /* ---- Fisher ------------------------------------------------------------ */
@@ -292,7 +279,7 @@ static void save_failed(void)
 }
 static void save_succeeded(void)
 {
-    ck_assert_uint_eq(dir_entries(), 1);
+    ck_assert_uint_eq(tu_dir_entries(dir), 1);
     gd_fisher *back = NULL;
     ck_assert_int_eq(gd_fisher_load(&back, target), GD_OK);
     size_t n;
@@ -467,7 +454,7 @@ static int psave_call(void)
 }
 static void psave_succeeded(void)
 {
-    ck_assert_uint_eq(dir_entries(), 1);
+    ck_assert_uint_eq(tu_dir_entries(dir), 1);
     gd_plan *back = NULL;
     ck_assert_int_eq(gd_plan_load(&back, target), GD_OK);
     tu_plan_snap s;

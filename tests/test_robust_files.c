@@ -43,19 +43,6 @@ static void path_in(char *out, size_t cap, const char *rel)
     ck_assert(n > 0 && (size_t)n < cap);
 }
 
-/* The number of entries in dir (a leftover temporary file would show). */
-static size_t entries(void)
-{
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
 static gd_fisher *small_fisher(void)
 {
     gd_fisher *f = NULL;
@@ -81,10 +68,10 @@ static void both_saves_refused(const char *path)
 {
     gd_fisher *f = small_fisher();
     gd_plan *p = small_plan();
-    const size_t before = entries();
+    const size_t before = tu_dir_entries(dir);
     ck_assert_int_eq(gd_fisher_save(f, path), GD_EIO);
     ck_assert_int_eq(gd_plan_save(p, path), GD_EIO);
-    ck_assert_uint_eq(entries(), before);
+    ck_assert_uint_eq(tu_dir_entries(dir), before);
     gd_fisher_destroy(f);
     gd_plan_destroy(p);
 }

@@ -199,6 +199,20 @@ static inline void tu_tmpdir_make(char *dir, size_t cap, const char *stem)
     ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
 }
 
+/* The number of entries of folder path other than . and .. (a leftover
+ * temporary file shows up here). */
+static inline size_t tu_dir_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
 /* Removes path and, for a directory, everything in it, without a shell and
  * without following symbolic links; 0 or -1. */
 static inline int tu_remove_tree(const char *path)

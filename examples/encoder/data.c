@@ -84,6 +84,16 @@ void enc_batch_free(enc_batch *b)
     memset(b, 0, sizeof *b);
 }
 
+/* Makes b an empty batch of n sequences padded to T: all [PAD], segment 0. */
+static void batch_reset(enc_batch *b, size_t n, size_t T)
+{
+    b->B = n;
+    b->T = T;
+    b->n_mask = 0;
+    memset(b->ids, 0, n * T * sizeof *b->ids);
+    memset(b->seg, 0, n * T * sizeof *b->seg);
+}
+
 static void mask_sequence(enc_batch *b, size_t s, size_t vocab, enc_rng *r, size_t *cand)
 {
     const size_t T = b->T, n = b->len[s];
@@ -120,11 +130,7 @@ void enc_batch_mlm(enc_batch *b, const enc_corpus *c, const size_t *idx, size_t 
         size_t len = c->off[idx[i] + 1] - c->off[idx[i]] + 2;
         T = len > T ? len : T;
     }
-    b->B = n;
-    b->T = T;
-    b->n_mask = 0;
-    memset(b->ids, 0, n * T * sizeof *b->ids);
-    memset(b->seg, 0, n * T * sizeof *b->seg);
+    batch_reset(b, n, T);
     size_t *cand = enc_alloc(T, sizeof *cand, "masking");
     for (size_t s = 0; s < n; s++) {
         const uint32_t *tok = c->tok + c->off[idx[s]];
@@ -525,11 +531,7 @@ void enc_batch_task(enc_batch *b, const enc_dataset *d, const size_t *idx, size_
         size_t len = a + bb + specials;
         T = len > T ? len : T;
     }
-    b->B = n;
-    b->T = T;
-    b->n_mask = 0;
-    memset(b->ids, 0, n * T * sizeof *b->ids);
-    memset(b->seg, 0, n * T * sizeof *b->seg);
+    batch_reset(b, n, T);
     for (size_t s = 0; s < n; s++) {
         const enc_example *e = &d->ex[idx[s]];
         uint32_t *row = b->ids + s * T;

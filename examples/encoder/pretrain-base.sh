@@ -15,15 +15,8 @@
 # tokens/s against 12.5k with one, measured in this run's log).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-build=${BUILD_DIR:-build}
-case $build in /*) ;; *) build=$top/$build ;; esac
-enc=$build/examples/encoder/encoder
-[ -x "$enc" ] || { echo "pretrain-base.sh: $enc not built (run scripts/dev demo first)" >&2; exit 1; }
-export LD_LIBRARY_PATH="$build/prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX # Debian's OpenBLAS 0.3.21 takes these CPUs for Prescott
-fi
+# shellcheck source=examples/encoder/env.sh
+. "$here/env.sh"
 out=$here/pretrained
 mkdir -p "$out"
 resume=()

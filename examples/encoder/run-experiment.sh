@@ -18,17 +18,9 @@
 # Progress lines carry an ETA; every stage resumes where it stopped.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-build=${BUILD_DIR:-build}
-case $build in /*) ;; *) build=$top/$build ;; esac
-enc=$build/examples/encoder/encoder
+# shellcheck source=examples/encoder/env.sh
+. "$here/env.sh"
 plan_tool=$build/prefix/bin/gdropout-plan
-export LD_LIBRARY_PATH="$build/prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-# Debian's OpenBLAS 0.3.21 takes these AVX-512 Xeons for Prescott (SSE3
-# kernels, 4x slower); its SkylakeX kernels are the right ones.
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-fi
 py=/usr/bin/python3
 
 quick=0 out= ckpt=$here/pretrained seeds=10
@@ -42,7 +34,6 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ -x "$enc" ] || { echo "run-experiment.sh: $enc not built (run scripts/dev demo first)" >&2; exit 1; }
 
 fractions=1,0.5,0.25,0.1,0.05,0.02
 regimes=none,standard,gaussian,guided,matched,scratch
