@@ -149,7 +149,7 @@ int enc_cmd_experiment(int argc, char **argv)
         {"first-seed", CLI_U64, &first_seed, 0, 1e15, "the first seed"},
         {"lr", CLI_FLOAT, &lr, 1e-7, 1, "fine-tuning peak learning rate"},
         {"scratch-lr", CLI_FLOAT, &scratch_lr, 1e-7, 1, "learning rate of the scratch baseline"},
-        {"p", CLI_FLOAT, &p, 0, 0.9, "standard rate (and the plan's p_max)"},
+        {"p", CLI_FLOAT, &p, 0, 0.9, "standard rate (give a plan made with p_max = p)"},
         {"cls-p", CLI_FLOAT, &cls_p, 0, 0.9, "classifier dropout, every regime"},
         {"weight-decay", CLI_FLOAT, &wd, 0, 1, "AdamW weight decay"},
         {"epochs", CLI_SIZE, &epochs, 1, 1e6, "passes over the subset..."},

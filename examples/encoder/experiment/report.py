@@ -12,7 +12,12 @@ first row) and writes, per task:
     of seeds;
   * paired differences per fraction (PAIRS below) with 95 % t intervals:
     only seeds present in both regimes are paired, because regimes at one
-    seed share the subset, head, order and dropout streams.
+    seed share the subset, head, order and dropout streams; and over all
+    fractions at once (each seed's mean difference over the fractions, for
+    the seeds that have every fraction), the most power the grid offers;
+  * the bar: at BAR_FRACTION and below, is the pretrained encoder (standard
+    dropout, the regime its hyperparameters were chosen for) ahead of both
+    baselines, TF-IDF and the same encoder from scratch, with intervals?
 "best pretrained" is, at each fraction, the pretrained regime with the
 highest mean VALIDATION accuracy (chosen on val so the test comparison is
 not biased by the choice).  Missing cells show as an en dash.
@@ -41,6 +46,7 @@ REGIME_ORDER = ("none", "standard", "gaussian", "gaussian-paper", "guided", "mat
                 "scratch", "tfidf-lr")
 PRETRAINED = ("none", "standard", "gaussian", "gaussian-paper", "guided", "matched")
 BEST = "best pretrained"
+ALL = "all fractions"
 # (a, b, why): the difference a - b.
 PAIRS = (
     ("guided", "standard", "guided vs the uniform rate"),
@@ -55,6 +61,11 @@ PAIRS = (
 # Macro-F1 gets its own tables where accuracy can hide a class (8 supersense
 # classes); on the balanced binary task it follows accuracy.
 BINARY_TASKS = ("hypernymy",)
+# The bar a pretrained encoder must clear for its dropout comparison to mean
+# something: ahead of both baselines at this fraction and below.
+BAR_FRACTION = 0.1
+BAR_REGIME = "standard"
+BASELINES = ("tfidf-lr", "scratch")
 SITE_KINDS = ("attention.self", "attention.output", "output")
 
 
@@ -162,6 +173,36 @@ class Results:
         return t_interval([ra[s][metric] - rb[s][metric] for s in common])
 
 
+    def paired_all(self, task, a, b, metric):
+        """(mean, half-width, n) over seeds of each seed's mean a - b over
+        all the task's fractions (a may be BEST, resolved per fraction);
+        seeds missing a fraction in either regime are left out."""
+        per_seed = []
+        for s in self.seeds():
+            d = []
+            for f in self.fractions(task):
+                ga = self.best_pretrained(task, f) if a == BEST else a
+                ra, rb = self.runs(task, f, ga), self.runs(task, f, b)
+                if s not in ra or s not in rb:
+                    break
+                d.append(ra[s][metric] - rb[s][metric])
+            else:
+                if d:
+                    per_seed.append(sum(d) / len(d))
+        return t_interval(per_seed)
+
+    def cpu_minutes(self):
+        """{regime kind: summed run seconds / 60}: the C driver's runs and
+        the baseline's, over the rows kept."""
+        out = {}
+        for t in self.cells.values():
+            for f in t.values():
+                for g, runs in f.items():
+                    kind = "tfidf-lr" if g == "tfidf-lr" else "encoder"
+                    out[kind] = out.get(kind, 0.0) + sum(r["seconds"] for r in runs.values())
+        return {k: v / 60 for k, v in out.items()}
+
+
 # ---- markdown --------------------------------------------------------------
 
 def fmt_cell(mean, half, n, signed=False):
@@ -209,8 +250,46 @@ def task_section(res, task):
                     continue
                 c = fmt_cell(*res.paired(task, f, ga, b, metric), signed=True)
                 cells.append(c if a != BEST or c == DASH else "%s: %s" % (ga, c))
+            cells.append(fmt_cell(*res.paired_all(task, a, b, metric), signed=True))
             rows.append(["%s %s %s" % (a, MINUS, b), why] + cells)
-        lines += table(["difference", "why"] + [fmt_frac(f) for f in fracs], rows) + [""]
+        lines += table(["difference", "why"] + [fmt_frac(f) for f in fracs] + [ALL], rows)
+        lines += [""]
+    return lines
+
+
+def cleared(mean, half, n):
+    """'yes' when the 95 % interval lies above 0, 'no' when it does not,
+    a dash without two seeds."""
+    if n < 2 or math.isnan(half):
+        return DASH
+    return "yes" if mean - half > 0 else "no"
+
+
+def bar_section(res):
+    """Per task and fraction at BAR_FRACTION and below: BAR_REGIME minus
+    each baseline, paired by seed, and whether both intervals lie above 0."""
+    lines = ["## The bar: the pretrained encoder against both baselines", "",
+             "At %g %% of the training pool and below, %s dropout (the regime whose "
+             "hyperparameters were chosen on validation) %s each baseline, test accuracy "
+             "paired by seed; cleared when both 95 %% intervals lie above 0."
+             % (100 * BAR_FRACTION, BAR_REGIME, MINUS), ""]
+    rows, n_cells, n_yes = [], 0, 0
+    for task in res.tasks():
+        for f in res.fractions(task):
+            if f > BAR_FRACTION:
+                continue
+            diffs = [res.paired(task, f, BAR_REGIME, b, "test_acc") for b in BASELINES]
+            verdicts = [cleared(*d) for d in diffs]
+            ok = DASH if DASH in verdicts else ("yes" if verdicts == ["yes"] * len(diffs)
+                                               else "no")
+            n_cells += ok != DASH
+            n_yes += ok == "yes"
+            rows.append([task, fmt_frac(f)] + [fmt_cell(*d, signed=True) for d in diffs] + [ok])
+    if not rows:
+        return []
+    lines += table(["task", "fraction"] + ["%s %s %s" % (BAR_REGIME, MINUS, b)
+                                           for b in BASELINES] + ["cleared"], rows)
+    lines += ["", "Cleared in %d of %d cells." % (n_yes, n_cells), ""]
     return lines
 
 
@@ -228,8 +307,13 @@ def header_lines(res, figure_note):
               "%s: no rows; no \u00b1: one seed.  Paired differences use only the seeds "
               "present for both regimes (regimes at one seed share the subset, head "
               "initialisation, example order and dropout streams).  \"%s\" is, per "
-              "fraction, the pretrained regime with the highest mean validation accuracy."
-              % (DASH, BEST)]
+              "fraction, the pretrained regime with the highest mean validation accuracy; "
+              "\"%s\" is each seed's mean difference over the fractions (seeds with every "
+              "fraction)." % (DASH, BEST, ALL)]
+    cpu = res.cpu_minutes()
+    if cpu:
+        lines += ["", "Compute: %s (the sum of the rows' `seconds`, one core each)." % ", ".join(
+            "%s runs %.0f CPU-minutes" % (k, cpu[k]) for k in sorted(cpu))]
     lines += [""] + figure_note
     return lines
 
@@ -407,7 +491,7 @@ def main(argv=None):
             stem = os.path.join(a.figures, "sites")
             sites_figure(plt, sites, stem)
             sites_link = os.path.relpath(stem, base) + ".svg"
-    lines = header_lines(res, note)
+    lines = header_lines(res, note) + bar_section(res)
     for task in res.tasks():
         lines += task_section(res, task)
     if sites:

@@ -121,6 +121,28 @@ class Synthetic(unittest.TestCase):
         self.assertAlmostEqual(m, sum(d) / 5, places=6)
         self.assertAlmostEqual(h, hand_half(d, T975_DF4), places=6)
 
+    def test_paired_over_all_fractions(self):
+        # guided - standard is 0.02 + WOBBLE at both fractions: the same mean.
+        m, h, n = self.res.paired_all("supersense", "guided", "standard", "test_acc")
+        self.assertEqual(n, 10)
+        self.assertAlmostEqual(m, 0.02, places=6)
+        self.assertAlmostEqual(h, T975_DF9 * 0.01 * math.sqrt(10 / 9) / math.sqrt(10), places=6)
+        # standard - tfidf-lr: +0.1 + N - 0.001 s at 1, -0.1 + N - 0.001 s at
+        # 0.1; the per-seed mean is N - 0.001 s, over seeds 1-5.
+        d = [NOISE[s - 1] - 0.001 * s for s in range(1, 6)]
+        m, h, n = self.res.paired_all("supersense", "standard", "tfidf-lr", "test_acc")
+        self.assertEqual(n, 5)
+        self.assertAlmostEqual(m, sum(d) / 5, places=6)
+        self.assertAlmostEqual(h, hand_half(d, T975_DF4), places=6)
+        # matched has no fraction 0.1: no seed has every fraction.
+        self.assertEqual(self.res.paired_all("supersense", "guided", "matched", "test_acc")[2], 0)
+
+    def test_cpu_minutes(self):
+        # Every synthetic row took 1 s; the repeated row is not counted.
+        cpu = self.res.cpu_minutes()
+        self.assertAlmostEqual(cpu["encoder"], 47 / 60, places=9)
+        self.assertAlmostEqual(cpu["tfidf-lr"], 12 / 60, places=9)
+
     def test_missing_cells(self):
         self.assertEqual(self.res.cell("supersense", 0.1, "matched", "test_acc")[2], 0)
         self.assertEqual(self.res.paired("supersense", 0.1, "guided", "matched", "test_acc")[2], 0)
@@ -186,6 +208,36 @@ class Synthetic(unittest.TestCase):
         for a, b in zip(*blobs):
             self.assertGreater(len(a), 1000)
             self.assertEqual(a, b)
+
+    def test_bar(self):
+        # At 0.1: standard 0.8 + N, TF-IDF 0.6, scratch 0.5: cleared.  At
+        # 0.05: scratch within 0.005 +- 0.01 of standard: not cleared.  At
+        # 0.5 (above the bar's fraction): not in the table.
+        text = ""
+        for s in SEEDS:
+            std = 0.8 + NOISE[s - 1]
+            text += row("supersense", 0.1, s, "standard", std)
+            text += row("supersense", 0.1, s, "tfidf-lr", 0.6)
+            text += row("supersense", 0.1, s, "scratch", 0.5)
+            text += row("supersense", 0.05, s, "standard", std)
+            text += row("supersense", 0.05, s, "tfidf-lr", 0.6)
+            text += row("supersense", 0.05, s, "scratch", std - 0.005 + WOBBLE[s - 1])
+            text += row("supersense", 0.5, s, "standard", std)
+        path = os.path.join(self.dir, "bar.tsv")
+        with open(path, "w") as f:
+            f.write(HEADER + text)
+        md = "\n".join(report.bar_section(report.Results([path])))
+        half = hand_half([0.2 + n for n in NOISE], T975_DF9)
+        self.assertIn("| supersense | 0.1 | **+0.2000 ± %.4f (n=10)** | **+0.3000 ± %.4f "
+                      "(n=10)** | yes |" % (half, half), md)
+        self.assertIn("| supersense | 0.05 | **+0.2000 ± %.4f (n=10)** | +0.0050 ± %.4f "
+                      "(n=10) | no |" % (half, hand_half([0.005 - w for w in WOBBLE], T975_DF9)),
+                      md)
+        self.assertNotIn("| supersense | 0.5 |", md)
+        self.assertIn("Cleared in 1 of 2 cells.", md)
+        self.assertEqual(report.cleared(0.1, math.nan, 1), report.DASH)
+        self.assertEqual(report.cleared(0.1, 0.1, 5), "no")
+        self.assertEqual(report.cleared(0.1, 0.099, 5), "yes")
 
     def test_bad_rows_are_named(self):
         bad = os.path.join(self.dir, "bad.tsv")
