@@ -147,17 +147,6 @@ static void usage(FILE *to)
             prog, prog, GDX_DEFAULT_DATA, MAX_BATCH, (size_t)GDX_FISHER_CHUNK_DEFAULT);
 }
 
-static int parse_size(const char *s, size_t lo, size_t hi, size_t *out)
-{
-    char *end;
-    errno = 0;
-    const unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end || errno || s[0] == '-' || v < lo || v > hi)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
 /* 0 parsed, -1 bad value, -2 unknown flag. */
 static int parse_flag(options *o, const char *flag, const char *val)
 {
@@ -169,24 +158,22 @@ static int parse_flag(options *o, const char *flag, const char *val)
     if (!strcmp(flag, "--plan-out"))
         return *(o->plan_out = val) ? 0 : -1;
     if (!strcmp(flag, "--pretrain-steps"))
-        return parse_size(val, 1, 1000000, &o->pretrain_steps);
+        return gdx_parse_size(val, 1, 1000000, &o->pretrain_steps);
     if (!strcmp(flag, "--batch"))
-        return parse_size(val, 1, MAX_BATCH, &o->batch);
+        return gdx_parse_size(val, 1, MAX_BATCH, &o->batch);
     if (!strcmp(flag, "--fisher-n"))
-        return parse_size(val, 0, SIZE_MAX, &o->fisher_n);
+        return gdx_parse_size(val, 0, SIZE_MAX, &o->fisher_n);
     if (!strcmp(flag, "--chunk-bytes"))
-        return parse_size(val, sizeof(double), SIZE_MAX, &o->chunk_bytes);
+        return gdx_parse_size(val, sizeof(double), SIZE_MAX, &o->chunk_bytes);
     if (!strcmp(flag, "--root")) {
-        if (parse_size(val, 0, 1 << 20, &z) != 0)
+        if (gdx_parse_size(val, 0, 1 << 20, &z) != 0)
             return -1;
         o->root = (int)z;
         return 0;
     }
     if (!strcmp(flag, "--p")) {
-        char *end;
-        errno = 0;
-        const double d = strtod(val, &end);
-        if (end == val || *end || errno || !(d > 0.0 && d <= 0.95))
+        double d;
+        if (gdx_parse_real(val, 0.0, 0.95, 1, &d) != 0)
             return -1;
         o->p = (float)d;
         return 0;

@@ -132,29 +132,6 @@ static void usage(FILE *to)
             MAX_SEEDS, GDX_DEFAULT_DATA);
 }
 
-static int parse_size(const char *s, size_t lo, size_t hi, size_t *out)
-{
-    char *end;
-    errno = 0;
-    const unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end || errno || s[0] == '-' || v < lo || v > hi)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
-/* A finite number in (lo, hi] (lo_open) or [lo, hi] (!lo_open). */
-static int parse_real(const char *s, double lo, double hi, int lo_open, double *out)
-{
-    char *end;
-    errno = 0;
-    const double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v > hi || v < lo || (lo_open && v == lo))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_fractions(const char *s, options *o)
 {
     char buf[256];
@@ -164,7 +141,7 @@ static int parse_fractions(const char *s, options *o)
     o->n_fractions = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         if (o->n_fractions == MAX_FRACTIONS ||
-            parse_real(tok, 0.0, 1.0, 1, &o->fraction[o->n_fractions]) != 0)
+            gdx_parse_real(tok, 0.0, 1.0, 1, &o->fraction[o->n_fractions]) != 0)
             return -1;
         o->n_fractions++;
     }
@@ -175,19 +152,19 @@ static int parse_flag(options *o, const char *flag, const char *val)
 {
     double d;
     if (!strcmp(flag, "--seeds"))
-        return parse_size(val, 1, MAX_SEEDS, &o->seeds);
+        return gdx_parse_size(val, 1, MAX_SEEDS, &o->seeds);
     if (!strcmp(flag, "--fractions"))
         return parse_fractions(val, o);
     if (!strcmp(flag, "--steps"))
-        return parse_size(val, 1, 1000000, &o->steps);
+        return gdx_parse_size(val, 1, 1000000, &o->steps);
     if (!strcmp(flag, "--batch"))
-        return parse_size(val, 1, MAX_BATCH, &o->batch);
+        return gdx_parse_size(val, 1, MAX_BATCH, &o->batch);
     if (!strcmp(flag, "--pretrain-steps"))
-        return parse_size(val, 1, 1000000, &o->pretrain_steps);
+        return gdx_parse_size(val, 1, 1000000, &o->pretrain_steps);
     if (!strcmp(flag, "--log-every"))
-        return parse_size(val, 0, 1000000, &o->log_every);
+        return gdx_parse_size(val, 0, 1000000, &o->log_every);
     if (!strcmp(flag, "--fisher-frac"))
-        return parse_real(val, 0.0, 1.0, 1, &o->fisher_frac);
+        return gdx_parse_real(val, 0.0, 1.0, 1, &o->fisher_frac);
     if (!strcmp(flag, "--data"))
         return *(o->data = val) ? 0 : -1;
     if (!strcmp(flag, "--out"))
@@ -196,7 +173,7 @@ static int parse_flag(options *o, const char *flag, const char *val)
         return *(o->fisher_out = val) ? 0 : -1;
     if (!strcmp(flag, "--p") || !strcmp(flag, "--lr")) {
         const int is_p = flag[2] == 'p';
-        if (parse_real(val, 0.0, is_p ? 0.95 : 1.0, !is_p, &d) != 0)
+        if (gdx_parse_real(val, 0.0, is_p ? 0.95 : 1.0, !is_p, &d) != 0)
             return -1;
         *(is_p ? &o->p : &o->lr) = (float)d;
         return 0;

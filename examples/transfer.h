@@ -17,6 +17,15 @@
 
 #include <gdropout/gdropout.h>
 
+/* ---- flag values ----------------------------------------------------- */
+
+/* A decimal integer in [lo, hi], the whole string (no sign, no trailing
+ * text, no overflow).  Returns 0 and sets *out, or -1 leaving it alone. */
+int gdx_parse_size(const char *s, size_t lo, size_t hi, size_t *out);
+/* A finite number in [lo, hi], or (lo, hi] when lo_open, the whole string.
+ * Returns 0 and sets *out, or -1 leaving it alone. */
+int gdx_parse_real(const char *s, double lo, double hi, int lo_open, double *out);
+
 /* ---- data ------------------------------------------------------------ */
 
 enum { GDX_PIXELS = 64, GDX_CLASSES = 10 };

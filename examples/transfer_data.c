@@ -1,5 +1,6 @@
 /*
- * gdropout-transfer, data: reading the digits and cutting tasks from them.
+ * gdropout-transfer, data: reading the digits and cutting tasks from them,
+ * and the flag values both digits programs parse.
  *
  * The file is read through `gzip -dc` (popen) rather than zlib so that the
  * examples need nothing beyond libgdropout and OpenBLAS.
@@ -9,9 +10,32 @@
 #include "transfer.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int gdx_parse_size(const char *s, size_t lo, size_t hi, size_t *out)
+{
+    char *end;
+    errno = 0;
+    const unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end || errno || s[0] == '-' || v < lo || v > hi)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+int gdx_parse_real(const char *s, double lo, double hi, int lo_open, double *out)
+{
+    char *end;
+    errno = 0;
+    const double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v > hi || v < lo || (lo_open && v == lo))
+        return -1;
+    *out = v;
+    return 0;
+}
 
 static int ends_with(const char *s, const char *suffix)
 {
