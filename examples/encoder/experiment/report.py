@@ -54,6 +54,7 @@ PAIRS = (
     ("matched", "standard", "how much: the plan's mean rate vs p"),
     ("gaussian", "standard", "multiplicative Gaussian vs Bernoulli"),
     ("standard", "none", "does dropout help at all"),
+    ("guided", "none", "guided dropout vs none at all"),
     ("standard", "scratch", "what pretraining buys"),
     ("standard", "tfidf-lr", "pretrained encoder vs bag of words"),
     (BEST, "tfidf-lr", "the best pretrained regime (chosen on val) vs bag of words"),
