@@ -79,7 +79,7 @@ void enc_ckpt_save(const enc_model *m, const enc_ckpt_meta *meta, const char *pa
              "\"layers\":\"%zu\",\"heads\":\"%zu\",\"ffn\":\"%zu\",\"max_len\":\"%zu\","
              "\"classes\":\"%zu\",\"pool\":\"%s\",\"step\":\"%" PRIu64 "\",\"seed\":\"%" PRIu64 "\"",
              c->vocab, c->hidden, c->layers, c->heads, c->ffn, c->max_len, c->classes,
-             m->pool == ENC_POOL_MEAN ? "mean" : "cls", meta->step, meta->seed);
+             enc_pool_name(c->pool), meta->step, meta->seed);
     out_file o = {t, m->n_tensors, body};
     enc_write_atomic(path, write_file, &o);
     free(t);
@@ -393,7 +393,9 @@ void enc_ckpt_meta_read(enc_ckpt_meta *meta, const char *path)
     meta->step = meta_uint(&h, "step", path);
     meta->seed = meta_uint(&h, "seed", path);
     const char *pool = meta_get(&h, "pool");
-    meta->pool = pool && strcmp(pool, "mean") == 0 ? ENC_POOL_MEAN : ENC_POOL_CLS;
+    c->pool = pool ? enc_pool_parse(pool) : ENC_POOL_CLS;
+    if (c->pool < 0)
+        enc_die("%s: unknown pooling \"%s\" in the metadata (cls, mean, pair)", path, pool);
     meta->has_classifier = c->classes > 0;
     char err[128];
     if (enc_config_check(c, err, sizeof err) != 0)

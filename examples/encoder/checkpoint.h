@@ -14,11 +14,11 @@
 #include "model.h"
 
 typedef struct enc_ckpt_meta {
-    enc_config cfg;   /* classes is 0 unless the file has a classifier */
+    enc_config cfg;   /* classes is 0 unless the file has a classifier; pool is
+                         the file's (CLS when it names none) */
     uint64_t step;    /* optimizer steps taken */
     uint64_t seed;
     int has_classifier;
-    int pool;
 } enc_ckpt_meta;
 
 /* Writes m's parameters to path. */

@@ -7,7 +7,7 @@
  *   (MLM) or batch.label [B] (classifier)
  *   drop.<site> the dropout multiplier of every site (0 or 1/(1-p)), in the
  *   shape of the tensor it drops: [B*T,H], attention [B,heads,T,T], the
- *   classifier's [B,H] as site 3L+1
+ *   classifier's [B,H] (pair pooling: [B,4H]) as site 3L+1
  *   out.logits [M,V] or [B,C]; out.loss [1]
  * __metadata__ gives the sizes, the mode and the pooling.
  */
@@ -109,8 +109,8 @@ int enc_cmd_dump(int argc, char **argv)
     const cli_flag flags[] = {
         {"ckpt", CLI_STR, &ckpt, 0, 0, "checkpoint folder"},
         {"out", CLI_STR, &out, 0, 0, "output file"},
-        {"mode", CLI_STR, &mode, 0, 0, "mlm or cls (a fresh 8-class supersense head)"},
-        {"pool", CLI_STR, &pool, 0, 0, "cls mode: mean or cls"},
+        {"mode", CLI_STR, &mode, 0, 0, "mlm or cls (a fresh head: 8-class supersense, or hypernymy pairs)"},
+        {"pool", CLI_STR, &pool, 0, 0, "cls mode: mean, cls (supersense) or pair (hypernymy)"},
         {"batch", CLI_SIZE, &batch, 1, 256, "sequences"},
         {"seed", CLI_U64, &seed, 0, 1e18, "masks, head and dropout seed"},
         {"p", CLI_FLOAT, &p, 0, 0.9, "dropout at every site"},
@@ -124,14 +124,15 @@ int enc_cmd_dump(int argc, char **argv)
     int cls = strcmp(mode, "cls") == 0;
     if (!cls && strcmp(mode, "mlm") != 0)
         enc_die("--mode %s: expected mlm or cls", mode);
-    if (strcmp(pool, "mean") != 0 && strcmp(pool, "cls") != 0)
-        enc_die("--pool %s: expected mean or cls", pool);
+    const int pool_k = enc_pool_parse(pool), pair = pool_k == ENC_POOL_PAIR;
+    if (pool_k < 0)
+        enc_die("--pool %s: expected mean, cls or pair", pool);
     enc_vocab v;
     enc_config cfg;
-    float *pre = enc_load_pretrained(&cfg, &v, ckpt, cls ? 8 : 0);
+    float *pre = enc_load_pretrained(&cfg, &v, ckpt, cls ? (pair ? 2 : 8) : 0);
+    cfg.pool = pool_k;
     enc_model m;
     enc_model_create(&m, &cfg);
-    m.pool = pool[0] == 'm' ? ENC_POOL_MEAN : ENC_POOL_CLS;
     enc_model_init(&m, seed, 9);
     size_t head = cls ? m.tensor[m.P.cls.w_id].offset : m.n_params;
     memcpy(m.param, pre, head * sizeof(float));
@@ -147,7 +148,10 @@ int enc_cmd_dump(int argc, char **argv)
     for (size_t i = 0; i < batch; i++)
         idx[i] = i;
     if (cls) {
-        enc_task_supersense(&task, &wn, &v, 500);
+        if (pair)
+            enc_task_hypernymy(&task, &wn, &v, 64);
+        else
+            enc_task_supersense(&task, &wn, &v, 500);
         enc_batch_task(&b, &task.val, idx, batch, cfg.max_len);
     } else {
         enc_corpus_from_wordnet(&held, &wn, &v, ENC_SPLIT_VAL, cfg.max_len - 2);
@@ -156,6 +160,7 @@ int enc_cmd_dump(int argc, char **argv)
     }
     enc_wordnet_free(&wn);
     const size_t ns = enc_n_sites(&cfg), B = b.B, T = b.T, H = cfg.hidden, nh = cfg.heads;
+    const size_t P = enc_cls_in(&cfg);
     const size_t rows = cls ? B : b.n_mask, cols = cls ? cfg.classes : cfg.vocab;
     dump_file d = {0};
     m.logits_out = dump_add(&d, "out.logits", 2, rows, cols, 0, 0);
@@ -188,8 +193,9 @@ int enc_cmd_dump(int argc, char **argv)
         snprintf(name, sizeof name, "drop.%zu", s);
         int att = s < ns && s % 3 == 1;
         float *mult = att ? dump_add(&d, name, 4, B, nh, T, T)
-                          : dump_add(&d, name, 2, s == ns ? B : B * T, H, 0, 0);
-        size_t n = att ? B * nh * T * T : (s == ns ? B : B * T) * H;
+                          : s == ns ? dump_add(&d, name, 2, B, P, 0, 0)
+                                    : dump_add(&d, name, 2, B * T, H, 0, 0);
+        size_t n = att ? B * nh * T * T : s == ns ? B * P : B * T * H;
         site_multiplier(mult, n, p, seed, 0, s);
     }
     for (size_t i = 0; i < m.n_tensors; i++) {

@@ -134,6 +134,7 @@ int enc_cmd_experiment(int argc, char **argv)
     const char *fractions_s = "1,0.5,0.25,0.1,0.05,0.02";
     const char *regimes_s = "none,standard,gaussian,guided,matched,scratch";
     const char *out = "results.tsv", *shard_s = "0/1", *export_dir = NULL, *pool_s = "mean";
+    const char *pair_pool_s = NULL;
     const char *wordnet = "/usr/share/wordnet";
     float lr = 1e-3f, scratch_lr = 1e-3f, p = 0.1f, cls_p = 0.1f, wd = 0.01f;
     size_t seeds = 10, epochs = 10, min_steps = 60, max_steps = 150, batch = 32, threads = 1;
@@ -156,7 +157,8 @@ int enc_cmd_experiment(int argc, char **argv)
         {"min-steps", CLI_SIZE, &min_steps, 1, 1e9, "...but at least this many steps"},
         {"max-steps", CLI_SIZE, &max_steps, 0, 1e9, "...and at most this many (0: no cap)"},
         {"batch", CLI_SIZE, &batch, 1, 4096, "examples per step"},
-        {"pool", CLI_STR, &pool_s, 0, 0, "sentence vector: mean or cls"},
+        {"pool", CLI_STR, &pool_s, 0, 0, "classifier input: mean or cls"},
+        {"pair-pool", CLI_STR, &pair_pool_s, 0, 0, "...of pair tasks: mean, cls or pair [--pool]"},
         {"pool-size", CLI_SIZE, &pool_n, 16, 1e6, "training pool of the WordNet tasks"},
         {"wordnet", CLI_STR, &wordnet, 0, 0, "folder of WordNet 3.0 data.* files"},
         {"out", CLI_STR, &out, 0, 0, "results TSV (appended; existing rows are skipped)"},
@@ -174,8 +176,12 @@ int enc_cmd_experiment(int argc, char **argv)
     if (sscanf(shard_s, "%u/%u%c", &shard_k, &shard_n, &tail) != 2 || shard_n == 0 ||
         shard_k >= shard_n)
         enc_die("--shard %s: expected K/N with 0 <= K < N", shard_s);
-    if (strcmp(pool_s, "mean") != 0 && strcmp(pool_s, "cls") != 0)
-        enc_die("--pool %s: expected mean or cls", pool_s);
+    const int pool = enc_pool_parse(pool_s);
+    const int pair_pool = pair_pool_s ? enc_pool_parse(pair_pool_s) : pool;
+    if (pool < 0 || pool == ENC_POOL_PAIR)
+        enc_die("--pool %s: expected mean or cls (pair tasks may add --pair-pool pair)", pool_s);
+    if (pair_pool < 0)
+        enc_die("--pair-pool %s: expected mean, cls or pair", pair_pool_s);
     openblas_set_num_threads((int)threads);
     double fractions[MAX_LIST];
     size_t n_frac = cli_list(fractions_s, fractions, MAX_LIST, 1e-4, 1, "fractions");
@@ -246,9 +252,9 @@ int enc_cmd_experiment(int argc, char **argv)
                     }
                     enc_config c = cfg;
                     c.classes = tasks[t].n_classes;
+                    c.pool = tasks[t].pair ? pair_pool : pool;
                     int scratch = regimes[r] == REG_SCRATCH;
-                    ft_setup s = {&tasks[t], c, pool_s[0] == 'm' ? ENC_POOL_MEAN : ENC_POOL_CLS,
-                                  scratch ? NULL : pre, plan, scratch ? scratch_lr : lr, p,
+                    ft_setup s = {&tasks[t], c, scratch ? NULL : pre, plan, scratch ? scratch_lr : lr, p,
                                   cls_p, wd, epochs, batch, min_steps, max_steps};
                     ft_result res = enc_finetune(&s, scratch ? ENC_REG_STANDARD : regimes[r],
                                                  fractions[j], seed);

@@ -115,8 +115,9 @@ ft_result enc_finetune(const ft_setup *s, int regime, double fraction, uint64_t 
     const double t0 = enc_now();
     ft_result res = {0};
     enc_model m;
+    if (s->cfg.pool == ENC_POOL_PAIR && !task->pair)
+        enc_die("--pool pair needs a task of text pairs; %s has one text an example", task->name);
     enc_model_create(&m, &s->cfg);
-    m.pool = s->pool;
     /* The encoder: pretrained or fresh (a fixed init seed per run seed);
      * the head: fresh from the run seed, the same in every regime. */
     enc_model_init(&m, seed, 0x736372617463ull);
@@ -267,7 +268,7 @@ int enc_cmd_finetune(int argc, char **argv)
         {"plan", CLI_STR, &plan_path, 0, 0, "plan file (guided, matched)"},
         {"p", CLI_FLOAT, &p, 0, 0.9, "standard dropout rate"},
         {"cls-p", CLI_FLOAT, &cls_p, 0, 0.9, "classifier dropout (every regime)"},
-        {"pool", CLI_STR, &pool_s, 0, 0, "sentence vector: mean or cls"},
+        {"pool", CLI_STR, &pool_s, 0, 0, "classifier input: mean, cls or pair (pair tasks)"},
         {"lr", CLI_FLOAT, &lr, 1e-7, 1, "peak learning rate"},
         {"weight-decay", CLI_FLOAT, &wd, 0, 1, "AdamW weight decay"},
         {"epochs", CLI_SIZE, &epochs, 1, 1e6, "passes over the subset"},
@@ -286,8 +287,9 @@ int enc_cmd_finetune(int argc, char **argv)
     if (regime < 0)
         enc_die("--regime %s: expected none, standard, gaussian, gaussian-paper, guided or matched",
                 regime_s);
-    if (strcmp(pool_s, "mean") != 0 && strcmp(pool_s, "cls") != 0)
-        enc_die("--pool %s: expected mean or cls", pool_s);
+    int pool = enc_pool_parse(pool_s);
+    if (pool < 0)
+        enc_die("--pool %s: expected mean, cls or pair", pool_s);
     if (threads)
         openblas_set_num_threads((int)threads);
     enc_vocab v;
@@ -296,9 +298,9 @@ int enc_cmd_finetune(int argc, char **argv)
     enc_task task;
     enc_load_task(&task, task_name, wordnet, &v, train, val, test, regression, pool_n);
     cfg.classes = task.n_classes;
+    cfg.pool = pool;
     float *plan = plan_path ? enc_read_plan(plan_path, enc_n_sites(&cfg)) : NULL;
-    ft_setup s = {&task, cfg, pool_s[0] == 'm' ? ENC_POOL_MEAN : ENC_POOL_CLS,
-                  scratch ? NULL : pre, plan, lr, p, cls_p, wd, epochs, batch, min_steps, max_steps};
+    ft_setup s = {&task, cfg, scratch ? NULL : pre, plan, lr, p, cls_p, wd, epochs, batch, min_steps, max_steps};
     printf("task %s: %zu training, %zu validation, %zu test examples, %zu classes\n", task.name,
            task.train.n, task.val.n, task.test.n, task.n_classes);
     ft_result r = enc_finetune(&s, regime, fraction, seed);

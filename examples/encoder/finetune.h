@@ -32,8 +32,7 @@ int enc_regime_parse(const char *name);
 
 typedef struct ft_setup {
     const enc_task *task;
-    enc_config cfg;          /* classes = the task's */
-    int pool;                /* ENC_POOL_* */
+    enc_config cfg;          /* classes = the task's; pool ENC_POOL_PAIR only for a pair task */
     const float *pretrained; /* parameters of a pretrained encoder laid out for cfg (the
                                 classifier's entries ignored); NULL: random initialisation */
     const float *plan;       /* guided rates, enc_n_sites(cfg) of them (guided, matched) */

@@ -1,8 +1,8 @@
 /*
  * Gradient check of the encoder: the analytic backward of every layer
  * against central finite differences, on a tiny model, for each head and
- * dropout kind: MLM, classification (pooled by [CLS] and by mean), a
- * regression score, and Gaussian dropout.  Dropout is on (p = 0.3) with a
+ * dropout kind: MLM, classification (pooled by [CLS], by mean, and by
+ * segment means for pairs), a regression score, and Gaussian dropout.  Dropout is on (p = 0.3) with a
  * fixed stream, so its mask (or noise) is a fixed multiplier, the same in
  * every evaluation of the loss.
  *
@@ -38,7 +38,7 @@ typedef struct setup {
     int pool, gaussian, mlm;
 } setup;
 
-static void make_batch(enc_batch *b, const enc_config *c, int mlm, enc_rng *r)
+static void make_batch(enc_batch *b, const enc_config *c, int mlm, int pair, enc_rng *r)
 {
     static const size_t len[3] = {6, 4, 7};
     b->B = 3;
@@ -49,7 +49,10 @@ static void make_batch(enc_batch *b, const enc_config *c, int mlm, enc_rng *r)
         for (size_t t = 0; t < b->T; t++) {
             size_t i = s * b->T + t;
             b->ids[i] = t < len[s] ? (uint32_t)(5 + enc_rng_below(r, c->vocab - 5)) : 0;
-            b->seg[i] = (uint8_t)(s == 2 && t >= 4 && t < len[s]);
+            /* one pair (sequence 2) among single texts; every sequence a
+             * pair (segment 1 from t = 3) for pair pooling */
+            size_t t1 = pair ? 3 : s == 2 ? 4 : b->T;
+            b->seg[i] = (uint8_t)(t >= t1 && t < len[s]);
             if (mlm && t > 0 && t < len[s] && t % 2 == 1) {
                 b->mpos[b->n_mask] = i;
                 b->mlabel[b->n_mask++] = (uint32_t)(5 + enc_rng_below(r, c->vocab - 5));
@@ -84,17 +87,16 @@ static void check(int ok, const char *fmt, ...)
 
 static void run(const setup *st)
 {
-    enc_config cfg = {23, 8, 2, 2, 12, 8, st->classes};
+    enc_config cfg = {23, 8, 2, 2, 12, 8, st->classes, st->pool};
     enc_model m;
     enc_model_create(&m, &cfg);
-    m.pool = st->pool;
     enc_model_init(&m, 1, 2);
     enc_rng r = enc_rng_make(3, 4);
     for (size_t i = 0; i < m.n_params; i++) /* larger weights than BERT's init: */
         m.param[i] += (float)(0.3 * enc_rng_normal(&r)); /* gradients well above the noise */
     enc_batch b;
     enc_batch_alloc(&b, 3, 8);
-    make_batch(&b, &cfg, st->mlm, &r);
+    make_batch(&b, &cfg, st->mlm, st->pool == ENC_POOL_PAIR, &r);
     float rate[7];
     for (size_t s = 0; s < enc_n_sites(&cfg); s++)
         rate[s] = st->gaussian ? 0.4f : 0.3f;
@@ -158,6 +160,7 @@ int main(void)
         {"mlm", 0, ENC_POOL_CLS, 0, 1},
         {"classifier-cls", 3, ENC_POOL_CLS, 0, 0},
         {"classifier-mean", 3, ENC_POOL_MEAN, 0, 0},
+        {"classifier-pair", 3, ENC_POOL_PAIR, 0, 0},
         {"regression-mean", 1, ENC_POOL_MEAN, 0, 0},
         {"gaussian-mlm", 0, ENC_POOL_CLS, 1, 1},
         {"gaussian-classifier", 3, ENC_POOL_MEAN, 1, 0},

@@ -36,9 +36,26 @@ int enc_config_check(const enc_config *c, char *err, size_t n)
         why = "the vocabulary must have 6..2^24 entries";
     else if (c->classes > 4096)
         why = "at most 4096 classes";
+    else if (c->pool < 0 || c->pool >= ENC_POOL_N)
+        why = "unknown pooling";
     if (why != NULL)
         snprintf(err, n, "%s", why);
     return why ? -1 : 0;
+}
+
+static const char *const pool_names[ENC_POOL_N] = {"cls", "mean", "pair"};
+
+const char *enc_pool_name(int pool)
+{
+    return pool >= 0 && pool < ENC_POOL_N ? pool_names[pool] : "?";
+}
+
+int enc_pool_parse(const char *name)
+{
+    for (int i = 0; i < ENC_POOL_N; i++)
+        if (strcmp(name, pool_names[i]) == 0)
+            return i;
+    return -1;
 }
 
 void enc_site_name(size_t site, char *buf, size_t len)
@@ -138,7 +155,7 @@ static void lay_out(enc_model *m, float *base, enc_params *p)
     decl_norm(&lo, &p->mlm_ln, H, none, "cls.predictions.transform.LayerNorm");
     p->mlm_bias = decl(&lo, NULL, c->vocab, 1, none, 0, "cls.predictions.bias");
     if (c->classes > 0)
-        decl_linear(&lo, &p->cls, H, c->classes, none, "classifier");
+        decl_linear(&lo, &p->cls, enc_cls_in(c), c->classes, none, "classifier");
     m->n_params = lo.offset;
 }
 
@@ -226,7 +243,7 @@ struct enc_acts {
     float *ones; /* B*T ones, for bias gradients */
 };
 
-enum { SZ_BTH, SZ_BTF, SZ_ATT, SZ_BT, SZ_MH, SZ_MV, SZ_M, SZ_BH, SZ_BC, SZ_BIAS };
+enum { SZ_BTH, SZ_BTF, SZ_ATT, SZ_BT, SZ_MH, SZ_MV, SZ_M, SZ_BP, SZ_BC, SZ_BIAS };
 
 /* Every float buffer with its size class: one list for allocation and
  * freeing, so a new buffer cannot be forgotten in either. */
@@ -255,11 +272,11 @@ static size_t list_buffers(enc_acts *a, size_t layers, buf_ref *out)
     BUF(a->tpdf, SZ_MH);
     BUF(a->z, SZ_MH);
     BUF(a->z_mean, SZ_M), BUF(a->z_rstd, SZ_M), BUF(a->logits, SZ_MV);
-    BUF(a->pooled, SZ_BH), BUF(a->pooled_d, SZ_BH), BUF(a->clogits, SZ_BC);
+    BUF(a->pooled, SZ_BP), BUF(a->pooled_d, SZ_BP), BUF(a->clogits, SZ_BC);
     BUF(a->d_out, SZ_BTH), BUF(a->d_r, SZ_BTH), BUF(a->d_ln, SZ_BTH), BUF(a->d_h, SZ_BTH);
     BUF(a->d_f, SZ_BTF), BUF(a->d_ctx, SZ_BTH), BUF(a->dq, SZ_BTH), BUF(a->dk, SZ_BTH);
     BUF(a->dv, SZ_BTH), BUF(a->d_att, SZ_ATT), BUF(a->d_hm, SZ_MH), BUF(a->d_t, SZ_MH);
-    BUF(a->dbias, SZ_BIAS), BUF(a->d_pool, SZ_BH), BUF(a->ones, SZ_BT);
+    BUF(a->dbias, SZ_BIAS), BUF(a->d_pool, SZ_BP), BUF(a->ones, SZ_BT);
 #undef BUF
     return n;
 }
@@ -312,7 +329,7 @@ static enc_acts *acts_reserve(enc_model *m, size_t B, size_t T, size_t M)
     const size_t count[] = {
         [SZ_BTH] = enc_mul(bt, c->hidden), [SZ_BTF] = enc_mul(bt, c->ffn), [SZ_ATT] = att,
         [SZ_BT] = bt, [SZ_MH] = enc_mul(M, c->hidden), [SZ_MV] = enc_mul(M, c->vocab),
-        [SZ_M] = M, [SZ_BH] = enc_mul(B, c->hidden), [SZ_BC] = enc_mul(B, c->classes + 1),
+        [SZ_M] = M, [SZ_BP] = enc_mul(B, enc_cls_in(c)), [SZ_BC] = enc_mul(B, c->classes + 1),
         [SZ_BIAS] = bias > c->hidden ? bias : c->hidden};
     buf_ref refs[40 + 20 * ENC_MAX_LAYERS];
     size_t n = list_buffers(a, c->layers, refs);
@@ -824,31 +841,102 @@ static void mlm_bwd(enc_model *m, enc_acts *a, const enc_batch *b)
 
 /* ==== classifier head =================================================== */
 
+/* Sums x[T,H] over sequence s's tokens whose segment is seg (-1: every
+ * token) into u[H] and divides by their count, which it returns (u = 0
+ * when there are none). */
+static size_t seg_mean(float *u, const float *x, const enc_batch *b, size_t s, int seg, size_t H)
+{
+    const size_t T = b->T;
+    size_t n = 0;
+    for (size_t c = 0; c < H; c++)
+        u[c] = 0.0f;
+    for (size_t t = 0; t < b->len[s]; t++) {
+        if (seg >= 0 && b->seg[s * T + t] != seg)
+            continue;
+        n++;
+        for (size_t c = 0; c < H; c++)
+            u[c] += x[(s * T + t) * H + c];
+    }
+    for (size_t c = 0; c < H && n > 0; c++)
+        u[c] /= (float)n;
+    return n;
+}
+
+/* pooled[B,P] from the last layer's x[B*T,H] (P = enc_cls_in, ENC_POOL_*). */
+static void pool_fwd(float *pooled, const float *x, const enc_batch *b, size_t H, int pool)
+{
+    const size_t T = b->T, P = pool == ENC_POOL_PAIR ? 4 * H : H;
+    for (size_t s = 0; s < b->B; s++) {
+        float *p = pooled + s * P;
+        if (pool == ENC_POOL_CLS) {
+            memcpy(p, x + s * T * H, H * sizeof(float));
+        } else if (pool == ENC_POOL_MEAN) {
+            seg_mean(p, x, b, s, -1, H);
+        } else { /* [u, v, |u - v|, u * v] */
+            float *u = p, *v = p + H;
+            seg_mean(u, x, b, s, 0, H);
+            seg_mean(v, x, b, s, 1, H);
+            for (size_t c = 0; c < H; c++) {
+                p[2 * H + c] = fabsf(u[c] - v[c]);
+                p[3 * H + c] = u[c] * v[c];
+            }
+        }
+    }
+}
+
+/* d_out[B*T,H] (zero at padding) from the pooled vectors' gradient g[B,P];
+ * pooled is the forward's (for PAIR, u and v are its first 2H of a row).
+ * g is overwritten. */
+static void pool_bwd(float *d_out, float *g, const float *pooled, const enc_batch *b, size_t H,
+                     int pool)
+{
+    const size_t T = b->T, P = pool == ENC_POOL_PAIR ? 4 * H : H;
+    memset(d_out, 0, b->B * T * H * sizeof(float));
+    for (size_t s = 0; s < b->B; s++) {
+        float *gs = g + s * P;
+        if (pool == ENC_POOL_CLS) {
+            memcpy(d_out + s * T * H, gs, H * sizeof(float));
+            continue;
+        }
+        size_t n[2] = {b->len[s], 0};
+        if (pool == ENC_POOL_PAIR) {
+            /* du = g_u + g_abs sign(u - v) + g_prod v; dv likewise: written
+             * over g_u and g_v (each c reads its own four entries first). */
+            const float *u = pooled + s * P, *v = u + H;
+            for (size_t c = 0; c < H; c++) {
+                float diff = u[c] - v[c];
+                float sg = diff > 0.0f ? 1.0f : diff < 0.0f ? -1.0f : 0.0f;
+                float ga = gs[2 * H + c] * sg, gp = gs[3 * H + c];
+                float du = gs[c] + ga + gp * v[c], dv = gs[H + c] - ga + gp * u[c];
+                gs[c] = du, gs[H + c] = dv;
+            }
+            n[0] = n[1] = 0;
+            for (size_t t = 0; t < b->len[s]; t++)
+                n[b->seg[s * T + t] != 0]++;
+        }
+        for (size_t t = 0; t < b->len[s]; t++) {
+            int k = pool == ENC_POOL_PAIR && b->seg[s * T + t] != 0;
+            float w = 1.0f / (float)n[k];
+            const float *gk = gs + (size_t)k * H;
+            for (size_t c = 0; c < H; c++)
+                d_out[(s * T + t) * H + c] = gk[c] * w;
+        }
+    }
+}
+
 enc_result enc_forward_cls(enc_model *m, const enc_batch *b, const enc_dropout *d, int *pred,
                            float *score)
 {
     check_batch(m, b);
     const size_t H = m->cfg.hidden, C = m->cfg.classes, B = b->B, T = b->T;
+    const size_t P = enc_cls_in(&m->cfg);
     if (C == 0)
         enc_die("the model has no classifier head");
     enc_acts *a = acts_reserve(m, B, T, 1);
     a->mode = MODE_CLS;
     const float *x = encode(m, a, b, d);
-    for (size_t s = 0; s < B; s++) {
-        float *p = a->pooled + s * H;
-        if (m->pool == ENC_POOL_CLS) {
-            memcpy(p, x + s * T * H, H * sizeof(float));
-            continue;
-        }
-        for (size_t c = 0; c < H; c++)
-            p[c] = 0.0f;
-        for (size_t t = 0; t < b->len[s]; t++)
-            for (size_t c = 0; c < H; c++)
-                p[c] += x[(s * T + t) * H + c];
-        for (size_t c = 0; c < H; c++)
-            p[c] /= (float)b->len[s];
-    }
-    drop_fwd(d, enc_n_sites(&m->cfg), enc_n_sites(&m->cfg), a->pooled_d, a->pooled, B * H, NULL);
+    pool_fwd(a->pooled, x, b, H, m->cfg.pool);
+    drop_fwd(d, enc_n_sites(&m->cfg), enc_n_sites(&m->cfg), a->pooled_d, a->pooled, B * P, NULL);
     dense_fwd(a->clogits, a->pooled_d, &m->P.cls, B, 1);
     if (m->logits_out)
         memcpy(m->logits_out, a->clogits, B * C * sizeof(float));
@@ -878,7 +966,7 @@ enc_result enc_forward_cls(enc_model *m, const enc_batch *b, const enc_dropout *
 
 static void cls_bwd(enc_model *m, enc_acts *a, const enc_batch *b, const enc_dropout *d)
 {
-    const size_t H = m->cfg.hidden, C = m->cfg.classes, B = b->B, T = b->T;
+    const size_t H = m->cfg.hidden, C = m->cfg.classes, B = b->B, P = enc_cls_in(&m->cfg);
     const float inv = 1.0f / (float)B;
     for (size_t s = 0; s < B; s++) {
         float *row = a->clogits + s * C;
@@ -891,20 +979,9 @@ static void cls_bwd(enc_model *m, enc_acts *a, const enc_batch *b, const enc_dro
             row[j] *= inv;
     }
     dense_bwd(a->d_pool, a->clogits, a->pooled_d, &m->P.cls, &m->G.cls, B, 1, 0, a->ones);
-    /* The classifier's mask is regenerated from its stream: B x H words. */
-    drop_bwd(d, enc_n_sites(&m->cfg), enc_n_sites(&m->cfg), a->d_pool, a->d_pool, B * H, NULL);
-    memset(a->d_out, 0, B * T * H * sizeof(float));
-    for (size_t s = 0; s < B; s++) {
-        const float *g = a->d_pool + s * H;
-        if (m->pool == ENC_POOL_CLS) {
-            memcpy(a->d_out + s * T * H, g, H * sizeof(float));
-            continue;
-        }
-        float w = 1.0f / (float)b->len[s];
-        for (size_t t = 0; t < b->len[s]; t++)
-            for (size_t c = 0; c < H; c++)
-                a->d_out[(s * T + t) * H + c] = g[c] * w;
-    }
+    /* The classifier's mask is regenerated from its stream: B x P words. */
+    drop_bwd(d, enc_n_sites(&m->cfg), enc_n_sites(&m->cfg), a->d_pool, a->d_pool, B * P, NULL);
+    pool_bwd(a->d_out, a->d_pool, a->pooled, b, H, m->cfg.pool);
 }
 
 void enc_backward(enc_model *m, const enc_batch *b, const enc_dropout *d, enc_dense_hook hook,

@@ -16,7 +16,9 @@
  *                   x' = LayerNorm(r2)
  *   MLM head        at masked positions: LayerNorm(gelu(x Wt^T + bt))
  *                   wte^T + bias (decoder tied to the word embeddings)
- *   classifier      pooled = x[CLS] or the mean over the sequence's tokens;
+ *   classifier      pooled = x[CLS], the mean over the sequence's tokens
+ *                   [B,H], or for pairs [u, v, |u-v|, u*v] [B,4H] with u, v
+ *                   the means over segments 0 and 1 (see ENC_POOL_*);
  *                   dropout (its own rate, always Bernoulli) -> W_c -> C
  *                   logits (C = 1: a regression score, squared error)
  * Post-LayerNorm as BERT; GELU is erf's; LayerNorm eps 1e-12.
@@ -25,7 +27,7 @@
  * element, 1/32 of the activation it drops) and backward reads it, because
  * regenerating costs Philox work in backward and the bits are cheap; the
  * classifier's dropout regenerates its mask from the stream instead (B x H
- * words: nothing to keep), and Gaussian noise is always regenerated.  A host
+ * or B x 4H words: nothing to keep), and Gaussian noise is always regenerated.  A host
  * short of memory would regenerate everywhere: the result is the same bit
  * for bit.
  */
@@ -35,10 +37,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The classifier's input, from the last layer's x[T,H] of each sequence:
+ *   CLS   x at [CLS] (position 0)                                       [H]
+ *   MEAN  the mean over the sequence's tokens (specials included)       [H]
+ *   PAIR  u, v = the means over segment 0 ([CLS] A [SEP]) and segment 1
+ *         (B [SEP]); [u, v, |u - v|, u * v] (elementwise)              [4H]
+ * PAIR gives a pair task's head both texts' vectors and their agreement,
+ * which MLM on single glosses never had to put into one vector.  A sequence
+ * without segment 1 gets v = 0: the programs refuse PAIR for single texts. */
+enum { ENC_POOL_CLS = 0, ENC_POOL_MEAN = 1, ENC_POOL_PAIR = 2, ENC_POOL_N };
+
 typedef struct enc_config {
     size_t vocab, hidden, layers, heads, ffn, max_len;
     size_t classes; /* 0: no classifier (pretraining); 1: regression; >= 2 */
+    int pool;       /* ENC_POOL_*: the classifier's input and so its width */
 } enc_config;
+
+/* "cls", "mean", "pair"; and back (-1 for an unknown name). */
+const char *enc_pool_name(int pool);
+int enc_pool_parse(const char *name);
+
+/* Width of the classifier's input: H, or 4H for ENC_POOL_PAIR. */
+static inline size_t enc_cls_in(const enc_config *c)
+{
+    return c->pool == ENC_POOL_PAIR ? 4 * c->hidden : c->hidden;
+}
 
 enum { ENC_TYPES = 2, ENC_MAX_LAYERS = 64 };
 
@@ -86,7 +109,7 @@ typedef struct enc_params {
     enc_linear mlm;         /* transform dense [H,H] */
     enc_norm mlm_ln;
     float *mlm_bias;        /* [V] */
-    enc_linear cls;         /* [C,H], only when classes > 0 */
+    enc_linear cls;         /* [C,H] or [C,4H] (enc_cls_in), only when classes > 0 */
 } enc_params;
 
 /* Which dropout a pass applies.  rate[site] is p (Bernoulli) or sigma
@@ -116,13 +139,10 @@ typedef struct enc_batch {
     float *target;
 } enc_batch;
 
-enum { ENC_POOL_CLS = 0, ENC_POOL_MEAN = 1 };
-
 typedef struct enc_acts enc_acts; /* activations, private to model.c */
 
 typedef struct enc_model {
     enc_config cfg;
-    int pool;
     enc_tensor *tensor;
     size_t n_tensors;
     size_t n_params;

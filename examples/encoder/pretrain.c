@@ -71,7 +71,7 @@ typedef struct pretrain_opts {
 static void save_all(const enc_model *m, const enc_adamw *o, const pretrain_opts *op)
 {
     char path[4096];
-    enc_ckpt_meta meta = {m->cfg, o->step, op->seed, 0, m->pool};
+    enc_ckpt_meta meta = {m->cfg, o->step, op->seed, 0};
     enc_path(path, sizeof path, op->out, "model.safetensors");
     enc_ckpt_save(m, &meta, path);
     enc_path(path, sizeof path, op->out, "optimizer.safetensors");
@@ -138,7 +138,7 @@ int enc_cmd_pretrain(int argc, char **argv)
            "%zu\n",
            train.n, train.n_tok, 100.0 * enc_corpus_unk_rate(&train), held.n, v.n);
 
-    enc_config cfg = {v.n, op.hidden, op.layers, op.heads, op.ffn, op.max_len, 0};
+    enc_config cfg = {v.n, op.hidden, op.layers, op.heads, op.ffn, op.max_len, 0, ENC_POOL_CLS};
     enc_model m;
     enc_model_create(&m, &cfg);
     enc_adamw o;

@@ -6,8 +6,10 @@
 #
 #   1. hyperparameters chosen on the VALIDATION split (never test) at 10 %
 #      of the training pool, 3 seeds, standard dropout: the learning rate and
-#      the pooling (mean or [CLS]) of the pretrained encoder, the dropout rate
-#      p, and the scratch baseline's learning rate;
+#      the pooling (mean or [CLS]) of the pretrained encoder, then for the
+#      pair task whether the pair head (each text's mean, [u, v, |u-v|, u*v])
+#      does better, the dropout rate p, and the scratch baseline's learning
+#      rate;
 #   2. Fisher of the MLM loss on 1 % of the pretraining corpus, the guided
 #      plan from p_max = the chosen p down to 0, and the same plan read back
 #      with gdropout-plan from the Fisher file;
@@ -63,7 +65,7 @@ stage() { echo "== $* ($((SECONDS - start)) s so far)"; }
 
 stage "1. hyperparameters on the validation split (10 % of the pool, $sel_seeds seeds)"
 common=(--ckpt "$ckpt" --fractions 0.1 --seeds $sel_seeds "${steps[@]}")
-# mean_val FILE: the mean validation accuracy of its rows (both tasks, all seeds).
+# mean_val FILE: the mean validation accuracy of its rows (its tasks, all seeds).
 mean_val() { awk -F'\t' 'NR > 1 { s += $7; n++ } END { printf "%.6f\n", s / n }' "$1"; }
 # better A B: whether A > B (ties keep the earlier candidate).
 better() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
@@ -85,18 +87,27 @@ for l in 3e-4 1e-3; do
         if better "$v" "$best"; then best=$v lr=$l pool=$q; fi
     done
 done
+# The pair task (hypernymy) alone: the pooling just chosen, or the pair head.
+best=-1 ppool=
+for q in "$pool" pair; do
+    v=$(sel "hypernymy-pool$q" --tasks hypernymy --regimes standard --lr "$lr" --pool "$pool" \
+        --pair-pool $q)
+    if better "$v" "$best"; then best=$v ppool=$q; fi
+done
+pools=(--pool "$pool" --pair-pool "$ppool")
 best=-1 p=
 for r in 0.05 0.1 0.2; do
-    v=$(sel "p$r" --regimes standard --lr "$lr" --pool "$pool" --p $r)
+    v=$(sel "p$r" --regimes standard --lr "$lr" "${pools[@]}" --p $r)
     if better "$v" "$best"; then best=$v p=$r; fi
 done
 best=-1 slr=
 for l in 3e-4 1e-3; do
-    v=$(sel "scratch-lr$l" --regimes scratch --scratch-lr $l --pool "$pool")
+    v=$(sel "scratch-lr$l" --regimes scratch --scratch-lr $l "${pools[@]}")
     if better "$v" "$best"; then best=$v slr=$l; fi
 done
-printf 'lr %s\npool %s\np %s\nscratch_lr %s\n' "$lr" "$pool" "$p" "$slr" >"$out/selection.txt"
-echo "chosen on validation: lr $lr, pool $pool, p $p, scratch lr $slr"
+printf 'lr %s\npool %s\npair_pool %s\np %s\nscratch_lr %s\n' "$lr" "$pool" "$ppool" "$p" "$slr" \
+    >"$out/selection.txt"
+echo "chosen on validation: lr $lr, pool $pool (pairs: $ppool), p $p, scratch lr $slr"
 
 stage "2. Fisher of the MLM loss and the guided plan (p_max $p, the chosen rate)"
 # Ten seconds of work, rerun every time so the plan always follows the p
@@ -117,7 +128,7 @@ echo "gdropout-plan reads the Fisher file back: the same scores and rates"
 
 stage "3. the comparison: $seeds seeds x fractions $fractions x regimes $regimes (two processes)"
 grid=(--ckpt "$ckpt" --plan "$out/guided.plan" --fractions $fractions --regimes $regimes
-      --seeds "$seeds" --lr "$lr" --pool "$pool" --p "$p" --scratch-lr "$slr" "${steps[@]}")
+      --seeds "$seeds" --lr "$lr" "${pools[@]}" --p "$p" --scratch-lr "$slr" "${steps[@]}")
 "$enc" experiment "${grid[@]}" --shard 0/2 --out "$out/results-0.tsv" >>"$out/run-0.log" &
 pid=$!
 "$enc" experiment "${grid[@]}" --shard 1/2 --out "$out/results-1.tsv" | tee -a "$out/run-1.log" | grep -E '^\[' || true

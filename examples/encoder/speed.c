@@ -137,7 +137,7 @@ int enc_cmd_speed(int argc, char **argv)
     enc_task_supersense(&task, &wn, &v, 500);
     enc_wordnet_free(&wn);
 
-    enc_config cfg = {v.n, hidden, layers, heads, ffn, 64, 0};
+    enc_config cfg = {v.n, hidden, layers, heads, ffn, 64, 0, ENC_POOL_CLS};
     enc_model m;
     enc_model_create(&m, &cfg);
     enc_model_init(&m, 1, 2);
@@ -154,8 +154,8 @@ int enc_cmd_speed(int argc, char **argv)
     enc_model_free(&m);
 
     cfg.classes = task.n_classes;
+    cfg.pool = ENC_POOL_MEAN;
     enc_model_create(&m, &cfg);
-    m.pool = ENC_POOL_MEAN;
     enc_model_init(&m, 1, 2);
     size_t *torder = enc_alloc(task.train.n, sizeof *torder, "order");
     for (size_t i = 0; i < task.train.n; i++)

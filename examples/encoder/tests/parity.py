@@ -116,8 +116,9 @@ def config_of(meta):
         raise ValueError(f"dump format {meta.get('format')!r}, expected gdx-encoder-dump-1")
     cfg = {k: int(meta[k]) for k in ("vocab", "hidden", "layers", "heads", "ffn", "max_len",
                                      "classes")}
-    if meta["mode"] not in ("mlm", "cls") or meta["pool"] not in ("mean", "cls"):
+    if meta["mode"] not in ("mlm", "cls") or meta["pool"] not in ("mean", "cls", "pair"):
         raise ValueError(f"mode {meta['mode']!r} / pool {meta['pool']!r}")
+    cfg["pool"] = meta["pool"]
     return cfg, meta["mode"], meta["pool"]
 
 

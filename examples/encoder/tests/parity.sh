@@ -1,8 +1,9 @@
 #!/bin/sh
 # PyTorch parity of the C encoder (ctest: encoder_parity).
 #   parity.sh ENCODER PARITY_PY WORK_DIR [WORDNET_DIR]
-# Pretrains a tiny checkpoint, dumps one training step three ways (MLM;
-# classifier with mean and with [CLS] pooling) and has parity.py rebuild each
+# Pretrains a tiny checkpoint, dumps one training step four ways (MLM;
+# classifier with mean and with [CLS] pooling on supersense, with pair
+# pooling on hypernymy) and has parity.py rebuild each
 # step in PyTorch.  Then proves the comparison can fail: a copy of the MLM
 # dump with one gradient element moved by 1e-3 of its tensor's scale, and one
 # with a single dropout element flipped, must both be rejected.
@@ -26,11 +27,12 @@ mkdir -p "$work"
     --ffn 64 --vocab 500 --batch 32 --steps 20 --warmup 5 --log-every 10 --eval-every 20 \
     --eval-n 100 --threads 1 >"$work/pretrain.log"
 
-for mode in mlm cls-mean cls-cls; do
+for mode in mlm cls-mean cls-cls cls-pair; do
     case $mode in
         mlm) flags="--mode mlm" ;;
         cls-mean) flags="--mode cls --pool mean" ;;
         cls-cls) flags="--mode cls --pool cls" ;;
+        cls-pair) flags="--mode cls --pool pair" ;;
     esac
     # shellcheck disable=SC2086 # flags are words
     "$enc" dump --wordnet "$wordnet" --ckpt "$work/tiny" --out "$work/$mode.safetensors" \

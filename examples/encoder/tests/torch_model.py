@@ -10,8 +10,9 @@ with keys past each sequence's length masked (probability exactly 0),
 dropout on the probabilities, output dense, dropout, residual, LayerNorm;
 erf GELU feed-forward, dropout, residual, LayerNorm.  MLM head at the masked
 positions only (dense, GELU, LayerNorm, decoder tied to the word embeddings
-plus a bias); classifier on the [CLS] vector or the mean over the sequence's
-tokens, after its own dropout.
+plus a bias); classifier on the [CLS] vector, the mean over the sequence's
+tokens, or for pairs [u, v, |u - v|, u * v] with u and v the means over
+segments 0 and 1, after its own dropout.
 
 Dropout is a callable drop(site, x) -> x': site 0 the embeddings, 1 + 3l
 layer l's attention probabilities, 2 + 3l and 3 + 3l its two residual
@@ -24,7 +25,8 @@ import math
 
 def build(torch, cfg):
     """A fresh model for cfg (vocab, hidden, layers, heads, ffn, max_len,
-    classes; classes 0 leaves out the classifier)."""
+    classes; classes 0 leaves out the classifier; pool "pair", if given,
+    makes the classifier's input 4H)."""
     nn, F = torch.nn, torch.nn.functional
     H, nh, V = cfg["hidden"], cfg["heads"], cfg["vocab"]
 
@@ -120,7 +122,8 @@ def build(torch, cfg):
             self.encoder = Encoder()
             self.cls = Heads()
             if cfg["classes"] > 0:
-                self.classifier = nn.Linear(H, cfg["classes"])
+                width = 4 * H if cfg.get("pool") == "pair" else H
+                self.classifier = nn.Linear(width, cfg["classes"])
 
         def encode(self, ids, seg, lens, drop):
             """ids, seg [B,T] and lens [B] (int64) -> x [B,T,H], real [B,T]."""
@@ -145,14 +148,21 @@ def build(torch, cfg):
             return logits, F.cross_entropy(logits, mlabel)
 
         def forward_cls(self, ids, seg, lens, label, pool, drop):
-            """Logits [B,C] of the classifier on the [CLS] vector (pool "cls")
-            or the mean of the real tokens (pool "mean"), and the mean
-            cross-entropy against label."""
+            """Logits [B,C] of the classifier on the [CLS] vector (pool "cls"),
+            the mean of the real tokens (pool "mean") or [u, v, |u - v|, u * v]
+            (pool "pair"), and the mean cross-entropy against label."""
             x, real = self.encode(ids, seg, lens, drop)
+
+            def mean_over(w):  # w [B,T]: 1 on the tokens averaged
+                return (x * w[:, :, None]).sum(1) / w.sum(1, keepdim=True)
             if pool == "cls":
                 pooled = x[:, 0]
+            elif pool == "mean":
+                pooled = mean_over(real.to(x.dtype))
             else:
-                pooled = (x * real[:, :, None].to(x.dtype)).sum(1) / lens[:, None].to(x.dtype)
+                w1 = real.to(x.dtype) * (seg != 0).to(x.dtype)
+                u, v = mean_over(real.to(x.dtype) - w1), mean_over(w1)
+                pooled = torch.cat([u, v, (u - v).abs(), u * v], dim=1)
             logits = self.classifier(drop(3 * cfg["layers"] + 1, pooled))
             return logits, F.cross_entropy(logits, label)
 
