@@ -16,7 +16,9 @@
  * wrong gradient.)  A relative error of 2 % plus 2e-4 absolute separates a
  * correct gradient from a wrong one: dropping the x pdf term of the GELU
  * derivative, the xhat term of LayerNorm's, or the row dot of softmax's
- * makes 557 to 783 of the 960 checks fail.
+ * made 557 to 783 of the 960 checks fail (measured before the pair case
+ * was added), and flipping the sign of the pair head's |u - v| term in its
+ * backward fails 135 of the 1116 there are now.
  *
  * Exit status 0 and "N passed, 0 failed" when every check holds.
  */

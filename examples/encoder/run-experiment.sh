@@ -142,10 +142,10 @@ stage "4. TF-IDF + logistic regression on the same subsets"
 stage "5. the report"
 # From inside $out, so the report names its sources relative to it; a second
 # copy with links relative to the repository, for scripts/paste-results.
-(cd "$out" && "$py" "$here/experiment/report.py" results-*.tsv --sites fisher-sites.tsv \
-    --figures figures --out results.md &&
-    "$py" "$here/experiment/report.py" results-*.tsv --sites fisher-sites.tsv \
-        --figures figures --out readme.md --link-base "$top")
+(cd "$out" &&
+    report=("$py" "$here/experiment/report.py" results-*.tsv --sites fisher-sites.tsv
+            --selection selection.txt --figures figures) &&
+    "${report[@]}" --out results.md && "${report[@]}" --out readme.md --link-base "$top")
 for r in ${regimes//,/ }; do
     grep -q "	$r	" "$out"/results-[01].tsv || { echo "no rows for regime $r" >&2; exit 1; }
 done

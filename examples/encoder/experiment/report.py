@@ -294,9 +294,32 @@ def bar_section(res):
     return lines
 
 
-def header_lines(res, figure_note):
+def read_selection(path):
+    """The hyperparameters run-experiment.sh chose on validation: its
+    selection.txt, lines "name value", as [(name, value)] in file order."""
+    out = []
+    try:
+        f = open(path, encoding="utf-8")
+    except OSError as e:
+        raise FormatError("%s: %s" % (path, e.strerror)) from None
+    with f:
+        for lineno, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2:
+                raise FormatError("%s:%d: expected \"name value\", got %r"
+                                  % (path, lineno, line.rstrip("\n")))
+            out.append((fields[0], fields[1]))
+    return out
+
+
+def header_lines(res, figure_note, selection=None, selection_name=None):
     lines = ["# Encoder experiment results", ""]
     lines.append("Sources: " + ", ".join("%s (%d rows)" % s for s in res.sources) + ".")
+    if selection:
+        lines += ["", "Chosen on the validation split (%s): %s." % (
+            selection_name, ", ".join("%s %s" % kv for kv in selection))]
     dup = ""
     if res.duplicates:
         dup = " (%d repeated (task, fraction, seed, regime) rows ignored, the first kept%s)" % (
@@ -465,12 +488,15 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="markdown to write")
     ap.add_argument("--figures", help="folder for the SVG and PNG figures")
     ap.add_argument("--sites", help="site table of `encoder fisher` (fisher-sites.tsv)")
+    ap.add_argument("--selection", help="the hyperparameters chosen on validation "
+                    "(run-experiment.sh's selection.txt)")
     ap.add_argument("--link-base", help="write figure links relative to this folder instead of "
                     "the output's (for a copy pasted into a document elsewhere)")
     a = ap.parse_args(argv)
     try:
         res = Results(a.results)
         sites = read_sites(a.sites) if a.sites else None
+        selection = read_selection(a.selection) if a.selection else None
     except FormatError as e:
         sys.stderr.write("report: %s\n" % e)
         return 1
@@ -492,7 +518,7 @@ def main(argv=None):
             stem = os.path.join(a.figures, "sites")
             sites_figure(plt, sites, stem)
             sites_link = os.path.relpath(stem, base) + ".svg"
-    lines = header_lines(res, note) + bar_section(res)
+    lines = header_lines(res, note, selection, a.selection) + bar_section(res)
     for task in res.tasks():
         lines += task_section(res, task)
     if sites:

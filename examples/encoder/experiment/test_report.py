@@ -151,6 +151,21 @@ class Synthetic(unittest.TestCase):
         self.assertEqual(self.res.best_pretrained("supersense", 1.0), "guided")
         self.assertIsNone(self.res.best_pretrained("nosuchtask", 1.0))
 
+    def test_selection(self):
+        sel = os.path.join(self.dir, "selection.txt")
+        with open(sel, "w") as f:
+            f.write("lr 3e-4\npool mean\n\npair_pool pair\n")
+        out = os.path.join(self.dir, "sel.md")
+        self.assertEqual(report.main(self.paths + ["--out", out, "--selection", sel]), 0)
+        with open(out) as f:
+            self.assertIn("Chosen on the validation split (%s): lr 3e-4, pool mean, "
+                          "pair_pool pair.\n" % sel, f.read())
+        with open(sel, "a") as f:
+            f.write("p\n")
+        with self.assertRaises(report.FormatError) as e:
+            report.read_selection(sel)
+        self.assertIn("selection.txt:5: expected", str(e.exception))
+
     def test_markdown(self):
         out = os.path.join(self.dir, "results.md")
         self.assertEqual(report.main(self.paths + ["--out", out]), 0)

@@ -10,8 +10,8 @@ tensor it drops), the raw logits, the loss and every parameter's gradient.
 This script builds the same model as a torch.nn.Module (torch_model.py,
 float32, the layout of examples/encoder/model.h: post-LayerNorm BERT, erf
 GELU, LayerNorm eps 1e-12, keys past each sequence's length masked so their
-probabilities are exactly 0, MLM decoder tied to the word embeddings, mean or
-[CLS] pooling, the classifier), loads the dumped parameters by their BERT names, multiplies
+probabilities are exactly 0, MLM decoder tied to the word embeddings, mean,
+[CLS] or pair pooling, the classifier), loads the dumped parameters by their BERT names, multiplies
 each dropout site's tensor by the dumped multipliers instead of drawing a
 mask, computes the C code's loss (MLM: mean cross-entropy over the masked
 positions; classifier: mean cross-entropy over the sequences), backpropagates
