@@ -8,6 +8,7 @@ import contextlib
 import io
 import math
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -341,6 +342,35 @@ class Baseline(unittest.TestCase):
         # The subsets are read back exactly, in their order.
         got = baseline_tfidf.read_subsets(os.path.join(self.export, "toy", "subsets.tsv"), 72)
         self.assertEqual({(t, s): i for t, _, s, i in got}, self.subsets["toy"])
+
+    def test_pair_features_see_shared_words(self):
+        # The label is whether text_b repeats a word of text_a: every word is
+        # as common in either class, so only features crossing the two texts
+        # (the pair set's A * B) can learn it.
+        rng = random.Random(7)
+        words = ["w%d" % i for i in range(12)]
+
+        def rows(n):
+            labels, a_col, b_col = [], [], []
+            for i in range(n):
+                a = rng.sample(words, 3)
+                rest = [w for w in words if w not in a]
+                b = rng.sample(rest, 2) + [rng.choice(a)] if i % 2 else rng.sample(rest, 3)
+                rng.shuffle(b)
+                labels.append("shared" if i % 2 else "other")
+                a_col.append(" ".join(a))
+                b_col.append(" ".join(b))
+            return labels, [a_col, b_col]
+        train, val, test = rows(600), rows(100), rows(100)
+        classes = ["other", "shared"]
+        idx = list(range(600))
+        va, _, ta, _, _, feats = baseline_tfidf.run_one(train, val, test, idx, classes)
+        self.assertEqual(feats, "pair")
+        self.assertGreaterEqual(min(va, ta), 0.95)
+        _, _, ta, _, _, feats = baseline_tfidf.run_one(train, val, test, idx, classes,
+                                                       features=("separate",))
+        self.assertEqual(feats, "separate")
+        self.assertLess(ta, 0.7)
 
     def test_the_poison_bites(self):
         # Training on every row (not a subset) must fail: the test above can.
