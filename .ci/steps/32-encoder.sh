@@ -114,5 +114,9 @@ for flavour in plain asan; do
     expect_fail "flag without its value" pretrain --steps
     expect_fail "flag out of range" pretrain --layers 0
     expect_fail "unknown command" bogus
+    expect_fail "unknown pooling" finetune --ckpt "$ckpt" --pool bogus
+    expect_fail "pair pooling of single texts (experiment)" experiment --ckpt "$ckpt" --pool pair
+    expect_fail "pair pooling of single texts (finetune)" finetune --ckpt "$ckpt" --task supersense \
+        --pool pair --max-steps 1
 done
 echo "encoder OK"

@@ -25,10 +25,7 @@ const char *enc_regime_name(int regime)
 
 int enc_regime_parse(const char *name)
 {
-    for (int i = 0; i < ENC_REG_N; i++)
-        if (strcmp(name, regime_names[i]) == 0)
-            return i;
-    return -1;
+    return enc_name_index(regime_names, ENC_REG_N, name);
 }
 
 /* The site rates (or sigmas) of a regime; sets *gaussian. */

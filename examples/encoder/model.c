@@ -52,10 +52,7 @@ const char *enc_pool_name(int pool)
 
 int enc_pool_parse(const char *name)
 {
-    for (int i = 0; i < ENC_POOL_N; i++)
-        if (strcmp(name, pool_names[i]) == 0)
-            return i;
-    return -1;
+    return enc_name_index(pool_names, ENC_POOL_N, name);
 }
 
 void enc_site_name(size_t site, char *buf, size_t len)

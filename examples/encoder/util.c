@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <gdropout/gdropout.h>
@@ -112,4 +113,12 @@ void enc_sgemv_t(size_t M, size_t N, const float *A, const float *x, float *y)
     cblas_sgemv(CblasRowMajor, CblasTrans, blas_int(M), blas_int(N), 1.0f, A, blas_int(N), x, 1,
                 1.0f, y, 1);
     enc_prof_end(ENC_PROF_SGEMM, t0);
+}
+
+int enc_name_index(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
 }

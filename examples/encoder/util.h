@@ -19,6 +19,9 @@ void enc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn
 void *enc_alloc(size_t n, size_t size, const char *what);
 void *enc_realloc(void *p, size_t n, size_t size, const char *what);
 
+/* The index of name among names[0..n) (a table of flag values), or -1. */
+int enc_name_index(const char *const *names, int n, const char *name);
+
 /* a * b, dying on overflow (sizes derived from user flags). */
 size_t enc_mul(size_t a, size_t b);
 

@@ -39,6 +39,15 @@ class FormatError(Exception):
     pass
 
 
+def open_text(path, error=FormatError):
+    """path opened for reading as UTF-8 text; error("path: why") when it
+    cannot be."""
+    try:
+        return open(path, encoding="utf-8")
+    except OSError as e:
+        raise error("%s: %s" % (path, e.strerror)) from None
+
+
 def read_results(path):
     """The rows of a results TSV as dicts (fraction, metrics: float; seed,
     n_train, steps: int), in file order.  A missing file has no rows.

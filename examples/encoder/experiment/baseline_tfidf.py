@@ -45,7 +45,7 @@ import time
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import HEADER, FormatError, read_results, require, row_key  # noqa: E402
+from _common import HEADER, FormatError, open_text, read_results, require, row_key  # noqa: E402
 
 require("numpy", "scipy", "sklearn")
 import numpy as np  # noqa: E402
@@ -66,11 +66,7 @@ def read_set(path):
     """(labels, list of text columns) of a task set; every row must have the
     same number of fields (2: single text, 3: pair)."""
     labels, texts = [], None
-    try:
-        f = open(path, encoding="utf-8")
-    except OSError as e:
-        raise InputError("%s: %s" % (path, e.strerror)) from None
-    with f:
+    with open_text(path, InputError) as f:
         for lineno, line in enumerate(f, 1):
             fields = line.rstrip("\n").split("\t")
             if texts is None:
@@ -92,11 +88,7 @@ def read_set(path):
 def read_subsets(path, n_train):
     """[(fraction text as written, fraction, seed, [indices])] in file order."""
     out = []
-    try:
-        f = open(path, encoding="utf-8")
-    except OSError as e:
-        raise InputError("%s: %s" % (path, e.strerror)) from None
-    with f:
+    with open_text(path, InputError) as f:
         for lineno, line in enumerate(f, 1):
             fields = line.rstrip("\n").split("\t")
             if lineno == 1 and fields[0] == "fraction":

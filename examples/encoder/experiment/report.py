@@ -32,7 +32,7 @@ import sys
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import FormatError, read_results, require, row_key  # noqa: E402
+from _common import FormatError, open_text, read_results, require, row_key  # noqa: E402
 
 require("numpy", "scipy")
 import numpy as np  # noqa: E402
@@ -298,11 +298,7 @@ def read_selection(path):
     """The hyperparameters run-experiment.sh chose on validation: its
     selection.txt, lines "name value", as [(name, value)] in file order."""
     out = []
-    try:
-        f = open(path, encoding="utf-8")
-    except OSError as e:
-        raise FormatError("%s: %s" % (path, e.strerror)) from None
-    with f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
             fields = line.split()
             if not fields:
@@ -347,12 +343,8 @@ def header_lines(res, figure_note, selection=None, selection_name=None):
 def read_sites(path):
     """Rows of `encoder fisher`'s site table as dicts."""
     need = ("site", "name", "layer", "kind", "score", "score_wo_ln", "p")
-    try:
-        f = open(path, encoding="utf-8")
-    except OSError as e:
-        raise FormatError("%s: %s" % (path, e.strerror)) from None
     sites = []
-    with f:
+    with open_text(path) as f:
         head = f.readline().rstrip("\n").split("\t")
         if tuple(head) != need:
             raise FormatError("%s:1: expected the header %s" % (path, " ".join(need)))
