@@ -297,7 +297,8 @@ int enc_cmd_finetune(int argc, char **argv)
     cfg.classes = task.n_classes;
     cfg.pool = pool;
     float *plan = plan_path ? enc_read_plan(plan_path, enc_n_sites(&cfg)) : NULL;
-    ft_setup s = {&task, cfg, scratch ? NULL : pre, plan, lr, p, cls_p, wd, epochs, batch, min_steps, max_steps};
+    ft_setup s = {&task, cfg, scratch ? NULL : pre, plan, lr, p, cls_p, wd, epochs, batch,
+                  min_steps, max_steps};
     printf("task %s: %zu training, %zu validation, %zu test examples, %zu classes\n", task.name,
            task.train.n, task.val.n, task.test.n, task.n_classes);
     ft_result r = enc_finetune(&s, regime, fraction, seed);

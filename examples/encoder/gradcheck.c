@@ -2,9 +2,9 @@
  * Gradient check of the encoder: the analytic backward of every layer
  * against central finite differences, on a tiny model, for each head and
  * dropout kind: MLM, classification (pooled by [CLS], by mean, and by
- * segment means for pairs), a regression score, and Gaussian dropout.  Dropout is on (p = 0.3) with a
- * fixed stream, so its mask (or noise) is a fixed multiplier, the same in
- * every evaluation of the loss.
+ * segment means for pairs), a regression score, and Gaussian dropout.
+ * Dropout is on (p = 0.3) with a fixed stream, so its mask (or noise) is a
+ * fixed multiplier, the same in every evaluation of the loss.
  *
  * What is compared, per tensor: the directional derivative along a random
  * unit direction u, (L(w + eps u) - L(w - eps u)) / (2 eps), against
