@@ -2,13 +2,20 @@
  * `encoder experiment`: the paper's comparison on the encoder.  For every
  * seed, task, training fraction and regime, one fine-tuning run (see
  * finetune.h: the subset, head, order and dropout streams depend on the seed
- * only, so regimes are paired), one row appended to a TSV:
- *   task fraction seed regime n_train steps val_acc val_f1 test_acc test_f1 seconds
+ * only, so regimes are paired), one row appended to a TSV (COLUMNS below).
+ * A regime is a name with an optional rate, "standard:0.2" or "guided:0.3"
+ * (p, or p_max of the planned regimes; without one, --p).
+ *
  * Rows already in the file are skipped, so an interrupted run resumes where
- * it stopped.  --shard K/N runs every N-th cell (two processes on two
- * cores).  Regimes: none, standard, gaussian, gaussian-paper, guided,
- * matched (finetune.h) and scratch (standard dropout on a randomly
- * initialised encoder of the same size, with --scratch-lr).
+ * it stopped; every row carries a digest of the run's settings, and a file
+ * holding rows of other settings is refused rather than mixed.  A row is
+ * written with one write(2) and fsync'ed; a failed or short write is cut
+ * back off, and a torn last line left by a crash is cut on resume, so the
+ * file only ever holds whole rows.  The file is locked while a process
+ * appends to it: a second process on the same file is refused.
+ * --shard K/N runs every N-th cell (two processes on two cores).
+ * --curves FILE appends each evaluation (task, fraction, seed, regime,
+ * rate, step, train_loss, val score, lr): the learning curves.
  * --export DIR writes each task's sets and the seeds' training subsets for
  * the bag-of-words baseline (experiment/baseline_tfidf.py).
  */
@@ -17,84 +24,207 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "atomic.h"
 #include "cli.h"
 #include "finetune.h"
 
-enum { MAX_LIST = 32, REG_SCRATCH = ENC_REG_N };
+enum { MAX_LIST = 32, REG_SCRATCH = ENC_REG_N, ROW_MAX = 1024 };
 
-typedef struct done_row {
-    char task[64], regime[32];
-    double fraction;
-    unsigned long long seed;
-} done_row;
+#define COLUMNS                                                                                \
+    "task\tfraction\tseed\tregime\trate\tlr\tn_train\tsteps\tbudget\tbest_step\ttrain_loss\t" \
+    "best_train_loss\tmetric\tval_acc\tval_f1\ttest_acc\ttest_f1\tseconds\tconfig\n"
 
+/* A regime of the grid: the regime and its rate, and the label and rate
+ * text its rows carry. */
+typedef struct grid_regime {
+    int regime; /* ENC_REG_* or REG_SCRATCH */
+    float rate;
+    char label[32], rate_s[32];
+} grid_regime;
+
+/* The key of a row: its first five columns, as text (a fraction or rate
+ * is compared as it is written, so a value the row format rounds still
+ * matches on resume). */
 typedef struct done_set {
-    done_row *r;
+    char (*key)[ROW_MAX + 2];
     size_t n, cap;
 } done_set;
 
-/* Reads the (task, fraction, seed, regime) of the rows already in path. */
-static void read_done(done_set *d, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return;
-    char line[1024];
-    size_t lineno = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
-        lineno++;
-        if (lineno == 1 && strncmp(line, "task\t", 5) == 0)
-            continue;
-        done_row r;
-        if (sscanf(line, "%63[^\t]\t%lf\t%llu\t%31[^\t]", r.task, &r.fraction, &r.seed,
-                   r.regime) != 4)
-            enc_die("%s:%zu: not a results row", path, lineno);
-        if (d->n == d->cap) {
-            d->cap = d->cap ? 2 * d->cap : 256;
-            d->r = enc_realloc(d->r, d->cap, sizeof *d->r, "results");
-        }
-        d->r[d->n++] = r;
-    }
-    fclose(f);
-}
-
-static int is_done(const done_set *d, const char *task, double fraction, unsigned long long seed,
-                   const char *regime)
-{
-    for (size_t i = 0; i < d->n; i++)
-        if (d->r[i].seed == seed && d->r[i].fraction == fraction &&
-            strcmp(d->r[i].task, task) == 0 && strcmp(d->r[i].regime, regime) == 0)
-            return 1;
-    return 0;
-}
-
-static const char *regime_label(int r)
-{
-    return r == REG_SCRATCH ? "scratch" : enc_regime_name(r);
-}
-
-static size_t parse_regimes(const char *text, int *out)
+static size_t parse_regimes(const char *text, float p, grid_regime *out)
 {
     size_t n = 0;
-    char buf[256];
+    char buf[512];
+    if (strlen(text) >= sizeof buf)
+        enc_die("--regimes: too long");
     snprintf(buf, sizeof buf, "%s", text);
     for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
-        int r = strcmp(tok, "scratch") == 0 ? REG_SCRATCH : enc_regime_parse(tok);
-        if (r < 0)
-            enc_die("--regimes: unknown regime \"%s\"", tok);
         if (n == MAX_LIST)
-            enc_die("--regimes: too many");
-        out[n++] = r;
+            enc_die("--regimes: at most %d", MAX_LIST);
+        grid_regime *g = &out[n++];
+        char *colon = strchr(tok, ':');
+        g->rate = p;
+        if (colon != NULL) {
+            *colon = '\0';
+            double r;
+            if (cli_list(colon + 1, &r, 1, 0.0, 0.9, "regimes") != 1)
+                enc_die("--regimes: \"%s:%s\": one rate expected", tok, colon + 1);
+            g->rate = (float)r;
+        }
+        g->regime = strcmp(tok, "scratch") == 0 ? REG_SCRATCH : enc_regime_parse(tok);
+        if (g->regime < 0)
+            enc_die("--regimes: unknown regime \"%s\" (none, standard, gaussian, gaussian-paper, "
+                    "guided, matched, reversed, permuted, kind, scratch)", tok);
+        if (g->regime == ENC_REG_NONE)
+            g->rate = 0.0f;
+        snprintf(g->label, sizeof g->label, "%s", tok);
+        snprintf(g->rate_s, sizeof g->rate_s, "%.9g", (double)g->rate);
     }
     if (n == 0)
         enc_die("--regimes: empty");
     return n;
+}
+
+/* FNV-1a, 64 bits: a digest of the settings, not a security measure. */
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void make_key(char *key, size_t cap, const char *task, const char *frac,
+                     unsigned long long seed, const char *regime, const char *rate)
+{
+    int n = snprintf(key, cap, "%s\t%s\t%llu\t%s\t%s", task, frac, seed, regime, rate);
+    if (n < 0 || (size_t)n >= cap)
+        enc_die("a row key over %zu bytes (task name too long?)", cap);
+}
+
+/* Reads the keys of path's rows; refuses rows of other settings (their
+ * config column differs from config).  A last line without its newline
+ * (a crash mid-row) is cut off. */
+static void read_done(done_set *d, const char *path, int fd, const char *config)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        enc_die("%s: cannot read: %s", path, strerror(errno));
+    char line[ROW_MAX + 2];
+    size_t lineno = 0;
+    long good = 0; /* bytes of whole lines */
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == 0 || line[len - 1] != '\n') {
+            if (!feof(f))
+                enc_die("%s:%zu: a line over %d bytes: not a results file", path, lineno, ROW_MAX);
+            fprintf(stderr, "encoder: %s:%zu: cutting a torn last line (an interrupted write)\n",
+                    path, lineno);
+            break;
+        }
+        good += (long)len;
+        if (lineno == 1) {
+            if (strcmp(line, COLUMNS) != 0)
+                enc_die("%s: not a results file of this version (its header differs); write to "
+                        "another --out", path);
+            continue;
+        }
+        char *field[24];
+        size_t nf = 0;
+        line[len - 1] = '\0';
+        for (char *s = line, *t; nf < 24; s = t + 1) {
+            field[nf++] = s;
+            if ((t = strchr(s, '\t')) == NULL)
+                break;
+            *t = '\0';
+        }
+        if (nf != 19)
+            enc_die("%s:%zu: expected 19 tab-separated fields, got %zu", path, lineno, nf);
+        if (strcmp(field[18], config) != 0)
+            enc_die("%s:%zu: a row made with other settings (config %s; this run's %s): use "
+                    "another --out, or the settings it was made with", path, lineno, field[18],
+                    config);
+        if (d->n == d->cap) {
+            d->cap = d->cap ? 2 * d->cap : 256;
+            d->key = enc_realloc(d->key, d->cap, sizeof *d->key, "results");
+        }
+        /* The five fields hold fewer bytes than the line they came from. */
+        char *k = d->key[d->n++];
+        k[0] = '\0';
+        for (size_t i = 0; i < 5; i++) {
+            strcat(k, field[i]);
+            if (i < 4)
+                strcat(k, "\t");
+        }
+    }
+    if (ferror(f))
+        enc_die("%s: read error", path);
+    fclose(f);
+    if (ftruncate(fd, good) != 0)
+        enc_die("%s: cannot cut the torn line: %s", path, strerror(errno));
+}
+
+static int is_done(const done_set *d, const char *key)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->key[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Appends buf[0..n) to fd whole or not at all; any failure cuts the file
+ * back to where it was and ends the program naming path. */
+static void append_whole(int fd, const char *path, const char *buf, size_t n)
+{
+    off_t at = lseek(fd, 0, SEEK_END);
+    if (at < 0)
+        enc_die("%s: %s", path, strerror(errno));
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, buf + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            if (ftruncate(fd, at) != 0)
+                enc_die("%s: write failed (%s) and the partial row could not be cut: %s", path,
+                        strerror(e), strerror(errno));
+            enc_die("%s: write failed: %s (the file holds only whole rows)", path, strerror(e));
+        }
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        int e = errno;
+        if (ftruncate(fd, at) == 0)
+            fsync(fd);
+        enc_die("%s: fsync failed: %s (the last row was cut back off)", path, strerror(e));
+    }
+}
+
+/* Opens path for appending, locked against a second writer, with the header
+ * if it is new. */
+static int open_locked(const char *path, const char *header)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        enc_die("%s: not a regular file", path);
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0)
+        enc_die("%s: cannot open: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        enc_die("%s: another process is writing it (%s)", path, strerror(errno));
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end == 0 && header != NULL)
+        append_whole(fd, path, header, strlen(header));
+    return fd;
 }
 
 typedef struct subset_ctx {
@@ -128,46 +258,69 @@ static void make_dir(const char *dir)
         enc_die("%s: cannot create the folder: %s", dir, strerror(errno));
 }
 
+/* The digest of everything a row's numbers depend on but its own columns:
+ * the budget and optimizer, the pooling, the pool size, the plan and the
+ * pretrained weights. */
+static void config_digest(char *out, size_t cap, const ft_setup *s, const char *pools,
+                          size_t pool_n, float scratch_lr, const float *plan, size_t ns,
+                          const float *pre, size_t n_pre)
+{
+    char text[512];
+    int len = snprintf(text, sizeof text,
+                       "cls_p=%.9g wd=%.9g epochs=%zu min=%zu max=%zu batch=%zu eval=%zu "
+                       "patience=%zu pools=%s pool_size=%zu scratch_lr=%.9g",
+                       (double)s->cls_p, (double)s->weight_decay, s->epochs, s->min_steps,
+                       s->max_steps, s->batch, s->eval_every, s->patience, pools, pool_n,
+                       (double)scratch_lr);
+    uint64_t h = fnv(0xcbf29ce484222325ull, text, (size_t)len);
+    if (plan != NULL)
+        h = fnv(h, plan, ns * sizeof *plan);
+    h = fnv(h, pre, n_pre * sizeof *pre);
+    snprintf(out, cap, "%016llx", (unsigned long long)h);
+}
+
 int enc_cmd_experiment(int argc, char **argv)
 {
     const char *ckpt = NULL, *plan_path = NULL, *tasks_s = "supersense,hypernymy";
-    const char *fractions_s = "1,0.5,0.25,0.1,0.05,0.02";
-    const char *regimes_s = "none,standard,gaussian,guided,matched,scratch";
+    const char *fractions_s = "0.1,0.05,0.02";
+    const char *regimes_s = "none,standard,gaussian,guided,matched,reversed,permuted,kind,scratch";
     const char *out = "results.tsv", *shard_s = "0/1", *export_dir = NULL, *pool_s = "mean";
-    const char *pair_pool_s = NULL;
-    const char *wordnet = "/usr/share/wordnet";
-    float lr = 1e-3f, scratch_lr = 1e-3f, p = 0.1f, cls_p = 0.1f, wd = 0.01f;
-    size_t seeds = 10, epochs = 10, min_steps = 60, max_steps = 150, batch = 32, threads = 1;
-    size_t pool_n = 4000;
+    const char *pair_pool_s = NULL, *curves = NULL;
+    const char *wordnet = "/usr/share/wordnet", *train = NULL, *val = NULL, *test = NULL;
+    ft_setup base = ft_defaults();
+    float scratch_lr = 1e-3f;
+    size_t seeds = 8, threads = 1, pool_n = 4000;
     uint64_t first_seed = 1;
-    const cli_flag flags[] = {
+    int regression = 0;
+    cli_flag flags[48];
+    const cli_flag own[] = {
         {"ckpt", CLI_STR, &ckpt, 0, 0, "pretrained checkpoint folder"},
         {"plan", CLI_STR, &plan_path, 0, 0, "guided plan [CKPT/guided.plan]"},
-        {"tasks", CLI_LIST, &tasks_s, 0, 0, "comma-separated: supersense, hypernymy"},
+        {"tasks", CLI_LIST, &tasks_s, 0, 0, "comma-separated: supersense, hypernymy, tsv"},
+        {"train", CLI_STR, &train, 0, 0, "tsv: training file"},
+        {"val", CLI_STR, &val, 0, 0, "tsv: validation file"},
+        {"test", CLI_STR, &test, 0, 0, "tsv: test file"},
+        {"regression", CLI_BOOL, &regression, 0, 0, "tsv: labels are scores (squared error)"},
         {"fractions", CLI_LIST, &fractions_s, 0, 0, "training fractions"},
-        {"regimes", CLI_LIST, &regimes_s, 0, 0, "none, standard, gaussian, gaussian-paper, guided, matched, scratch"},
+        {"regimes", CLI_LIST, &regimes_s, 0, 0, "regime[:rate],...: none, standard, gaussian, gaussian-paper, guided, matched, reversed, permuted, kind, scratch"},
         {"seeds", CLI_SIZE, &seeds, 1, 1000, "seeds per cell"},
         {"first-seed", CLI_U64, &first_seed, 0, 1e15, "the first seed"},
-        {"lr", CLI_FLOAT, &lr, 1e-7, 1, "fine-tuning peak learning rate"},
         {"scratch-lr", CLI_FLOAT, &scratch_lr, 1e-7, 1, "learning rate of the scratch baseline"},
-        {"p", CLI_FLOAT, &p, 0, 0.9, "standard rate (give a plan made with p_max = p)"},
-        {"cls-p", CLI_FLOAT, &cls_p, 0, 0.9, "classifier dropout, every regime"},
-        {"weight-decay", CLI_FLOAT, &wd, 0, 1, "AdamW weight decay"},
-        {"epochs", CLI_SIZE, &epochs, 1, 1e6, "passes over the subset..."},
-        {"min-steps", CLI_SIZE, &min_steps, 1, 1e9, "...but at least this many steps"},
-        {"max-steps", CLI_SIZE, &max_steps, 0, 1e9, "...and at most this many (0: no cap)"},
-        {"batch", CLI_SIZE, &batch, 1, 4096, "examples per step"},
+        {"p", CLI_FLOAT, &base.rate, 0, 0.9, "the rate of a regime given without one"},
         {"pool", CLI_STR, &pool_s, 0, 0, "classifier input: mean or cls"},
         {"pair-pool", CLI_STR, &pair_pool_s, 0, 0, "...of pair tasks: mean, cls or pair [--pool]"},
         {"pool-size", CLI_SIZE, &pool_n, 16, 1e6, "training pool of the WordNet tasks"},
         {"wordnet", CLI_STR, &wordnet, 0, 0, "folder of WordNet 3.0 data.* files"},
         {"out", CLI_STR, &out, 0, 0, "results TSV (appended; existing rows are skipped)"},
+        {"curves", CLI_STR, &curves, 0, 0, "learning-curve TSV (appended)"},
         {"shard", CLI_STR, &shard_s, 0, 0, "K/N: run cells K, K+N, ..."},
         {"export", CLI_STR, &export_dir, 0, 0, "write task sets and subsets here, then stop"},
         {"threads", CLI_SIZE, &threads, 1, 256, "OpenBLAS threads per process"},
     };
-    if (cli_parse(flags, sizeof flags / sizeof *flags, argc, argv, 2,
-                  "usage: encoder experiment --ckpt DIR [flags]"))
+    size_t nf = sizeof own / sizeof *own;
+    memcpy(flags, own, sizeof own);
+    nf += ft_flags(flags + nf, &base);
+    if (cli_parse(flags, nf, argc, argv, 2, "usage: encoder experiment --ckpt DIR [flags]"))
         return 0;
     if (ckpt == NULL)
         enc_die("experiment: --ckpt DIR is required");
@@ -185,30 +338,39 @@ int enc_cmd_experiment(int argc, char **argv)
     openblas_set_num_threads((int)threads);
     double fractions[MAX_LIST];
     size_t n_frac = cli_list(fractions_s, fractions, MAX_LIST, 1e-4, 1, "fractions");
-    int regimes[MAX_LIST];
-    size_t n_reg = parse_regimes(regimes_s, regimes);
+    char frac_s[MAX_LIST][32];
+    for (size_t j = 0; j < n_frac; j++)
+        snprintf(frac_s[j], sizeof frac_s[j], "%.9g", fractions[j]);
+    grid_regime regimes[MAX_LIST];
+    size_t n_reg = parse_regimes(regimes_s, base.rate, regimes);
+    int planned = 0;
+    for (size_t i = 0; i < n_reg; i++)
+        planned |= regimes[i].regime != REG_SCRATCH && enc_regime_planned(regimes[i].regime);
 
-    enc_vocab v;
-    enc_config cfg;
-    float *pre = enc_load_pretrained(&cfg, &v, ckpt, 2);
-    char path[4096];
-    enc_path(path, sizeof path, ckpt, "guided.plan");
-    float *plan = NULL;
-    for (size_t i = 0; i < n_reg && export_dir == NULL; i++)
-        if (regimes[i] == ENC_REG_GUIDED || regimes[i] == ENC_REG_MATCHED)
-            plan = plan ? plan : enc_read_plan(plan_path ? plan_path : path, enc_n_sites(&cfg));
-
+    /* Every flag is checked before the expensive loading. */
     enc_task tasks[4];
+    const char *task_names[4];
     size_t n_tasks = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", tasks_s);
     for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
         if (n_tasks == 4)
             enc_die("--tasks: at most 4");
-        if (strcmp(tok, "supersense") != 0 && strcmp(tok, "hypernymy") != 0)
-            enc_die("--tasks: unknown task \"%s\" (supersense, hypernymy)", tok);
-        enc_load_task(&tasks[n_tasks++], tok, wordnet, &v, NULL, NULL, NULL, 0, pool_n);
+        if (strcmp(tok, "supersense") != 0 && strcmp(tok, "hypernymy") != 0 &&
+            strcmp(tok, "tsv") != 0)
+            enc_die("--tasks: unknown task \"%s\" (supersense, hypernymy, tsv)", tok);
+        task_names[n_tasks++] = tok;
     }
+    enc_vocab v;
+    enc_config cfg;
+    float *pre = enc_load_pretrained(&cfg, &v, ckpt, 2);
+    char path[4096];
+    enc_path(path, sizeof path, ckpt, "guided.plan");
+    float *plan = NULL;
+    if (planned && export_dir == NULL)
+        plan = enc_read_plan(plan_path ? plan_path : path, enc_n_sites(&cfg));
+    for (size_t t = 0; t < n_tasks; t++)
+        enc_load_task(&tasks[t], task_names[t], wordnet, &v, train, val, test, regression, pool_n);
     if (export_dir != NULL) {
         make_dir(export_dir);
         for (size_t t = 0; t < n_tasks; t++) {
@@ -224,15 +386,23 @@ int enc_cmd_experiment(int argc, char **argv)
         return 0;
     }
 
+    char config[32], pools[64];
+    snprintf(pools, sizeof pools, "%s/%s", enc_pool_name(pool), enc_pool_name(pair_pool));
+    enc_model probe;
+    enc_config pc = cfg;
+    pc.classes = 2;
+    enc_model_create(&probe, &pc);
+    const size_t n_encoder = probe.tensor[probe.P.cls.w_id].offset;
+    enc_model_free(&probe);
+    config_digest(config, sizeof config, &base, pools, pool_n, scratch_lr, plan,
+                  enc_n_sites(&cfg), pre, n_encoder);
+
+    const int fd = open_locked(out, COLUMNS);
+    const int cfd = curves ? open_locked(curves, "task\tfraction\tseed\tregime\trate\tstep\t"
+                                                 "train_loss\tval\tlr\n")
+                           : -1;
     done_set done = {0};
-    read_done(&done, out);
-    FILE *f = fopen(out, "a");
-    if (f == NULL)
-        enc_die("%s: %s", out, strerror(errno));
-    if (ftell(f) == 0)
-        fprintf(f, "task\tfraction\tseed\tregime\tn_train\tsteps\tval_acc\tval_f1\ttest_acc\t"
-                   "test_f1\tseconds\n");
-    fflush(f);
+    read_done(&done, out, fd, config);
     const size_t cells = seeds * n_tasks * n_frac * n_reg;
     size_t mine = 0, ran = 0, cell = 0;
     for (size_t c = shard_k; c < cells; c += shard_n)
@@ -245,38 +415,68 @@ int enc_cmd_experiment(int argc, char **argv)
                     if (cell % shard_n != shard_k)
                         continue;
                     const unsigned long long seed = first_seed + k;
-                    const char *label = regime_label(regimes[r]);
-                    if (is_done(&done, tasks[t].name, fractions[j], seed, label)) {
+                    const grid_regime *g = &regimes[r];
+                    char key[ROW_MAX + 2];
+                    make_key(key, sizeof key, tasks[t].name, frac_s[j], seed, g->label,
+                             g->rate_s);
+                    if (is_done(&done, key)) {
                         mine--;
                         continue;
                     }
-                    enc_config c = cfg;
-                    c.classes = tasks[t].n_classes;
-                    c.pool = tasks[t].pair ? pair_pool : pool;
-                    int scratch = regimes[r] == REG_SCRATCH;
-                    ft_setup s = {&tasks[t], c, scratch ? NULL : pre, plan, scratch ? scratch_lr : lr, p,
-                                  cls_p, wd, epochs, batch, min_steps, max_steps};
-                    ft_result res = enc_finetune(&s, scratch ? ENC_REG_STANDARD : regimes[r],
-                                                 fractions[j], seed);
-                    fprintf(f, "%s\t%.9g\t%llu\t%s\t%zu\t%zu\t%.6f\t%.6f\t%.6f\t%.6f\t%.1f\n",
-                            tasks[t].name, fractions[j], seed, label, res.n_train, res.steps,
-                            res.val_acc, res.val_f1, res.test_acc, res.test_f1, res.seconds);
-                    fflush(f);
+                    ft_setup s = base;
+                    s.task = &tasks[t];
+                    s.cfg = cfg;
+                    s.cfg.classes = tasks[t].n_classes;
+                    s.cfg.pool = tasks[t].pair ? pair_pool : pool;
+                    const int scratch = g->regime == REG_SCRATCH;
+                    s.pretrained = scratch ? NULL : pre;
+                    s.plan = plan;
+                    s.lr = scratch ? scratch_lr : base.lr;
+                    s.rate = g->rate;
+                    char *cbuf = NULL;
+                    size_t clen = 0;
+                    FILE *cmem = NULL;
+                    if (cfd >= 0) {
+                        cmem = open_memstream(&cbuf, &clen);
+                        if (cmem == NULL)
+                            enc_die("out of memory for the curves");
+                        s.curve = cmem;
+                        s.curve_key = key;
+                    }
+                    ft_result res = enc_finetune(&s, scratch ? ENC_REG_STANDARD : g->regime,
+                                                 fractions[j], seed, NULL, NULL);
+                    if (cmem != NULL) { /* the curve first: a row marks a finished run */
+                        if (fclose(cmem) != 0)
+                            enc_die("out of memory for the curves");
+                        append_whole(cfd, curves, cbuf, clen);
+                        free(cbuf);
+                    }
+                    char row[ROW_MAX];
+                    int len = snprintf(
+                        row, sizeof row,
+                        "%s\t%.9g\t%zu\t%zu\t%zu\t%zu\t%.6f\t%.6f\t%s\t%.6f\t%.6f\t%.6f\t%.6f\t"
+                        "%.1f\t%s\n",
+                        key, (double)s.lr, res.n_train, res.steps, res.budget, res.best_step,
+                        res.train_loss, res.best_train_loss, ft_metric_name(&tasks[t]),
+                        res.val_acc, res.val_f1, res.test_acc, res.test_f1, res.seconds, config);
+                    if (len < 0 || len >= (int)sizeof row)
+                        enc_die("a results row over %d bytes (task name too long?)", ROW_MAX);
+                    append_whole(fd, out, row, (size_t)len);
                     ran++;
                     double el = enc_now() - t0;
-                    printf("[%zu/%zu] %s %g seed %llu %-9s val %.4f test %.4f (%.1f s)  elapsed "
-                           "%.1f min  ETA %.1f min\n",
-                           ran, mine, tasks[t].name, fractions[j], seed, label, res.val_acc,
-                           res.test_acc, res.seconds, el / 60.0,
-                           el / (double)ran * (double)(mine - ran) / 60.0);
+                    printf("[%zu/%zu] %s %s seed %llu %s:%s val %.4f test %.4f train loss %.3f "
+                           "best step %zu/%zu (%.1f s)  elapsed %.1f min  ETA %.1f min\n",
+                           ran, mine, tasks[t].name, frac_s[j], seed, g->label, g->rate_s,
+                           res.val_acc, res.test_acc, res.train_loss, res.best_step, res.steps,
+                           res.seconds, el / 60.0, el / (double)ran * (double)(mine - ran) / 60.0);
                     fflush(stdout);
                 }
-    if (fclose(f) != 0)
-        enc_die("%s: write error", out);
+    if (close(fd) != 0 || (cfd >= 0 && close(cfd) != 0))
+        enc_die("%s: close failed: %s", out, strerror(errno));
     printf("experiment: %zu runs in %.1f min -> %s\n", ran, (enc_now() - t0) / 60.0, out);
     for (size_t t = 0; t < n_tasks; t++)
         enc_task_free(&tasks[t]);
-    free(done.r);
+    free(done.key);
     free(plan);
     free(pre);
     enc_vocab_free(&v);

@@ -3,20 +3,24 @@
 #include "finetune.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gdropout/gdropout.h>
 
+#include "atomic.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "commands.h"
 #include "optim.h"
 
-static const char *const regime_names[ENC_REG_N] = {"none",   "standard", "gaussian",
-                                                    "gaussian-paper", "guided", "matched"};
+static const char *const regime_names[ENC_REG_N] = {
+    "none", "standard", "gaussian", "gaussian-paper", "guided", "matched",
+    "reversed", "permuted", "kind"};
 
 const char *enc_regime_name(int regime)
 {
@@ -28,41 +32,172 @@ int enc_regime_parse(const char *name)
     return enc_name_index(regime_names, ENC_REG_N, name);
 }
 
-/* The site rates (or sigmas) of a regime; sets *gaussian. */
-static void regime_rates(float *rate, int *gaussian, const ft_setup *s, int regime)
+int enc_regime_planned(int regime)
+{
+    return regime == ENC_REG_GUIDED || regime == ENC_REG_MATCHED || regime == ENC_REG_REVERSED ||
+           regime == ENC_REG_PERMUTED || regime == ENC_REG_KIND;
+}
+
+/* One place for the defaults of a fine-tuning run.  The budget (about 40
+ * epochs, at least 300 and at most 1500 steps) lets the training loss level
+ * off in every regime at 2-10 % of the pool (the committed curves show it);
+ * best-validation selection makes a longer budget cost time, not accuracy. */
+ft_setup ft_defaults(void)
+{
+    ft_setup s = {0};
+    s.lr = 3e-4f;
+    s.rate = 0.1f;
+    s.cls_p = 0.1f;
+    s.weight_decay = 0.01f;
+    s.epochs = 40;
+    s.batch = 32;
+    s.min_steps = 300;
+    s.max_steps = 1500;
+    s.eval_every = 0;
+    s.patience = 0;
+    return s;
+}
+
+const char *ft_metric_name(const enc_task *t)
+{
+    return t->n_classes == 1 ? "neg_mse" : "acc";
+}
+
+/* Site indices sorted by rate, highest first (ties: lower index first), so
+ * rank 0 is the least informative site of a plan. */
+static void rank_by_rate(size_t *order, const float *rate, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    for (size_t i = 1; i < n; i++) { /* insertion sort: n is 3L + 1 */
+        size_t v = order[i], j = i;
+        while (j > 0 && (rate[order[j - 1]] < rate[v] ||
+                         (rate[order[j - 1]] == rate[v] && order[j - 1] > v))) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+}
+
+/* The kind of site s: its name without the layer ("encoder.layer.3.output.dropout"
+ * -> "output.dropout"). */
+static void site_kind(size_t s, char *buf, size_t len)
+{
+    char name[128];
+    enc_site_name(s, name, sizeof name);
+    const char *k = name;
+    if (strncmp(k, "encoder.layer.", 14) == 0) {
+        k += 14;
+        while (*k >= '0' && *k <= '9')
+            k++;
+        if (*k == '.')
+            k++;
+    }
+    snprintf(buf, len, "%s", k);
+}
+
+/* Permutes rate[] among the sites selected by take[] (Fisher-Yates on r). */
+static void shuffle_among(float *rate, const unsigned char *take, size_t n, enc_rng *r)
+{
+    size_t idx[4 * ENC_MAX_LAYERS + 1], k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (take[i])
+            idx[k++] = i;
+    for (size_t i = k; i > 1; i--) {
+        size_t j = enc_rng_below(r, i);
+        float t = rate[idx[i - 1]];
+        rate[idx[i - 1]] = rate[idx[j]];
+        rate[idx[j]] = t;
+    }
+}
+
+/* The planned regimes: guided scaled to p_max = s->rate, then rearranged. */
+static void planned_rates(float *rate, const ft_setup *s, int regime, uint64_t seed)
 {
     const size_t ns = enc_n_sites(&s->cfg);
+    float pmax = 0.0f;
+    for (size_t i = 0; i < ns; i++)
+        pmax = s->plan[i] > pmax ? s->plan[i] : pmax;
+    /* The plan is linear in p_max (p_min 0): scaling its rates gives the plan
+     * at another p_max up to float rounding. */
+    const double scale = pmax > 0.0f ? (double)s->rate / (double)pmax : 0.0;
     double mean = 0.0;
-    if (regime == ENC_REG_GUIDED || regime == ENC_REG_MATCHED) {
+    for (size_t i = 0; i < ns; i++) {
+        rate[i] = (float)((double)s->plan[i] * scale);
+        mean += rate[i];
+    }
+    mean /= (double)ns;
+    size_t order[4 * ENC_MAX_LAYERS + 1];
+    float tmp[4 * ENC_MAX_LAYERS + 1];
+    unsigned char take[4 * ENC_MAX_LAYERS + 1];
+    switch (regime) {
+    case ENC_REG_MATCHED:
+        for (size_t i = 0; i < ns; i++)
+            rate[i] = (float)mean;
+        break;
+    case ENC_REG_REVERSED: /* rank r gets the rate of rank ns - 1 - r */
+        rank_by_rate(order, rate, ns);
+        memcpy(tmp, rate, ns * sizeof *tmp);
+        for (size_t r = 0; r < ns; r++)
+            rate[order[r]] = tmp[order[ns - 1 - r]];
+        break;
+    case ENC_REG_PERMUTED: {
+        enc_rng r = enc_rng_make(seed, 0x7065726dull);
+        memset(take, 1, ns);
+        shuffle_among(rate, take, ns, &r);
+        break;
+    }
+    case ENC_REG_KIND: {
+        enc_rng r = enc_rng_make(seed, 0x6b696e64ull);
+        char ki[128], kj[128];
+        unsigned char seen[4 * ENC_MAX_LAYERS + 1] = {0};
+        for (size_t i = 0; i < ns; i++) {
+            if (seen[i])
+                continue;
+            site_kind(i, ki, sizeof ki);
+            for (size_t j = 0; j < ns; j++) {
+                site_kind(j, kj, sizeof kj);
+                take[j] = strcmp(ki, kj) == 0;
+                seen[j] |= take[j];
+            }
+            shuffle_among(rate, take, ns, &r);
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+void ft_regime_rates(float *rate, int *gaussian, const ft_setup *s, int regime, uint64_t seed)
+{
+    const size_t ns = enc_n_sites(&s->cfg);
+    *gaussian = regime == ENC_REG_GAUSSIAN || regime == ENC_REG_GAUSSIAN_PAPER;
+    if (enc_regime_planned(regime)) {
         if (s->plan == NULL)
             enc_die("regime %s needs a plan (--plan)", enc_regime_name(regime));
-        for (size_t i = 0; i < ns; i++)
-            mean += s->plan[i];
-        mean /= (double)ns;
+        planned_rates(rate, s, regime, seed);
+        return;
     }
-    float sigma = 0.0f;
-    *gaussian = regime == ENC_REG_GAUSSIAN || regime == ENC_REG_GAUSSIAN_PAPER;
+    float v = 0.0f;
+    if (regime == ENC_REG_STANDARD)
+        v = s->rate;
     if (regime == ENC_REG_GAUSSIAN)
-        enc_gd(gd_gaussian_sigma(s->p, &sigma), "gd_gaussian_sigma");
+        enc_gd(gd_gaussian_sigma(s->rate, &v), "gd_gaussian_sigma");
     if (regime == ENC_REG_GAUSSIAN_PAPER)
-        sigma = (float)((double)s->p / (1.0 - (double)s->p));
-    for (size_t i = 0; i < ns; i++) {
-        switch (regime) {
-        case ENC_REG_NONE: rate[i] = 0.0f; break;
-        case ENC_REG_STANDARD: rate[i] = s->p; break;
-        case ENC_REG_GAUSSIAN:
-        case ENC_REG_GAUSSIAN_PAPER: rate[i] = sigma; break;
-        case ENC_REG_GUIDED: rate[i] = s->plan[i]; break;
-        default: rate[i] = (float)mean; break;
-        }
-    }
+        v = (float)((double)s->rate / (1.0 - (double)s->rate));
+    for (size_t i = 0; i < ns; i++)
+        rate[i] = v;
 }
 
 typedef struct eval_out {
     double acc, f1, mse;
 } eval_out;
 
-static eval_out evaluate(enc_model *m, const enc_dataset *d, size_t n_classes, size_t max_len)
+/* Scores m on d (dropout off); pred_out (d->n) receives each prediction
+ * (class index as a float, or the regression score) when not NULL. */
+static eval_out evaluate(enc_model *m, const enc_dataset *d, size_t n_classes, size_t max_len,
+                         float *pred_out)
 {
     enum { EB = 128 };
     enc_batch b;
@@ -82,6 +217,8 @@ static eval_out evaluate(enc_model *m, const enc_dataset *d, size_t n_classes, s
         enc_batch_task(&b, d, idx, k, max_len);
         enc_forward_cls(m, &b, &off, pred, score);
         for (size_t i = 0; i < k; i++) {
+            if (pred_out != NULL)
+                pred_out[at + i] = n_classes == 1 ? score[i] : (float)pred[i];
             if (n_classes == 1) {
                 double e = (double)score[i] - (double)b.target[i];
                 se += e * e;
@@ -106,7 +243,23 @@ static eval_out evaluate(enc_model *m, const enc_dataset *d, size_t n_classes, s
     return o;
 }
 
-ft_result enc_finetune(const ft_setup *s, int regime, double fraction, uint64_t seed)
+/* The validation score a run maximises: accuracy, or -MSE for regression. */
+static double val_score(const eval_out *v, size_t n_classes)
+{
+    return n_classes == 1 ? -v->mse : v->acc;
+}
+
+/* The budget in optimizer steps for a subset of n examples. */
+static size_t budget_steps(const ft_setup *s, size_t n)
+{
+    const size_t spe = (n + s->batch - 1) / s->batch;
+    size_t total = enc_mul(spe, s->epochs);
+    total = total > s->min_steps ? total : s->min_steps;
+    return s->max_steps && total > s->max_steps ? s->max_steps : total;
+}
+
+ft_result enc_finetune(const ft_setup *s, int regime, double fraction, uint64_t seed,
+                       float *best_params, float *test_pred)
 {
     const enc_task *task = s->task;
     const double t0 = enc_now();
@@ -125,49 +278,79 @@ ft_result enc_finetune(const ft_setup *s, int regime, double fraction, uint64_t 
     const size_t ns = enc_n_sites(&s->cfg);
     float *rate = enc_alloc(ns, sizeof *rate, "rates");
     int gaussian;
-    regime_rates(rate, &gaussian, s, regime);
+    ft_regime_rates(rate, &gaussian, s, regime, seed);
 
     size_t *sub = enc_alloc(task->train.n, sizeof *sub, "subset");
     size_t n = enc_subset(sub, &task->train, task->n_classes, fraction, seed, 0x737562ull);
     const size_t spe = (n + s->batch - 1) / s->batch;
-    size_t total = spe * s->epochs;
-    total = total > s->min_steps ? total : s->min_steps;
-    total = s->max_steps && total > s->max_steps ? s->max_steps : total;
+    const size_t total = budget_steps(s, n);
+    const size_t every = s->eval_every ? s->eval_every : (total + 19) / 20;
     enc_adamw o;
     enc_adamw_init(&o, &m, s->lr, total / 10, total, s->weight_decay);
     enc_batch b;
     enc_batch_alloc(&b, s->batch, s->cfg.max_len);
     size_t *order = enc_alloc(n, sizeof *order, "order");
-    double loss_sum = 0.0;
-    size_t loss_n = 0;
-    for (size_t step = 0; step < total; step++) {
+    float *best = enc_alloc(m.n_params, sizeof *best, "best state");
+    double loss_sum = 0.0, best_score = 0.0;
+    size_t loss_n = 0, since_best = 0, step = 0;
+    int have_best = 0;
+    while (step < total) {
         size_t k = step % spe;
         if (k == 0) { /* a new epoch: a new order, the same in every regime */
             memcpy(order, sub, n * sizeof *order);
             enc_rng r = enc_rng_make(seed, 0x65706f6368ull + step / spe);
             enc_shuffle(order, n, &r);
-            loss_sum = 0.0, loss_n = 0;
         }
         size_t bn = k + 1 < spe ? s->batch : n - k * s->batch;
         enc_batch_task(&b, &task->train, order + k * s->batch, bn, s->cfg.max_len);
         enc_dropout d = {1, gaussian, rate, s->cls_p, seed, step};
+        const float lr_now = enc_adamw_rate(&o);
         enc_result x = enc_forward_cls(&m, &b, &d, NULL, NULL);
         enc_backward(&m, &b, &d, NULL, NULL);
-        enc_adamw_step(&o, &m);
+        double gnorm = enc_adamw_step(&o, &m);
+        if (!isfinite(x.loss) || !isfinite(gnorm))
+            enc_die("%s, %s, seed %llu: the training loss or gradient is not finite at step %zu "
+                    "(loss %g, gradient norm %g); nothing was saved",
+                    task->name, enc_regime_name(regime), (unsigned long long)seed, step, x.loss,
+                    gnorm);
         loss_sum += x.loss * (double)bn;
         loss_n += bn;
+        step++;
+        if (step % every != 0 && step != total)
+            continue;
+        /* An evaluation: the window's training loss, the validation score,
+         * and the state kept when it improves (ties keep the earlier). */
+        const double window = loss_sum / (double)loss_n;
+        loss_sum = 0.0, loss_n = 0;
+        eval_out v = evaluate(&m, &task->val, task->n_classes, s->cfg.max_len, NULL);
+        const double sc = val_score(&v, task->n_classes);
+        if (s->curve != NULL)
+            fprintf(s->curve, "%s\t%zu\t%.6f\t%.6f\t%.3g\n", s->curve_key, step, window, sc,
+                    (double)lr_now);
+        if (s->verbose)
+            printf("  step %5zu/%zu  train loss %.4f  val %s %.4f%s\n", step, total, window,
+                   ft_metric_name(task), sc, !have_best || sc > best_score ? "  (best)" : "");
+        res.train_loss = window;
+        if (!have_best || sc > best_score) {
+            have_best = 1, best_score = sc, since_best = 0;
+            res.best_step = step, res.best_train_loss = window;
+            res.val_acc = sc, res.val_f1 = v.f1;
+            memcpy(best, m.param, m.n_params * sizeof *best);
+        } else if (s->patience && ++since_best >= s->patience) {
+            break;
+        }
     }
-    eval_out v = evaluate(&m, &task->val, task->n_classes, s->cfg.max_len);
-    eval_out t = evaluate(&m, &task->test, task->n_classes, s->cfg.max_len);
-    int reg = task->n_classes == 1;
-    res.val_acc = reg ? -v.mse : v.acc;
-    res.val_f1 = v.f1;
-    res.test_acc = reg ? -t.mse : t.acc;
+    memcpy(m.param, best, m.n_params * sizeof *best);
+    eval_out t = evaluate(&m, &task->test, task->n_classes, s->cfg.max_len, test_pred);
+    res.test_acc = val_score(&t, task->n_classes);
     res.test_f1 = t.f1;
-    res.train_loss = loss_n ? loss_sum / (double)loss_n : 0.0;
-    res.steps = total;
+    res.steps = step;
+    res.budget = total;
     res.n_train = n;
+    if (best_params != NULL)
+        memcpy(best_params, best, m.n_params * sizeof *best);
     res.seconds = enc_now() - t0;
+    free(best);
     free(order);
     free(sub);
     free(rate);
@@ -241,16 +424,57 @@ float *enc_read_plan(const char *path, size_t n)
     return r;
 }
 
+/* The flags that set a fine-tuning run's budget and optimizer, shared by
+ * `finetune` and `experiment` so both have one set of defaults. */
+size_t ft_flags(cli_flag *f, ft_setup *s)
+{
+    const cli_flag common[] = {
+        {"lr", CLI_FLOAT, &s->lr, 1e-7, 1, "peak learning rate"},
+        {"cls-p", CLI_FLOAT, &s->cls_p, 0, 0.9, "classifier dropout (every regime)"},
+        {"weight-decay", CLI_FLOAT, &s->weight_decay, 0, 1, "AdamW weight decay"},
+        {"epochs", CLI_SIZE, &s->epochs, 1, 1e6, "budget: passes over the subset..."},
+        {"min-steps", CLI_SIZE, &s->min_steps, 1, 1e9, "...but at least this many steps"},
+        {"max-steps", CLI_SIZE, &s->max_steps, 0, 1e9, "...and at most this many (0: no cap)"},
+        {"batch", CLI_SIZE, &s->batch, 1, 4096, "examples per step"},
+        {"eval-every", CLI_SIZE, &s->eval_every, 0, 1e9, "validation every N steps (0: budget / 20)"},
+        {"patience", CLI_SIZE, &s->patience, 0, 1e6, "stop after N evaluations without a gain (0: never)"},
+    };
+    memcpy(f, common, sizeof common);
+    return sizeof common / sizeof *common;
+}
+
+/* What `finetune --predictions` writes: one line per test example. */
+typedef struct pred_ctx {
+    const enc_task *t;
+    const float *pred;
+} pred_ctx;
+
+static void write_predictions(FILE *f, void *user)
+{
+    const pred_ctx *c = user;
+    const int reg = c->t->n_classes == 1;
+    fprintf(f, "%s\t%s\n", reg ? "score" : "predicted", reg ? "target" : "label");
+    for (size_t i = 0; i < c->t->test.n; i++) {
+        if (reg)
+            fprintf(f, "%.6g\t%.6g\n", (double)c->pred[i], (double)c->t->test.ex[i].target);
+        else
+            fprintf(f, "%s\t%s\n", c->t->class_name[(int)c->pred[i]],
+                    c->t->class_name[c->t->test.ex[i].label]);
+    }
+}
+
 int enc_cmd_finetune(int argc, char **argv)
 {
     const char *ckpt = NULL, *task_name = "supersense", *wordnet = "/usr/share/wordnet";
     const char *train = NULL, *val = NULL, *test = NULL, *regime_s = "standard", *plan_path = NULL;
-    const char *pool_s = "mean";
-    float lr = 1e-4f, p = 0.1f, cls_p = 0.1f, wd = 0.01f, fraction = 1.0f;
-    size_t epochs = 5, batch = 32, min_steps = 100, max_steps = 0, threads = 0, pool_n = 4000;
+    const char *pool_s = "mean", *save = NULL, *pred_path = NULL;
+    ft_setup s = ft_defaults();
+    float fraction = 1.0f;
+    size_t threads = 0, pool_n = 4000;
     uint64_t seed = 1;
-    int regression = 0, scratch = 0;
-    const cli_flag flags[] = {
+    int regression = 0, scratch = 0, quiet = 0;
+    cli_flag flags[40];
+    const cli_flag own[] = {
         {"ckpt", CLI_STR, &ckpt, 0, 0, "pretrained checkpoint folder"},
         {"scratch", CLI_BOOL, &scratch, 0, 0, "start the encoder from random weights (sizes from --ckpt)"},
         {"task", CLI_STR, &task_name, 0, 0, "supersense, hypernymy or tsv"},
@@ -261,32 +485,38 @@ int enc_cmd_finetune(int argc, char **argv)
         {"wordnet", CLI_STR, &wordnet, 0, 0, "folder of WordNet 3.0 data.* files"},
         {"pool-size", CLI_SIZE, &pool_n, 16, 1e6, "WordNet tasks: training pool size"},
         {"fraction", CLI_FLOAT, &fraction, 1e-4, 1, "share of the training pool used"},
-        {"regime", CLI_STR, &regime_s, 0, 0, "none, standard, gaussian, gaussian-paper, guided, matched"},
-        {"plan", CLI_STR, &plan_path, 0, 0, "plan file (guided, matched)"},
-        {"p", CLI_FLOAT, &p, 0, 0.9, "standard dropout rate"},
-        {"cls-p", CLI_FLOAT, &cls_p, 0, 0.9, "classifier dropout (every regime)"},
+        {"regime", CLI_STR, &regime_s, 0, 0, "none, standard, gaussian, gaussian-paper, guided, matched, reversed, permuted, kind"},
+        {"plan", CLI_STR, &plan_path, 0, 0, "plan file (guided, matched and the controls)"},
+        {"p", CLI_FLOAT, &s.rate, 0, 0.9, "the rate: p (standard, gaussian) or p_max (planned regimes)"},
         {"pool", CLI_STR, &pool_s, 0, 0, "classifier input: mean, cls or pair (pair tasks)"},
-        {"lr", CLI_FLOAT, &lr, 1e-7, 1, "peak learning rate"},
-        {"weight-decay", CLI_FLOAT, &wd, 0, 1, "AdamW weight decay"},
-        {"epochs", CLI_SIZE, &epochs, 1, 1e6, "passes over the subset"},
-        {"min-steps", CLI_SIZE, &min_steps, 1, 1e9, "at least this many steps"},
-        {"max-steps", CLI_SIZE, &max_steps, 0, 1e9, "at most this many steps (0: no cap)"},
-        {"batch", CLI_SIZE, &batch, 1, 4096, "examples per step"},
         {"seed", CLI_U64, &seed, 0, 1e18, "run seed (subset, head, order, dropout)"},
         {"threads", CLI_SIZE, &threads, 0, 256, "OpenBLAS threads (0: default)"},
+        {"save", CLI_STR, &save, 0, 0, "write the best-validation model to this folder"},
+        {"predictions", CLI_STR, &pred_path, 0, 0, "write the test predictions to this TSV"},
+        {"quiet", CLI_BOOL, &quiet, 0, 0, "no progress lines"},
     };
-    if (cli_parse(flags, sizeof flags / sizeof *flags, argc, argv, 2,
-                  "usage: encoder finetune --ckpt DIR [flags]"))
+    size_t nf = sizeof own / sizeof *own;
+    memcpy(flags, own, sizeof own);
+    nf += ft_flags(flags + nf, &s);
+    if (cli_parse(flags, nf, argc, argv, 2, "usage: encoder finetune --ckpt DIR [flags]"))
         return 0;
     if (ckpt == NULL)
         enc_die("finetune: --ckpt DIR is required");
     int regime = enc_regime_parse(regime_s);
     if (regime < 0)
-        enc_die("--regime %s: expected none, standard, gaussian, gaussian-paper, guided or matched",
-                regime_s);
+        enc_die("--regime %s: expected none, standard, gaussian, gaussian-paper, guided, matched, "
+                "reversed, permuted or kind", regime_s);
     int pool = enc_pool_parse(pool_s);
     if (pool < 0)
         enc_die("--pool %s: expected mean, cls or pair", pool_s);
+    if (enc_regime_planned(regime) && plan_path == NULL)
+        enc_die("--regime %s needs --plan FILE", regime_s);
+    char path[4096];
+    if (save != NULL) { /* fail before the work, not after it */
+        enc_path(path, sizeof path, save, "model.safetensors");
+        if (mkdir(save, 0777) != 0 && errno != EEXIST)
+            enc_die("--save %s: cannot create the folder: %s", save, strerror(errno));
+    }
     if (threads)
         openblas_set_num_threads((int)threads);
     enc_vocab v;
@@ -297,16 +527,39 @@ int enc_cmd_finetune(int argc, char **argv)
     cfg.classes = task.n_classes;
     cfg.pool = pool;
     float *plan = plan_path ? enc_read_plan(plan_path, enc_n_sites(&cfg)) : NULL;
-    ft_setup s = {&task, cfg, scratch ? NULL : pre, plan, lr, p, cls_p, wd, epochs, batch,
-                  min_steps, max_steps};
+    s.task = &task;
+    s.cfg = cfg;
+    s.pretrained = scratch ? NULL : pre;
+    s.plan = plan;
+    s.verbose = !quiet;
     printf("task %s: %zu training, %zu validation, %zu test examples, %zu classes\n", task.name,
            task.train.n, task.val.n, task.test.n, task.n_classes);
-    ft_result r = enc_finetune(&s, regime, fraction, seed);
-    printf("result task=%s regime=%s%s fraction=%g seed=%llu n=%zu steps=%zu train_loss=%.4f "
-           "val_acc=%.4f val_f1=%.4f test_acc=%.4f test_f1=%.4f seconds=%.1f\n",
-           task.name, enc_regime_name(regime), scratch ? "(scratch)" : "", (double)fraction,
-           (unsigned long long)seed, r.n_train, r.steps, r.train_loss, r.val_acc, r.val_f1,
-           r.test_acc, r.test_f1, r.seconds);
+    enc_model m;
+    enc_model_create(&m, &cfg);
+    float *pred = enc_alloc(task.test.n, sizeof *pred, "predictions");
+    ft_result r = enc_finetune(&s, regime, fraction, seed, m.param, pred);
+    const char *metric = ft_metric_name(&task);
+    printf("result task=%s regime=%s%s p=%g fraction=%g seed=%llu n=%zu steps=%zu/%zu "
+           "best_step=%zu train_loss=%.4f best_train_loss=%.4f val_%s=%.4f val_f1=%.4f "
+           "test_%s=%.4f test_f1=%.4f seconds=%.1f\n",
+           task.name, enc_regime_name(regime), scratch ? "(scratch)" : "", (double)s.rate,
+           (double)fraction, (unsigned long long)seed, r.n_train, r.steps, r.budget, r.best_step,
+           r.train_loss, r.best_train_loss, metric, r.val_acc, r.val_f1, metric, r.test_acc,
+           r.test_f1, r.seconds);
+    if (save != NULL) {
+        enc_ckpt_meta meta = {cfg, r.best_step, seed, 1};
+        enc_ckpt_save(&m, &meta, path);
+        enc_path(path, sizeof path, save, "vocab.txt");
+        enc_vocab_save(&v, path);
+        printf("saved the best-validation model (step %zu) to %s\n", r.best_step, save);
+    }
+    if (pred_path != NULL) {
+        pred_ctx c = {&task, pred};
+        enc_write_atomic(pred_path, write_predictions, &c);
+        printf("wrote %zu test predictions to %s\n", task.test.n, pred_path);
+    }
+    free(pred);
+    enc_model_free(&m);
     free(plan);
     free(pre);
     enc_task_free(&task);
