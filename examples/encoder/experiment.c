@@ -58,7 +58,7 @@ typedef struct done_set {
     size_t n, cap;
 } done_set;
 
-static size_t parse_regimes(const char *text, float p, grid_regime *out)
+static size_t parse_regimes(const char *text, double p, grid_regime *out)
 {
     size_t n = 0;
     char buf[512];
@@ -70,22 +70,21 @@ static size_t parse_regimes(const char *text, float p, grid_regime *out)
             enc_die("--regimes: at most %d", MAX_LIST);
         grid_regime *g = &out[n++];
         char *colon = strchr(tok, ':');
-        g->rate = p;
+        double r = p; /* written with 6 digits: a float flag 0.3 is "0.3", not 0.300000012 */
         if (colon != NULL) {
             *colon = '\0';
-            double r;
             if (cli_list(colon + 1, &r, 1, 0.0, 0.9, "regimes") != 1)
                 enc_die("--regimes: \"%s:%s\": one rate expected", tok, colon + 1);
-            g->rate = (float)r;
         }
+        g->rate = (float)r;
         g->regime = strcmp(tok, "scratch") == 0 ? REG_SCRATCH : enc_regime_parse(tok);
         if (g->regime < 0)
             enc_die("--regimes: unknown regime \"%s\" (none, standard, gaussian, gaussian-paper, "
                     "guided, matched, reversed, permuted, kind, scratch)", tok);
         if (g->regime == ENC_REG_NONE)
-            g->rate = 0.0f;
+            g->rate = 0.0f, r = 0.0;
         snprintf(g->label, sizeof g->label, "%s", tok);
-        snprintf(g->rate_s, sizeof g->rate_s, "%.9g", (double)g->rate);
+        snprintf(g->rate_s, sizeof g->rate_s, "%.6g", r);
     }
     if (n == 0)
         enc_die("--regimes: empty");
@@ -282,7 +281,7 @@ static void config_digest(char *out, size_t cap, const ft_setup *s, const char *
 int enc_cmd_experiment(int argc, char **argv)
 {
     const char *ckpt = NULL, *plan_path = NULL, *tasks_s = "supersense,hypernymy";
-    const char *fractions_s = "0.1,0.05,0.02";
+    const char *fractions_s = "0.1,0.02";
     const char *regimes_s = "none,standard,gaussian,guided,matched,reversed,permuted,kind,scratch";
     const char *out = "results.tsv", *shard_s = "0/1", *export_dir = NULL, *pool_s = "mean";
     const char *pair_pool_s = NULL, *curves = NULL;

@@ -11,7 +11,7 @@
  *
  * The budget: `epochs` passes over the subset, clamped to [min_steps,
  * max_steps], with warm-up over the first tenth and linear decay to 0 at
- * the budget's end.  Validation every eval_every steps (0: budget / 20)
+ * the budget's end.  Validation every eval_every steps (0: budget / 10)
  * and at the end; with patience > 0 the run stops once that many
  * evaluations in a row bring no improvement.  The defaults (ft_defaults)
  * are what `encoder finetune` and `encoder experiment` share.

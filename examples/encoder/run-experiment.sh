@@ -1,24 +1,32 @@
 #!/usr/bin/env bash
-# The paper's experiment on the encoder, end to end (issue: MLM Fisher,
-# guided fine-tuning on WordNet tasks, honest numbers).
+# The paper's experiment on the encoder, end to end: MLM Fisher on 1 % of the
+# pretraining corpus, the guided plan, fine-tuning under every regime with the
+# dropout rate chosen on validation, baselines, and the report.
 #
-#   examples/encoder/run-experiment.sh [--quick] [--out DIR] [--ckpt DIR] [--seeds N]
+#   examples/encoder/run-experiment.sh [--demo | --quick] [--out DIR] [--ckpt DIR]
+#       [--seeds N] [--fractions LIST] [--jobs N]
+#       [--task tsv --train F --val F --test F [--regression] [--pool mean|cls|pair]]
 #
-#   1. hyperparameters chosen on the VALIDATION split (never test) at 10 %
-#      of the training pool, 3 seeds, standard dropout: the learning rate and
-#      the pooling (mean or [CLS]) of the pretrained encoder, then for the
-#      pair task whether the pair head (each text's mean, [u, v, |u-v|, u*v])
-#      does better, the dropout rate p, and the scratch baseline's learning
-#      rate;
-#   2. Fisher of the MLM loss on 1 % of the pretraining corpus, the guided
-#      plan from p_max = the chosen p down to 0, and the same plan read back
-#      with gdropout-plan from the Fisher file;
-#   3. every seed x task x fraction x regime, in two processes (one per core);
-#   4. the TF-IDF + logistic regression baseline on the same subsets;
-#   5. the report (tables, paired differences, figures).
-# --quick: a tiny encoder pretrained for 300 steps, 2 seeds, one fraction, a
-# few steps per run: checks that every stage and every regime produce rows.
-# Progress lines carry an ETA; every stage resumes where it stopped.
+#   1. Fisher of the MLM loss on 1 % of the corpus and the guided plan
+#      (p_max 0.2 down to 0; a guided run at p_max q scales its rates by
+#      q / 0.2), read back with gdropout-plan from the Fisher file.
+#   2. Phase A, the rate sweep, on the first 3 seeds: none, standard at
+#      p in {0.1, 0.2, 0.3}, guided at p_max in {0.1, 0.2, 0.3}.
+#   3. The rates chosen on VALIDATION per task and fraction
+#      (experiment/select_rates.py): p for standard and p_max for guided, each
+#      with 0 (= none) among the candidates, and the best nonzero ones.
+#   4. Phase B, every seed: the sweep for the remaining seeds, then gaussian
+#      at the best nonzero p; matched, reversed, permuted and kind (the
+#      controls, with the plan's own rates) at the best nonzero p_max; the
+#      same encoder from scratch.
+#   5. TF-IDF + logistic regression on the same subsets; 6. the report.
+# Every fine-tuning run keeps its best-validation state (finetune.h), and
+# writes its learning curve (curves-*.tsv).  Runs go in --jobs processes
+# (default 2, one per core); every stage resumes where it stopped.
+# --demo: the README's quick start; the committed encoder, supersense at 2 %,
+# 3 seeds, none / standard 0.1 / guided 0.2 / matched, no selection (about 3
+# minutes).  --quick: a tiny encoder pretrained for 300 steps and a few
+# steps a run, for CI: every stage and regime produce rows.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=examples/encoder/env.sh
@@ -26,25 +34,38 @@ here=$(cd "$(dirname "$0")" && pwd)
 plan_tool=$build/prefix/bin/gdropout-plan
 py=/usr/bin/python3
 
-quick=0 out= ckpt=$here/pretrained seeds=10
+mode=full out= ckpt=$here/pretrained seeds=8 fractions=0.1,0.02 jobs=2
+task=(--tasks supersense,hypernymy --pair-pool pair)
 while [ $# -gt 0 ]; do
     case $1 in
-    --quick) quick=1 ;;
+    --demo) mode=demo ;;
+    --quick) mode=quick ;;
     --out) out=$2; shift ;;
     --ckpt) ckpt=$2; shift ;;
     --seeds) seeds=$2; shift ;;
-    *) echo "run-experiment.sh: unknown argument $1" >&2; exit 2 ;;
+    --fractions) fractions=$2; shift ;;
+    --jobs) jobs=$2; shift ;;
+    --task) [ "$2" = tsv ] || { echo "run-experiment.sh: --task takes tsv" >&2; exit 2; }
+        task=(--tasks tsv); shift ;;
+    --train | --val | --test) task+=("$1" "$2"); shift ;;
+    --regression) task+=(--regression) ;;
+    --pool) task+=(--pool "$2" --pair-pool "$2"); shift ;;
+    -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run-experiment.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
+case $seeds in '' | *[!0-9]* | 0) echo "run-experiment.sh: --seeds $seeds: a positive integer" >&2; exit 2 ;; esac
+case $jobs in '' | *[!0-9]* | 0) echo "run-experiment.sh: --jobs $jobs: a positive integer" >&2; exit 2 ;; esac
 
-fractions=1,0.5,0.25,0.1,0.05,0.02
-regimes=none,standard,gaussian,guided,matched,scratch
-# Steps: 10 epochs over the subset, at least 60 and at most 150 (2 % of the
-# pool is 3 steps an epoch; all of it 125): every regime the same budget.
-steps=(--epochs 10 --min-steps 60 --max-steps 150)
 sel_seeds=3
-if [ $quick = 1 ]; then
+sweep_std=(0.1 0.2 0.3)
+sweep_gd=(0.1 0.2 0.3)
+budget=()
+fisher_fraction=0.01
+scratch_lr=1e-3
+case $mode in
+quick)
     out=${out:-$build/experiment-quick}
     mkdir -p "$out"
     ckpt=$out/tiny
@@ -56,97 +77,104 @@ if [ $quick = 1 ]; then
         tail -n 2 "$out/pretrain.log"
     fi
     fractions=0.1 seeds=2 sel_seeds=1
-    steps=(--epochs 1 --min-steps 5 --max-steps 10)
-fi
+    sweep_std=(0.1 0.2) sweep_gd=(0.2)
+    budget=(--epochs 1 --min-steps 10 --max-steps 10 --eval-every 5)
+    fisher_fraction=0.002 ;;
+demo)
+    out=${out:-$build/demo}
+    fractions=0.02 seeds=3
+    task=(--tasks supersense) ;;
+esac
 out=${out:-$top/examples/results/encoder}
 mkdir -p "$out"
 start=$SECONDS
 stage() { echo "== $* ($((SECONDS - start)) s so far)"; }
 
-stage "1. hyperparameters on the validation split (10 % of the pool, $sel_seeds seeds)"
-common=(--ckpt "$ckpt" --fractions 0.1 --seeds $sel_seeds "${steps[@]}")
-# mean_val FILE: the mean validation accuracy of its rows (its tasks, all seeds).
-mean_val() { awk -F'\t' 'NR > 1 { s += $7; n++ } END { printf "%.6f\n", s / n }' "$1"; }
-# better A B: whether A > B (ties keep the earlier candidate).
-better() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
-sel() { # name, flags...: one selection run, printing its mean validation accuracy
-    local name=$1
+# grid NAME FLAGS...: one grid in $jobs processes, rows in NAME-K.tsv.
+grid() {
+    local name=$1 k pids=()
     shift
-    "$enc" experiment "${common[@]}" "$@" --out "$out/sel-$name.tsv" >/dev/null
-    local v
-    v=$(mean_val "$out/sel-$name.tsv")
-    printf '%s\t%s\n' "$name" "$v" >>"$out/selection.tsv"
-    echo "  $name: validation accuracy $v" >&2
-    echo "$v"
-}
-: >"$out/selection.tsv"
-best=-1 lr= pool=
-for l in 3e-4 1e-3; do
-    for q in mean cls; do
-        v=$(sel "lr$l-pool$q" --regimes standard --lr $l --pool $q)
-        if better "$v" "$best"; then best=$v lr=$l pool=$q; fi
+    for ((k = 0; k < jobs; k++)); do
+        "$enc" experiment --ckpt "$ckpt" --plan "$out/guided.plan" "${task[@]}" "${budget[@]}" \
+            --scratch-lr $scratch_lr --shard $k/$jobs --out "$out/$name-$k.tsv" \
+            --curves "$out/curves-$name-$k.tsv" "$@" >>"$out/$name-$k.log" 2>&1 &
+        pids+=($!)
     done
-done
-# The pair task (hypernymy) alone: the pooling just chosen, or the pair head.
-best=-1 ppool=
-for q in "$pool" pair; do
-    v=$(sel "hypernymy-pool$q" --tasks hypernymy --regimes standard --lr "$lr" --pool "$pool" \
-        --pair-pool $q)
-    if better "$v" "$best"; then best=$v ppool=$q; fi
-done
-pools=(--pool "$pool" --pair-pool "$ppool")
-best=-1 p=
-for r in 0.05 0.1 0.2; do
-    v=$(sel "p$r" --regimes standard --lr "$lr" "${pools[@]}" --p $r)
-    if better "$v" "$best"; then best=$v p=$r; fi
-done
-best=-1 slr=
-for l in 3e-4 1e-3; do
-    v=$(sel "scratch-lr$l" --regimes scratch --scratch-lr $l "${pools[@]}")
-    if better "$v" "$best"; then best=$v slr=$l; fi
-done
-printf 'lr %s\npool %s\npair_pool %s\np %s\nscratch_lr %s\n' "$lr" "$pool" "$ppool" "$p" "$slr" \
-    >"$out/selection.txt"
-echo "chosen on validation: lr $lr, pool $pool (pairs: $ppool), p $p, scratch lr $slr"
+    # Progress: every process's lines as they come (each carries its ETA).
+    tail -q -n 0 -f "$out/$name"-*.log --pid "${pids[-1]}" 2>/dev/null | grep --line-buffered -E '^\[' &
+    local tailer=$! rc=0
+    for k in "${pids[@]}"; do wait "$k" || rc=1; done
+    kill $tailer 2>/dev/null || true
+    if [ $rc != 0 ]; then
+        echo "run-experiment.sh: a grid process failed; its log:" >&2
+        tail -n 5 "$out/$name"-*.log >&2
+        exit 1
+    fi
+}
 
-stage "2. Fisher of the MLM loss and the guided plan (p_max $p, the chosen rate)"
-# Ten seconds of work, rerun every time so the plan always follows the p
-# chosen above.
-fraction=0.01
-[ $quick = 1 ] && fraction=0.002
-"$enc" fisher --ckpt "$ckpt" --fraction $fraction --out "$out/fisher.safetensors" \
-    --plan "$out/guided.plan" --sites "$out/fisher-sites.tsv" --p-max "$p" --p-min 0 \
+stage "1. Fisher of the MLM loss on $fisher_fraction of the corpus, and the guided plan"
+"$enc" fisher --ckpt "$ckpt" --fraction $fisher_fraction --out "$out/fisher.safetensors" \
+    --plan "$out/guided.plan" --sites "$out/fisher-sites.tsv" --p-max 0.2 --p-min 0 \
     --threads 1 | tee "$out/fisher.log"
 # A user's route to the same plan: the tool on the Fisher file.
-"$plan_tool" "$out/fisher.safetensors" --p-max "$p" --p-min 0 -o "$out/guided-tool.plan" >/dev/null
-# The same scores and rates, site by site (the tool names sites after their
-# tensors' common prefix, the trainer after BERT's modules).
+"$plan_tool" "$out/fisher.safetensors" --p-max 0.2 --p-min 0 -o "$out/guided-tool.plan" >/dev/null
 diff <(awk '!/^#/ { print $1, $3, $4 }' "$out/guided.plan") \
     <(awk '!/^#/ { print $1, $3, $4 }' "$out/guided-tool.plan") >/dev/null ||
     { echo "gdropout-plan on the Fisher file plans other rates" >&2; exit 1; }
 echo "gdropout-plan reads the Fisher file back: the same scores and rates"
 
-stage "3. the comparison: $seeds seeds x fractions $fractions x regimes $regimes (two processes)"
-grid=(--ckpt "$ckpt" --plan "$out/guided.plan" --fractions $fractions --regimes $regimes
-      --seeds "$seeds" --lr "$lr" "${pools[@]}" --p "$p" --scratch-lr "$slr" "${steps[@]}")
-"$enc" experiment "${grid[@]}" --shard 0/2 --out "$out/results-0.tsv" >>"$out/run-0.log" &
-pid=$!
-"$enc" experiment "${grid[@]}" --shard 1/2 --out "$out/results-1.tsv" | tee -a "$out/run-1.log" | grep -E '^\[' || true
-wait $pid
-tail -n 1 "$out/run-0.log"
+if [ $mode = demo ]; then
+    stage "2. fine-tuning: supersense at 2 % of the pool, $seeds seeds, none / standard 0.1 / guided 0.2 / matched 0.2"
+    grid demo --fractions $fractions --seeds $seeds --regimes none,standard:0.1,guided:0.2,matched:0.2
+    stage "3. the table"
+    (cd "$out" && "$py" "$here/experiment/report.py" demo-*.tsv --curves curves-demo-*.tsv \
+        --out results.md)
+    cat "$out/results.md"
+    echo "demo finished in $((SECONDS - start)) s: $out/results.md"
+    exit 0
+fi
 
-stage "4. TF-IDF + logistic regression on the same subsets"
-"$enc" experiment --ckpt "$ckpt" --fractions $fractions --seeds "$seeds" --export "$out/export" >/dev/null
-"$py" "$here/experiment/baseline_tfidf.py" "$out/export" --out "$out/results-tfidf.tsv" --seeds "$seeds"
+sweep=none
+for p in "${sweep_std[@]}"; do sweep+=",standard:$p"; done
+for p in "${sweep_gd[@]}"; do sweep+=",guided:$p"; done
+stage "2. phase A: the rate sweep ($sweep), $sel_seeds seeds, fractions $fractions"
+grid sweep --fractions "$fractions" --seeds $sel_seeds --regimes "$sweep"
 
-stage "5. the report"
+stage "3. rates chosen on the validation split"
+"$py" "$here/experiment/select_rates.py" "$out"/sweep-*.tsv --out "$out/selection.tsv"
+cat "$out/selection.tsv"
+
+if [ "$seeds" -gt $sel_seeds ]; then
+    stage "4a. phase B: the sweep for seeds $((sel_seeds + 1))-$seeds"
+    grid sweep --fractions "$fractions" --seeds $((seeds - sel_seeds)) \
+        --first-seed $((sel_seeds + 1)) --regimes "$sweep"
+fi
+stage "4b. phase B: gaussian, the controls and scratch at the chosen rates, $seeds seeds"
+# One grid per (task, fraction): each has its own chosen rates.
+while IFS=$'\t' read -r t f _ _ pstd pgd; do
+    [ "$t" = task ] && continue
+    [ -n "$pstd" ] && [ -n "$pgd" ] || { echo "selection.tsv: a short line for $t $f" >&2; exit 1; }
+    tflags=("${task[@]}")
+    [ "${task[1]}" = tsv ] || tflags=(--tasks "$t" "${task[@]:2}")
+    task_save=("${task[@]}")
+    task=("${tflags[@]}")
+    grid chosen --fractions "$f" --seeds "$seeds" \
+        --regimes "gaussian:$pstd,matched:$pgd,reversed:$pgd,permuted:$pgd,kind:$pgd,scratch:$pstd"
+    task=("${task_save[@]}")
+done <"$out/selection.tsv"
+
+stage "5. TF-IDF + logistic regression on the same subsets"
+"$enc" experiment --ckpt "$ckpt" "${task[@]}" --fractions "$fractions" --seeds "$seeds" \
+    --export "$out/export" >/dev/null
+"$py" "$here/experiment/baseline_tfidf.py" "$out/export" --out "$out/results-tfidf.tsv" \
+    --seeds "$seeds"
+
+stage "6. the report"
 # From inside $out, so the report names its sources relative to it; a second
 # copy with links relative to the repository, for scripts/paste-results.
 (cd "$out" &&
-    report=("$py" "$here/experiment/report.py" results-*.tsv --sites fisher-sites.tsv
-            --selection selection.txt --figures figures) &&
+    report=("$py" "$here/experiment/report.py" sweep-*.tsv chosen-*.tsv results-tfidf.tsv
+            --curves curves-*.tsv --selection selection.tsv --sites fisher-sites.tsv
+            --figures figures) &&
     "${report[@]}" --out results.md && "${report[@]}" --out readme.md --link-base "$top")
-for r in ${regimes//,/ }; do
-    grep -q "	$r	" "$out"/results-[01].tsv || { echo "no rows for regime $r" >&2; exit 1; }
-done
 echo "experiment finished in $((SECONDS - start)) s: $out/results.md"
