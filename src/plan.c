@@ -223,6 +223,124 @@ int gd_plan_compute(gd_plan *p, int rule, float p_max, float p_min)
     return GD_OK;
 }
 
+/* ---- controls ---------------------------------------------------------- */
+
+/* Compares the names of sites a and b with every decimal digit removed, as
+ * strcmp does (byte order). */
+static int kind_cmp(const gd_plan *p, size_t a, size_t b)
+{
+    const char *x = p->names[a] ? p->names[a] : "", *y = p->names[b] ? p->names[b] : "";
+    for (;;) {
+        while (*x >= '0' && *x <= '9')
+            x++;
+        while (*y >= '0' && *y <= '9')
+            y++;
+        if (*x != *y || *x == '\0')
+            return (int)(unsigned char)*x - (int)(unsigned char)*y;
+        x++, y++;
+    }
+}
+
+/* Sorting by (kind, index) makes each kind a run of sites in index order. */
+static bool kind_before(const gd_plan *p, size_t a, size_t b)
+{
+    const int c = kind_cmp(p, a, b);
+    return c < 0 || (c == 0 && a < b);
+}
+
+static void kind_sift(const gd_plan *p, size_t *h, size_t root, size_t n)
+{
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && kind_before(p, h[child], h[child + 1]))
+            child++;
+        if (!kind_before(p, h[root], h[child]))
+            return;
+        const size_t t = h[root];
+        h[root] = h[child];
+        h[child] = t;
+        root = child;
+    }
+}
+
+/* p->order = sites sorted by (kind, index): heapsort, no allocation. */
+static void sort_by_kind(gd_plan *p)
+{
+    size_t *o = p->order;
+    for (size_t i = 0; i < p->n; i++)
+        o[i] = i;
+    for (size_t i = p->n / 2; i-- > 0;)
+        kind_sift(p, o, i, p->n);
+    for (size_t end = p->n; end-- > 1;) {
+        const size_t t = o[0];
+        o[0] = o[end];
+        o[end] = t;
+        kind_sift(p, o, 0, end);
+    }
+}
+
+/* Fisher-Yates over the probabilities of sites g[0..m), drawing from the
+ * control stream at *offset (advanced). */
+static void shuffle_group(gd_plan *p, const size_t *g, size_t m, uint64_t seed, uint64_t *offset)
+{
+    for (size_t i = m; i-- > 1;) {
+        uint32_t u;
+        const gd_stream s = {seed, GD_CONTROL_STREAM, (*offset)++};
+        (void)gd_random_u32(&u, 1, &s); /* cannot fail: one word, valid pointers */
+        const size_t j = (size_t)(((uint64_t)u * (uint64_t)(i + 1)) >> 32);
+        const float t = p->probs[g[i]];
+        p->probs[g[i]] = p->probs[g[j]];
+        p->probs[g[j]] = t;
+    }
+}
+
+int gd_plan_control(gd_plan *p, int control, uint64_t seed)
+{
+    if (!p || control < GD_CONTROL_REVERSED || control > GD_CONTROL_MATCHED)
+        return GD_EINVAL;
+    if (!p->computed)
+        return GD_ESTATE;
+    uint64_t offset = 0;
+    switch (control) {
+    case GD_CONTROL_REVERSED:
+        rank_sites(p->order, p->n, p->probs);
+        for (size_t r = 0; r < p->n / 2; r++) {
+            const size_t a = p->order[r], b = p->order[p->n - 1 - r];
+            const float t = p->probs[a];
+            p->probs[a] = p->probs[b];
+            p->probs[b] = t;
+        }
+        break;
+    case GD_CONTROL_PERMUTED:
+        for (size_t i = 0; i < p->n; i++)
+            p->order[i] = i;
+        shuffle_group(p, p->order, p->n, seed, &offset);
+        break;
+    case GD_CONTROL_KIND:
+        sort_by_kind(p);
+        for (size_t at = 0; at < p->n;) {
+            size_t end = at + 1;
+            while (end < p->n && kind_cmp(p, p->order[at], p->order[end]) == 0)
+                end++;
+            shuffle_group(p, p->order + at, end - at, seed, &offset);
+            at = end;
+        }
+        break;
+    default: {
+        double sum = 0.0;
+        for (size_t i = 0; i < p->n; i++)
+            sum += (double)p->probs[i];
+        const float mean = (float)(sum / (double)p->n);
+        for (size_t i = 0; i < p->n; i++)
+            p->probs[i] = mean;
+        break;
+    }
+    }
+    return GD_OK;
+}
+
 /* ---- reading ---------------------------------------------------------------- */
 
 int gd_plan_get(const gd_plan *p, size_t site, float *prob)

@@ -316,6 +316,156 @@ START_TEST(alloc_failures)
 }
 END_TEST
 
+/* ---- controls (gd_plan_control) ---------------------------------------- */
+
+enum { CN = 7 };
+static const char *const control_names[CN] = {
+    "embeddings.dropout", "encoder.layer.0.a", "encoder.layer.0.b", "encoder.layer.1.a",
+    "encoder.layer.1.b",  "encoder.layer.2.a", "encoder.layer.2.b"};
+
+/* A rank-linear plan 0.3 -> 0 over the seven sites, from scrambled scores. */
+static gd_plan *control_plan(float *probs)
+{
+    gd_plan *p = new_plan(CN);
+    for (size_t i = 0; i < CN; i++)
+        ck_assert_int_eq(gd_plan_set_site(p, i, control_names[i], (float)((i * 3 + 2) % CN)), GD_OK);
+    ck_assert_int_eq(gd_plan_compute(p, GD_RULE_RANK_LINEAR, 0.3f, 0.0f), GD_OK);
+    ck_assert_int_eq(gd_plan_get_all(p, probs, CN), GD_OK);
+    return p;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The same values, in any order. */
+static void assert_same_multiset(const float *a, const float *b, size_t n)
+{
+    float x[CN], y[CN];
+    memcpy(x, a, n * sizeof *x);
+    memcpy(y, b, n * sizeof *y);
+    qsort(x, n, sizeof *x, cmp_float);
+    qsort(y, n, sizeof *y, cmp_float);
+    for (size_t i = 0; i < n; i++)
+        ck_assert(x[i] == y[i]);
+}
+
+START_TEST(control_reversed_and_matched)
+{
+    float base[CN], got[CN];
+    gd_plan *p = control_plan(base);
+    ck_assert_int_eq(gd_plan_control(p, GD_CONTROL_REVERSED, 0), GD_OK);
+    ck_assert_int_eq(gd_plan_get_all(p, got, CN), GD_OK);
+    /* rank-linear from 0.3 to 0: the mirrored rank's rate is 0.3 - p */
+    for (size_t i = 0; i < CN; i++)
+        ck_assert_msg(fabs((double)got[i] - (0.3 - (double)base[i])) <= 1e-7, "site %zu: %.9g",
+                      i, got[i]);
+    assert_same_multiset(base, got, CN);
+    ck_assert_int_eq(gd_plan_control(p, GD_CONTROL_REVERSED, 0), GD_OK); /* an involution */
+    ck_assert_int_eq(gd_plan_get_all(p, got, CN), GD_OK);
+    for (size_t i = 0; i < CN; i++)
+        ck_assert(got[i] == base[i]);
+    ck_assert_int_eq(gd_plan_control(p, GD_CONTROL_MATCHED, 0), GD_OK);
+    ck_assert_int_eq(gd_plan_get_all(p, got, CN), GD_OK);
+    for (size_t i = 0; i < CN; i++) /* 0.3 * (0 + 1 + ... + 6) / 6 / 7 = 0.15 */
+        ck_assert_msg(fabs((double)got[i] - 0.15) <= 1e-7, "matched %.9g", got[i]);
+    gd_plan_destroy(p);
+}
+END_TEST
+
+/* The permutation, position by position, as the header specifies it. */
+START_TEST(control_permuted_known_answer)
+{
+    float base[CN], got[CN], want[CN];
+    gd_plan *p = control_plan(base);
+    const uint64_t seed = 42;
+    ck_assert_int_eq(gd_plan_control(p, GD_CONTROL_PERMUTED, seed), GD_OK);
+    ck_assert_int_eq(gd_plan_get_all(p, got, CN), GD_OK);
+    uint32_t u[CN - 1];
+    const gd_stream s = {seed, GD_CONTROL_STREAM, 0};
+    ck_assert_int_eq(gd_random_u32(u, CN - 1, &s), GD_OK);
+    memcpy(want, base, sizeof want);
+    for (size_t i = CN - 1, k = 0; i >= 1; i--, k++) {
+        const size_t j = (size_t)floor((double)u[k] * (double)(i + 1) / 4294967296.0);
+        const float t = want[i];
+        want[i] = want[j];
+        want[j] = t;
+    }
+    for (size_t i = 0; i < CN; i++)
+        ck_assert(got[i] == want[i]);
+    gd_plan_destroy(p);
+}
+END_TEST
+
+/* Over many seeds every site takes every rate about equally often
+ * (PERMUTED), and every site of a kind every rate of its kind (KIND); the
+ * embedding site, alone of its kind, never moves.  Bounds: 6 binomial
+ * standard deviations. */
+START_TEST(control_permutations_uniform)
+{
+    enum { SEEDS = 7000 };
+    float base[CN], got[CN];
+    static unsigned perm_count[CN][CN], kind_count[CN][CN];
+    gd_plan *p = control_plan(base);
+    for (uint64_t seed = 0; seed < SEEDS; seed++) {
+        for (int control = GD_CONTROL_PERMUTED; control <= GD_CONTROL_KIND; control++) {
+            ck_assert_int_eq(gd_plan_compute(p, GD_RULE_RANK_LINEAR, 0.3f, 0.0f), GD_OK);
+            ck_assert_int_eq(gd_plan_control(p, control, seed), GD_OK);
+            ck_assert_int_eq(gd_plan_get_all(p, got, CN), GD_OK);
+            assert_same_multiset(base, got, CN);
+            for (size_t i = 0; i < CN; i++)
+                for (size_t k = 0; k < CN; k++)
+                    if (got[i] == base[k])
+                        (control == GD_CONTROL_PERMUTED ? perm_count : kind_count)[i][k]++;
+        }
+    }
+    const double pp = 1.0 / CN, pk = 1.0 / 3.0;
+    for (size_t i = 0; i < CN; i++)
+        for (size_t k = 0; k < CN; k++) {
+            const double sd = sqrt(SEEDS * pp * (1 - pp));
+            ck_assert_msg(fabs(perm_count[i][k] - SEEDS * pp) <= 6 * sd, "permuted %zu<-%zu: %u",
+                          i, k, perm_count[i][k]);
+            const int same_kind = i == 0 ? k == 0 : k != 0 && (i - 1) % 2 == (k - 1) % 2;
+            if (i == 0)
+                ck_assert_uint_eq(kind_count[i][k], k == 0 ? SEEDS : 0);
+            else if (!same_kind)
+                ck_assert_uint_eq(kind_count[i][k], 0);
+            else
+                ck_assert_msg(fabs(kind_count[i][k] - SEEDS * pk) <= 6 * sqrt(SEEDS * pk * (1 - pk)),
+                              "kind %zu<-%zu: %u", i, k, kind_count[i][k]);
+        }
+    gd_plan_destroy(p);
+}
+END_TEST
+
+START_TEST(control_errors)
+{
+    float base[CN], got[CN];
+    gd_plan *p = control_plan(base);
+    ck_assert_int_eq(gd_plan_control(NULL, GD_CONTROL_REVERSED, 0), GD_EINVAL);
+    ck_assert_int_eq(gd_plan_control(p, 0, 0), GD_EINVAL);
+    ck_assert_int_eq(gd_plan_control(p, GD_CONTROL_MATCHED + 1, 0), GD_EINVAL);
+    ck_assert_int_eq(gd_plan_get_all(p, got, CN), GD_OK); /* untouched by the refusals */
+    for (size_t i = 0; i < CN; i++)
+        ck_assert(got[i] == base[i]);
+    ck_assert_int_eq(gd_plan_set_site(p, 0, NULL, 100.0f), GD_OK); /* clears the rates */
+    ck_assert_int_eq(gd_plan_control(p, GD_CONTROL_PERMUTED, 1), GD_ESTATE);
+    gd_plan_destroy(p);
+    gd_plan *one = new_plan(1);
+    ck_assert_int_eq(gd_plan_set_site(one, 0, "x", 1.0f), GD_OK);
+    ck_assert_int_eq(gd_plan_compute(one, GD_RULE_RANK_LINEAR, 0.2f, 0.0f), GD_OK);
+    for (int c = GD_CONTROL_REVERSED; c <= GD_CONTROL_MATCHED; c++) {
+        float v;
+        ck_assert_int_eq(gd_plan_control(one, c, 7), GD_OK);
+        ck_assert_int_eq(gd_plan_get(one, 0, &v), GD_OK);
+        ck_assert(v == 0.2f);
+    }
+    gd_plan_destroy(one);
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
     tcase_add_test(tc, bert_values);
@@ -325,6 +475,10 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, save_load_round_trip);
     tcase_add_test(tc, load_rejects);
     tcase_add_test(tc, alloc_failures);
+    tcase_add_test(tc, control_reversed_and_matched);
+    tcase_add_test(tc, control_permuted_known_answer);
+    tcase_add_test(tc, control_permutations_uniform);
+    tcase_add_test(tc, control_errors);
 }
 
 int main(void)

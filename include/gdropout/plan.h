@@ -84,6 +84,39 @@ GD_NODISCARD GD_API int gd_plan_get_all(const gd_plan *p, float *probs, size_t n
 GD_NODISCARD GD_API int gd_plan_site_info(const gd_plan *p, size_t site, const char **name,
                                           float *score, float *prob);
 
+/* Controls for gd_plan_control: the plan's own computed probabilities moved
+ * among its sites, so an experiment can tell WHERE dropout goes from HOW
+ * MUCH there is (since 1.2). */
+enum {
+    /* rank order reversed: sort sites by probability ascending, ties by
+     * index; the sites of ranks r and n-1-r swap probabilities.  Under
+     * GD_RULE_RANK_LINEAR the most informative site then gets p_max */
+    GD_CONTROL_REVERSED = 1,
+    /* a uniformly random permutation drawn from `seed` (GD_CONTROL_STREAM,
+     * below) */
+    GD_CONTROL_PERMUTED = 2,
+    /* the same, within each KIND of site: sites whose names are equal once
+     * every decimal digit is removed ("encoder.layer.3.output.dropout" and
+     * "encoder.layer.0.output.dropout" are one kind).  Each kind keeps the
+     * probabilities it had, only their order among its layers changes */
+    GD_CONTROL_KIND = 3,
+    /* every site at the mean probability (summed in double, rounded once) */
+    GD_CONTROL_MATCHED = 4
+};
+/* The Philox stream of the controls' draws: "ctrl". */
+enum { GD_CONTROL_STREAM = 0x6374726c };
+/* Rearranges p's computed probabilities by `control` (GD_CONTROL_*); the
+ * scores and names stay, the plan stays computed, so gd_plan_get and
+ * gd_plan_save give the control's rates.  The permutations are exact:
+ * groups (all sites for PERMUTED; each kind, kinds in byte order of their
+ * digit-free names, for KIND) are shuffled in turn, each by Fisher-Yates
+ * over its sites in index order: for i = m-1 down to 1, j = (u * (i + 1))
+ * >> 32 with u the next word of gd_random_u32 on {seed, GD_CONTROL_STREAM,
+ * offset 0, 1, 2, ... across all groups}, then its i-th and j-th sites
+ * swap.  seed is ignored by REVERSED and MATCHED.  No allocation.
+ * Errors: GD_EINVAL (NULL p, unknown control), GD_ESTATE (not computed).
+ * Thread-safety: as every plan function (one thread per plan).  Since 1.2. */
+GD_NODISCARD GD_API int gd_plan_control(gd_plan *p, int control, uint64_t seed);
 /* Writes the computed plan as text, one site a line:
  *   <index> <name or -> <score> <p>
  * ('#' starts a comment line; floats as "%.9g", so they read back exactly),
