@@ -46,9 +46,24 @@ enum { MAX_LIST = 32, REG_SCRATCH = ENC_REG_N, ROW_MAX = 1024 };
  * text its rows carry. */
 typedef struct grid_regime {
     int regime; /* ENC_REG_* or REG_SCRATCH */
+    int sym;    /* 0: the rate is given; else a SYM_* of --selection */
     float rate;
     char label[32], rate_s[32];
 } grid_regime;
+
+/* Rates named after the choice on validation (--selection FILE): "@std" and
+ * "@gd" the chosen p and p_max (0 among the candidates), "@std+" and "@gd+"
+ * the best nonzero ones; the file's columns 3-6 in that order. */
+enum { SYM_STD = 1, SYM_GD, SYM_STD_PLUS, SYM_GD_PLUS, SYM_N };
+static const char *const sym_names[SYM_N] = {"", "@std", "@gd", "@std+", "@gd+"};
+
+/* One cell of the grid: a run to do (or found done). */
+typedef struct grid_cell {
+    size_t task, frac;
+    unsigned long long seed;
+    grid_regime g;
+    char key[ROW_MAX + 2];
+} grid_cell;
 
 /* The key of a row: its first five columns, as text (a fraction or rate
  * is compared as it is written, so a value the row format rounds still
@@ -71,10 +86,15 @@ static size_t parse_regimes(const char *text, double p, grid_regime *out)
         grid_regime *g = &out[n++];
         char *colon = strchr(tok, ':');
         double r = p; /* written with 6 digits: a float flag 0.3 is "0.3", not 0.300000012 */
+        g->sym = 0;
         if (colon != NULL) {
             *colon = '\0';
-            if (cli_list(colon + 1, &r, 1, 0.0, 0.9, "regimes") != 1)
-                enc_die("--regimes: \"%s:%s\": one rate expected", tok, colon + 1);
+            int sym = enc_name_index(sym_names, SYM_N, colon + 1);
+            if (sym > 0)
+                g->sym = sym;
+            else if (cli_list(colon + 1, &r, 1, 0.0, 0.9, "regimes") != 1)
+                enc_die("--regimes: \"%s:%s\": one rate, or @std, @gd, @std+, @gd+", tok,
+                        colon + 1);
         }
         g->rate = (float)r;
         g->regime = strcmp(tok, "scratch") == 0 ? REG_SCRATCH : enc_regime_parse(tok);
@@ -110,7 +130,8 @@ static void make_key(char *key, size_t cap, const char *task, const char *frac,
 
 /* Reads the keys of path's rows; refuses rows of other settings (their
  * config column differs from config).  A last line without its newline
- * (a crash mid-row) is cut off. */
+ * (a crash mid-row) is cut off when fd (path, opened for writing) is given,
+ * else ignored. */
 static void read_done(done_set *d, const char *path, int fd, const char *config)
 {
     FILE *f = fopen(path, "r");
@@ -167,7 +188,7 @@ static void read_done(done_set *d, const char *path, int fd, const char *config)
     if (ferror(f))
         enc_die("%s: read error", path);
     fclose(f);
-    if (ftruncate(fd, good) != 0)
+    if (fd >= 0 && ftruncate(fd, good) != 0) /* fd < 0: another process's file, read only */
         enc_die("%s: cannot cut the torn line: %s", path, strerror(errno));
 }
 
@@ -257,6 +278,56 @@ static void make_dir(const char *dir)
         enc_die("%s: cannot create the folder: %s", dir, strerror(errno));
 }
 
+/* The rates chosen on validation: one line per (task, fraction), tab
+ * separated, the six first columns task, fraction, p_std, p_gd, p_std_plus,
+ * p_gd_plus (experiment/select_rates.py); a first line "task..." is the
+ * header. */
+typedef struct selection {
+    struct {
+        char task[64], frac[32];
+        double rate[SYM_N];
+    } *row;
+    size_t n;
+} selection;
+
+static void read_selection(selection *sel, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        enc_die("--selection %s: %s", path, strerror(errno));
+    char line[ROW_MAX + 2];
+    size_t lineno = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        if (lineno == 1 && strncmp(line, "task\t", 5) == 0)
+            continue;
+        sel->row = enc_realloc(sel->row, sel->n + 1, sizeof *sel->row, "selection");
+        char frac[64];
+        double fr, *r = sel->row[sel->n].rate;
+        if (sscanf(line, "%63[^\t]\t%63[^\t]\t%lf\t%lf\t%lf\t%lf", sel->row[sel->n].task, frac,
+                   &r[SYM_STD], &r[SYM_GD], &r[SYM_STD_PLUS], &r[SYM_GD_PLUS]) != 6 ||
+            cli_list(frac, &fr, 1, 1e-4, 1, "selection") != 1)
+            enc_die("%s:%zu: expected task, fraction and four rates, tab separated", path, lineno);
+        for (int k = 1; k < SYM_N; k++)
+            if (!(r[k] >= 0.0 && r[k] <= 0.9))
+                enc_die("%s:%zu: a rate outside [0, 0.9]", path, lineno);
+        snprintf(sel->row[sel->n].frac, sizeof sel->row[sel->n].frac, "%.9g", fr);
+        sel->n++;
+    }
+    if (ferror(f))
+        enc_die("%s: read error", path);
+    fclose(f);
+}
+
+/* The rate symbol `sym` resolves to for (task, fraction as "%.9g"). */
+static double resolve(const selection *sel, const char *task, const char *frac, int sym)
+{
+    for (size_t i = 0; i < sel->n; i++)
+        if (strcmp(sel->row[i].task, task) == 0 && strcmp(sel->row[i].frac, frac) == 0)
+            return sel->row[i].rate[sym];
+    enc_die("--selection: no rates for %s at fraction %s", task, frac);
+}
+
 /* The digest of everything a row's numbers depend on but its own columns:
  * the budget and optimizer, the pooling, the pool size, the plan and the
  * pretrained weights. */
@@ -284,7 +355,7 @@ int enc_cmd_experiment(int argc, char **argv)
     const char *fractions_s = "0.1,0.02";
     const char *regimes_s = "none,standard,gaussian,guided,matched,reversed,permuted,kind,scratch";
     const char *out = "results.tsv", *shard_s = "0/1", *export_dir = NULL, *pool_s = "mean";
-    const char *pair_pool_s = NULL, *curves = NULL;
+    const char *pair_pool_s = NULL, *curves = NULL, *selection_path = NULL, *also = NULL;
     const char *wordnet = "/usr/share/wordnet", *train = NULL, *val = NULL, *test = NULL;
     ft_setup base = ft_defaults();
     float scratch_lr = 1e-3f;
@@ -312,6 +383,8 @@ int enc_cmd_experiment(int argc, char **argv)
         {"wordnet", CLI_STR, &wordnet, 0, 0, "folder of WordNet 3.0 data.* files"},
         {"out", CLI_STR, &out, 0, 0, "results TSV (appended; existing rows are skipped)"},
         {"curves", CLI_STR, &curves, 0, 0, "learning-curve TSV (appended)"},
+        {"selection", CLI_STR, &selection_path, 0, 0, "rates chosen on validation, for regime:@std, :@gd, :@std+, :@gd+"},
+        {"also", CLI_LIST, &also, 0, 0, "results TSVs whose rows count as done (the other shards')"},
         {"shard", CLI_STR, &shard_s, 0, 0, "K/N: run cells K, K+N, ..."},
         {"export", CLI_STR, &export_dir, 0, 0, "write task sets and subsets here, then stop"},
         {"threads", CLI_SIZE, &threads, 1, 256, "OpenBLAS threads per process"},
@@ -364,10 +437,13 @@ int enc_cmd_experiment(int argc, char **argv)
     enc_config cfg;
     float *pre = enc_load_pretrained(&cfg, &v, ckpt, 2);
     char path[4096];
-    enc_path(path, sizeof path, ckpt, "guided.plan");
-    float *plan = NULL;
+    char plan_file[4096];
+    enc_path(plan_file, sizeof plan_file, ckpt, "guided.plan");
+    if (plan_path != NULL)
+        snprintf(plan_file, sizeof plan_file, "%s", plan_path);
+    float *plan = NULL; /* its rates, for the settings digest; runs read the file */
     if (planned && export_dir == NULL)
-        plan = enc_read_plan(plan_path ? plan_path : path, enc_n_sites(&cfg));
+        plan = enc_read_plan(plan_file, enc_n_sites(&cfg));
     for (size_t t = 0; t < n_tasks; t++)
         enc_load_task(&tasks[t], task_names[t], wordnet, &v, train, val, test, regression, pool_n);
     if (export_dir != NULL) {
@@ -402,74 +478,117 @@ int enc_cmd_experiment(int argc, char **argv)
                            : -1;
     done_set done = {0};
     read_done(&done, out, fd, config);
-    const size_t cells = seeds * n_tasks * n_frac * n_reg;
-    size_t mine = 0, ran = 0, cell = 0;
-    for (size_t c = shard_k; c < cells; c += shard_n)
-        mine++;
-    const double t0 = enc_now();
+    if (also != NULL) { /* other shards' files: their rows are done too */
+        char list[4096];
+        snprintf(list, sizeof list, "%s", also);
+        for (char *tok = strtok(list, ","); tok != NULL; tok = strtok(NULL, ",")) {
+            struct stat st;
+            if (stat(tok, &st) != 0)
+                continue; /* not written yet */
+            read_done(&done, tok, -1, config);
+        }
+    }
+    selection sel = {0};
+    if (selection_path != NULL)
+        read_selection(&sel, selection_path);
+    /* The cells, seeds outermost (a partial grid covers every cell with the
+     * first seeds); a rate resolved from the selection that repeats a cell of
+     * the same seed, task and fraction is one cell, and standard or guided at
+     * rate 0 is the none cell. */
+    const size_t max_cells = enc_mul(enc_mul(seeds, n_tasks), enc_mul(n_frac, n_reg));
+    grid_cell *cells = enc_alloc(max_cells, sizeof *cells, "cells");
+    size_t n_cells = 0;
     for (size_t k = 0; k < seeds; k++)
         for (size_t t = 0; t < n_tasks; t++)
-            for (size_t j = 0; j < n_frac; j++)
-                for (size_t r = 0; r < n_reg; r++, cell++) {
-                    if (cell % shard_n != shard_k)
-                        continue;
-                    const unsigned long long seed = first_seed + k;
-                    const grid_regime *g = &regimes[r];
-                    char key[ROW_MAX + 2];
-                    make_key(key, sizeof key, tasks[t].name, frac_s[j], seed, g->label,
-                             g->rate_s);
-                    if (is_done(&done, key)) {
-                        mine--;
-                        continue;
+            for (size_t j = 0; j < n_frac; j++) {
+                const size_t group = n_cells;
+                for (size_t r = 0; r < n_reg; r++) {
+                    grid_cell *c = &cells[n_cells];
+                    c->task = t, c->frac = j, c->seed = first_seed + k, c->g = regimes[r];
+                    if (c->g.sym) {
+                        if (selection_path == NULL)
+                            enc_die("--regimes: %s:%s needs --selection FILE", c->g.label,
+                                    sym_names[c->g.sym]);
+                        const double v = resolve(&sel, tasks[t].name, frac_s[j], c->g.sym);
+                        c->g.rate = (float)v;
+                        snprintf(c->g.rate_s, sizeof c->g.rate_s, "%.6g", v);
+                        if (v == 0.0 && (c->g.regime == ENC_REG_STANDARD ||
+                                         enc_regime_planned(c->g.regime))) {
+                            c->g.regime = ENC_REG_NONE;
+                            snprintf(c->g.label, sizeof c->g.label, "none");
+                            snprintf(c->g.rate_s, sizeof c->g.rate_s, "0");
+                        }
                     }
-                    ft_setup s = base;
-                    s.task = &tasks[t];
-                    s.cfg = cfg;
-                    s.cfg.classes = tasks[t].n_classes;
-                    s.cfg.pool = tasks[t].pair ? pair_pool : pool;
-                    const int scratch = g->regime == REG_SCRATCH;
-                    s.pretrained = scratch ? NULL : pre;
-                    s.plan = plan;
-                    s.lr = scratch ? scratch_lr : base.lr;
-                    s.rate = g->rate;
-                    char *cbuf = NULL;
-                    size_t clen = 0;
-                    FILE *cmem = NULL;
-                    if (cfd >= 0) {
-                        cmem = open_memstream(&cbuf, &clen);
-                        if (cmem == NULL)
-                            enc_die("out of memory for the curves");
-                        s.curve = cmem;
-                        s.curve_key = key;
-                    }
-                    ft_result res = enc_finetune(&s, scratch ? ENC_REG_STANDARD : g->regime,
-                                                 fractions[j], seed, NULL, NULL);
-                    if (cmem != NULL) { /* the curve first: a row marks a finished run */
-                        if (fclose(cmem) != 0)
-                            enc_die("out of memory for the curves");
-                        append_whole(cfd, curves, cbuf, clen);
-                        free(cbuf);
-                    }
-                    char row[ROW_MAX];
-                    int len = snprintf(
-                        row, sizeof row,
-                        "%s\t%.9g\t%zu\t%zu\t%zu\t%zu\t%.6f\t%.6f\t%s\t%.6f\t%.6f\t%.6f\t%.6f\t"
-                        "%.1f\t%s\n",
-                        key, (double)s.lr, res.n_train, res.steps, res.budget, res.best_step,
-                        res.train_loss, res.best_train_loss, ft_metric_name(&tasks[t]),
-                        res.val_acc, res.val_f1, res.test_acc, res.test_f1, res.seconds, config);
-                    if (len < 0 || len >= (int)sizeof row)
-                        enc_die("a results row over %d bytes (task name too long?)", ROW_MAX);
-                    append_whole(fd, out, row, (size_t)len);
-                    ran++;
-                    double el = enc_now() - t0;
-                    printf("[%zu/%zu] %s %s seed %llu %s:%s val %.4f test %.4f train loss %.3f "
-                           "best step %zu/%zu (%.1f s)  elapsed %.1f min  ETA %.1f min\n",
-                           ran, mine, tasks[t].name, frac_s[j], seed, g->label, g->rate_s,
-                           res.val_acc, res.test_acc, res.train_loss, res.best_step, res.steps,
-                           res.seconds, el / 60.0, el / (double)ran * (double)(mine - ran) / 60.0);
-                    fflush(stdout);
+                    make_key(c->key, sizeof c->key, tasks[t].name, frac_s[j], c->seed,
+                             c->g.label, c->g.rate_s);
+                    int dup = 0;
+                    for (size_t i = group; i < n_cells && !dup; i++)
+                        dup = strcmp(cells[i].key, c->key) == 0;
+                    n_cells += !dup;
                 }
+            }
+    size_t mine = 0, ran = 0;
+    for (size_t c = shard_k; c < n_cells; c += shard_n)
+        mine += !is_done(&done, cells[c].key);
+    const double t0 = enc_now();
+    for (size_t ci = shard_k; ci < n_cells; ci += shard_n) {
+        const grid_cell *cl = &cells[ci];
+        const size_t t = cl->task, j = cl->frac;
+        const unsigned long long seed = cl->seed;
+        const grid_regime *g = &cl->g;
+        const char *key = cl->key;
+        if (is_done(&done, key))
+            continue;
+        ft_setup s = base;
+        s.task = &tasks[t];
+        s.cfg = cfg;
+        s.cfg.classes = tasks[t].n_classes;
+        s.cfg.pool = tasks[t].pair ? pair_pool : pool;
+        const int scratch = g->regime == REG_SCRATCH;
+        s.pretrained = scratch ? NULL : pre;
+        s.plan = plan ? plan_file : NULL;
+        s.lr = scratch ? scratch_lr : base.lr;
+        s.rate = g->rate;
+        char *cbuf = NULL;
+        size_t clen = 0;
+        FILE *cmem = NULL;
+        if (cfd >= 0) {
+            cmem = open_memstream(&cbuf, &clen);
+            if (cmem == NULL)
+                enc_die("out of memory for the curves");
+            s.curve = cmem;
+            s.curve_key = key;
+        }
+        ft_result res = enc_finetune(&s, scratch ? ENC_REG_STANDARD : g->regime,
+                                     fractions[j], seed, NULL, NULL);
+        if (cmem != NULL) { /* the curve first: a row marks a finished run */
+            if (fclose(cmem) != 0)
+                enc_die("out of memory for the curves");
+            append_whole(cfd, curves, cbuf, clen);
+            free(cbuf);
+        }
+        char row[ROW_MAX];
+        int len = snprintf(
+            row, sizeof row,
+            "%s\t%.9g\t%zu\t%zu\t%zu\t%zu\t%.6f\t%.6f\t%s\t%.6f\t%.6f\t%.6f\t%.6f\t"
+            "%.1f\t%s\n",
+            key, (double)s.lr, res.n_train, res.steps, res.budget, res.best_step,
+            res.train_loss, res.best_train_loss, ft_metric_name(&tasks[t]),
+            res.val_acc, res.val_f1, res.test_acc, res.test_f1, res.seconds, config);
+        if (len < 0 || len >= (int)sizeof row)
+            enc_die("a results row over %d bytes (task name too long?)", ROW_MAX);
+        append_whole(fd, out, row, (size_t)len);
+        ran++;
+        double el = enc_now() - t0;
+        printf("[%zu/%zu] %s %s seed %llu %s:%s val %.4f test %.4f train loss %.3f "
+               "best step %zu/%zu (%.1f s)  elapsed %.1f min  ETA %.1f min\n",
+               ran, mine, tasks[t].name, frac_s[j], seed, g->label, g->rate_s,
+               res.val_acc, res.test_acc, res.train_loss, res.best_step, res.steps,
+               res.seconds, el / 60.0, el / (double)ran * (double)(mine - ran) / 60.0);
+        fflush(stdout);
+    }
+    free(cells);
+    free(sel.row);
     if (close(fd) != 0 || (cfd >= 0 && close(cfd) != 0))
         enc_die("%s: close failed: %s", out, strerror(errno));
     printf("experiment: %zu runs in %.1f min -> %s\n", ran, (enc_now() - t0) / 60.0, out);

@@ -66,110 +66,30 @@ const char *ft_metric_name(const enc_task *t)
     return t->n_classes == 1 ? "neg_mse" : "acc";
 }
 
-/* Site indices sorted by rate, highest first (ties: lower index first), so
- * rank 0 is the least informative site of a plan. */
-static void rank_by_rate(size_t *order, const float *rate, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    for (size_t i = 1; i < n; i++) { /* insertion sort: n is 3L + 1 */
-        size_t v = order[i], j = i;
-        while (j > 0 && (rate[order[j - 1]] < rate[v] ||
-                         (rate[order[j - 1]] == rate[v] && order[j - 1] > v))) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = v;
-    }
-}
-
-/* The kind of site s: its name without the layer ("encoder.layer.3.output.dropout"
- * -> "output.dropout"). */
-static void site_kind(size_t s, char *buf, size_t len)
-{
-    char name[128];
-    enc_site_name(s, name, sizeof name);
-    const char *k = name;
-    if (strncmp(k, "encoder.layer.", 14) == 0) {
-        k += 14;
-        while (*k >= '0' && *k <= '9')
-            k++;
-        if (*k == '.')
-            k++;
-    }
-    snprintf(buf, len, "%s", k);
-}
-
-/* Permutes rate[] among the sites selected by take[] (Fisher-Yates on r). */
-static void shuffle_among(float *rate, const unsigned char *take, size_t n, enc_rng *r)
-{
-    size_t idx[4 * ENC_MAX_LAYERS + 1], k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (take[i])
-            idx[k++] = i;
-    for (size_t i = k; i > 1; i--) {
-        size_t j = enc_rng_below(r, i);
-        float t = rate[idx[i - 1]];
-        rate[idx[i - 1]] = rate[idx[j]];
-        rate[idx[j]] = t;
-    }
-}
-
-/* The planned regimes: guided scaled to p_max = s->rate, then rearranged. */
+/* The planned regimes: the plan's scores under the paper's rule from p_max =
+ * s->rate down to 0 (what `gdropout-plan --p-max` gives), then, for the
+ * controls, rearranged by the library (gd_plan_control: one definition for
+ * the encoder, the tool and the bindings). */
 static void planned_rates(float *rate, const ft_setup *s, int regime, uint64_t seed)
 {
-    const size_t ns = enc_n_sites(&s->cfg);
-    float pmax = 0.0f;
-    for (size_t i = 0; i < ns; i++)
-        pmax = s->plan[i] > pmax ? s->plan[i] : pmax;
-    /* The plan is linear in p_max (p_min 0): scaling its rates gives the plan
-     * at another p_max up to float rounding. */
-    const double scale = pmax > 0.0f ? (double)s->rate / (double)pmax : 0.0;
-    double mean = 0.0;
-    for (size_t i = 0; i < ns; i++) {
-        rate[i] = (float)((double)s->plan[i] * scale);
-        mean += rate[i];
-    }
-    mean /= (double)ns;
-    size_t order[4 * ENC_MAX_LAYERS + 1];
-    float tmp[4 * ENC_MAX_LAYERS + 1];
-    unsigned char take[4 * ENC_MAX_LAYERS + 1];
-    switch (regime) {
-    case ENC_REG_MATCHED:
-        for (size_t i = 0; i < ns; i++)
-            rate[i] = (float)mean;
-        break;
-    case ENC_REG_REVERSED: /* rank r gets the rate of rank ns - 1 - r */
-        rank_by_rate(order, rate, ns);
-        memcpy(tmp, rate, ns * sizeof *tmp);
-        for (size_t r = 0; r < ns; r++)
-            rate[order[r]] = tmp[order[ns - 1 - r]];
-        break;
-    case ENC_REG_PERMUTED: {
-        enc_rng r = enc_rng_make(seed, 0x7065726dull);
-        memset(take, 1, ns);
-        shuffle_among(rate, take, ns, &r);
-        break;
-    }
-    case ENC_REG_KIND: {
-        enc_rng r = enc_rng_make(seed, 0x6b696e64ull);
-        char ki[128], kj[128];
-        unsigned char seen[4 * ENC_MAX_LAYERS + 1] = {0};
-        for (size_t i = 0; i < ns; i++) {
-            if (seen[i])
-                continue;
-            site_kind(i, ki, sizeof ki);
-            for (size_t j = 0; j < ns; j++) {
-                site_kind(j, kj, sizeof kj);
-                take[j] = strcmp(ki, kj) == 0;
-                seen[j] |= take[j];
-            }
-            shuffle_among(rate, take, ns, &r);
-        }
-        break;
-    }
-    default: break;
-    }
+    static const int control[ENC_REG_N] = {
+        [ENC_REG_MATCHED] = GD_CONTROL_MATCHED, [ENC_REG_REVERSED] = GD_CONTROL_REVERSED,
+        [ENC_REG_PERMUTED] = GD_CONTROL_PERMUTED, [ENC_REG_KIND] = GD_CONTROL_KIND};
+    gd_plan *g;
+    int rc = gd_plan_load(&g, s->plan);
+    if (rc != GD_OK)
+        enc_die("%s: cannot load the plan: %s", s->plan, gd_strerror(rc));
+    size_t n;
+    enc_gd(gd_plan_size(g, &n), "gd_plan_size");
+    if (n != enc_n_sites(&s->cfg))
+        enc_die("%s: the plan has %zu sites, the model %zu", s->plan, n, enc_n_sites(&s->cfg));
+    rc = gd_plan_compute(g, GD_RULE_RANK_LINEAR, s->rate, 0.0f);
+    if (rc != GD_OK)
+        enc_die("%s: cannot plan at p_max %g: %s", s->plan, (double)s->rate, gd_strerror(rc));
+    if (control[regime] != 0)
+        enc_gd(gd_plan_control(g, control[regime], seed), "gd_plan_control");
+    enc_gd(gd_plan_get_all(g, rate, n), "gd_plan_get_all");
+    gd_plan_destroy(g);
 }
 
 void ft_regime_rates(float *rate, int *gaussian, const ft_setup *s, int regime, uint64_t seed)
@@ -529,11 +449,10 @@ int enc_cmd_finetune(int argc, char **argv)
     enc_load_task(&task, task_name, wordnet, &v, train, val, test, regression, pool_n);
     cfg.classes = task.n_classes;
     cfg.pool = pool;
-    float *plan = plan_path ? enc_read_plan(plan_path, enc_n_sites(&cfg)) : NULL;
     s.task = &task;
     s.cfg = cfg;
     s.pretrained = scratch ? NULL : pre;
-    s.plan = plan;
+    s.plan = plan_path;
     s.verbose = !quiet;
     printf("task %s: %zu training, %zu validation, %zu test examples, %zu classes\n", task.name,
            task.train.n, task.val.n, task.test.n, task.n_classes);
@@ -563,7 +482,6 @@ int enc_cmd_finetune(int argc, char **argv)
     }
     free(pred);
     enc_model_free(&m);
-    free(plan);
     free(pre);
     enc_task_free(&task);
     enc_vocab_free(&v);

@@ -33,14 +33,14 @@ enum {
     ENC_REG_STANDARD, /* rate at every site */
     ENC_REG_GAUSSIAN, /* Gaussian, sigma = sqrt(rate / (1 - rate)) at every site */
     ENC_REG_GAUSSIAN_PAPER, /* Gaussian, sigma = rate / (1 - rate) (the paper's code) */
-    ENC_REG_GUIDED,   /* the plan's rates scaled to p_max = rate (see ft_plan_rates) */
+    ENC_REG_GUIDED,   /* the plan's scores, the paper's rule from p_max = rate to 0 */
     ENC_REG_MATCHED,  /* every site at the mean of guided's rates */
-    ENC_REG_REVERSED, /* guided's rates in reverse rank order: the most informative
-                         site gets p_max */
-    ENC_REG_PERMUTED, /* guided's rates in a random order, drawn from the run seed */
-    ENC_REG_KIND,     /* guided's rates permuted within each kind of site (the same
-                         name but for the layer): keeps what each kind gets on
-                         average, drops the Fisher order inside a kind */
+    /* The controls (gd_plan_control), with guided's own rates: */
+    ENC_REG_REVERSED, /* in reverse rank order: the most informative site gets p_max */
+    ENC_REG_PERMUTED, /* in a random order, drawn from the run seed */
+    ENC_REG_KIND,     /* permuted within each kind of site (the same name but for
+                         the layer): keeps what each kind gets, drops the Fisher
+                         order inside a kind */
     ENC_REG_N
 };
 /* "none", "standard", ...; and back (-1 for an unknown name). */
@@ -54,7 +54,7 @@ typedef struct ft_setup {
     enc_config cfg;          /* classes = the task's; pool ENC_POOL_PAIR only for a pair task */
     const float *pretrained; /* parameters of a pretrained encoder laid out for cfg (the
                                 classifier's entries ignored); NULL: random initialisation */
-    const float *plan;       /* guided rates, enc_n_sites(cfg) of them (planned regimes) */
+    const char *plan;        /* plan file (planned regimes): its scores, for cfg's sites */
     float lr, rate, cls_p, weight_decay;
     size_t epochs, batch, min_steps, max_steps; /* the budget (see above) */
     size_t eval_every, patience;

@@ -8,17 +8,18 @@
 #       [--task tsv --train F --val F --test F [--regression] [--pool mean|cls|pair]]
 #
 #   1. Fisher of the MLM loss on 1 % of the corpus and the guided plan
-#      (p_max 0.2 down to 0; a guided run at p_max q scales its rates by
-#      q / 0.2), read back with gdropout-plan from the Fisher file.
+#      (p_max 0.2 down to 0; a guided run at p_max q plans from the same
+#      scores at q), read back with gdropout-plan from the Fisher file.
 #   2. Phase A, the rate sweep, on the first 3 seeds: none, standard at
 #      p in {0.1, 0.2, 0.3}, guided at p_max in {0.1, 0.2, 0.3}.
 #   3. The rates chosen on VALIDATION per task and fraction
 #      (experiment/select_rates.py): p for standard and p_max for guided, each
 #      with 0 (= none) among the candidates, and the best nonzero ones.
-#   4. Phase B, every seed: the sweep for the remaining seeds, then gaussian
-#      at the best nonzero p; matched, reversed, permuted and kind (the
-#      controls, with the plan's own rates) at the best nonzero p_max; the
-#      same encoder from scratch.
+#   4. Phase B, every seed: none, standard and guided at the chosen rates
+#      (and at the best nonzero ones, when 0 was chosen), gaussian at the best
+#      nonzero p; matched, reversed, permuted and kind (the controls, with
+#      the plan's own rates) at the best nonzero p_max; the same encoder from
+#      scratch with standard dropout.
 #   5. TF-IDF + logistic regression on the same subsets; 6. the report.
 # Every fine-tuning run keeps its best-validation state (finetune.h), and
 # writes its learning curve (curves-*.tsv).  Runs go in --jobs processes
@@ -144,24 +145,14 @@ stage "3. rates chosen on the validation split"
 "$py" "$here/experiment/select_rates.py" "$out"/sweep-*.tsv --out "$out/selection.tsv"
 cat "$out/selection.tsv"
 
-if [ "$seeds" -gt $sel_seeds ]; then
-    stage "4a. phase B: the sweep for seeds $((sel_seeds + 1))-$seeds"
-    grid sweep --fractions "$fractions" --seeds $((seeds - sel_seeds)) \
-        --first-seed $((sel_seeds + 1)) --regimes "$sweep"
-fi
-stage "4b. phase B: gaussian, the controls and scratch at the chosen rates, $seeds seeds"
-# One grid per (task, fraction): each has its own chosen rates.
-while IFS=$'\t' read -r t f _ _ pstd pgd; do
-    [ "$t" = task ] && continue
-    [ -n "$pstd" ] && [ -n "$pgd" ] || { echo "selection.tsv: a short line for $t $f" >&2; exit 1; }
-    tflags=("${task[@]}")
-    [ "${task[1]}" = tsv ] || tflags=(--tasks "$t" "${task[@]:2}")
-    task_save=("${task[@]}")
-    task=("${tflags[@]}")
-    grid chosen --fractions "$f" --seeds "$seeds" \
-        --regimes "gaussian:$pstd,matched:$pgd,reversed:$pgd,permuted:$pgd,kind:$pgd,scratch:$pstd"
-    task=("${task_save[@]}")
-done <"$out/selection.tsv"
+stage "4. phase B: $seeds seeds at the chosen rates: none, standard, guided, gaussian, the controls, scratch"
+# Rates by name (experiment.c): @std and @gd the chosen p and p_max, @std+
+# and @gd+ the best nonzero ones; the sweep's rows of the first seeds count
+# as done (--also).
+also=$(ls "$out"/sweep-*.tsv | paste -sd,)
+grid chosen --fractions "$fractions" --seeds "$seeds" --selection "$out/selection.tsv" \
+    --also "$also" --regimes "none,standard:@std,guided:@gd,standard:@std+,guided:@gd+,\
+gaussian:@std+,matched:@gd+,reversed:@gd+,permuted:@gd+,kind:@gd+,scratch:@std+"
 
 stage "5. TF-IDF + logistic regression on the same subsets"
 "$enc" experiment --ckpt "$ckpt" "${task[@]}" --fractions "$fractions" --seeds "$seeds" \
