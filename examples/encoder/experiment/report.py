@@ -470,17 +470,18 @@ def selection_section(res, task):
         if (task, f) in res.given and comp is not None and any(
                 not (got[k] == comp.rates[k] or math.isnan(got[k]) and math.isnan(comp.rates[k]))
                 for k in select_rates.CHOICES):
-            flagged.append("%s: the rows give %s" % (fmt_frac(f), ", ".join(
+            flagged.append("%s, %d seeds: %s" % (fmt_frac(f), len(comp.seeds), ", ".join(
                 "%s %s" % (k, fmt_rate(comp.rates[k])) for k in select_rates.CHOICES)))
-        rows.append([fmt_frac(f)] + cells + [str(len(comp.seeds)) if comp else DASH])
+        n = got.get("n_seeds") if (task, f) in res.given else len(comp.seeds)
+        rows.append([fmt_frac(f)] + cells + [DASH if n is None else str(n)])
     src = "the selection file" if any((task, f) in res.given for f in fracs) else \
         "computed from these rows by select_rates.py"
     lines += ["From the mean validation %s of phase A over the seeds every candidate has "
               "(%s; ties: the smaller rate)." % (res.metric_label(task), src), ""]
     lines += table(["fraction", "p_std", "p_gd", "p_std+", "p_gd+", "seeds"], rows) + [""]
     if flagged:
-        lines += ["**The selection file disagrees with these rows** at " + "; ".join(flagged)
-                  + ".", ""]
+        lines += ["The same procedure on the phase A rows read here (all their seeds) would "
+                  "choose otherwise: at " + "; ".join(flagged) + ".", ""]
     return lines
 
 

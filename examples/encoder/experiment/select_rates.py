@@ -147,7 +147,8 @@ def is_selection(path):
 
 def read_selection(path):
     """{(task, fraction by number()): {p_std: .., p_gd: .., p_std_plus: ..,
-    p_gd_plus: ..}} of a file write_selection() wrote."""
+    p_gd_plus: .., n_seeds: int or None}} of a file write_selection()
+    wrote (n_seeds None where the file has no such column)."""
     out = {}
     with open_text(path) as f:
         head = f.readline().rstrip("\n").split("\t")
@@ -161,8 +162,10 @@ def read_selection(path):
                 raise FormatError("%s:%d: expected %d tab-separated fields, got %d"
                                   % (path, lineno, len(head), len(fields)))
             try:
-                out[(fields[0], number(fields[1]))] = {
-                    k: number(v) for k, v in zip(CHOICES, fields[2:len(FIRST)])}
+                sel = {k: number(v) for k, v in zip(CHOICES, fields[2:len(FIRST)])}
+                sel["n_seeds"] = int(fields[len(FIRST)]) if len(head) > len(FIRST) and \
+                    head[len(FIRST)] == "n_seeds" else None
+                out[(fields[0], number(fields[1]))] = sel
             except ValueError as e:
                 raise FormatError("%s:%d: %s" % (path, lineno, e)) from None
     return out

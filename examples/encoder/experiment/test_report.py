@@ -219,8 +219,10 @@ class Synthetic(unittest.TestCase):
         self.assertEqual(lines[2].split("\t")[:7], [TASK, "0.1", "0.1", "0", "0.1", "0.2", "10"])
         self.assertEqual(lines[3:], [""])
         self.assertEqual(select_rates.read_selection(out), {
-            (TASK, 0.02): {"p_std": 0.05, "p_gd": 0.0, "p_std_plus": 0.05, "p_gd_plus": 0.2},
-            (TASK, 0.1): {"p_std": 0.1, "p_gd": 0.0, "p_std_plus": 0.1, "p_gd_plus": 0.2}})
+            (TASK, 0.02): {"p_std": 0.05, "p_gd": 0.0, "p_std_plus": 0.05, "p_gd_plus": 0.2,
+                           "n_seeds": 10},
+            (TASK, 0.1): {"p_std": 0.1, "p_gd": 0.0, "p_std_plus": 0.1, "p_gd_plus": 0.2,
+                          "n_seeds": 10}})
 
     def test_selection_never_reads_test_columns(self):
         # The same rows with every test score scrambled: the same file.
@@ -401,16 +403,18 @@ class Synthetic(unittest.TestCase):
         sel = os.path.join(self.dir, "given.tsv")
         with open(sel, "w") as f:
             f.write("task\tfraction\tp_std\tp_gd\tp_std_plus\tp_gd_plus\tn_seeds\n"
-                    "supersense\t0.1\t0.2\t0.3\t0.2\t0.3\t10\n")
+                    "supersense\t0.1\t0.2\t0.3\t0.2\t0.3\t3\n")
         settings = os.path.join(self.dir, "settings.txt")
         with open(settings, "w") as f:
             f.write("lr 3e-4\npool mean\n\npair_pool pair\n")
         md = self.md("--selection", sel, "--selection", settings)
         self.assertIn("Chosen on the validation split (%s): lr 3e-4, pool mean, pair_pool pair."
                       % settings, md)
-        self.assertIn("| 0.1 | 0.2 | 0.3 | 0.2 | 0.3 | 10 |", md)
-        self.assertIn("**The selection file disagrees with these rows** at 0.1: the rows give "
-                      "p_std 0.1, p_gd 0, p_std_plus 0.1, p_gd_plus 0.2.", md)
+        self.assertIn("| 0.1 | 0.2 | 0.3 | 0.2 | 0.3 | 3 |", md)
+        self.assertIn("would choose otherwise: at 0.1, 10 seeds: p_std 0.1, p_gd 0, p_std_plus "
+                      "0.1, p_gd_plus 0.2.", md)
+        # Where the file has no line, the rows' own choice stands.
+        self.assertIn("| 0.02 | 0.05 | 0 | 0.05 | 0.2 | 10 |", md)
         self.assertIn("| standard@p_std = 0.2 | 0.2 | 0.2 | 0.6500 \u00b1 ", md)
         with open(settings, "a") as f:
             f.write("p\n")
