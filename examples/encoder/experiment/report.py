@@ -640,7 +640,7 @@ def read_settings(path):
     return out
 
 
-def header_lines(res, figure_note, settings=(), plan_note=None):
+def header_lines(res, figure_note, settings=(), plan_text=None):
     lines = ["# Encoder experiment results", ""]
     lines.append("Sources: " + ", ".join("%s (%d rows)" % s for s in res.sources) + ".")
     if res.curve_sources:
@@ -659,8 +659,8 @@ def header_lines(res, figure_note, settings=(), plan_note=None):
         ", ".join(res.regimes()) or DASH, ", ".join(fmt_frac(f) for f in res.fractions()) or DASH)]
     lines += ["", "Settings digests (config): " + ", ".join(
         "%s (%d rows)" % (c, res.configs[c]) for c in sorted(res.configs)) + "."]
-    if plan_note:
-        lines += ["", plan_note]
+    if plan_text:
+        lines += ["", plan_text]
     lines += ["", "Cells: mean %s 95 %% Student-t half-width over seeds (n seeds); %s: no rows; "
               "no %s: one seed.  An arm is a regime at the rate chosen on validation for its "
               "task and fraction: standard@p_std and guided@p_gd with 0 (= none) among the "
