@@ -9,9 +9,12 @@ label<TAB>text_a<TAB>text_b for pairs) and subsets.tsv (fraction, seed,
 comma-separated 0-based row indices into train.tsv).  For every (task,
 fraction, seed) in subsets.tsv the model is trained on exactly those rows and
 scored on the same validation and test sets as the encoder, and one row in
-the experiment's TSV format is appended to FILE.tsv with regime `tfidf-lr`
-and steps 0.  Rows already in FILE.tsv are skipped (as the C driver does), so
-an interrupted run resumes.  --seeds N keeps the N smallest seeds.
+the experiment's TSV format (_common.COLUMNS) is appended to FILE.tsv:
+regime `tfidf-lr`, rate 0, lr the chosen C (nan for a one-class subset),
+steps, budget and best_step 0, train_loss and best_train_loss both the
+chosen model's mean log-loss on its training rows, metric acc, config
+"tfidf".  Rows already in FILE.tsv are skipped (as the C driver does), so an
+interrupted run resumes.  --seeds N keeps the N smallest seeds.
 
 Model (deterministic: no random state is involved):
   * features: sklearn TfidfVectorizer (lowercased word unigrams and bigrams,
@@ -52,10 +55,11 @@ import numpy as np  # noqa: E402
 from scipy.sparse import hstack  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.metrics import f1_score  # noqa: E402
+from sklearn.metrics import f1_score, log_loss  # noqa: E402
 
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 REGIME = "tfidf-lr"
+CONFIG = "tfidf"
 
 
 class InputError(Exception):
@@ -138,8 +142,9 @@ def scores(y_true, y_pred, classes):
 
 def run_one(train, val, test, idx, classes, features=None):
     """Trains on the rows idx of train, picks the feature set and C on val;
-    (val_acc, val_f1, test_acc, test_f1, C, feature set).  features, if
-    given, limits the feature sets to those names."""
+    (val_acc, val_f1, test_acc, test_f1, C, feature set, training
+    log-loss).  features, if given, limits the feature sets to those
+    names."""
     y = [train[0][i] for i in idx]
     sub = [[col[i] for i in idx] for col in train[1]]
     sets = [fs for fs in featurize(sub) if features is None or fs[0] in features]
@@ -148,7 +153,7 @@ def run_one(train, val, test, idx, classes, features=None):
         # only sensible prediction is that class.
         va, vf = scores(val[0], [y[0]] * len(val[0]), classes)
         ta, tf = scores(test[0], [y[0]] * len(test[0]), classes)
-        return va, vf, ta, tf, float("nan"), sets[0][0]
+        return va, vf, ta, tf, float("nan"), sets[0][0], float("nan")
     best = None
     for name, transform in sets:
         x, xv = transform(sub), transform(val[1])
@@ -157,10 +162,11 @@ def run_one(train, val, test, idx, classes, features=None):
             va, vf = scores(val[0], model.predict(xv), classes)
             # Strict improvement only: ties keep the earlier set, the smaller C.
             if best is None or (va, vf) > best[0]:
-                best = ((va, vf), c, name, transform, model)
-    (va, vf), c, name, transform, model = best
+                best = ((va, vf), c, name, transform, model, x)
+    (va, vf), c, name, transform, model, x = best
     ta, tf = scores(test[0], model.predict(transform(test[1])), classes)
-    return va, vf, ta, tf, c, name
+    loss = float(log_loss(y, model.predict_proba(x), labels=model.classes_))
+    return va, vf, ta, tf, c, name, loss
 
 
 def load_task(d):
@@ -204,17 +210,21 @@ def main(argv=None):
                 seeds = sorted({s for _, _, s, _ in subsets})
                 keep = set(seeds[:a.seeds] if a.seeds else seeds)
                 for frac_text, frac, seed, idx in subsets:
-                    if seed not in keep or (task, frac, seed, REGIME) in done:
+                    key = (task, frac_text, seed, REGIME, "0")
+                    if seed not in keep or key in done:
                         continue
                     t0 = time.monotonic()
-                    va, vf, ta, tf, c, feats = run_one(train, val, test, idx, classes)
+                    va, vf, ta, tf, c, feats, loss = run_one(train, val, test, idx, classes)
                     sec = time.monotonic() - t0
-                    out.write("%s\t%s\t%d\t%s\t%d\t0\t%.6f\t%.6f\t%.6f\t%.6f\t%.1f\n"
-                              % (task, frac_text, seed, REGIME, len(idx), va, vf, ta, tf, sec))
+                    out.write("%s\t%s\t%d\t%s\t0\t%.9g\t%d\t0\t0\t0\t%.6f\t%.6f\tacc\t"
+                              "%.6f\t%.6f\t%.6f\t%.6f\t%.1f\t%s\n"
+                              % (task, frac_text, seed, REGIME, c, len(idx), loss, loss,
+                                 va, vf, ta, tf, sec, CONFIG))
                     out.flush()
-                    done.add((task, frac, seed, REGIME))
-                    print("%s %s seed %d: n %d %s C %g val %.4f test %.4f (%.1f s)"
-                          % (task, frac_text, seed, len(idx), feats, c, va, ta, sec))
+                    done.add(key)
+                    print("%s %s seed %d: n %d %s C %g train log-loss %.4f val %.4f test %.4f "
+                          "(%.1f s)" % (task, frac_text, seed, len(idx), feats, c, loss, va, ta,
+                                        sec))
     except (InputError, FormatError) as e:
         sys.stderr.write("baseline_tfidf: %s\n" % e)
         return 1

@@ -1,29 +1,50 @@
 #!/usr/bin/python3
 """Markdown (and figures) from the encoder experiment's results TSVs.
 
-    report.py RESULTS.tsv [more.tsv ...] --out results.md [--figures DIR]
-              [--sites fisher-sites.tsv]
+    report.py RESULTS.tsv [more.tsv ...] --out results.md
+              [--curves curves.tsv ...] [--selection selection.tsv]
+              [--plan guided.plan] [--sites fisher-sites.tsv]
+              [--figures DIR] [--link-base DIR]
 
 Reads every row of the given files (the C driver's shards and the TF-IDF
-baseline's rows alike; a (task, fraction, seed, regime) seen twice keeps its
-first row) and writes, per task:
-  * mean test accuracy (and, for multi-class tasks, macro-F1) +- the 95 %
-    Student-t half-width over seeds, fractions x regimes, with the number
-    of seeds;
-  * paired differences per fraction (PAIRS below) with 95 % t intervals:
-    only seeds present in both regimes are paired, because regimes at one
-    seed share the subset, head, order and dropout streams; and over all
-    fractions at once (each seed's mean difference over the fractions, for
-    the seeds that have every fraction), the most power the grid offers;
-  * the bar: at BAR_FRACTION and below, is the pretrained encoder (standard
-    dropout, the regime its hyperparameters were chosen for) ahead of both
-    baselines, TF-IDF and the same encoder from scratch, with intervals?
-"best pretrained" is, at each fraction, the pretrained regime with the
-highest mean VALIDATION accuracy (chosen on val so the test comparison is
-not biased by the choice).  Missing cells show as an en dash.
-The output has no timestamps, so reruns on the same inputs are identical.
-With --figures DIR: accuracy vs fraction (DIR/accuracy.{svg,png}) and, with
---sites, the site scores and plan rates (DIR/sites.{svg,png}).
+baseline's rows alike; a (task, fraction, seed, regime, rate) seen twice
+keeps its first row, and a second reading is reported) and writes, per task:
+
+  * the rates chosen on validation per fraction (select_rates.py: p_std and
+    p_gd with 0 among the candidates, p_std+ and p_gd+ the best nonzero
+    ones), from --selection or, without it, computed from the rows the same
+    way (a --selection that the rows no longer give is flagged);
+  * the rate sweep: every (regime, rate) cell's mean validation and test
+    score, with its mean dropout rate;
+  * per fraction, one line per arm (ARMS: a regime at its chosen rate):
+    test score as mean +- the 95 % Student-t half-width over seeds (n
+    seeds), test macro-F1 on a multi-class task, mean validation score,
+    mean training loss at the last evaluation and at the best one, mean
+    best step / steps run;
+  * paired differences (PAIRS) per fraction and over all fractions (each
+    seed's mean difference over the fractions, for the seeds with every
+    fraction in both arms), 95 % t intervals over the seeds both arms have
+    (arms at one seed share the subset, head, order and dropout streams);
+  * the bar: at BAR_FRACTION and below, standard@p_std against both
+    baselines (TF-IDF and the encoder from scratch);
+  * convergence: per regime and fraction, how many runs had their best
+    step in the last 10 % of the steps run, and the mean relative change of
+    the training loss over the last quarter of the evaluations (--curves).
+
+The mean dropout rate of a row: p for standard, gaussian and scratch; for
+guided and the planned controls (matched, reversed, permuted, kind: the same
+rates rearranged) p_max times the plan's mean rate over its maximum, the plan
+read from --plan (or the p column of --sites); 0 for none.
+
+With --figures DIR (SVG and PNG, no timestamps): accuracy (test score
+against the fraction per arm), rates (test score against the mean dropout
+rate: standard at every p, guided at every p_max, matched and the controls,
+none at 0; per task and fraction; the chosen rates ringed), curves (with
+--curves: validation score and training loss against the step for none,
+standard@p_std+ and guided@p_gd+ at each task's smallest and largest
+fraction, the first three seeds) and, with --sites, sites (Fisher score and
+plan rate per site).  Missing cells show as an en dash.  The output has no
+timestamps, so reruns on the same inputs are identical.
 """
 import argparse
 import math
@@ -32,7 +53,8 @@ import sys
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import FormatError, open_text, read_results, require, row_key  # noqa: E402
+from _common import FormatError, cell_key, open_text, read_curves, read_results, require  # noqa
+import select_rates  # noqa: E402
 
 require("numpy", "scipy")
 import numpy as np  # noqa: E402
@@ -40,24 +62,53 @@ from scipy import stats  # noqa: E402
 
 DASH = "\u2013"
 MINUS = "\u2212"
+PM = "\u00b1"
 # Display order; unknown tasks and regimes follow, sorted.
 TASK_ORDER = ("supersense", "hypernymy")
 REGIME_ORDER = ("none", "standard", "gaussian", "gaussian-paper", "guided", "matched",
-                "scratch", "tfidf-lr")
-PRETRAINED = ("none", "standard", "gaussian", "gaussian-paper", "guided", "matched")
-BEST = "best pretrained"
-ALL = "all fractions"
+                "reversed", "permuted", "kind", "scratch", "tfidf-lr")
+PLANNED = ("guided", "matched", "reversed", "permuted", "kind")
+UNIFORM = ("standard", "gaussian", "gaussian-paper", "scratch")  # rate = p at every site
+# An arm: a regime at a rate chosen per (task, fraction): the selection's
+# entry, or None for a regime without a rate.  Phase B's regimes fall back
+# to their only rate in the rows when the selection's is not there.
+ARMS = {
+    "none": ("none", None),
+    "standard@p_std": ("standard", "p_std"),
+    "guided@p_gd": ("guided", "p_gd"),
+    "standard@p_std+": ("standard", "p_std_plus"),
+    "guided@p_gd+": ("guided", "p_gd_plus"),
+    "gaussian": ("gaussian", "p_std_plus"),
+    "gaussian-paper": ("gaussian-paper", "p_std_plus"),
+    "matched": ("matched", "p_gd_plus"),
+    "reversed": ("reversed", "p_gd_plus"),
+    "permuted": ("permuted", "p_gd_plus"),
+    "kind": ("kind", "p_gd_plus"),
+    "scratch": ("scratch", "p_std_plus"),
+    "tfidf-lr": ("tfidf-lr", None),
+}
+# The arms of the per-fraction tables, in order (a "+" arm only where the
+# tuned rate is 0, and gaussian-paper only where it has rows).
+MAIN_ARMS = ("none", "standard@p_std", "guided@p_gd", "standard@p_std+", "guided@p_gd+",
+             "gaussian", "gaussian-paper", "matched", "reversed", "permuted", "kind", "scratch",
+             "tfidf-lr")
+# An arm "regime@same" in a pair is the regime at the other arm's rate (the
+# controls are run at p_gd+, gaussian at p_std+: then these are guided@p_gd+
+# and standard@p_std+, and they stay like for like where a cell fell back to
+# another rate).
+SAME = "@same"
 # (a, b, why): the difference a - b.
 PAIRS = (
-    ("guided", "standard", "guided vs the uniform rate"),
-    ("guided", "matched", "where vs how much: the same mean rate, placed by the plan"),
-    ("matched", "standard", "how much: the plan's mean rate vs p"),
-    ("gaussian", "standard", "multiplicative Gaussian vs Bernoulli"),
-    ("standard", "none", "does dropout help at all"),
-    ("guided", "none", "guided dropout vs none at all"),
-    ("standard", "scratch", "what pretraining buys"),
-    ("standard", "tfidf-lr", "pretrained encoder vs bag of words"),
-    (BEST, "tfidf-lr", "the best pretrained regime (chosen on val) vs bag of words"),
+    ("guided@p_gd", "standard@p_std", "both tuned on validation"),
+    ("guided@same", "matched", "where: the plan vs its mean rate everywhere"),
+    ("guided@same", "reversed", "where: the plan vs the plan reversed"),
+    ("guided@same", "permuted", "where: the plan vs its rates permuted at random"),
+    ("guided@same", "kind", "where: the Fisher order within a kind of site"),
+    ("gaussian", "standard@same", "Gaussian vs Bernoulli at one rate"),
+    ("standard@p_std", "none", "does tuned standard dropout help"),
+    ("guided@p_gd", "none", "does tuned guided dropout help"),
+    ("standard@p_std", "scratch", "what pretraining buys"),
+    ("standard@p_std", "tfidf-lr", "pretrained encoder vs bag of words"),
 )
 # Macro-F1 gets its own tables where accuracy can hide a class (8 supersense
 # classes); on the balanced binary task it follows accuracy.
@@ -65,9 +116,16 @@ BINARY_TASKS = ("hypernymy",)
 # The bar a pretrained encoder must clear for its dropout comparison to mean
 # something: ahead of both baselines at this fraction and below.
 BAR_FRACTION = 0.1
-BAR_REGIME = "standard"
+BAR_ARM = "standard@p_std"
 BASELINES = ("tfidf-lr", "scratch")
 SITE_KINDS = ("attention.self", "attention.output", "output")
+# Convergence: a best step after LATE of the steps run counts as late; the
+# loss change is over the last QUARTER of a run's evaluations.
+LATE = 0.9
+QUARTER = 4
+# The learning-curve figure: these arms, this many seeds.
+CURVE_ARMS = ("none", "standard@p_std+", "guided@p_gd+")
+CURVE_SEEDS = 3
 
 
 def ordered(names, order):
@@ -76,6 +134,10 @@ def ordered(names, order):
 
 def fmt_frac(f):
     return "%g" % f
+
+
+def fmt_rate(p):
+    return DASH if p is None or math.isnan(p) else "%g" % p
 
 
 def seed_ranges(seeds):
@@ -106,15 +168,42 @@ def t_interval(values):
     return float(x.mean()), float(half), n
 
 
-class Results:
-    """Rows indexed as cells[task][fraction][regime][seed] = row."""
+def mean(values):
+    return float(np.mean(values)) if len(values) else math.nan
 
-    def __init__(self, paths):
-        self.sources = []   # (path, rows read)
-        self.rows = 0       # distinct rows kept
+
+def loss_change(curve):
+    """The relative change of the training loss over the last quarter of a
+    run's evaluations ({step: (train_loss, val, lr)}): with m evaluations
+    and k = max(1, m // QUARTER), (L[m-1] - L[m-1-k]) / L[m-1-k]; nan
+    with fewer than two evaluations or a zero loss to divide by."""
+    losses = [curve[s][0] for s in sorted(curve)]
+    m = len(losses)
+    if m < 2:
+        return math.nan
+    k = max(1, m // QUARTER)
+    before = losses[m - 1 - k]
+    return (losses[-1] - before) / before if before else math.nan
+
+
+def late_best(row):
+    """Whether the run's best step lies in the last (1 - LATE) of its steps."""
+    return row["best_step"] > LATE * row["steps"]
+
+
+class Results:
+    """Rows indexed as cells[task][fraction][(regime, rate)][seed] = row,
+    with the learning curves, the plan's mean/max rate ratio and the rates
+    chosen on validation per (task, fraction)."""
+
+    def __init__(self, paths, curve_paths=(), selection_paths=(), plan_ratio=math.nan):
+        self.sources = []    # (path, rows read)
+        self.rows = 0        # distinct rows kept
         self.duplicates = 0
         self.conflicts = []  # keys seen twice with different test metrics
+        self.configs = {}    # config digest: rows
         self.cells = {}
+        self.kept = []
         seen = {}
         for path in paths:
             if not os.path.isfile(path):
@@ -122,16 +211,34 @@ class Results:
             rows = read_results(path)
             self.sources.append((path, len(rows)))
             for r in rows:
-                k = row_key(r)
+                k = cell_key(r)
                 if k in seen:
                     self.duplicates += 1
                     if (seen[k]["test_acc"], seen[k]["test_f1"]) != (r["test_acc"], r["test_f1"]):
                         self.conflicts.append(k)
                     continue
                 seen[k] = r
+                self.kept.append(r)
                 self.rows += 1
+                self.configs[r["config"]] = self.configs.get(r["config"], 0) + 1
                 (self.cells.setdefault(r["task"], {}).setdefault(r["fraction"], {})
-                 .setdefault(r["regime"], {})[r["seed"]]) = r
+                 .setdefault((r["regime"], r["rate"]), {})[r["seed"]]) = r
+        self.curves, self.curve_sources = {}, []
+        for path in curve_paths:
+            if not os.path.isfile(path):
+                raise FormatError("%s: no such file" % path)
+            n = len(self.curves)
+            read_curves(path, self.curves)
+            self.curve_sources.append((path, len(self.curves) - n))
+        self.plan_ratio = plan_ratio
+        self.computed = {(c.task, c.fraction): c for c in select_rates.select(self.kept)}
+        self.given = {}
+        for path in selection_paths:
+            self.given.update(select_rates.read_selection(path))
+        self.sel = {k: c.rates for k, c in self.computed.items()}
+        self.sel.update(self.given)
+
+    # -- the grid
 
     def tasks(self):
         return ordered(self.cells, TASK_ORDER)
@@ -142,80 +249,149 @@ class Results:
 
     def regimes(self, task=None):
         tasks = [task] if task else self.cells
-        return ordered({g for t in tasks for f in self.cells[t].values() for g in f},
+        return ordered({g for t in tasks for f in self.cells[t].values() for g, _ in f},
                        REGIME_ORDER)
+
+    def cells_of(self, task):
+        """Every (regime, rate) of a task, in display order."""
+        cs = {c for f in self.cells[task].values() for c in f}
+        return sorted(cs, key=lambda c: (self.regime_rank(c[0]), c[1]))
+
+    def regime_rank(self, g):
+        order = ordered(self.regimes(), REGIME_ORDER)
+        return order.index(g) if g in order else len(order)
 
     def seeds(self):
         return sorted({s for t in self.cells.values() for f in t.values()
                        for g in f.values() for s in g})
 
-    def runs(self, task, fraction, regime):
+    def runs(self, task, fraction, regime, rate):
         """{seed: row} of one cell (empty when missing)."""
-        return self.cells.get(task, {}).get(fraction, {}).get(regime, {})
+        return self.cells.get(task, {}).get(fraction, {}).get((regime, rate), {})
 
-    def cell(self, task, fraction, regime, metric):
-        runs = self.runs(task, fraction, regime)
+    def rates(self, task, fraction, regime):
+        return sorted(r for g, r in self.cells.get(task, {}).get(fraction, {}) if g == regime)
+
+    def metric_label(self, task):
+        """What val_acc and test_acc hold for the task's rows."""
+        ms = {r["metric"] for f in self.cells[task].values() for c in f.values()
+              for r in c.values()}
+        return MINUS + "MSE" if "neg_mse" in ms else "accuracy"
+
+    def n_train(self, task, fraction):
+        ns = sorted({r["n_train"] for c in self.cells[task][fraction].values()
+                     for r in c.values()})
+        return ns
+
+    # -- arms at their chosen rates
+
+    def chosen(self, task, fraction, key):
+        return self.sel.get((task, fraction), {}).get(key, math.nan)
+
+    def resolve(self, task, fraction, arm):
+        """(regime, rate) of an arm at (task, fraction), or None.  A tuned
+        rate of 0 is the `none` cell; a regime of phase B whose selected
+        rate has no rows takes its only rate, if it has one."""
+        regime, key = ARMS[arm]
+        if key is None:
+            rates = self.rates(task, fraction, regime)
+            return (regime, rates[0] if len(rates) == 1 else 0.0)
+        p = self.chosen(task, fraction, key)
+        if regime in ("standard", "guided") and p == 0:
+            return ("none", 0.0)
+        rates = self.rates(task, fraction, regime)
+        if p in rates or (regime in ("standard", "guided") and not math.isnan(p)):
+            return (regime, p)
+        return (regime, rates[0]) if len(rates) == 1 else None
+
+    def arm_runs(self, task, fraction, arm):
+        c = self.resolve(task, fraction, arm)
+        return self.runs(task, fraction, *c) if c else {}
+
+    def mean_rate(self, regime, rate):
+        if regime == "none":
+            return 0.0
+        if regime in PLANNED:
+            return rate * self.plan_ratio
+        if regime in UNIFORM:
+            return rate
+        return math.nan
+
+    def cell(self, task, fraction, arm, metric):
+        runs = self.arm_runs(task, fraction, arm)
         return t_interval([runs[s][metric] for s in sorted(runs)])
 
-    def best_pretrained(self, task, fraction):
-        """The pretrained regime with the highest mean validation accuracy
-        (ties: the earlier in PRETRAINED), or None."""
-        best = None
-        for g in PRETRAINED:
-            m = self.cell(task, fraction, g, "val_acc")[0]
-            if not math.isnan(m) and (best is None or m > best[0]):
-                best = (m, g)
-        return best[1] if best else None
+    def resolve_pair(self, task, fraction, a, b):
+        """The cells ((regime, rate) or None) of the arms a and b, either of
+        them possibly "regime@same" (see SAME)."""
+        ca = None if a.endswith(SAME) else self.resolve(task, fraction, a)
+        cb = None if b.endswith(SAME) else self.resolve(task, fraction, b)
+        if a.endswith(SAME) and cb:
+            ca = (a[:-len(SAME)], cb[1])
+        if b.endswith(SAME) and ca:
+            cb = (b[:-len(SAME)], ca[1])
+        return ca, cb
+
+    def pair_runs(self, task, fraction, a, b):
+        ca, cb = self.resolve_pair(task, fraction, a, b)
+        return (self.runs(task, fraction, *ca) if ca else {},
+                self.runs(task, fraction, *cb) if cb else {})
 
     def paired(self, task, fraction, a, b, metric):
-        """(mean, half-width, n) of a - b over the seeds both have."""
-        ra, rb = self.runs(task, fraction, a), self.runs(task, fraction, b)
+        """(mean, half-width, n) of a - b over the seeds both arms have."""
+        ra, rb = self.pair_runs(task, fraction, a, b)
         common = sorted(set(ra) & set(rb))
         return t_interval([ra[s][metric] - rb[s][metric] for s in common])
 
-
     def paired_all(self, task, a, b, metric):
         """(mean, half-width, n) over seeds of each seed's mean a - b over
-        all the task's fractions (a may be BEST, resolved per fraction);
-        seeds missing a fraction in either regime are left out."""
+        all the task's fractions; seeds missing a fraction in either arm are
+        left out."""
         per_seed = []
+        fracs = self.fractions(task)
+        arms = [self.pair_runs(task, f, a, b) for f in fracs]
         for s in self.seeds():
-            d = []
-            for f in self.fractions(task):
-                ga = self.best_pretrained(task, f) if a == BEST else a
-                ra, rb = self.runs(task, f, ga), self.runs(task, f, b)
-                if s not in ra or s not in rb:
-                    break
-                d.append(ra[s][metric] - rb[s][metric])
-            else:
-                if d:
-                    per_seed.append(sum(d) / len(d))
+            if all(s in ra and s in rb for ra, rb in arms):
+                per_seed.append(mean([ra[s][metric] - rb[s][metric] for ra, rb in arms]))
         return t_interval(per_seed)
 
+    def convergence(self, task, fraction, regime, rate):
+        """(runs, runs with a late best step, mean loss change over the runs
+        with curves, how many had curves) of a cell."""
+        runs = self.runs(task, fraction, regime, rate)
+        rows = [runs[s] for s in sorted(runs) if runs[s]["steps"] > 0]
+        changes = [loss_change(self.curves[cell_key(r)]) for r in rows
+                   if cell_key(r) in self.curves]
+        changes = [c for c in changes if not math.isnan(c)]
+        return len(rows), sum(map(late_best, rows)), mean(changes), len(changes)
+
     def cpu_minutes(self):
-        """{regime kind: summed run seconds / 60}: the C driver's runs and
-        the baseline's, over the rows kept."""
+        """{kind: summed run seconds / 60}: the C driver's runs and the
+        baseline's, over the rows kept."""
         out = {}
-        for t in self.cells.values():
-            for f in t.values():
-                for g, runs in f.items():
-                    kind = "tfidf-lr" if g == "tfidf-lr" else "encoder"
-                    out[kind] = out.get(kind, 0.0) + sum(r["seconds"] for r in runs.values())
+        for r in self.kept:
+            kind = "tfidf-lr" if r["regime"] == "tfidf-lr" else "encoder"
+            out[kind] = out.get(kind, 0.0) + r["seconds"]
         return {k: v / 60 for k, v in out.items()}
 
 
 # ---- markdown --------------------------------------------------------------
 
-def fmt_cell(mean, half, n, signed=False):
+def fmt_num(v, fmt="%.4f", signed=False):
+    if v is None or math.isnan(v):
+        return DASH
+    return ((("%+" + fmt[1:]) if signed else fmt) % v).replace("-", MINUS)
+
+
+def fmt_cell(mean_, half, n, signed=False):
     if n == 0:
         return DASH
-    num = ("%+.4f" if signed else "%.4f") % mean
-    num = num.replace("-", MINUS)
+    num = fmt_num(mean_, signed=signed)
     if math.isnan(half):
         return "%s (n=%d)" % (num, n)
-    text = "%s \u00b1 %.4f (n=%d)" % (num, half, n)
+    text = "%s %s %.4f (n=%d)" % (num, PM, half, n)
     # Bold: the 95 % interval excludes 0 (only meaningful for differences).
-    if signed and abs(mean) > half:
+    if signed and abs(mean_) > half:
         text = "**%s**" % text
     return text
 
@@ -226,60 +402,214 @@ def table(header, rows):
     return out
 
 
-def task_section(res, task):
-    fracs, regimes = res.fractions(task), res.regimes(task)
-    lines = ["## %s" % task, ""]
-    metrics = [("test_acc", "test accuracy")]
-    if task not in BINARY_TASKS:
+def arm_label(res, task, fraction, arm):
+    """The arm with the rate it resolved to: 'guided@p_gd = 0.2'."""
+    c = res.resolve(task, fraction, arm)
+    if ARMS[arm][1] is None or c is None:
+        return arm
+    if c[0] != ARMS[arm][0]:
+        return "%s = 0 (none)" % arm
+    return "%s = %g" % (arm, c[1]) if "@" in arm else "%s %g" % (arm, c[1])
+
+
+def shown_arms(res, task, fraction):
+    """MAIN_ARMS as the per-fraction table shows them (see MAIN_ARMS)."""
+    out = []
+    for arm in MAIN_ARMS:
+        if arm.endswith("+"):
+            tuned = arm[:-1]
+            if res.resolve(task, fraction, tuned) == res.resolve(task, fraction, arm) or \
+                    not res.arm_runs(task, fraction, arm):
+                continue
+        if arm == "gaussian-paper" and not res.arm_runs(task, fraction, arm):
+            continue
+        out.append(arm)
+    return out
+
+
+def fraction_table(res, task, fraction):
+    metric = res.metric_label(task)
+    f1 = task not in BINARY_TASKS and metric == "accuracy"
+    header = ["arm", "rate", "mean rate", "test " + metric] + (["test macro-F1"] if f1 else [])
+    header += ["val " + metric, "train loss", "best-state train loss", "best step / steps"]
+    rows = []
+    for arm in shown_arms(res, task, fraction):
+        c = res.resolve(task, fraction, arm)
+        runs = res.arm_runs(task, fraction, arm)
+        rs = [runs[s] for s in sorted(runs)]
+        line = [arm_label(res, task, fraction, arm),
+                fmt_rate(c[1]) if c else DASH,
+                fmt_num(res.mean_rate(*c), "%.4g") if c else DASH,
+                fmt_cell(*res.cell(task, fraction, arm, "test_acc"))]
+        if f1:
+            line.append(fmt_cell(*res.cell(task, fraction, arm, "test_f1")))
+        encoder = [r for r in rs if r["steps"] > 0]
+        line += [fmt_num(mean([r["val_acc"] for r in rs])),
+                 fmt_num(mean([r["train_loss"] for r in encoder]), "%.4g"),
+                 fmt_num(mean([r["best_train_loss"] for r in encoder]), "%.4g"),
+                 ("%.0f / %.0f" % (mean([r["best_step"] for r in encoder]),
+                                   mean([r["steps"] for r in encoder]))) if encoder else DASH]
+        rows.append(line)
+    ns = res.n_train(task, fraction)
+    n_text = str(ns[0]) if len(ns) == 1 else "%d%s%d" % (ns[0], DASH, ns[-1])
+    return ["### %s, fraction %s (%s training examples)" % (task, fmt_frac(fraction), n_text),
+            ""] + table(header, rows) + [""]
+
+
+def selection_section(res, task):
+    fracs = res.fractions(task)
+    lines = ["### Rates chosen on validation", ""]
+    rows, flagged = [], []
+    for f in fracs:
+        got = res.sel.get((task, f))
+        comp = res.computed.get((task, f))
+        if got is None:
+            rows.append([fmt_frac(f)] + [DASH] * 5)
+            continue
+        cells = [fmt_rate(got[k]) for k in select_rates.CHOICES]
+        if (task, f) in res.given and comp is not None and any(
+                not (got[k] == comp.rates[k] or math.isnan(got[k]) and math.isnan(comp.rates[k]))
+                for k in select_rates.CHOICES):
+            flagged.append("%s, %d seeds: %s" % (fmt_frac(f), len(comp.seeds), ", ".join(
+                "%s %s" % (k, fmt_rate(comp.rates[k])) for k in select_rates.CHOICES)))
+        n = got.get("n_seeds") if (task, f) in res.given else len(comp.seeds)
+        rows.append([fmt_frac(f)] + cells + [DASH if n is None else str(n)])
+    src = "the selection file" if any((task, f) in res.given for f in fracs) else \
+        "computed from these rows by select_rates.py"
+    lines += ["From the mean validation %s of phase A over the seeds every candidate has "
+              "(%s; ties: the smaller rate)." % (res.metric_label(task), src), ""]
+    lines += table(["fraction", "p_std", "p_gd", "p_std+", "p_gd+", "seeds"], rows) + [""]
+    if flagged:
+        lines += ["The same procedure on the phase A rows read here (all their seeds) would "
+                  "choose otherwise: at " + "; ".join(flagged) + ".", ""]
+    return lines
+
+
+def sweep_section(res, task):
+    """Every (regime, rate) cell: mean validation / test score (n seeds)."""
+    fracs = res.fractions(task)
+    metric = res.metric_label(task)
+    rows = []
+    for g, p in res.cells_of(task):
+        if g == "tfidf-lr":
+            continue
+        line = [g, fmt_rate(p), fmt_num(res.mean_rate(g, p), "%.4g")]
+        for f in fracs:
+            runs = res.runs(task, f, g, p)
+            if not runs:
+                line.append(DASH)
+                continue
+            rs = [runs[s] for s in sorted(runs)]
+            line.append("%s / %s (%d)" % (fmt_num(mean([r["val_acc"] for r in rs])),
+                                          fmt_num(mean([r["test_acc"] for r in rs])), len(rs)))
+        rows.append(line)
+    return (["### Every cell: mean validation / test %s (seeds)" % metric, ""]
+            + table(["regime", "rate", "mean rate"] + [fmt_frac(f) for f in fracs], rows)
+            + [""])
+
+
+SAME_CELL = "0 (one cell)"
+
+
+def pair_label(a, b):
+    if a.endswith(SAME):
+        return "%s %s %s (same rate)" % (a[:-len(SAME)], MINUS, b)
+    if b.endswith(SAME):
+        return "%s %s %s (same rate)" % (a, MINUS, b[:-len(SAME)])
+    return "%s %s %s" % (a, MINUS, b)
+
+
+def pairs_section(res, task):
+    fracs = res.fractions(task)
+    metric = res.metric_label(task)
+    metrics = [("test_acc", "test " + metric)]
+    if task not in BINARY_TASKS and metric == "accuracy":
         metrics.append(("test_f1", "test macro-F1"))
-    for metric, title in metrics:
-        lines += ["### Mean %s" % title, ""]
-        rows = [[fmt_frac(f)] + [fmt_cell(*res.cell(task, f, g, metric)) for g in regimes]
-                for f in fracs]
-        lines += table(["fraction"] + regimes, rows) + [""]
-    for metric, title in metrics:
+    lines = []
+    for m, title in metrics:
         lines += ["### Paired differences in %s" % title, "",
-                  "a %s b over the seeds both regimes have (n); **bold**: the 95 %% t interval "
-                  "excludes 0." % MINUS, ""]
+                  "a %s b over the seeds both arms have (n), each arm at its rate for the "
+                  "fraction (above; \"same rate\": at the other arm's); **bold**: the 95 %% t "
+                  "interval excludes 0; \"%s\": both arms are the same rows (a tuned rate of "
+                  "0 is none)." % (MINUS, SAME_CELL), ""]
         rows = []
         for a, b, why in PAIRS:
             cells = []
             for f in fracs:
-                ga = res.best_pretrained(task, f) if a == BEST else a
-                if ga is None:
-                    cells.append(DASH)
-                    continue
-                c = fmt_cell(*res.paired(task, f, ga, b, metric), signed=True)
-                cells.append(c if a != BEST or c == DASH else "%s: %s" % (ga, c))
-            cells.append(fmt_cell(*res.paired_all(task, a, b, metric), signed=True))
-            rows.append(["%s %s %s" % (a, MINUS, b), why] + cells)
-        lines += table(["difference", "why"] + [fmt_frac(f) for f in fracs] + [ALL], rows)
-        lines += [""]
+                ca, cb = res.resolve_pair(task, f, a, b)
+                # One cell on both sides (a tuned rate of 0 against none):
+                # the difference is 0 by construction, not a measurement.
+                cells.append(SAME_CELL if ca and ca == cb else
+                             fmt_cell(*res.paired(task, f, a, b, m), signed=True))
+            cells.append(SAME_CELL if cells.count(SAME_CELL) == len(fracs) else
+                         fmt_cell(*res.paired_all(task, a, b, m), signed=True))
+            rows.append([pair_label(a, b), why] + cells)
+        lines += table(["difference", "why"] + [fmt_frac(f) for f in fracs] + ["all fractions"],
+                       rows) + [""]
     return lines
 
 
-def cleared(mean, half, n):
+def convergence_section(res, task):
+    fracs = res.fractions(task)
+    rows = []
+    for g, p in res.cells_of(task):
+        cells = []
+        for f in fracs:
+            n, late, change, nc = res.convergence(task, f, g, p)
+            if n == 0:
+                cells.append(DASH)
+                continue
+            text = "%d/%d" % (late, n)
+            if nc:
+                text += ", %s %%" % fmt_num(100 * change, "%.1f", signed=True)
+                if nc != n:
+                    text += " (%d)" % nc
+            cells.append(text)
+        if any(c != DASH for c in cells):
+            rows.append([g, fmt_rate(p)] + cells)
+    if not rows:
+        return []
+    return (["### Convergence", "",
+             "Per cell: runs whose best validation step lies "
+             "in the last %d %% of the steps run / runs; and the mean relative change of the "
+             "training loss over the last quarter of each run's evaluations (from the curves; "
+             "in brackets the runs that had curves, where fewer).  Near 0: the loss had "
+             "levelled off." % round(100 * (1 - LATE)), ""]
+            + table(["regime", "rate"] + [fmt_frac(f) for f in fracs], rows) + [""])
+
+
+def task_section(res, task):
+    lines = ["## %s" % task, ""]
+    lines += selection_section(res, task)
+    for f in res.fractions(task):
+        lines += fraction_table(res, task, f)
+    lines += pairs_section(res, task)
+    lines += convergence_section(res, task)
+    lines += sweep_section(res, task)
+    return lines
+
+
+def cleared(mean_, half, n):
     """'yes' when the 95 % interval lies above 0, 'no' when it does not,
     a dash without two seeds."""
     if n < 2 or math.isnan(half):
         return DASH
-    return "yes" if mean - half > 0 else "no"
+    return "yes" if mean_ - half > 0 else "no"
 
 
 def bar_section(res):
-    """Per task and fraction at BAR_FRACTION and below: BAR_REGIME minus
-    each baseline, paired by seed, and whether both intervals lie above 0."""
+    """Per task and fraction at BAR_FRACTION and below: BAR_ARM minus each
+    baseline, paired by seed, and whether both intervals lie above 0."""
     lines = ["## The bar: the pretrained encoder against both baselines", "",
-             "At %g %% of the training pool and below, %s dropout (the regime whose "
-             "hyperparameters were chosen on validation) %s each baseline, test accuracy "
+             "At %g %% of the training pool and below, %s %s each baseline, test score "
              "paired by seed; cleared when both 95 %% intervals lie above 0."
-             % (100 * BAR_FRACTION, BAR_REGIME, MINUS), ""]
+             % (100 * BAR_FRACTION, BAR_ARM, MINUS), ""]
     rows, n_cells, n_yes = [], 0, 0
     for task in res.tasks():
         for f in res.fractions(task):
             if f > BAR_FRACTION:
                 continue
-            diffs = [res.paired(task, f, BAR_REGIME, b, "test_acc") for b in BASELINES]
+            diffs = [res.paired(task, f, BAR_ARM, b, "test_acc") for b in BASELINES]
             verdicts = [cleared(*d) for d in diffs]
             ok = DASH if DASH in verdicts else ("yes" if verdicts == ["yes"] * len(diffs)
                                                else "no")
@@ -288,15 +618,15 @@ def bar_section(res):
             rows.append([task, fmt_frac(f)] + [fmt_cell(*d, signed=True) for d in diffs] + [ok])
     if not rows:
         return []
-    lines += table(["task", "fraction"] + ["%s %s %s" % (BAR_REGIME, MINUS, b)
+    lines += table(["task", "fraction"] + ["%s %s %s" % (BAR_ARM, MINUS, b)
                                            for b in BASELINES] + ["cleared"], rows)
     lines += ["", "Cleared in %d of %d cells." % (n_yes, n_cells), ""]
     return lines
 
 
-def read_selection(path):
-    """The hyperparameters run-experiment.sh chose on validation: its
-    selection.txt, lines "name value", as [(name, value)] in file order."""
+def read_settings(path):
+    """Other choices made on validation (run-experiment.sh's selection.txt):
+    lines "name value", as [(name, value)] in file order."""
     out = []
     with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -310,26 +640,39 @@ def read_selection(path):
     return out
 
 
-def header_lines(res, figure_note, selection=None, selection_name=None):
+def header_lines(res, figure_note, settings=(), plan_text=None):
     lines = ["# Encoder experiment results", ""]
     lines.append("Sources: " + ", ".join("%s (%d rows)" % s for s in res.sources) + ".")
-    if selection:
+    if res.curve_sources:
+        lines += ["", "Learning curves: " + ", ".join("%s (%d runs)" % s
+                                                      for s in res.curve_sources) + "."]
+    for path, kv in settings:
         lines += ["", "Chosen on the validation split (%s): %s." % (
-            selection_name, ", ".join("%s %s" % kv for kv in selection))]
+            path, ", ".join("%s %s" % p for p in kv))]
     dup = ""
     if res.duplicates:
-        dup = " (%d repeated (task, fraction, seed, regime) rows ignored, the first kept%s)" % (
-            res.duplicates, "; %d of them differed" % len(res.conflicts) if res.conflicts else "")
+        dup = " (%d repeated (task, fraction, seed, regime, rate) rows ignored, the first " \
+              "kept%s)" % (res.duplicates, "; %d of them differed" % len(res.conflicts)
+                           if res.conflicts else "")
     lines += ["", "%d rows%s; tasks: %s; seeds: %s; regimes: %s; fractions: %s." % (
         res.rows, dup, ", ".join(res.tasks()) or DASH, seed_ranges(res.seeds()) or DASH,
         ", ".join(res.regimes()) or DASH, ", ".join(fmt_frac(f) for f in res.fractions()) or DASH)]
-    lines += ["", "Cells: mean \u00b1 95 %% Student-t half-width over seeds (n seeds); "
-              "%s: no rows; no \u00b1: one seed.  Paired differences use only the seeds "
-              "present for both regimes (regimes at one seed share the subset, head "
-              "initialisation, example order and dropout streams).  \"%s\" is, per "
-              "fraction, the pretrained regime with the highest mean validation accuracy; "
-              "\"%s\" is each seed's mean difference over the fractions (seeds with every "
-              "fraction)." % (DASH, BEST, ALL)]
+    lines += ["", "Settings digests (config): " + ", ".join(
+        "%s (%d rows)" % (c, res.configs[c]) for c in sorted(res.configs)) + "."]
+    if plan_text:
+        lines += ["", plan_text]
+    lines += ["", "Cells: mean %s 95 %% Student-t half-width over seeds (n seeds); %s: no rows; "
+              "no %s: one seed.  An arm is a regime at the rate chosen on validation for its "
+              "task and fraction: standard@p_std and guided@p_gd with 0 (= none) among the "
+              "candidates, standard@p_std+ and guided@p_gd+ the best nonzero ones; gaussian "
+              "and scratch run at p_std+, matched, reversed, permuted and kind at p_gd+.  "
+              "rate: p, or p_max for guided and the planned controls; mean rate: the mean "
+              "over the sites.  Paired differences use only the seeds present in both arms "
+              "(arms at one seed share the subset, head initialisation, example order and "
+              "dropout streams); \"all fractions\" is each seed's mean difference over the "
+              "fractions (seeds with every fraction).  Losses are the training loss (with "
+              "dropout) averaged over the steps before the last evaluation and before the "
+              "best one." % (PM, DASH, PM)]
     cpu = res.cpu_minutes()
     if cpu:
         lines += ["", "Compute: %s (the sum of the rows' `seconds`, one core each)." % ", ".join(
@@ -338,7 +681,27 @@ def header_lines(res, figure_note, selection=None, selection_name=None):
     return lines
 
 
-# ---- site table ------------------------------------------------------------
+# ---- the plan and the site table --------------------------------------------
+
+def read_plan(path):
+    """The rates of a plan file (`# comment` lines, then "index name score
+    p" a site)."""
+    rates = []
+    with open_text(path) as f:
+        for lineno, line in enumerate(f, 1):
+            if line.startswith("#") or not line.strip():
+                continue
+            fields = line.split()
+            try:
+                if len(fields) != 4:
+                    raise ValueError("expected \"index name score p\"")
+                rates.append(float(fields[3]))
+            except ValueError as e:
+                raise FormatError("%s:%d: %s" % (path, lineno, e)) from None
+    if not rates or max(rates) <= 0:
+        raise FormatError("%s: no site with a positive rate" % path)
+    return rates
+
 
 def read_sites(path):
     """Rows of `encoder fisher`'s site table as dicts."""
@@ -365,12 +728,22 @@ def read_sites(path):
     return sites
 
 
+def plan_ratio(rates):
+    """What turns a p_max into a mean rate: the plan's mean rate over its
+    maximum (the plan is linear in p_max, p_min 0)."""
+    return float(np.mean(rates)) / max(rates)
+
+
+def plan_note(rates, path):
+    """The ratio and a sentence on the plan's rates."""
+    ratio = plan_ratio(rates)
+    return ratio, ("Plan (%s): %d sites, rates %.4g to %.4g, mean %.4g: guided (and each "
+                   "planned control) at p_max q has mean rate %.4g q." % (
+                       path, len(rates), min(rates), max(rates), float(np.mean(rates)), ratio))
+
+
 def sites_section(sites, path, figure):
-    rates = [s["p"] for s in sites]
-    lines = ["## Dropout sites", "",
-             "Site table: %s (%d sites; plan rates %.4g to %.4g, mean %.4g: the rate "
-             "`matched` uses everywhere)." % (path, len(sites), min(rates), max(rates),
-                                              float(np.mean(rates))), ""]
+    lines = ["## Dropout sites", "", "Site table: %s (%d sites)." % (path, len(sites)), ""]
     if figure:
         lines += ["![Fisher score by layer and kind, and the plan's rate per site](%s)"
                   % figure, ""]
@@ -401,34 +774,157 @@ def save(plt, fig, stem):
     plt.close(fig)
 
 
+def panel_grid(plt, nrows, ncols, w, h):
+    return plt.subplots(max(nrows, 1), max(ncols, 1), figsize=(w * max(ncols, 1),
+                                                               h * max(nrows, 1)), squeeze=False)
+
+
+FIGURE_ARMS = ("none", "standard@p_std", "guided@p_gd", "gaussian", "matched", "reversed",
+               "permuted", "kind", "scratch", "tfidf-lr")
+
+
 def accuracy_figure(plt, res, stem):
     tasks = res.tasks()
-    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(5.2 * max(len(tasks), 1), 4.0),
-                             squeeze=False)
-    regimes = res.regimes()
+    fig, axes = panel_grid(plt, 1, len(tasks), 5.2, 4.0)
+    arms = [a for a in FIGURE_ARMS if any(res.arm_runs(t, f, a) for t in tasks
+                                          for f in res.fractions(t))]
     for ax, task in zip(axes[0], tasks):
         fracs = res.fractions(task)
-        for i, g in enumerate(regimes):
-            # Regimes side by side around each fraction so bars do not overlap.
-            shift = 1.0 + 0.015 * (i - (len(regimes) - 1) / 2)
-            pts = [(f * shift,) + res.cell(task, f, g, "test_acc")[:2] for f in fracs
-                   if res.runs(task, f, g)]
+        for i, arm in enumerate(arms):
+            # Arms side by side around each fraction so bars do not overlap.
+            shift = 1.0 + 0.015 * (i - (len(arms) - 1) / 2)
+            pts = [(f * shift,) + res.cell(task, f, arm, "test_acc")[:2] for f in fracs
+                   if res.arm_runs(task, f, arm)]
             if not pts:
                 continue
             x, m, h = (np.array(v) for v in zip(*pts))
             ax.errorbar(x, m, yerr=np.nan_to_num(h), marker="o", markersize=3.5, capsize=2.5,
-                        linewidth=1.0, label=g, color="C%d" % (i % 10))
+                        linewidth=1.0, label=arm, color="C%d" % (i % 10))
         ax.set_xscale("log")
         ax.set_xticks(fracs)
         ax.set_xticklabels([fmt_frac(f) for f in fracs])
         ax.minorticks_off()
-        ax.set_xlabel("training fraction (of the 4000-example pool)")
-        ax.set_ylabel("test accuracy (mean, 95 % t CI over seeds)")
-        ax.set_title(task)
+        ax.set_xlabel("training fraction (of the pool)")
+        ax.set_ylabel("test %s (mean, 95 %% t CI over seeds)" % res.metric_label(task))
+        ax.set_title("%s: each arm at its chosen rate" % task)
         ax.grid(True, linewidth=0.3)
         ax.legend(loc="best", framealpha=0.8)
     fig.tight_layout()
     save(plt, fig, stem)
+
+
+def rate_points(res, task, f, regime):
+    """[(mean rate, mean, half)] of every rate of a regime, with `none` at
+    0 for standard and guided."""
+    cells = [(regime, p) for p in res.rates(task, f, regime)]
+    if regime in ("standard", "guided"):
+        cells = [("none", 0.0)] + cells
+    pts = []
+    for g, p in cells:
+        runs = res.runs(task, f, g, p)
+        x = res.mean_rate(g, p)
+        if runs and not math.isnan(x):
+            m, h, _ = t_interval([runs[s]["test_acc"] for s in sorted(runs)])
+            pts.append((x, m, 0.0 if math.isnan(h) else h))
+    return pts
+
+
+def rates_figure(plt, res, stem):
+    """Test score against the mean dropout rate, a panel per task and
+    fraction."""
+    tasks = res.tasks()
+    ncol = max(len(res.fractions(t)) for t in tasks) if tasks else 1
+    fig, axes = panel_grid(plt, len(tasks), ncol, 4.0, 3.3)
+    style = {"standard": ("C0", "o", "-"), "guided": ("C3", "s", "-"),
+             "matched": ("C2", "D", ""), "reversed": ("C4", "v", ""),
+             "permuted": ("C5", "^", ""), "kind": ("C7", "P", "")}
+    dx = {"standard": 0.0, "guided": 0.0, "matched": 0.002, "reversed": 0.004,
+          "permuted": 0.006, "kind": 0.008}
+    for row, task in enumerate(tasks):
+        for col, f in enumerate(sorted(res.fractions(task))):
+            ax = axes[row][col]
+            for g, (c, mk, ls) in style.items():
+                pts = rate_points(res, task, f, g)
+                if not pts:
+                    continue
+                x, m, h = (np.array(v) for v in zip(*pts))
+                ax.errorbar(x + dx[g], m, yerr=h, color=c, marker=mk, markersize=4,
+                            linestyle=ls or "none", linewidth=1.0, capsize=2.5, label=g)
+            # The chosen rates, ringed.
+            for arm, c in (("standard@p_std", "C0"), ("guided@p_gd", "C3")):
+                rc = res.resolve(task, f, arm)
+                runs = res.runs(task, f, *rc) if rc else {}
+                if runs:
+                    ax.plot([res.mean_rate(*rc)], [mean([r["test_acc"] for r in runs.values()])],
+                            marker="o", markersize=11, markerfacecolor="none", color=c,
+                            linestyle="none")
+            ax.set_title("%s, fraction %s" % (task, fmt_frac(f)))
+            ax.set_xlabel("mean dropout rate over the sites")
+            ax.set_ylabel("test %s" % res.metric_label(task))
+            ax.grid(True, linewidth=0.3)
+            ax.legend(loc="best", framealpha=0.8, fontsize=7)
+        for col in range(len(res.fractions(task)), ncol):
+            axes[row][col].set_visible(False)
+    fig.tight_layout()
+    save(plt, fig, stem)
+
+
+def curve_cells(res, task, f):
+    """[(arm label, regime, rate)] of CURVE_ARMS at (task, f) that have
+    curves, and the first CURVE_SEEDS seeds with a curve in each of them."""
+    arms = []
+    have = {(g, p) for (t, fr, _, g, p) in res.curves if (t, fr) == (task, f)}
+    for arm in CURVE_ARMS:
+        c = res.resolve(task, f, arm)
+        if c and (arm == "none" or c[0] != "none") and c in have:
+            what = "p_max" if c[0] in PLANNED else "p"
+            arms.append(("%s %s %g" % (c[0], what, c[1]) if c[0] != "none" else "none",) + c)
+    seeds = [s for s in res.seeds()
+             if arms and all((task, f, s, g, p) in res.curves for _, g, p in arms)]
+    return arms, seeds[:CURVE_SEEDS]
+
+
+def curves_figure(plt, res, stem):
+    """Validation score and training loss against the step: none,
+    standard@p_std+ and guided@p_gd+ at each task's smallest and largest
+    fraction, a line per seed."""
+    panels = []
+    for task in res.tasks():
+        fr = res.fractions(task)
+        for f in sorted({min(fr), max(fr)}):
+            arms, seeds = curve_cells(res, task, f)
+            if seeds:
+                panels.append((task, f, arms, seeds))
+    if not panels:
+        return False
+    fig, axes = panel_grid(plt, len(panels), 2, 5.0, 3.0)
+    dashes = ("-", "--", ":")
+    dash_names = ("solid", "dashed", "dotted")
+    for (task, f, arms, seeds), (ax1, ax2) in zip(panels, axes):
+        for i, (label, g, p) in enumerate(arms):
+            for j, s in enumerate(seeds):
+                curve = res.curves[(task, f, s, g, p)]
+                steps = sorted(curve)
+                kw = dict(color="C%d" % i, linestyle=dashes[j % 3], linewidth=1.0,
+                          label=label if j == 0 else None)
+                ax1.plot(steps, [curve[k][1] for k in steps], **kw)
+                ax2.plot(steps, [curve[k][0] for k in steps], **kw)
+        title = "%s, fraction %s (seed %s)" % (task, fmt_frac(f), ", ".join(
+            "%d %s" % (s, d) for s, d in zip(seeds, dash_names)))
+        ax1.set_title(title, fontsize=8)
+        ax2.set_title(title, fontsize=8)
+        ax1.set_ylabel("validation %s" % res.metric_label(task))
+        ax2.set_ylabel("training loss (with dropout)")
+        if all(v[0] > 0 for g in arms for s in seeds
+               for v in res.curves[(task, f, s, g[1], g[2])].values()):
+            ax2.set_yscale("log")
+        for ax in (ax1, ax2):
+            ax.set_xlabel("step")
+            ax.grid(True, linewidth=0.3)
+            ax.legend(loc="best", framealpha=0.8, fontsize=7)
+    fig.tight_layout()
+    save(plt, fig, stem)
+    return True
 
 
 def sites_figure(plt, sites, stem):
@@ -459,7 +955,7 @@ def sites_figure(plt, sites, stem):
     layers = sorted({s["layer"] for s in sites})
     for ax in (ax1, ax2):
         ax.set_xticks(layers)
-        ax.set_xticklabels(["emb" if l < 0 else str(l) for l in layers])
+        ax.set_xticklabels(["emb" if lay < 0 else str(lay) for lay in layers])
         ax.set_xlabel("layer")
         ax.grid(True, linewidth=0.3)
         ax.legend(loc="best", fontsize=7, framealpha=0.8)
@@ -472,45 +968,82 @@ def sites_figure(plt, sites, stem):
     save(plt, fig, stem)
 
 
+def figures(res, a, sites, base):
+    """Draws the figures into a.figures; (markdown lines, sites link)."""
+    plt = setup_matplotlib()
+    os.makedirs(a.figures, exist_ok=True)
+
+    def link(name):
+        return os.path.relpath(os.path.join(a.figures, name), base) + ".svg"
+    note = []  # (alt text, link)
+    accuracy_figure(plt, res, os.path.join(a.figures, "accuracy"))
+    note.append(("Test score against the training fraction, each arm at its chosen rate, "
+                 "95 % t intervals over seeds", link("accuracy")))
+    rates_figure(plt, res, os.path.join(a.figures, "rates"))
+    note.append(("Test score against the mean dropout rate: standard at each p, guided at "
+                 "each p_max, matched and the controls; none at 0; the chosen rates ringed; "
+                 "95 % t intervals", link("rates")))
+    if res.curves and curves_figure(plt, res, os.path.join(a.figures, "curves")):
+        note.append(("Validation score and training loss against the step: none, "
+                     "standard@p_std+, guided@p_gd+; smallest and largest fraction; a line "
+                     "style per seed", link("curves")))
+    sites_link = None
+    if sites:
+        sites_figure(plt, sites, os.path.join(a.figures, "sites"))
+        sites_link = link("sites")
+    lines = []
+    for alt, svg in note:
+        lines += ["![%s](%s) (also [PNG](%s))" % (alt, svg, svg[:-4] + ".png"), ""]
+    return lines, sites_link
+
+
 # ---- main ------------------------------------------------------------------
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results", nargs="+", help="results TSVs (shards, baseline)")
     ap.add_argument("--out", required=True, help="markdown to write")
+    ap.add_argument("--curves", nargs="+", action="extend", default=[],
+                    help="learning-curve TSVs (encoder experiment --curves)")
+    ap.add_argument("--selection", action="append", default=[],
+                    help="select_rates.py's selection TSV; or a file of other choices made on "
+                    "validation, lines \"name value\" (printed as given); repeatable")
+    ap.add_argument("--plan", help="the guided plan (its mean/max rate gives the mean rate of "
+                    "the planned regimes) [the p column of --sites]")
     ap.add_argument("--figures", help="folder for the SVG and PNG figures")
     ap.add_argument("--sites", help="site table of `encoder fisher` (fisher-sites.tsv)")
-    ap.add_argument("--selection", help="the hyperparameters chosen on validation "
-                    "(run-experiment.sh's selection.txt)")
     ap.add_argument("--link-base", help="write figure links relative to this folder instead of "
                     "the output's (for a copy pasted into a document elsewhere)")
     a = ap.parse_args(argv)
     try:
-        res = Results(a.results)
         sites = read_sites(a.sites) if a.sites else None
-        selection = read_selection(a.selection) if a.selection else None
+        ratio, pnote = math.nan, None
+        if a.plan:
+            ratio, pnote = plan_note(read_plan(a.plan), a.plan)
+        elif sites:
+            ratio, pnote = plan_note([s["p"] for s in sites], a.sites)
+        rate_files, settings = [], []
+        for path in a.selection:
+            if select_rates.is_selection(path):
+                rate_files.append(path)
+            else:
+                settings.append((path, read_settings(path)))
+        res = Results(a.results, a.curves, rate_files, ratio)
     except FormatError as e:
         sys.stderr.write("report: %s\n" % e)
         return 1
+    if pnote is None:
+        pnote = ("No plan given (--plan or --sites): the mean rate of guided and the planned "
+                 "controls is unknown.")
     for k in res.conflicts:
-        sys.stderr.write("report: warning: %s fraction %g seed %d %s appears twice with "
-                         "different results; the first is kept\n" % k)
+        sys.stderr.write("report: warning: %s fraction %g seed %d %s rate %g appears twice "
+                         "with different results; the first is kept\n" % k)
+    select_rates.warn_uneven(res.computed.values(), "report")
     base = os.path.abspath(a.link_base) if a.link_base else os.path.dirname(os.path.abspath(a.out))
-    note, acc_link, sites_link = [], None, None
+    note, sites_link = [], None
     if a.figures:
-        plt = setup_matplotlib()
-        os.makedirs(a.figures, exist_ok=True)
-        stem = os.path.join(a.figures, "accuracy")
-        accuracy_figure(plt, res, stem)
-        acc_link = os.path.relpath(stem, base) + ".svg"
-        note = ["![Test accuracy against the training fraction, per regime, 95 %% t "
-                "intervals over seeds](%s) (also [PNG](%s))"
-                % (acc_link, acc_link[:-4] + ".png"), ""]
-        if sites:
-            stem = os.path.join(a.figures, "sites")
-            sites_figure(plt, sites, stem)
-            sites_link = os.path.relpath(stem, base) + ".svg"
-    lines = header_lines(res, note, selection, a.selection) + bar_section(res)
+        note, sites_link = figures(res, a, sites, base)
+    lines = header_lines(res, note, settings, pnote) + bar_section(res)
     for task in res.tasks():
         lines += task_section(res, task)
     if sites:
