@@ -18,7 +18,7 @@
  * --select instead tunes p and the learning rate for standard dropout on the
  * validation split; the test split is read only by the final report.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, access, stat */
 
 #include "transfer.h"
 
@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef GDX_DEFAULT_DATA
 #define GDX_DEFAULT_DATA "data/digits.csv.gz"
@@ -181,6 +183,41 @@ static int parse_flag(options *o, const char *flag, const char *val)
     return -2;
 }
 
+/* 0 if a file can be created or replaced at path: its folder exists and is
+ * writable, and path is not a folder.  Else a message naming flag, -1.
+ * Checked before the run, so a typo costs nothing; creating the file now
+ * instead would leave an empty one behind a failed run. */
+static int check_output_path(const char *flag, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) {
+        strcpy(dir, ".");
+    } else if ((size_t)(slash - path) >= sizeof dir) {
+        fprintf(stderr, "gdropout-transfer: %s %s: the folder's name is too long\n", flag, path);
+        return -1;
+    } else {
+        const size_t len = slash == path ? 1 : (size_t)(slash - path); /* "/x": folder "/" */
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "gdropout-transfer: %s %s: no folder %s\n", flag, path, dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "gdropout-transfer: %s %s: cannot write in %s: %s\n", flag, path, dir,
+                strerror(errno));
+        return -1;
+    }
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "gdropout-transfer: %s %s is a folder, not a file\n", flag, path);
+        return -1;
+    }
+    return 0;
+}
+
 /* 0: run; 1: --help printed; -1: bad flag (message printed). */
 static int parse_options(options *o, int argc, char **argv)
 {
@@ -237,6 +274,11 @@ static int parse_options(options *o, int argc, char **argv)
                         "skips\n");
         return -1;
     }
+    /* The files are written after minutes of training: refuse a path that
+     * cannot be written now, not then.  (--select writes no table.) */
+    if ((!o->select && check_output_path("--out", o->out) != 0) ||
+        (o->fisher_out && check_output_path("--fisher-out", o->fisher_out) != 0))
+        return -1;
     return 0;
 }
 
@@ -448,9 +490,17 @@ static int plan_guided(experiment *e)
         return -1;
     printf("Fisher on %zu pretraining images (%.0f %%), exact per-example gradients:\n", nf,
            100.0 * e->opt.fisher_frac);
-    for (size_t k = 0; k < GDX_SITES; k++)
-        printf("  site %zu %-6s score %-12.5g guided p %.4f\n", k, site_name[k],
-               (double)e->site_score[k], (double)e->site_p[k]);
+    /* Site 0 (the pixels) is fed by no tensor, so the Fisher has no score
+     * for it (NaN): say so instead of printing "nan". */
+    for (size_t k = 0; k < GDX_SITES; k++) {
+        if (isnan(e->site_score[k]))
+            printf("  site %zu %-6s no score (no tensor feeds it) guided p %.4f, the standard "
+                   "rate\n",
+                   k, site_name[k], (double)e->site_p[k]);
+        else
+            printf("  site %zu %-6s score %-12.5g guided p %.4f\n", k, site_name[k],
+                   (double)e->site_score[k], (double)e->site_p[k]);
+    }
     print_unit_plan(e);
     return 0;
 }

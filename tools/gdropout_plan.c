@@ -124,7 +124,10 @@ static void usage(FILE *fp)
           "\n"
           "From a Fisher file, sites that no tensor feeds are left out of the plan\n"
           "(keep them at their standard rate) and later sites move down one index;\n"
-          "the table shows both the plan index and the Fisher site.\n"
+          "the table shows both the plan index and the Fisher site.  A site is named\n"
+          "after its tensors: their common name prefix up to the last '.' or '/'\n"
+          "(\"fc0.weight\" and \"fc0.bias\" give \"fc0\"), or the whole name of a\n"
+          "single tensor; with no such prefix it has no name (\"-\").\n"
           "Exit status: 0 success, 1 bad input data, 2 usage error.\n",
           fp);
 }

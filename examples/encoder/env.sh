@@ -1,13 +1,15 @@
 # Sourced by the encoder's scripts (pretrain-base.sh, run-experiment.sh):
-# where the build is, and how OpenBLAS must run here.  Sets top, build, enc
-# (the encoder binary) and exports LD_LIBRARY_PATH and OPENBLAS_CORETYPE.
+# where the build is, and how OpenBLAS must run here.  Sets top, build (the
+# scripts/dev build root: BUILD_DIR, default build), enc (the encoder binary,
+# built against the install in $build/prefix by scripts/dev demo or
+# experiment) and exports OPENBLAS_CORETYPE.  No LD_LIBRARY_PATH: the encoder
+# finds the installed libgdropout by its own RUNPATH, which scripts/dev checks.
 # shellcheck shell=bash
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${BUILD_DIR:-build}
 case $build in /*) ;; *) build=$top/$build ;; esac
 enc=$build/examples/encoder/encoder
 [ -x "$enc" ] || { echo "$0: $enc not built (run scripts/dev demo first)" >&2; exit 1; }
-export LD_LIBRARY_PATH="$build/prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # Debian's OpenBLAS 0.3.21 takes these AVX-512 Xeons for Prescott (SSE3
 # kernels, 4x slower sgemm); its SkylakeX kernels are the right ones.
 if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
