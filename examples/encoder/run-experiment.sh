@@ -129,7 +129,7 @@ if [ $mode = demo ]; then
     grid demo --fractions $fractions --seeds $seeds --regimes none,standard:0.1,guided:0.2,matched:0.2
     stage "3. the table"
     (cd "$out" && "$py" "$here/experiment/report.py" demo-*.tsv --curves curves-demo-*.tsv \
-        --out results.md)
+        --plan guided.plan --out results.md)
     cat "$out/results.md"
     echo "demo finished in $((SECONDS - start)) s: $out/results.md"
     exit 0
@@ -161,11 +161,9 @@ stage "5. TF-IDF + logistic regression on the same subsets"
     --seeds "$seeds"
 
 stage "6. the report"
-# From inside $out, so the report names its sources relative to it; a second
-# copy with links relative to the repository, for scripts/paste-results.
+# From inside $out, so the report names its sources relative to it.
 (cd "$out" &&
-    report=("$py" "$here/experiment/report.py" sweep-*.tsv chosen-*.tsv results-tfidf.tsv
-            --curves curves-*.tsv --selection selection.tsv --sites fisher-sites.tsv
-            --figures figures) &&
-    "${report[@]}" --out results.md && "${report[@]}" --out readme.md --link-base "$top")
+    "$py" "$here/experiment/report.py" sweep-*.tsv chosen-*.tsv results-tfidf.tsv \
+        --curves curves-*.tsv --selection selection.tsv --sites fisher-sites.tsv \
+        --figures figures --out results.md)
 echo "experiment finished in $((SECONDS - start)) s: $out/results.md"
