@@ -151,5 +151,24 @@ expect_status 0 "$data/site1e9.safetensors"
 expect_in "$work/err" "999999999 sites are fed by no tensor (1, 2, 3"
 expect_in "$work/out" "1000000000 b"
 
+# controls (gd_plan_control): the same rates, moved
+expect_status 0 -q "$data/scores.txt" --p-max 0.3 -o "$work/base.plan"
+expect_status 0 -q "$data/scores.txt" --p-max 0.3 --control reversed -o "$work/rev.plan"
+rates() { awk '!/^#/ { print $4 }' "$1" | sort -g | paste -sd' '; }
+[ "$(rates "$work/rev.plan")" = "$(rates "$work/base.plan")" ] || fail "reversed changed the rates"
+# rank-linear to 0: the reversed rate of a site is 0.3 minus its own
+paste "$work/base.plan" "$work/rev.plan" | awk '!/^#/ { d = $4 + $8 - 0.3; if (d > 1e-7 || d < -1e-7) bad = 1 }
+    END { exit bad }' || fail "reversed is not 0.3 - p site by site"
+expect_status 0 -q "$data/scores.txt" --p-max 0.3 --control permuted --seed 7 -o "$work/perm7.plan"
+[ "$(rates "$work/perm7.plan")" = "$(rates "$work/base.plan")" ] || fail "permuted changed the rates"
+expect_status 0 -q "$data/scores.txt" --p-max 0.3 --control permuted --seed 7 -o "$work/perm7b.plan"
+same_file "$work/perm7b.plan" "$work/perm7.plan"
+expect_status 0 "$data/scores.txt" --p-max 0.3 --control matched
+expect_in "$work/out" "control matched (seed 0)"
+expect_status 2 "$data/scores.txt" --control sideways
+expect_in "$work/err" "unknown control 'sideways'"
+expect_status 2 "$data/scores.txt" --control permuted --seed -1
+expect_in "$work/err" "'-1' is not a seed"
+
 [ "$fails" -eq 0 ] && echo "test_plan_tool: all checks passed"
 [ "$fails" -eq 0 ]

@@ -58,6 +58,8 @@ typedef struct options {
     int rule, reduce;
     float p_max, p_min;
     bool quiet;
+    int control;   /* 0, or a GD_CONTROL_* applied after the rule */
+    uint64_t seed; /* of the permuting controls */
 } options;
 
 typedef struct named_value {
@@ -70,6 +72,12 @@ static const named_value RULES[] = {{"rank-linear", GD_RULE_RANK_LINEAR},
                                     {"score-linear", GD_RULE_SCORE_LINEAR},
                                     {"log-score-linear", GD_RULE_LOG_SCORE_LINEAR},
                                     {NULL, 0}};
+static const named_value CONTROLS[] = {{"none", 0},
+                                       {"reversed", GD_CONTROL_REVERSED},
+                                       {"permuted", GD_CONTROL_PERMUTED},
+                                       {"kind", GD_CONTROL_KIND},
+                                       {"matched", GD_CONTROL_MATCHED},
+                                       {NULL, 0}};
 static const named_value REDUCES[] = {{"tensor-mean", GD_REDUCE_TENSOR_MEAN},
                                       {"element-mean", GD_REDUCE_ELEMENT_MEAN},
                                       {"sum", GD_REDUCE_SUM},
@@ -118,6 +126,12 @@ static void usage(FILE *fp)
           "      --reduce R         Fisher input: tensor-mean (default, the paper's),\n"
           "                         element-mean, sum, max\n"
           "      --input-format F   auto (default), fisher, scores\n"
+          "      --control C        a control plan from the same rates (gd_plan_control):\n"
+          "                         reversed (the ranking reversed: the most informative\n"
+          "                         site gets P_MAX), permuted (a random order), kind\n"
+          "                         (permuted within each kind of site: names equal but\n"
+          "                         for their digits), matched (every site at the mean)\n"
+          "      --seed N           seed of permuted and kind (default 0)\n"
           "  -q, --quiet            do not print the table\n"
           "  -h, --help             this help\n"
           "  -V, --version          the library version\n"
@@ -169,7 +183,7 @@ static bool parse_prob(const char *s, float *out)
     return true;
 }
 
-enum { OPT_P_MAX = 256, OPT_P_MIN, OPT_REDUCE, OPT_FORMAT };
+enum { OPT_P_MAX = 256, OPT_P_MIN, OPT_REDUCE, OPT_FORMAT, OPT_CONTROL, OPT_SEED };
 
 static const struct option LONG_OPTIONS[] = {
     {"out", required_argument, NULL, 'o'},
@@ -178,6 +192,8 @@ static const struct option LONG_OPTIONS[] = {
     {"p-min", required_argument, NULL, OPT_P_MIN},
     {"reduce", required_argument, NULL, OPT_REDUCE},
     {"input-format", required_argument, NULL, OPT_FORMAT},
+    {"control", required_argument, NULL, OPT_CONTROL},
+    {"seed", required_argument, NULL, OPT_SEED},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -201,6 +217,16 @@ static int set_option(options *o, int c, const char *val, int argc, char **argv)
         return parse_prob(val, c == OPT_P_MAX ? &o->p_max : &o->p_min)
                    ? 0
                    : usage_error("'%s' is not a probability in [0, 1]", val);
+    case OPT_CONTROL:
+        return lookup_name(CONTROLS, val, &o->control) ? 0
+                                                       : usage_error("unknown control '%s'", val);
+    case OPT_SEED: {
+        size_t v;
+        if (!gd_parse_size(val, strlen(val), &v))
+            return usage_error("'%s' is not a seed (a decimal integer)", val);
+        o->seed = (uint64_t)v;
+        return 0;
+    }
     case OPT_FORMAT:
         if (strcmp(val, "auto") && strcmp(val, "fisher") && strcmp(val, "scores"))
             return usage_error("unknown input format '%s'", val);
@@ -999,6 +1025,8 @@ static int build_plan(const options *o, const input *in, const sites *s, gd_plan
         rc = gd_plan_set_site(p, i, site_name_of(s, i), s->score[i]);
     if (rc == GD_OK)
         rc = gd_plan_compute(p, o->rule, o->p_max, o->p_min);
+    if (rc == GD_OK && o->control != 0)
+        rc = gd_plan_control(p, o->control, o->seed);
     if (rc != GD_OK) {
         gd_plan_destroy(p);
         return data_error(in->name, o->rule == GD_RULE_LOG_SCORE_LINEAR && rc == GD_EDOMAIN
@@ -1019,9 +1047,12 @@ static void print_table(const options *o, const sites *s, const gd_plan *p, bool
         const int digits = snprintf(NULL, 0, "%zu", s->origin[i]);
         ws = digits > ws ? digits : ws;
     }
-    printf("# %s, p_max %g, p_min %g, %zu sites%s%s\n", name_of(RULES, o->rule),
-           (double)o->p_max, (double)o->p_min, s->n, fisher ? ", reduce " : "",
-           fisher ? name_of(REDUCES, o->reduce) : "");
+    printf("# %s, p_max %g, p_min %g, %zu sites%s%s", name_of(RULES, o->rule), (double)o->p_max,
+           (double)o->p_min, s->n, fisher ? ", reduce " : "", fisher ? name_of(REDUCES, o->reduce) : "");
+    if (o->control != 0)
+        printf(", control %s (seed %llu)", name_of(CONTROLS, o->control),
+               (unsigned long long)o->seed);
+    putchar('\n');
     if (fisher)
         printf("%5s %*s %-*s %14s %12s\n", "index", ws, "site", w, "name", "score", "p");
     else
@@ -1062,7 +1093,7 @@ static int run(const options *o, input *in, sites *s)
 int main(int argc, char **argv)
 {
     options o = {NULL, NULL, "auto", GD_RULE_RANK_LINEAR, GD_REDUCE_TENSOR_MEAN, 0.1f, 0.0f,
-                 false};
+                 false, 0, 0};
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
