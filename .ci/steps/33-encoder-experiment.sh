@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The encoder experiment's --quick mode (issue 11): a tiny encoder pretrained
-# for 300 steps, its MLM Fisher and plan (read back with gdropout-plan), the
-# selection on validation, 2 seeds x 2 tasks x every regime, the TF-IDF
-# baseline and the report; fails unless every regime produced rows and the
-# report names them.
+# The encoder experiment's --quick mode: a tiny encoder pretrained for 300
+# steps, its MLM Fisher and plan (read back with gdropout-plan), the rate
+# sweep and the rates chosen on validation, 2 seeds x 2 tasks x every regime
+# and control, the TF-IDF baseline and the report; fails unless every regime
+# produced rows with their training loss and best step, and the report names
+# them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . .ci/lib.sh
@@ -19,9 +20,14 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 start=$SECONDS
 BUILD_DIR=$build examples/encoder/run-experiment.sh --quick --out "$out"
-for r in none standard gaussian guided matched scratch tfidf-lr; do
-    n=$(cat "$out"/results-*.tsv | awk -F'\t' -v r=$r '$4 == r' | wc -l)
+rows=("$out"/sweep-*.tsv "$out"/chosen-*.tsv "$out"/results-tfidf.tsv)
+for r in none standard gaussian guided matched reversed permuted kind scratch tfidf-lr; do
+    n=$(cat "${rows[@]}" | awk -F'\t' -v r=$r '$4 == r' | wc -l)
     [ "$n" -ge 4 ] || { echo "regime $r: $n rows, want 2 seeds x 2 tasks"; exit 1; }
     grep -q "$r" "$out/results.md" || { echo "the report does not mention $r"; exit 1; }
 done
+# every fine-tuning row: steps run, a best step within them, a finite loss
+awk -F'\t' '$1 != "task" && $4 != "tfidf-lr" && !($8 > 0 && $10 > 0 && $10 <= $8 && $11 == $11 + 0) {
+    print "bad row: " $0; bad = 1 } END { exit bad }' "${rows[@]}"
+grep -q 'standard' "$out/selection.tsv" || { echo "selection.tsv names no candidates"; exit 1; }
 echo "encoder experiment --quick OK in $((SECONDS - start)) s"
