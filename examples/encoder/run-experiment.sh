@@ -25,7 +25,8 @@
 # writes its learning curve (curves-*.tsv).  Runs go in --jobs processes
 # (default 2, one per core); every stage resumes where it stopped.
 # --demo: the README's quick start; the committed encoder, supersense at 2 %,
-# 3 seeds, none / standard 0.1 / guided 0.2 / matched, no selection (about 3
+# 3 seeds, none / standard 0.2 / guided 0.2 (p_max) / matched (guided's mean
+# rate, 0.1, everywhere), no selection (about 4
 # minutes).  --quick: a tiny encoder pretrained for 300 steps and a few
 # steps a run, for CI: every stage and regime produce rows.
 set -euo pipefail
@@ -125,11 +126,11 @@ diff <(awk '!/^#/ { print $1, $3, $4 }' "$out/guided.plan") \
 echo "gdropout-plan reads the Fisher file back: the same scores and rates"
 
 if [ $mode = demo ]; then
-    stage "2. fine-tuning: supersense at 2 % of the pool, $seeds seeds, none / standard 0.1 / guided 0.2 / matched 0.2"
-    grid demo --fractions $fractions --seeds $seeds --regimes none,standard:0.1,guided:0.2,matched:0.2
+    stage "2. fine-tuning: supersense at 2 % of the pool, $seeds seeds, none / standard 0.2 / guided 0.2 / matched 0.2"
+    grid demo --fractions $fractions --seeds $seeds --regimes none,standard:0.2,guided:0.2,matched:0.2
     stage "3. the table"
     (cd "$out" && "$py" "$here/experiment/report.py" demo-*.tsv --curves curves-demo-*.tsv \
-        --plan guided.plan --out results.md)
+        --plan guided.plan --demo --out results.md)
     cat "$out/results.md"
     echo "demo finished in $((SECONDS - start)) s: $out/results.md"
     exit 0

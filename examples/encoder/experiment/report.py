@@ -999,6 +999,60 @@ def figures(res, a, sites, base):
 
 # ---- main ------------------------------------------------------------------
 
+# The demo's pairs: (a, b, why), cells as (regime, rate) found in the rows.
+DEMO_PAIRS = (
+    ("guided", "standard", "guided vs standard at one p_max = p (the paper's comparison)"),
+    ("guided", "matched", "where: the plan vs its mean rate everywhere"),
+    ("guided", "none", "guided dropout vs none"),
+    ("standard", "none", "standard dropout vs none"),
+)
+
+
+def demo_lines(res):
+    """The quick start's page: every (regime, rate) cell of the rows with its
+    test score, training loss and best step, and the paired differences of
+    DEMO_PAIRS, per task and fraction.  No rate is chosen: the demo runs
+    fixed rates (the full experiment chooses them on validation)."""
+    out = ["# Guided dropout on the pretrained encoder: the quick start", "",
+           "Mean ± 95 % Student-t half-width over seeds (n); paired differences "
+           "use the seeds both cells have (they share the subset, head, example "
+           "order and dropout streams); **bold**: the interval excludes 0.  "
+           "Rates are fixed, not tuned: for the full procedure (rates chosen on "
+           "validation, controls, baselines) see "
+           "`examples/encoder/run-experiment.sh`.", ""]
+    for task in res.tasks():
+        label = res.metric_label(task)
+        for f in res.fractions(task):
+            cells = sorted(res.cells[task][f], key=lambda c: (res.regime_rank(c[0]), c[1]))
+            out += ["## %s, fraction %s (%s training examples)" % (
+                task, fmt_frac(f), ", ".join(map(str, res.n_train(task, f)))), ""]
+            rows = []
+            for g, r in cells:
+                runs = res.runs(task, f, g, r)
+                seeds = sorted(runs)
+                m, h, n = t_interval([runs[k]["test_acc"] for k in seeds])
+                rows.append(["%s" % g, fmt_rate(r), fmt_num(res.mean_rate(g, r), "%.3g"),
+                             fmt_cell(m, h, n),
+                             fmt_num(mean([runs[k]["train_loss"] for k in seeds]), "%.3f"),
+                             "%.0f / %.0f" % (mean([runs[k]["best_step"] for k in seeds]),
+                                              mean([runs[k]["steps"] for k in seeds]))])
+            out += table(["regime", "rate", "mean rate", "test " + label, "train loss",
+                          "best step / steps"], rows) + [""]
+            by_regime = {}
+            for g, r in cells:
+                by_regime.setdefault(g, (g, r))
+            rows = []
+            for a, b, why in DEMO_PAIRS:
+                if a not in by_regime or b not in by_regime:
+                    continue
+                ra, rb = res.runs(task, f, *by_regime[a]), res.runs(task, f, *by_regime[b])
+                common = sorted(set(ra) & set(rb))
+                m, h, n = t_interval([ra[k]["test_acc"] - rb[k]["test_acc"] for k in common])
+                rows.append(["%s %s %s" % (a, MINUS, b), why, fmt_cell(m, h, n, signed=True)])
+            out += table(["difference", "why", "test " + label], rows) + [""]
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results", nargs="+", help="results TSVs (shards, baseline)")
@@ -1012,6 +1066,9 @@ def main(argv=None):
                     "the planned regimes) [the p column of --sites]")
     ap.add_argument("--figures", help="folder for the SVG and PNG figures")
     ap.add_argument("--sites", help="site table of `encoder fisher` (fisher-sites.tsv)")
+    ap.add_argument("--demo", action="store_true",
+                    help="the quick start's short page: every cell at its fixed rate, and "
+                    "guided against standard, matched and none")
     ap.add_argument("--link-base", help="write figure links relative to this folder instead of "
                     "the output's (for a copy pasted into a document elsewhere)")
     a = ap.parse_args(argv)
@@ -1038,6 +1095,10 @@ def main(argv=None):
     for k in res.conflicts:
         sys.stderr.write("report: warning: %s fraction %g seed %d %s rate %g appears twice "
                          "with different results; the first is kept\n" % k)
+    if a.demo:
+        with open(a.out, "w", encoding="utf-8") as f:
+            f.write("\n".join(demo_lines(res)).rstrip("\n") + "\n")
+        return 0
     select_rates.warn_uneven(res.computed.values(), "report")
     base = os.path.abspath(a.link_base) if a.link_base else os.path.dirname(os.path.abspath(a.out))
     note, sites_link = [], None

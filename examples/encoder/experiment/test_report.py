@@ -179,6 +179,18 @@ class Synthetic(unittest.TestCase):
         with open(out) as f:
             return f.read()
 
+    def test_demo_page(self):
+        """--demo: each cell at its own rate, and the paired differences of
+        the first rate of each regime (guided 0.1: test 0.65; none 0.70;
+        per-seed noise cancels in the pairs; 10 seeds)."""
+        md = self.md("--demo", "--plan", self.plan)
+        self.assertIn("## supersense, fraction 0.1 (100 training examples)", md)
+        self.assertIn("| guided | 0.1 | 0.05 |", md)
+        line = [ln for ln in md.splitlines() if ln.startswith("| guided \u2212 none")]
+        self.assertEqual(len(line), 2, md)  # fractions 0.1 and 0.02
+        self.assertIn("\u22120.0500 \u00b1 0.0000 (n=10)", line[0])
+        self.assertNotIn("Rates chosen on validation", md)
+
     def test_counts(self):
         r = self.res
         n = sum(len(c) for c in GRID.values()) * 10
