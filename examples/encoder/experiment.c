@@ -132,7 +132,8 @@ static void make_key(char *key, size_t cap, const char *task, const char *frac,
  * config column differs from config).  A last line without its newline
  * (a crash mid-row) is cut off when fd (path, opened for writing) is given,
  * else ignored. */
-static void read_done(done_set *d, const char *path, int fd, const char *config)
+static void read_done(done_set *d, const char *path, int fd, const char *config,
+                      const char *lr, const char *scratch_lr)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
@@ -172,6 +173,10 @@ static void read_done(done_set *d, const char *path, int fd, const char *config)
             enc_die("%s:%zu: a row made with other settings (config %s; this run's %s): use "
                     "another --out, or the settings it was made with", path, lineno, field[18],
                     config);
+        const char *want_lr = strcmp(field[3], "scratch") == 0 ? scratch_lr : lr;
+        if (strcmp(field[5], want_lr) != 0)
+            enc_die("%s:%zu: a row made with other settings (lr %s; this run's %s): use another "
+                    "--out, or the settings it was made with", path, lineno, field[5], want_lr);
         if (d->n == d->cap) {
             d->cap = d->cap ? 2 * d->cap : 256;
             d->key = enc_realloc(d->key, d->cap, sizeof *d->key, "results");
@@ -328,9 +333,10 @@ static double resolve(const selection *sel, const char *task, const char *frac, 
     enc_die("--selection: no rates for %s at fraction %s", task, frac);
 }
 
-/* The digest of everything a row's numbers depend on but its own columns:
- * the budget and optimizer, the pooling, the pool size, the plan and the
- * pretrained weights. */
+/* The digest of everything a row's numbers depend on but its key and its lr
+ * column (checked on its own, read_done): the budget and optimizer, the
+ * pooling, the pool size, the scratch baseline's learning rate, the plan
+ * and the pretrained weights. */
 static void config_digest(char *out, size_t cap, const ft_setup *s, const char *pools,
                           size_t pool_n, float scratch_lr, const float *plan, size_t ns,
                           const float *pre, size_t n_pre)
@@ -476,8 +482,11 @@ int enc_cmd_experiment(int argc, char **argv)
     const int cfd = curves ? open_locked(curves, "task\tfraction\tseed\tregime\trate\tstep\t"
                                                  "train_loss\tval\tlr\n")
                            : -1;
+    char lr_s[32], scratch_lr_s[32]; /* as the rows write them */
+    snprintf(lr_s, sizeof lr_s, "%.9g", (double)base.lr);
+    snprintf(scratch_lr_s, sizeof scratch_lr_s, "%.9g", (double)scratch_lr);
     done_set done = {0};
-    read_done(&done, out, fd, config);
+    read_done(&done, out, fd, config, lr_s, scratch_lr_s);
     if (also != NULL) { /* other shards' files: their rows are done too */
         char list[4096];
         snprintf(list, sizeof list, "%s", also);
@@ -485,7 +494,7 @@ int enc_cmd_experiment(int argc, char **argv)
             struct stat st;
             if (stat(tok, &st) != 0)
                 continue; /* not written yet */
-            read_done(&done, tok, -1, config);
+            read_done(&done, tok, -1, config, lr_s, scratch_lr_s);
         }
     }
     selection sel = {0};

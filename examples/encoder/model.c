@@ -65,6 +65,25 @@ void enc_site_name(size_t site, char *buf, size_t len)
         snprintf(buf, len, "encoder.layer.%zu.%s", (site - 1) / 3, kind[(site - 1) % 3]);
 }
 
+size_t enc_tensor_site(const enc_model *m, size_t tensor, int rule)
+{
+    const enc_tensor *t = &m->tensor[tensor];
+    size_t l;
+    int at = 0;
+    if (rule == ENC_RULE_MODULE || t->site == SIZE_MAX || t->site == 0 ||
+        sscanf(t->name, "encoder.layer.%zu.%n", &l, &at) != 1 || at == 0)
+        return t->site;
+    const char *rest = t->name + at;
+    if (strncmp(rest, "attention.self.value.", 21) == 0 ||
+        strncmp(rest, "attention.output.dense.", 23) == 0)
+        return 2 + 3 * l;
+    if (strncmp(rest, "attention.output.LayerNorm.", 27) == 0)
+        return 3 + 3 * l;
+    if (strncmp(rest, "output.LayerNorm.", 17) == 0)
+        return l + 1 < m->cfg.layers ? 1 + 3 * (l + 1) : SIZE_MAX;
+    return t->site; /* query and key; the feed-forward's dense layers */
+}
+
 /* Declares the tensors in BERT's order.  With base == NULL only the table is
  * filled; otherwise the pointers of *p are bound into base. */
 typedef struct layout {

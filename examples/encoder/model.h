@@ -76,6 +76,23 @@ static inline size_t enc_n_sites(const enc_config *c)
 /* Site names as Hugging Face names BERT's modules. */
 void enc_site_name(size_t site, char *buf, size_t len);
 
+/* Which site's Fisher score a parameter tensor enters.  Two rules:
+ *   ENC_RULE_MODULE  by module, as Hugging Face names them: a dropout's site
+ *       gets the parameters of the module that holds it (attention.self:
+ *       query, key, value; attention.output: its dense and LayerNorm; the
+ *       feed-forward's output: intermediate and output dense and output
+ *       LayerNorm); the embeddings' get site 0.  What `encoder fisher`
+ *       uses by default, and enc_tensor.site.
+ *   ENC_RULE_TRACED  by data flow, as gdropout.torch maps a traced model: a
+ *       parameter feeds the first dropout (in forward order) whose input
+ *       depends on it.  Query and key feed attention.self (softmax(QK^T) is
+ *       what it drops), value and attention.output.dense feed
+ *       attention.output, the attention LayerNorm (after that dropout)
+ *       feeds the feed-forward's site, and a layer's last LayerNorm the
+ *       next layer's attention.self (the last layer's feeds no site).
+ * Returns SIZE_MAX for a tensor on no site (the heads). */
+enum { ENC_RULE_MODULE, ENC_RULE_TRACED };
+
 /* A parameter tensor: BERT's name, shape rows x cols (cols = 1 for
  * vectors), where it lives in the flat buffer, and the dropout site its
  * Fisher information scores (GD_NONE-like SIZE_MAX for the heads). */
@@ -152,6 +169,9 @@ typedef struct enc_model {
     float *logits_out; /* if not NULL, forward copies the raw logits here
                           (M x V for MLM, B x C for the classifier) */
 } enc_model;
+
+/* The site of tensor `tensor` under rule ENC_RULE_* (above). */
+size_t enc_tensor_site(const enc_model *m, size_t tensor, int rule);
 
 /* Lays out the tensors and allocates parameters and gradients (zeros). */
 void enc_model_create(enc_model *m, const enc_config *cfg);
