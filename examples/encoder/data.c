@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "data.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -480,13 +481,15 @@ static float parse_target(const char *label, const char *path, size_t lineno)
     return (float)x;
 }
 
-/* Whether line 1 (its label field) is a header naming the columns: with
- * regression, a label that is not a number; with classes, a column name
- * such as "label". */
+/* Whether line 1 (its label field) is a header naming the columns: a column
+ * name such as "label"; with regression also any word (a first letter, not
+ * inf or nan, which stay errors: no label may be them). */
 static int looks_like_header(const char *label, int regression)
 {
-    double x;
-    return regression ? enc_parse_decimal(label, &x) != 0 : is_column_name(label);
+    if (is_column_name(label))
+        return 1;
+    return regression && isalpha((unsigned char)label[0]) && strncasecmp(label, "inf", 3) != 0 &&
+           strncasecmp(label, "nan", 3) != 0;
 }
 
 /* TSV lines are cut at 256 tokens a text anyway; 1 MiB bounds the memory a

@@ -87,7 +87,7 @@ typedef struct pretrain_opts {
     const char *wordnet, *out, *init_from;
     size_t vocab, layers, hidden, heads, ffn, max_len, batch, threads, log_every;
     size_t eval_every, eval_n;
-    uint64_t steps, warmup, seed;
+    uint64_t steps, warmup, seed, stop_after;
     float lr, weight_decay, p, minutes, ckpt_minutes;
     int resume;
 } pretrain_opts;
@@ -97,8 +97,8 @@ typedef struct pretrain_opts {
 static void keep_size(const char *flag, size_t *val, uint64_t stored, const char *path)
 {
     if (cli_given(flag) && (uint64_t)*val != stored)
-        enc_die("--%s %zu differs from %s's %llu: a resumed run keeps its settings (a new "
-                "schedule from this model: --init-from, without --resume)",
+        enc_die("--%s %zu differs from %s's %llu (a resumed run keeps its checkpoint's sizes, "
+                "schedule and seed; --init-from its sizes)",
                 flag, *val, path, (unsigned long long)stored);
     *val = (size_t)stored;
 }
@@ -113,8 +113,8 @@ static void keep_u64(const char *flag, uint64_t *val, uint64_t stored, const cha
 static void keep_float(const char *flag, float *val, float stored, const char *path)
 {
     if (cli_given(flag) && *val != stored)
-        enc_die("--%s %.9g differs from %s's %.9g: a resumed run keeps its settings (a new "
-                "schedule from this model: --init-from, without --resume)",
+        enc_die("--%s %.9g differs from %s's %.9g (a resumed run keeps its checkpoint's "
+                "schedule; a new schedule from this model: --init-from DIR, without --resume)",
                 flag, (double)*val, path, (double)stored);
     *val = stored;
 }
@@ -220,8 +220,8 @@ static void resume_pair(enc_adamw *o, const enc_model *m, uint64_t model_step, c
 int enc_cmd_pretrain(int argc, char **argv)
 {
     pretrain_opts op = {"/usr/share/wordnet", "encoder-ckpt", NULL, 8000, 4, 128, 4, 512, 64,
-                        256, 0, 50, 1000, 2000, 20000, 500, 1, 1e-3f, 0.01f, 0.1f, 0.0f, 10.0f,
-                        0};
+                        256, 0, 50, 1000, 2000, 20000, 500, 1, 0, 1e-3f, 0.01f, 0.1f, 0.0f,
+                        10.0f, 0};
     const cli_flag flags[] = {
         {"wordnet", CLI_STR, &op.wordnet, 0, 0, "folder of WordNet 3.0 data.* files"},
         {"out", CLI_STR, &op.out, 0, 0, "checkpoint folder (model, optimizer, vocab.txt)"},
@@ -240,6 +240,7 @@ int enc_cmd_pretrain(int argc, char **argv)
         {"seed", CLI_U64, &op.seed, 0, 1e18, "seed of initialisation, order, masks, dropout"},
         {"threads", CLI_SIZE, &op.threads, 0, 256, "OpenBLAS threads (0: OpenBLAS's default)"},
         {"minutes", CLI_FLOAT, &op.minutes, 0, 1e6, "stop (with a checkpoint) after this long; 0: run all steps"},
+        {"stop-after", CLI_U64, &op.stop_after, 0, 1e12, "stop (with a checkpoint) after this many steps of this invocation; 0: run all steps"},
         {"ckpt-minutes", CLI_FLOAT, &op.ckpt_minutes, 0.01, 1e6, "checkpoint interval"},
         {"log-every", CLI_SIZE, &op.log_every, 1, 1e9, "steps between progress lines"},
         {"eval-every", CLI_SIZE, &op.eval_every, 1, 1e9, "steps between held-out evaluations"},
@@ -369,10 +370,15 @@ int enc_cmd_pretrain(int argc, char **argv)
         enc_batch_mlm(&b, &train, order + k * op.batch, n, cfg.vocab, &r);
         enc_dropout d = {1, 0, rate, 0.1f, op.seed, o.step};
         enc_result x = enc_forward_mlm(&m, &b, &d);
-        if (!isfinite(x.loss))
+        if (!isfinite(x.loss)) {
+            char kept[64] = "no checkpoint of this run was saved";
+            if (op.resume || saved > first)
+                snprintf(kept, sizeof kept, "the checkpoint of step %llu is kept",
+                         (unsigned long long)saved);
             enc_die("step %llu: the training loss is %g (not finite): stopping without saving; "
-                    "the last checkpoint (step %llu) is kept",
-                    (unsigned long long)o.step + 1, x.loss, (unsigned long long)saved);
+                    "%s",
+                    (unsigned long long)o.step + 1, x.loss, kept);
+        }
         enc_backward(&m, &b, &d, NULL, NULL);
         enc_adamw_step(&o, &m);
         loss_sum += x.loss * (double)x.count;
@@ -381,7 +387,8 @@ int enc_cmd_pretrain(int argc, char **argv)
         for (size_t s = 0; s < b.B; s++)
             tokens += b.len[s];
         double now = enc_now();
-        int last = o.step == op.steps || (op.minutes > 0 && now - t_start >= 60.0 * op.minutes);
+        int last = o.step == op.steps || (op.minutes > 0 && now - t_start >= 60.0 * op.minutes) ||
+                   (op.stop_after > 0 && o.step - first >= op.stop_after);
         if (o.step % op.log_every == 0 || last) {
             double el = now - t_start, rate_s = (double)(o.step - first) / el;
             printf("step %llu/%llu  loss %.4f  acc %.1f %%  lr %.2e  %.0f tok/s  elapsed %.1f min"
