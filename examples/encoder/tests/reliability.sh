@@ -305,7 +305,7 @@ EOF
         -np 1 "$enc_mpi" "${fisher[@]}" --ckpt t --out mixed.safetensors --fraction 0.0006
     [ -e mixed.safetensors ] && bad "a Fisher file was written" || ok "no Fisher file"
 else
-    echo "== #26.6: skipped (no encoder-mpi or mpirun)"
+    echo "== #26.6: MPI ranks agree: skipped (no encoder-mpi or mpirun)"
 fi
 
 if [ "$fails" -ne 0 ]; then
