@@ -244,6 +244,8 @@ int enc_cmd_fisher(int argc, char **argv)
     int *dense = enc_alloc(m.n_tensors, sizeof *dense, "tensor flags");
     mark_dense(&m, dense);
 
+    if (train.n == 0)
+        enc_die("%s: no training glosses", wordnet);
     size_t n_use = (size_t)floor((double)fraction * (double)train.n + 0.5);
     n_use = n_use ? n_use : 1;
     size_t *perm = enc_alloc(train.n, sizeof *perm, "subsample");

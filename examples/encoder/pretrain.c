@@ -172,8 +172,9 @@ static enc_ckpt_meta run_meta(const enc_model *m, const enc_adamw *o, const pret
 /* The model and the optimizer are one pair: both are written beside their
  * targets as *.new first (each atomically), and only then renamed into
  * place, model first.  A failure while writing (a full disk) leaves the
- * previous pair untouched; a crash between the two renames leaves
- * optimizer.safetensors.new, which resume_pair completes. */
+ * previous pair untouched (and at most a stale *.new, removed by the next
+ * save); a crash between the two renames leaves optimizer.safetensors.new,
+ * which resume_pair completes. */
 static void save_all(const enc_model *m, const enc_adamw *o, const pretrain_opts *op,
                      uint64_t vocab_digest)
 {
@@ -182,6 +183,10 @@ static void save_all(const enc_model *m, const enc_adamw *o, const pretrain_opts
     enc_path(model_new, sizeof model_new, op->out, "model.safetensors.new");
     enc_path(opt, sizeof opt, op->out, "optimizer.safetensors");
     enc_path(opt_new, sizeof opt_new, op->out, "optimizer.safetensors.new");
+    /* Left by a save that failed (a full disk): stale by now (resume_pair
+     * has completed or refused the pair), and the space may be needed. */
+    if ((unlink(model_new) != 0 && errno != ENOENT) || (unlink(opt_new) != 0 && errno != ENOENT))
+        enc_die("%s: cannot remove the files a failed save left: %s", op->out, strerror(errno));
     const enc_ckpt_meta meta = run_meta(m, o, op, vocab_digest);
     enc_ckpt_save(m, &meta, model_new);
     enc_opt_save(o->m, o->v, o->n, o->step, enc_param_digest(m), opt_new);
