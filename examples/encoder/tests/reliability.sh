@@ -92,6 +92,7 @@ run 1 "optimizer.safetensors.new: write failed" "full disk while saving the opti
     bash -c 'trap "" XFSZ; ulimit -f 40; exec "$@"' _ "$enc" pretrain --out r --resume \
     --stop-after 10 --threads 1 --wordnet "$wordnet"
 sum_dir r | cmp -s - r.sum && ok "the last pair is unchanged" || bad "the pair changed"
+[ -e r/model.safetensors.new ] || bad "expected the staged model of the failed save"
 run 1 "model.safetensors.new: fsync failed: Input/output error" "fsync EIO" -- \
     env LD_PRELOAD="$shim" ENC_FAULT_FSYNC_EIO=1 "$enc" pretrain --out r --resume --stop-after 10 \
     --threads 1 --wordnet "$wordnet"
@@ -104,6 +105,8 @@ run 0 "" "resume completes the interrupted save" -- "$enc" pretrain --out r --re
     --stop-after 10 --threads 1 --wordnet "$wordnet"
 grep -q 'completed the interrupted save of step 20' out.log && grep -q 'resumed at step 20 ' out.log &&
     ok "resumed at step 20 from the completed pair" || bad "$(grep -E 'completed|resumed' out.log)"
+ls r | grep -q '\.new$' && bad "files of failed saves are left: $(ls r)" ||
+    ok "a successful save removed what the failed ones left"
 # kill -9 at each of a save's four renames (model.new, optimizer.new, model,
 # optimizer): every time a later resume finds a consistent pair.
 for k in 1 2 3 4; do
