@@ -196,6 +196,8 @@ EOF
 run 1 "(training loss|gradient norm) is (-?nan|inf)" "huge finite weights" -- \
     "$enc" pretrain --out hugerun --init-from huge --steps 5 --threads 1 --wordnet "$wordnet"
 [ -e hugerun/model.safetensors ] && bad "a checkpoint was saved" || ok "nothing saved"
+run 1 "gradient norm is (-?nan|inf)" "huge finite weights (finetune)" -- "$enc" finetune \
+    --ckpt huge --max-steps 3 --min-steps 1 --threads 1 --wordnet "$wordnet"
 
 echo "== #26.9: the vocabulary digest"
 cp -r t swap
