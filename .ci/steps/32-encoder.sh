@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The BERT-style encoder trainer (examples/encoder), built against an
 # INSTALLED libgdropout like the other examples (31-examples.sh):
-#   1. ctest in the examples build: the gradient check and the PyTorch parity
-#      test (Debian's python3-torch; installed here so it is not skipped);
+#   1. ctest in the examples build: the gradient check, the PyTorch parity
+#      test (Debian's python3-torch; installed here so it is not skipped) and
+#      the reliability test (tests/reliability.sh: hostile targets and
+#      inputs, full disks, fsync errors, kill -9 during saves, concurrent
+#      runs, non-finite values, MPI ranks that disagree: Open MPI installed
+#      here so that part runs);
 #   2. a tiny pretraining run of a few hundred steps, plain and under
 #      ASan/UBSan, whose MLM loss must fall by more than LOSS_DROP nats;
 #   3. bad input (WordNet missing or malformed, a vocabulary that does not
@@ -14,7 +18,8 @@ cd "$(dirname "$0")/../.."
 need_build_deps
 
 # wordnet-base: the corpus; python3-torch (+ numpy): the parity test.
-need_pkgs wordnet-base python3-torch python3-numpy
+# openmpi: encoder-mpi for the reliability test's MPI part.
+need_pkgs wordnet-base python3-torch python3-numpy openmpi-bin libopenmpi-dev
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -53,10 +58,15 @@ for flavour in plain asan; do
     cmake -S examples -B "$bin" -DCMAKE_PREFIX_PATH="$prefix" "${flags[@]}" >/dev/null
     cmake --build "$bin" -j "$(nproc)" --target encoder encoder_gradcheck
     if [ "$flavour" = plain ]; then
-        echo "== plain: ctest (gradient check, PyTorch parity)"
+        cmake --build "$bin" -j "$(nproc)" --target encoder-mpi encoder_faultshim
+        echo "== plain: ctest (gradient check, PyTorch parity, reliability)"
         ctest --test-dir "$bin" --output-on-failure -R '^encoder_' | tee "$work/ctest.log"
         if grep -q 'Skipped' "$work/ctest.log"; then
-            echo "the parity test was skipped although python3-torch is installed"
+            echo "a test was skipped although torch, WordNet and Open MPI are installed"
+            exit 1
+        fi
+        if grep -q 'MPI ranks agree: skipped' "$bin/Testing/Temporary/LastTest.log"; then
+            echo "the reliability test's MPI part was skipped although Open MPI is installed"
             exit 1
         fi
     else
@@ -90,6 +100,15 @@ cp "$ckpt"/* "$work/trunc4/"
 head -c 100000 "$ckpt/model.safetensors" >"$work/trunc/model.safetensors"
 head -c 4 "$ckpt/model.safetensors" >"$work/trunc4/model.safetensors"
 
+# The same vocabulary with two lines swapped; a FIFO; TSV files.
+mkdir -p "$work/vocab-swap"
+cp "$ckpt"/* "$work/vocab-swap/"
+awk 'NR == 11 { held = $0; next } NR == 12 { print; print held; next } { print }' \
+    "$ckpt/vocab.txt" >"$work/vocab-swap/vocab.txt"
+mkfifo "$work/fifo"
+printf 'a\tthe dog\nb\ta cat\n' >"$work/ok.tsv"
+printf '1.5\tthe dog\n0x10\ta cat\n' >"$work/hex.tsv"
+
 for flavour in plain asan; do
     enc=$work/examples-$flavour/encoder/encoder
     expect_fail() { # what, then the command's arguments
@@ -113,6 +132,14 @@ for flavour in plain asan; do
     expect_fail "unknown flag" pretrain --bogus
     expect_fail "flag without its value" pretrain --steps
     expect_fail "flag out of range" pretrain --layers 0
+    expect_fail "--heads that does not divide --hidden" pretrain --out "$work/h" --heads 3
+    expect_fail "resume with another --seed" pretrain --resume --out "$ckpt" --seed 99
+    expect_fail "a swapped vocabulary" dump --ckpt "$work/vocab-swap" --out "$work/x.st"
+    expect_fail "a FIFO as the dump target" dump --ckpt "$ckpt" --out "$work/fifo"
+    expect_fail "/dev/zero as a TSV file" finetune --ckpt "$ckpt" --task tsv --train /dev/zero \
+        --val "$work/ok.tsv" --test "$work/ok.tsv"
+    expect_fail "a hex regression label" finetune --ckpt "$ckpt" --task tsv --regression \
+        --train "$work/hex.tsv" --val "$work/hex.tsv" --test "$work/hex.tsv"
     expect_fail "unknown command" bogus
     expect_fail "unknown pooling" finetune --ckpt "$ckpt" --pool bogus
     expect_fail "pair pooling of single texts (experiment)" experiment --ckpt "$ckpt" --pool pair

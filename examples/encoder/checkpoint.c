@@ -65,31 +65,54 @@ static void write_file(FILE *f, void *user)
         fwrite(o->t[i].data, sizeof(float), o->t[i].rows * o->t[i].cols, f);
 }
 
+uint64_t enc_param_digest(const enc_model *m)
+{
+    return enc_digest(ENC_DIGEST_INIT, m->param, m->n_params * sizeof *m->param);
+}
+
 void enc_ckpt_save(const enc_model *m, const enc_ckpt_meta *meta, const char *path)
 {
+    for (size_t i = 0; i < m->n_params; i++)
+        if (!isfinite(m->param[i]))
+            enc_die("%s: not saved: parameter %zu is not finite (%g); the previous checkpoint "
+                    "is kept",
+                    path, i, (double)m->param[i]);
     out_tensor *t = enc_alloc(m->n_tensors, sizeof *t, "checkpoint");
     for (size_t i = 0; i < m->n_tensors; i++) {
         const enc_tensor *s = &m->tensor[i];
         t[i] = (out_tensor){s->name, s->rows, s->cols, m->param + s->offset};
     }
     const enc_config *c = &m->cfg;
-    char body[1024];
+    char body[1024], sched[384] = "";
+    if (meta->has_schedule) {
+        const enc_schedule *k = &meta->sched;
+        snprintf(sched, sizeof sched,
+                 ",\"steps\":\"%" PRIu64 "\",\"warmup\":\"%" PRIu64 "\",\"batch\":\"%" PRIu64
+                 "\",\"lr\":\"%.9g\",\"weight_decay\":\"%.9g\",\"p\":\"%.9g\"",
+                 k->steps, k->warmup, k->batch, (double)k->lr, (double)k->weight_decay,
+                 (double)k->p);
+    }
     snprintf(body, sizeof body,
              "\"format\":\"gdx-encoder-1\",\"vocab\":\"%zu\",\"hidden\":\"%zu\","
              "\"layers\":\"%zu\",\"heads\":\"%zu\",\"ffn\":\"%zu\",\"max_len\":\"%zu\","
-             "\"classes\":\"%zu\",\"pool\":\"%s\",\"step\":\"%" PRIu64 "\",\"seed\":\"%" PRIu64 "\"",
+             "\"classes\":\"%zu\",\"pool\":\"%s\",\"step\":\"%" PRIu64 "\",\"seed\":\"%" PRIu64
+             "\",\"vocab_digest\":\"%016" PRIx64 "\"%s",
              c->vocab, c->hidden, c->layers, c->heads, c->ffn, c->max_len, c->classes,
-             enc_pool_name(c->pool), meta->step, meta->seed);
+             enc_pool_name(c->pool), meta->step, meta->seed, meta->vocab_digest, sched);
     out_file o = {t, m->n_tensors, body};
     enc_write_atomic(path, write_file, &o);
     free(t);
 }
 
-void enc_opt_save(const float *mom, const float *vel, size_t n, uint64_t step, const char *path)
+void enc_opt_save(const float *mom, const float *vel, size_t n, uint64_t step, uint64_t digest,
+                  const char *path)
 {
     out_tensor t[2] = {{"adam.m", n, 1, mom}, {"adam.v", n, 1, vel}};
     char body[256];
-    snprintf(body, sizeof body, "\"format\":\"gdx-adam-1\",\"step\":\"%" PRIu64 "\"", step);
+    snprintf(body, sizeof body,
+             "\"format\":\"gdx-adam-1\",\"step\":\"%" PRIu64 "\",\"model_digest\":\"%016" PRIx64
+             "\"",
+             step, digest);
     out_file o = {t, 2, body};
     enc_write_atomic(path, write_file, &o);
 }
@@ -100,26 +123,37 @@ void enc_opt_save(const float *mom, const float *vel, size_t n, uint64_t step, c
  * integers, arrays of those, or objects.  Parsed into a flat list of
  * (key path, value) entries, which is all the reader needs. */
 typedef struct jreader {
-    const char *s, *end, *path;
+    char *s, *end;
+    const char *path;
     int depth;
 } jreader;
 
 typedef struct tensor_entry {
-    char name[128];
+    const char *name; /* into the header's text (NUL-terminated in place) */
     char dtype[8];
     uint64_t shape[4];
     int rank;
     uint64_t begin, end;
-    int seen_dtype, seen_shape, seen_offsets;
+    int seen_dtype, seen_shape, seen_offsets, used;
 } tensor_entry;
 
 typedef struct header {
-    tensor_entry *t;
+    char *text;         /* the header's text; names point into it */
+    tensor_entry *t;    /* in file order */
+    tensor_entry **by_name; /* sorted by name, for lookups in O(log n) */
     size_t n;
     char meta_key[32][32];
     char meta_val[32][64];
     size_t n_meta;
 } header;
+
+static void header_free(header *h)
+{
+    free(h->text);
+    free(h->t);
+    free(h->by_name);
+    memset(h, 0, sizeof *h);
+}
 
 static void jfail(const jreader *r, const char *why)
 {
@@ -168,6 +202,26 @@ static void jstring(jreader *r, char *out, size_t cap)
         jfail(r, "unterminated string");
     r->s++;
     out[n] = '\0';
+}
+
+/* A string as jstring, but left in place (its closing quote becomes the
+ * NUL): names cost no copy, so the parse stays linear in the header. */
+static const char *jstring_here(jreader *r)
+{
+    jexpect(r, '"');
+    char *start = r->s;
+    while (r->s < r->end && *r->s != '"') {
+        unsigned char c = (unsigned char)*r->s;
+        if (c == '\\' || c < 0x20)
+            jfail(r, "escapes and control characters are not supported in names");
+        r->s++;
+    }
+    if (r->s >= r->end)
+        jfail(r, "unterminated string");
+    if ((size_t)(r->s - start) >= 256)
+        jfail(r, "name too long");
+    *r->s++ = '\0';
+    return start;
 }
 
 static uint64_t juint(jreader *r)
@@ -254,38 +308,57 @@ static void parse_meta(jreader *r, header *h)
     r->s++;
 }
 
-static void parse_header(header *h, const char *text, size_t len, const char *path)
+static int by_name(const void *a, const void *b)
 {
-    jreader r = {text, text + len, path, 0};
+    return strcmp((*(tensor_entry *const *)a)->name, (*(tensor_entry *const *)b)->name);
+}
+
+/* Parses the header text (owned by h from here on). */
+static void parse_header(header *h, char *text, size_t len, const char *path)
+{
     memset(h, 0, sizeof *h);
+    h->text = text;
+    jreader r = {text, text + len, path, 0};
     size_t cap = 0;
     jexpect(&r, '{');
     for (int first = 1; !jpeek(&r, '}'); first = 0) {
         if (!first)
             jexpect(&r, ',');
-        char name[128];
-        jstring(&r, name, sizeof name);
+        const char *name = jstring_here(&r);
         jexpect(&r, ':');
         if (strcmp(name, "__metadata__") == 0) {
             parse_meta(&r, h);
             continue;
         }
-        for (size_t i = 0; i < h->n; i++)
-            if (strcmp(h->t[i].name, name) == 0)
-                enc_die("%s: tensor %s appears twice", path, name);
         if (h->n == cap) {
             cap = cap ? 2 * cap : 64;
             h->t = enc_realloc(h->t, cap, sizeof *h->t, "checkpoint header");
         }
         tensor_entry *t = &h->t[h->n++];
         memset(t, 0, sizeof *t);
-        snprintf(t->name, sizeof t->name, "%s", name);
+        t->name = name;
         parse_tensor(&r, t);
     }
     r.s++;
     jspace(&r);
     if (r.s != r.end)
         jfail(&r, "text after the header object");
+    /* Sorted once: duplicates are neighbours, lookups are binary searches. */
+    h->by_name = enc_alloc(h->n, sizeof *h->by_name, "checkpoint header");
+    for (size_t i = 0; i < h->n; i++)
+        h->by_name[i] = &h->t[i];
+    qsort(h->by_name, h->n, sizeof *h->by_name, by_name);
+    for (size_t i = 1; i < h->n; i++)
+        if (strcmp(h->by_name[i - 1]->name, h->by_name[i]->name) == 0)
+            enc_die("%s: tensor %s appears twice", path, h->by_name[i]->name);
+}
+
+static tensor_entry *find_entry(const header *h, const char *name)
+{
+    tensor_entry key = {0}, *pk = &key;
+    key.name = name;
+    tensor_entry **e = h->n ? bsearch(&pk, h->by_name, h->n, sizeof *h->by_name, by_name) : NULL;
+    return e ? *e : NULL;
 }
 
 static const char *meta_get(const header *h, const char *key)
@@ -343,7 +416,6 @@ static FILE *open_checked(header *h, const char *path, const char *format, uint6
     if (fread(text, 1, hl, f) != hl)
         enc_die("%s: truncated header", path);
     parse_header(h, text, hl, path);
-    free(text);
     const char *fmt = meta_get(h, "format");
     if (fmt == NULL || strcmp(fmt, format) != 0)
         enc_die("%s: not a %s file (metadata \"format\" is %s)", path, format,
@@ -375,6 +447,62 @@ static FILE *open_checked(header *h, const char *path, const char *format, uint6
     return f;
 }
 
+/* A metadata value as a float that round-trips its "%.9g" text. */
+static float meta_float(const header *h, const char *key, const char *path)
+{
+    const char *v = meta_get(h, key);
+    double x;
+    if (v == NULL || enc_parse_decimal(v, &x) != 0)
+        enc_die("%s: metadata \"%s\" missing or not a number", path, key);
+    return (float)x;
+}
+
+/* A metadata value of 16 hex digits. */
+static uint64_t meta_hex(const char *v, const char *key, const char *path)
+{
+    uint64_t x = 0;
+    size_t n = strlen(v);
+    if (n != 16)
+        enc_die("%s: metadata \"%s\" is not 16 hex digits", path, key);
+    for (size_t i = 0; i < n; i++) {
+        const char c = v[i];
+        const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            enc_die("%s: metadata \"%s\" is not 16 hex digits", path, key);
+        x = x << 4 | (uint64_t)d;
+    }
+    return x;
+}
+
+void enc_ckpt_check_vocab(const enc_ckpt_meta *meta, const enc_vocab *v, const char *ckpt_path,
+                          const char *vocab_path)
+{
+    if (v->n != meta->cfg.vocab)
+        enc_die("%s has %zu entries, the vocabulary of %s %zu", vocab_path, v->n, ckpt_path,
+                meta->cfg.vocab);
+    if (!meta->has_vocab_digest) {
+        fprintf(stderr,
+                "encoder: note: %s stores no vocabulary digest (an older checkpoint): %s is "
+                "checked by its size only\n",
+                ckpt_path, vocab_path);
+        return;
+    }
+    const uint64_t d = enc_vocab_digest(v);
+    if (d != meta->vocab_digest)
+        enc_die("%s is not the vocabulary %s was trained with (digest %016" PRIx64
+                ", the checkpoint's %016" PRIx64 "): same size, different tokens or order",
+                vocab_path, ckpt_path, d, meta->vocab_digest);
+}
+
+/* The folder part of path joined with name. */
+static void sibling(char *out, size_t cap, const char *path, const char *name)
+{
+    const char *slash = strrchr(path, '/');
+    const int dir = slash ? (int)(slash - path) + 1 : 0;
+    if ((size_t)snprintf(out, cap, "%.*s%s", dir, path, name) >= cap)
+        enc_die("path too long: %s", path);
+}
+
 void enc_ckpt_meta_read(enc_ckpt_meta *meta, const char *path)
 {
     header h;
@@ -397,10 +525,35 @@ void enc_ckpt_meta_read(enc_ckpt_meta *meta, const char *path)
     if (c->pool < 0)
         enc_die("%s: unknown pooling \"%s\" in the metadata (cls, mean, pair)", path, pool);
     meta->has_classifier = c->classes > 0;
+    const char *digest = meta_get(&h, "vocab_digest");
+    if (digest != NULL) {
+        meta->has_vocab_digest = 1;
+        meta->vocab_digest = meta_hex(digest, "vocab_digest", path);
+    }
+    if (meta_get(&h, "steps") != NULL) {
+        enc_schedule *k = &meta->sched;
+        meta->has_schedule = 1;
+        k->steps = meta_uint(&h, "steps", path);
+        k->warmup = meta_uint(&h, "warmup", path);
+        k->batch = meta_uint(&h, "batch", path);
+        k->lr = meta_float(&h, "lr", path);
+        k->weight_decay = meta_float(&h, "weight_decay", path);
+        k->p = meta_float(&h, "p", path);
+    }
     char err[128];
     if (enc_config_check(c, err, sizeof err) != 0)
         enc_die("%s: bad model sizes in the metadata: %s", path, err);
-    free(h.t);
+    header_free(&h);
+    if (meta->has_vocab_digest) {
+        /* The folder's vocabulary must be the one the weights were trained
+         * with, whoever reads the checkpoint next. */
+        char vpath[4096];
+        sibling(vpath, sizeof vpath, path, "vocab.txt");
+        enc_vocab v;
+        enc_vocab_load(&v, vpath);
+        enc_ckpt_check_vocab(meta, &v, path, vpath);
+        enc_vocab_free(&v);
+    }
 }
 
 static void read_floats(FILE *f, const char *path, uint64_t at, float *dst, size_t n,
@@ -418,34 +571,39 @@ void enc_ckpt_load(enc_model *m, const char *path, int allow_new_head)
     header h;
     uint64_t start, len;
     FILE *f = open_checked(&h, path, "gdx-encoder-1", &start, &len);
-    for (size_t i = 0; i < h.n; i++)
-        if (enc_model_find(m, h.t[i].name) == SIZE_MAX)
-            enc_die("%s: tensor %s is not part of this model (does the model need --classes?)",
-                    path, h.t[i].name);
     for (size_t i = 0; i < m->n_tensors; i++) {
         const enc_tensor *t = &m->tensor[i];
-        const tensor_entry *e = NULL;
-        for (size_t j = 0; j < h.n && e == NULL; j++)
-            if (strcmp(h.t[j].name, t->name) == 0)
-                e = &h.t[j];
+        tensor_entry *e = find_entry(&h, t->name);
         if (e == NULL) {
             if (allow_new_head && strncmp(t->name, "classifier.", 11) == 0)
                 continue;
             enc_die("%s: tensor %s is missing", path, t->name);
         }
+        e->used = 1;
         uint64_t want[2] = {t->rows, t->cols};
         int rank = t->cols == 1 ? 1 : 2;
         if (e->rank != rank || e->shape[0] != want[0] || (rank == 2 && e->shape[1] != want[1]))
             enc_die("%s: tensor %s has the wrong shape for this model (model flags differ from "
                     "the checkpoint's?)",
                     path, t->name);
-        read_floats(f, path, start + e->begin, m->param + t->offset, t->rows * t->cols, t->name);
+    }
+    for (size_t i = 0; i < h.n; i++)
+        if (!h.t[i].used)
+            enc_die("%s: tensor %s is not part of this model (does the model need --classes?)",
+                    path, h.t[i].name);
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const enc_tensor *t = &m->tensor[i];
+        const tensor_entry *e = find_entry(&h, t->name);
+        if (e != NULL)
+            read_floats(f, path, start + e->begin, m->param + t->offset, t->rows * t->cols,
+                        t->name);
     }
     fclose(f);
-    free(h.t);
+    header_free(&h);
 }
 
-void enc_opt_load(float *mom, float *vel, size_t n, uint64_t *step, const char *path)
+void enc_opt_load(float *mom, float *vel, size_t n, uint64_t *step, uint64_t *digest,
+                  const char *path)
 {
     header h;
     uint64_t start, len;
@@ -455,7 +613,15 @@ void enc_opt_load(float *mom, float *vel, size_t n, uint64_t *step, const char *
         enc_die("%s: optimizer state does not match the model (%zu parameters)", path, n);
     read_floats(f, path, start + h.t[0].begin, mom, n, "adam.m");
     read_floats(f, path, start + h.t[1].begin, vel, n, "adam.v");
+    /* A second moment is a running mean of squares: a negative one would
+     * make sqrt(v) NaN and the next update poison every weight. */
+    for (size_t i = 0; i < n; i++)
+        if (vel[i] < 0.0f)
+            enc_die("%s: adam.v[%zu] is %g: a second moment cannot be negative", path, i,
+                    (double)vel[i]);
     *step = meta_uint(&h, "step", path);
+    const char *d = meta_get(&h, "model_digest");
+    *digest = d ? meta_hex(d, "model_digest", path) : 0;
     fclose(f);
-    free(h.t);
+    header_free(&h);
 }

@@ -23,15 +23,9 @@ int cli_given(const char *name)
 
 static double parse_number(const char *text, const cli_flag *f)
 {
-    char *end;
-    errno = 0;
-    /* Decimal only: strtod would also take hex, "inf" and "nan". */
-    for (const char *p = text; *p; p++)
-        if (!strchr("0123456789+-.eE", *p))
-            enc_die("--%s: \"%s\" is not a decimal number", f->name, text);
-    double x = strtod(text, &end);
-    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(x))
-        enc_die("--%s: \"%s\" is not a number", f->name, text);
+    double x;
+    if (enc_parse_decimal(text, &x) != 0)
+        enc_die("--%s: \"%s\" is not a finite decimal number", f->name, text);
     if (x < f->lo || x > f->hi)
         enc_die("--%s: %s is outside [%g, %g]", f->name, text, f->lo, f->hi);
     if ((f->kind == CLI_SIZE || f->kind == CLI_U64) && x != floor(x))

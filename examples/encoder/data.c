@@ -2,11 +2,14 @@
 #define _POSIX_C_SOURCE 200809L
 #include "data.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "atomic.h"
 
@@ -427,39 +430,103 @@ static int class_of(enc_task *t, const char *label, int add)
     return (int)t->n_classes++;
 }
 
+/* Column names a header line's first field is taken for (any case). */
+static int is_column_name(const char *s)
+{
+    static const char *const names[] = {"label", "labels", "class", "category", "target",
+                                        "gold", "score", "y", "tag"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcasecmp(s, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Removes the spaces around a label in place: "animal " and "animal" are one
+ * class, as a reader of the file would take them. */
+static char *trim_spaces(char *s)
+{
+    while (*s == ' ')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == ' ')
+        s[--n] = '\0';
+    return s;
+}
+
+/* Splits line at tabs into at most 4 fields; returns how many. */
+static size_t split_fields(char *line, char **field)
+{
+    size_t nf = 0;
+    for (char *p = line; nf < 4;) {
+        field[nf++] = p;
+        char *tab = strchr(p, '\t');
+        if (tab == NULL)
+            break;
+        *tab = '\0';
+        p = tab + 1;
+    }
+    return nf;
+}
+
+/* A regression label: a strict decimal (no hex, inf or nan) that stays
+ * finite as a float. */
+static float parse_target(const char *label, const char *path, size_t lineno)
+{
+    double x;
+    if (enc_parse_decimal(label, &x) != 0)
+        enc_die("%s:%zu: label \"%s\" is not a finite decimal number", path, lineno, label);
+    if (fabs(x) > FLT_MAX)
+        enc_die("%s:%zu: label %s is out of the range of a float (|x| <= %g)", path, lineno,
+                label, (double)FLT_MAX);
+    return (float)x;
+}
+
+/* Whether line 1 (its label field) is a header naming the columns: a column
+ * name such as "label"; with regression also any word (a first letter, not
+ * inf or nan, which stay errors: no label may be them). */
+static int looks_like_header(const char *label, int regression)
+{
+    if (is_column_name(label))
+        return 1;
+    return regression && isalpha((unsigned char)label[0]) && strncasecmp(label, "inf", 3) != 0 &&
+           strncasecmp(label, "nan", 3) != 0;
+}
+
+/* TSV lines are cut at 256 tokens a text anyway; 1 MiB bounds the memory a
+ * line (or a file without newlines) can take. */
+enum { TSV_MAX_LINE = 1u << 20 };
+
 static void read_tsv(enc_task *t, enc_dataset *d, const enc_vocab *v, const char *path,
                      int regression, int is_train)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        enc_die("%s: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t lcap = 0, lineno = 0, cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        if ((size_t)len != strlen(line))
-            enc_die("%s:%zu: NUL byte in the line", path, lineno);
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = '\0';
-        if (len == 0)
+    enc_lines r;
+    enc_lines_open(&r, path, TSV_MAX_LINE);
+    size_t cap = 0;
+    char header_label[64] = "";
+    while (enc_lines_next(&r)) {
+        const size_t lineno = r.lineno;
+        if (r.len == 0)
             enc_die("%s:%zu: empty line", path, lineno);
         char *field[4];
-        size_t nf = 0;
-        for (char *p = line; nf < 4;) {
-            field[nf++] = p;
-            char *tab = strchr(p, '\t');
-            if (tab == NULL)
-                break;
-            *tab = '\0';
-            p = tab + 1;
-        }
+        const size_t nf = split_fields(r.buf, field);
         if (nf < 2 || nf > 3)
             enc_die("%s:%zu: expected label<TAB>text or label<TAB>text_a<TAB>text_b, got %zu "
                     "fields",
                     path, lineno, nf);
-        int pair = nf == 3;
-        if (t->train.n == 0 && d == &t->train && lineno == 1)
+        char *label = trim_spaces(field[0]);
+        if (lineno == 1 && looks_like_header(label, regression)) {
+            snprintf(header_label, sizeof header_label, "%s", label);
+            fprintf(stderr, "encoder: note: %s: line 1 (first field \"%s\") is taken for a "
+                            "header naming the columns and skipped\n",
+                    path, header_label);
+            continue;
+        }
+        if (header_label[0] != '\0' && strcmp(label, header_label) == 0)
+            enc_die("%s:%zu: label \"%s\" is also line 1's, which was taken for a header; "
+                    "rename the class or the header",
+                    path, lineno, label);
+        const int pair = nf == 3;
+        if (d == &t->train && d->n == 0)
             t->pair = pair;
         else if (pair != t->pair)
             enc_die("%s:%zu: %s, but the training file's first line is %s", path, lineno,
@@ -467,32 +534,23 @@ static void read_tsv(enc_task *t, enc_dataset *d, const enc_vocab *v, const char
         for (size_t i = 1; i < nf; i++)
             if (field[i][0] == '\0')
                 enc_die("%s:%zu: empty text", path, lineno);
-        int label = 0;
+        int cls = 0;
         float target = 0.0f;
         if (regression) {
-            char *end;
-            errno = 0;
-            double x = strtod(field[0], &end);
-            if (end == field[0] || *end != '\0' || errno != 0 || !isfinite(x))
-                enc_die("%s:%zu: label \"%s\" is not a finite number", path, lineno, field[0]);
-            target = (float)x;
+            target = parse_target(label, path, lineno);
         } else {
-            if (field[0][0] == '\0')
+            if (label[0] == '\0')
                 enc_die("%s:%zu: empty label", path, lineno);
-            label = class_of(t, field[0], is_train);
-            if (label == -1)
+            cls = class_of(t, label, is_train);
+            if (cls == -1)
                 enc_die("%s:%zu: label \"%s\" does not occur in the training file", path, lineno,
-                        field[0]);
-            if (label == -2)
+                        label);
+            if (cls == -2)
                 enc_die("%s:%zu: more than 4096 classes", path, lineno);
         }
-        push_example(d, &cap, v, field[1], pair ? field[2] : NULL, label, target);
+        push_example(d, &cap, v, field[1], pair ? field[2] : NULL, cls, target);
     }
-    free(line);
-    int err = ferror(f);
-    fclose(f);
-    if (err)
-        enc_die("%s: read error", path);
+    enc_lines_close(&r);
     if (d->n == 0)
         enc_die("%s: no examples", path);
 }

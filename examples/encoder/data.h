@@ -88,10 +88,16 @@ void enc_task_supersense(enc_task *t, const enc_wordnet *wn, const enc_vocab *v,
  * validation and test pairs, with A from the held-out splits. */
 void enc_task_hypernymy(enc_task *t, const enc_wordnet *wn, const enc_vocab *v, size_t pool);
 /* A user's task: lines `label<TAB>text` or `label<TAB>text_a<TAB>text_b`
- * (one form per file; a first line `label<TAB>...` naming columns is not
- * special: every line is data).  Classes are the training file's labels in
- * order of first appearance; with regression, labels are numbers.  Bad lines
- * end the program with the file, line number and reason. */
+ * (one form per file).  Each file must be a regular file; lines are capped
+ * at 1 MiB.  Labels lose the spaces around them.  A first line that names
+ * the columns is detected and skipped with a note on stderr: a first label
+ * that is a column name (label, labels, class, category, target, gold,
+ * score, y, tag, in any case), which then must not occur as a label anywhere
+ * in the file; with regression also a first label that is a word (starts
+ * with a letter; inf and nan stay errors).  Classes are the training file's labels in order of
+ * first appearance; with regression, labels are strict decimals (no hex,
+ * inf or nan) finite as a float.  Bad lines end the program with the file,
+ * line number and reason, as does a read error. */
 void enc_task_tsv(enc_task *t, const enc_vocab *v, const char *train, const char *val,
                   const char *test, int regression);
 void enc_task_free(enc_task *t);

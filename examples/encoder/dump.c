@@ -121,6 +121,7 @@ int enc_cmd_dump(int argc, char **argv)
         return 0;
     if (ckpt == NULL || out == NULL)
         enc_die("dump: --ckpt and --out are required");
+    enc_check_writable(out);
     int cls = strcmp(mode, "cls") == 0;
     if (!cls && strcmp(mode, "mlm") != 0)
         enc_die("--mode %s: expected mlm or cls", mode);

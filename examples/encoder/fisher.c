@@ -113,6 +113,53 @@ static void write_sites(FILE *out, void *user)
     }
 }
 
+#ifdef ENC_MPI
+/* Every rank must hold the same weights and vocabulary and run the same
+ * settings, or the reduction would add up estimates of different things
+ * into one file.  Rank 0's digests are broadcast; a rank that differs says
+ * in what, and every rank ends with status 1 before the pass. */
+static void agree(const enc_model *m, const enc_vocab *v, float fraction, uint64_t seed,
+                  size_t n_use, size_t n_corpus, float p_max, float p_min, size_t rank)
+{
+    static const char *const what[] = {"the checkpoint's weights", "the vocabulary",
+                                       "--fraction", "--seed", "the corpus (WordNet)",
+                                       "--p-max/--p-min", "the model sizes"};
+    enum { N = sizeof what / sizeof *what };
+    uint32_t fb, pa, pb;
+    memcpy(&fb, &fraction, sizeof fb);
+    memcpy(&pa, &p_max, sizeof pa);
+    memcpy(&pb, &p_min, sizeof pb);
+    const enc_config *c = &m->cfg;
+    const uint64_t sizes[] = {c->vocab, c->hidden, c->layers, c->heads, c->ffn, c->max_len};
+    unsigned long long mine[N] = {
+        enc_digest(ENC_DIGEST_INIT, m->param, m->n_params * sizeof *m->param),
+        enc_vocab_digest(v),
+        fb,
+        seed,
+        (uint64_t)n_corpus << 32 ^ n_use,
+        (uint64_t)pa << 32 | pb,
+        enc_digest(ENC_DIGEST_INIT, sizes, sizeof sizes),
+    };
+    unsigned long long root[N];
+    memcpy(root, mine, sizeof root);
+    MPI_Bcast(root, N, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    int differ = 0;
+    for (int i = 0; i < N; i++)
+        if (mine[i] != root[i]) {
+            fprintf(stderr, "encoder: rank %zu: %s differ(s) from rank 0's\n", rank, what[i]);
+            differ = 1;
+        }
+    int any = 0;
+    MPI_Allreduce(&differ, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) {
+        MPI_Finalize();
+        enc_die("rank %zu: the ranks do not agree on the weights and settings (see above); no "
+                "Fisher file is written",
+                rank);
+    }
+}
+#endif
+
 int enc_cmd_fisher(int argc, char **argv)
 {
     const char *ckpt = NULL, *wordnet = "/usr/share/wordnet", *out = NULL, *plan_out = NULL;
@@ -161,18 +208,24 @@ int enc_cmd_fisher(int argc, char **argv)
     if (plan_out)
         snprintf(plan_path, sizeof plan_path, "%s", plan_out);
 
+    /* The outputs are checked before the pass, not after it. */
+    if (rank == 0) {
+        enc_check_writable(fisher_path);
+        enc_check_writable(plan_path);
+        enc_check_writable(sites_path);
+    }
     enc_ckpt_meta meta;
-    enc_path(path, sizeof path, ckpt, "model.safetensors");
-    enc_ckpt_meta_read(&meta, path);
+    char model_path[4096];
+    enc_path(model_path, sizeof model_path, ckpt, "model.safetensors");
+    enc_ckpt_meta_read(&meta, model_path);
     meta.cfg.classes = 0;
     enc_model m;
     enc_model_create(&m, &meta.cfg);
-    enc_ckpt_load(&m, path, 0);
+    enc_ckpt_load(&m, model_path, 0);
     enc_vocab v;
     enc_path(path, sizeof path, ckpt, "vocab.txt");
     enc_vocab_load(&v, path);
-    if (v.n != m.cfg.vocab)
-        enc_die("%s has %zu entries, the checkpoint's vocabulary %zu", path, v.n, m.cfg.vocab);
+    enc_ckpt_check_vocab(&meta, &v, model_path, path);
     enc_wordnet wn;
     enc_wordnet_read(&wn, wordnet);
     enc_corpus train;
@@ -191,6 +244,8 @@ int enc_cmd_fisher(int argc, char **argv)
     int *dense = enc_alloc(m.n_tensors, sizeof *dense, "tensor flags");
     mark_dense(&m, dense);
 
+    if (train.n == 0)
+        enc_die("%s: no training glosses", wordnet);
     size_t n_use = (size_t)floor((double)fraction * (double)train.n + 0.5);
     n_use = n_use ? n_use : 1;
     size_t *perm = enc_alloc(train.n, sizeof *perm, "subsample");
@@ -198,6 +253,9 @@ int enc_cmd_fisher(int argc, char **argv)
         perm[i] = i;
     enc_rng pr = enc_rng_make(seed, 0x66697368ull);
     enc_shuffle(perm, train.n, &pr);
+#ifdef ENC_MPI
+    agree(&m, &v, fraction, seed, n_use, train.n, p_max, p_min, rank);
+#endif
     if (rank == 0)
         printf("Fisher of the MLM loss: %zu sequences (%.2f %% of %zu), batch of one, %zu "
                "process(es)\n",
@@ -241,7 +299,10 @@ int enc_cmd_fisher(int argc, char **argv)
         return 0;
     }
 #endif
-    enc_gd(gd_fisher_save(f, fisher_path), "gd_fisher_save");
+    int rc = gd_fisher_save(f, fisher_path);
+    if (rc != GD_OK)
+        enc_die("%s: cannot save the Fisher file: %s (%s)", fisher_path, gd_error_name(rc),
+                gd_strerror(rc));
     printf("Fisher file: %s\n", fisher_path);
 
     const size_t ns = enc_n_sites(&m.cfg);
@@ -256,7 +317,10 @@ int enc_cmd_fisher(int argc, char **argv)
     }
     enc_gd(gd_plan_compute(plan, GD_RULE_RANK_LINEAR, p_max, p_min), "gd_plan_compute");
     enc_gd(gd_plan_get_all(plan, rates, ns), "gd_plan_get_all");
-    enc_gd(gd_plan_save(plan, plan_path), "gd_plan_save");
+    rc = gd_plan_save(plan, plan_path);
+    if (rc != GD_OK)
+        enc_die("%s: cannot save the plan: %s (%s)", plan_path, gd_error_name(rc),
+                gd_strerror(rc));
     printf("\nsite scores (GD_REDUCE_TENSOR_MEAN) and the guided plan (rank-linear %.3g -> %.3g):\n",
            (double)p_max, (double)p_min);
     printf("%-4s %-42s %12s %8s %16s\n", "site", "name", "score", "p", "score w/o LN");

@@ -48,6 +48,13 @@ double enc_adamw_step(enc_adamw *o, enc_model *m)
     for (size_t i = 0; i < o->n; i++)
         ss += (double)m->grad[i] * m->grad[i];
     double norm = sqrt(ss);
+    /* A NaN or Inf gradient would poison every weight (and the second
+     * moments) in this update, and the next checkpoint would save them over
+     * the last good one: stop before touching anything. */
+    if (!isfinite(norm))
+        enc_die("step %llu: the gradient norm is %g (not finite): stopping before the update, "
+                "saving nothing; an earlier checkpoint, if any, is kept (a smaller --lr?)",
+                (unsigned long long)o->step + 1, norm);
     float scale = norm > o->clip ? (float)(o->clip / norm) : 1.0f;
     float lr = enc_adamw_rate(o);
     o->step++;

@@ -24,7 +24,8 @@ void enc_adamw_free(enc_adamw *o);
 /* The learning rate of the next update. */
 float enc_adamw_rate(const enc_adamw *o);
 /* One update of m's parameters from m's gradients; returns the gradient
- * norm before clipping. */
+ * norm before clipping.  A gradient norm that is not finite ends the
+ * program (status 1) before anything is changed. */
 double enc_adamw_step(enc_adamw *o, enc_model *m);
 
 #endif /* ENC_OPTIM_H */

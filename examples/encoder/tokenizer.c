@@ -211,27 +211,22 @@ void enc_vocab_save(const enc_vocab *v, const char *path)
 
 void enc_vocab_load(enc_vocab *v, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        enc_die("%s: %s", path, strerror(errno));
+    enum { MAX_TOKEN = 255 };
+    enc_lines r;
+    enc_lines_open(&r, path, MAX_TOKEN);
     memset(v, 0, sizeof *v);
     size_t cap = 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &lcap, f)) >= 0) {
-        size_t lineno = v->n + 1;
-        if (len > 0 && line[len - 1] == '\n')
-            line[--len] = '\0';
-        if (len == 0 || (size_t)len != strlen(line) || len > 255)
-            enc_die("%s:%zu: a vocabulary line must hold one token of 1 to 255 bytes", path,
-                    lineno);
-        for (ssize_t i = 0; i < len; i++)
+    while (enc_lines_next(&r)) {
+        const char *line = r.buf;
+        if (r.len == 0)
+            enc_die("%s:%zu: a vocabulary line must hold one token of 1 to %d bytes", path,
+                    r.lineno, MAX_TOKEN);
+        for (size_t i = 0; i < r.len; i++)
             if (is_blank((unsigned char)line[i]))
-                enc_die("%s:%zu: blank inside a token", path, lineno);
+                enc_die("%s:%zu: blank inside a token", path, r.lineno);
         if (v->n < ENC_N_SPECIAL && strcmp(line, specials[v->n]) != 0)
             enc_die("%s:%zu: expected %s (the first five lines are the special tokens)", path,
-                    lineno, specials[v->n]);
+                    r.lineno, specials[v->n]);
         if (v->n == UINT32_MAX / 2)
             enc_die("%s: too many tokens", path);
         if (v->n == cap) {
@@ -240,17 +235,22 @@ void enc_vocab_load(enc_vocab *v, const char *path)
         }
         v->tok[v->n++] = dup_or_die(line);
     }
-    free(line);
-    int err = ferror(f);
-    fclose(f);
-    if (err)
-        enc_die("%s: read error", path);
+    enc_lines_close(&r);
     if (v->n <= ENC_N_SPECIAL)
         enc_die("%s: no tokens besides the specials", path);
     vocab_index(v);
     for (size_t id = 0; id < v->n; id++)
         if (enc_vocab_id(v, v->tok[id], strlen(v->tok[id])) != id)
             enc_die("%s:%zu: duplicate token \"%s\"", path, id + 1, v->tok[id]);
+}
+
+uint64_t enc_vocab_digest(const enc_vocab *v)
+{
+    /* Each token with its NUL: the id order and the token bytes both count. */
+    uint64_t h = ENC_DIGEST_INIT;
+    for (size_t i = 0; i < v->n; i++)
+        h = enc_digest(h, v->tok[i], strlen(v->tok[i]) + 1);
+    return h;
 }
 
 void enc_vocab_free(enc_vocab *v)

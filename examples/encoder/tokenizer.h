@@ -34,6 +34,9 @@ void enc_vocab_build(enc_vocab *v, const char *const *texts, size_t n, size_t si
 void enc_vocab_save(const enc_vocab *v, const char *path);
 void enc_vocab_load(enc_vocab *v, const char *path);
 void enc_vocab_free(enc_vocab *v);
+/* A digest of the tokens in id order (checkpoints store it: a vocabulary
+ * with two lines swapped has another digest). */
+uint64_t enc_vocab_digest(const enc_vocab *v);
 
 /* The id of a token, or ENC_UNK. */
 uint32_t enc_vocab_id(const enc_vocab *v, const char *tok, size_t len);

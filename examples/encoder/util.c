@@ -3,12 +3,16 @@
 #include "util.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gdropout/gdropout.h>
 
@@ -121,4 +125,104 @@ int enc_name_index(const char *const *names, int n, const char *name)
         if (strcmp(name, names[i]) == 0)
             return i;
     return -1;
+}
+
+int enc_parse_decimal(const char *text, double *out)
+{
+    /* strtod alone would also take hex, "inf", "nan" and leading blanks. */
+    if (text[0] == '\0')
+        return -1;
+    for (const char *p = text; *p; p++)
+        if (!strchr("0123456789+-.eE", *p))
+            return -1;
+    char *end;
+    errno = 0;
+    const double x = strtod(text, &end);
+    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(x))
+        return -1;
+    *out = x;
+    return 0;
+}
+
+uint64_t enc_digest(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return enc_mix64(h);
+}
+
+FILE *enc_open_regular(const char *path, size_t *size)
+{
+    /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer before
+     * its type could be checked; cleared again for the reads. */
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        enc_die("%s: %s", path, strerror(errno));
+    struct stat st;
+    const int flags = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        enc_die("%s: not a regular file (a folder, device, FIFO or socket); refusing to read it",
+                path);
+    }
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        close(fd);
+        enc_die("%s: %s", path, strerror(errno));
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (f == NULL) {
+        close(fd);
+        enc_die("%s: %s", path, strerror(errno));
+    }
+    if (size)
+        *size = (size_t)st.st_size;
+    return f;
+}
+
+void enc_lines_open(enc_lines *r, const char *path, size_t max_len)
+{
+    memset(r, 0, sizeof *r);
+    r->f = enc_open_regular(path, NULL);
+    r->path = path;
+    r->max = max_len;
+    r->buf = enc_alloc(enc_mul(1, max_len) + 2, 1, "a line buffer");
+}
+
+int enc_lines_next(enc_lines *r)
+{
+    size_t n = 0;
+    int c;
+    errno = 0;
+    while ((c = getc(r->f)) != EOF && c != '\n') {
+        if (c == '\0')
+            enc_die("%s:%zu: NUL byte in the line", r->path, r->lineno + 1);
+        if (n == r->max + 1) /* room for a '\r' that a "\r\n" ending drops */
+            enc_die("%s:%zu: line longer than %zu bytes", r->path, r->lineno + 1, r->max);
+        r->buf[n++] = (char)c;
+    }
+    if (c == EOF) {
+        if (ferror(r->f))
+            enc_die("%s:%zu: read error: %s", r->path, r->lineno + 1,
+                    strerror(errno ? errno : EIO));
+        if (n == 0)
+            return 0;
+    }
+    if (n > 0 && r->buf[n - 1] == '\r')
+        n--;
+    if (n > r->max)
+        enc_die("%s:%zu: line longer than %zu bytes", r->path, r->lineno + 1, r->max);
+    r->buf[n] = '\0';
+    r->len = n;
+    r->lineno++;
+    return 1;
+}
+
+void enc_lines_close(enc_lines *r)
+{
+    fclose(r->f);
+    free(r->buf);
+    memset(r, 0, sizeof *r);
 }

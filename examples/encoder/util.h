@@ -28,6 +28,42 @@ size_t enc_mul(size_t a, size_t b);
 /* A libgdropout call that cannot fail unless the trainer has a bug. */
 void enc_gd(int rc, const char *what);
 
+/* Strict decimal number: optional sign, digits, '.', exponent; no hex, no
+ * "inf"/"nan", no blanks, finite as a double.  Returns 0 and *out, or -1.
+ * The one rule for numeric flags (cli.c) and numeric labels (data.c). */
+int enc_parse_decimal(const char *text, double *out);
+
+/* A 64-bit digest (FNV-1a, then a splitmix64 finish) of bytes p[0..n),
+ * chained from h (start with ENC_DIGEST_INIT).  For detecting a mismatch
+ * (a swapped vocabulary, ranks with different weights), not an attacker. */
+#define ENC_DIGEST_INIT 0xcbf29ce484222325ull
+uint64_t enc_digest(uint64_t h, const void *p, size_t n);
+
+/* Opens path for reading, refusing anything but a regular file (a FIFO is
+ * refused without waiting for a writer, a device such as /dev/zero without
+ * reading it).  Ends the program with a message naming path on failure.
+ * *size (if not NULL) receives the file's size. */
+FILE *enc_open_regular(const char *path, size_t *size);
+
+/* Reading a text file line by line, telling a read error or an exhausted
+ * memory from the end of the file, with a cap on the line length. */
+typedef struct enc_lines {
+    FILE *f;
+    const char *path;
+    char *buf;      /* the current line, NUL-terminated, without '\n' or "\r\n" */
+    size_t len;     /* its length */
+    size_t lineno;  /* 1-based number of the current line */
+    size_t max;     /* longest line accepted, in bytes */
+} enc_lines;
+
+/* enc_open_regular, then reading lines of at most max_len bytes. */
+void enc_lines_open(enc_lines *r, const char *path, size_t max_len);
+/* The next line into r->buf: returns 1, or 0 at the end of the file.  A
+ * read error, a line over r->max bytes or a NUL byte in a line ends the
+ * program with the file and line number. */
+int enc_lines_next(enc_lines *r);
+void enc_lines_close(enc_lines *r);
+
 /* splitmix64: a stateless mix for hashing and seeding. */
 static inline uint64_t enc_mix64(uint64_t x)
 {

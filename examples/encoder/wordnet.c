@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -147,29 +148,22 @@ static void read_file(builder *b, const char *dir, const char *name, char file_p
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
         enc_die("WordNet folder name too long: %s", dir);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
+    if (access(path, F_OK) != 0)
         enc_die("%s: %s (install Debian's wordnet-base package: apt-get install wordnet-base, "
                 "or pass --wordnet DIR)",
                 path, strerror(errno));
+    /* The longest line of WordNet 3.0's data files is under 16 KiB. */
+    enc_lines r;
+    enc_lines_open(&r, path, 1u << 16);
     line_ctx c = {path, 0};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
     size_t before = b->wn->n;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        c.lineno++;
-        if ((size_t)len != strlen(line))
-            bad_line(&c, "NUL byte in the line");
-        if (line[0] == ' ' || line[0] == '\n')
+    while (enc_lines_next(&r)) {
+        c.lineno = r.lineno;
+        if (r.len == 0 || r.buf[0] == ' ')
             continue; /* the license header lines start with two spaces */
-        parse_line(b, line, &c, file_pos);
+        parse_line(b, r.buf, &c, file_pos);
     }
-    int err = ferror(f);
-    free(line);
-    fclose(f);
-    if (err)
-        enc_die("%s: read error", path);
+    enc_lines_close(&r);
     if (b->wn->n == before)
         enc_die("%s: no synsets (is this a WordNet data file?)", path);
 }
