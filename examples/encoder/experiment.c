@@ -205,35 +205,6 @@ static int is_done(const done_set *d, const char *key)
     return 0;
 }
 
-/* Appends buf[0..n) to fd whole or not at all; any failure cuts the file
- * back to where it was and ends the program naming path. */
-static void append_whole(int fd, const char *path, const char *buf, size_t n)
-{
-    off_t at = lseek(fd, 0, SEEK_END);
-    if (at < 0)
-        enc_die("%s: %s", path, strerror(errno));
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, buf + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : ENOSPC;
-            if (ftruncate(fd, at) != 0)
-                enc_die("%s: write failed (%s) and the partial row could not be cut: %s", path,
-                        strerror(e), strerror(errno));
-            enc_die("%s: write failed: %s (the file holds only whole rows)", path, strerror(e));
-        }
-        done += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        int e = errno;
-        if (ftruncate(fd, at) == 0)
-            fsync(fd);
-        enc_die("%s: fsync failed: %s (the last row was cut back off)", path, strerror(e));
-    }
-}
-
 /* Opens path for appending, locked against a second writer, with the header
  * if it is new. */
 static int open_locked(const char *path, const char *header)
@@ -248,7 +219,7 @@ static int open_locked(const char *path, const char *header)
         enc_die("%s: another process is writing it (%s)", path, strerror(errno));
     off_t end = lseek(fd, 0, SEEK_END);
     if (end == 0 && header != NULL)
-        append_whole(fd, path, header, strlen(header));
+        enc_append_durable(path, header, strlen(header));
     return fd;
 }
 
@@ -439,6 +410,12 @@ int enc_cmd_experiment(int argc, char **argv)
             enc_die("--tasks: unknown task \"%s\" (supersense, hypernymy, tsv)", tok);
         task_names[n_tasks++] = tok;
     }
+    /* The outputs, locked, before the loading (not for --export). */
+    const int fd = export_dir ? -1 : open_locked(out, COLUMNS);
+    const int cfd = curves && !export_dir
+                        ? open_locked(curves, "task\tfraction\tseed\tregime\trate\tstep\t"
+                                              "train_loss\tval\tlr\n")
+                        : -1;
     enc_vocab v;
     enc_config cfg;
     float *pre = enc_load_pretrained(&cfg, &v, ckpt, 2);
@@ -478,10 +455,6 @@ int enc_cmd_experiment(int argc, char **argv)
     config_digest(config, sizeof config, &base, pools, pool_n, scratch_lr, plan,
                   enc_n_sites(&cfg), pre, n_encoder);
 
-    const int fd = open_locked(out, COLUMNS);
-    const int cfd = curves ? open_locked(curves, "task\tfraction\tseed\tregime\trate\tstep\t"
-                                                 "train_loss\tval\tlr\n")
-                           : -1;
     char lr_s[32], scratch_lr_s[32]; /* as the rows write them */
     snprintf(lr_s, sizeof lr_s, "%.9g", (double)base.lr);
     snprintf(scratch_lr_s, sizeof scratch_lr_s, "%.9g", (double)scratch_lr);
@@ -573,7 +546,7 @@ int enc_cmd_experiment(int argc, char **argv)
         if (cmem != NULL) { /* the curve first: a row marks a finished run */
             if (fclose(cmem) != 0)
                 enc_die("out of memory for the curves");
-            append_whole(cfd, curves, cbuf, clen);
+            enc_append_durable(curves, cbuf, clen);
             free(cbuf);
         }
         char row[ROW_MAX];
@@ -586,7 +559,7 @@ int enc_cmd_experiment(int argc, char **argv)
             res.val_acc, res.val_f1, res.test_acc, res.test_f1, res.seconds, config);
         if (len < 0 || len >= (int)sizeof row)
             enc_die("a results row over %d bytes (task name too long?)", ROW_MAX);
-        append_whole(fd, out, row, (size_t)len);
+        enc_append_durable(out, row, (size_t)len);
         ran++;
         double el = enc_now() - t0;
         printf("[%zu/%zu] %s %s seed %llu %s:%s val %.4f test %.4f train loss %.3f "

@@ -436,10 +436,15 @@ int enc_cmd_finetune(int argc, char **argv)
         enc_die("--regime %s needs --plan FILE", regime_s);
     char path[4096];
     if (save != NULL) { /* fail before the work, not after it */
-        enc_path(path, sizeof path, save, "model.safetensors");
         if (mkdir(save, 0777) != 0 && errno != EEXIST)
             enc_die("--save %s: cannot create the folder: %s", save, strerror(errno));
+        enc_path(path, sizeof path, save, "vocab.txt");
+        enc_check_writable(path);
+        enc_path(path, sizeof path, save, "model.safetensors");
+        enc_check_writable(path);
     }
+    if (pred_path != NULL)
+        enc_check_writable(pred_path);
     if (threads)
         openblas_set_num_threads((int)threads);
     enc_vocab v;
@@ -469,7 +474,9 @@ int enc_cmd_finetune(int argc, char **argv)
            r.train_loss, r.best_train_loss, metric, r.val_acc, r.val_f1, metric, r.test_acc,
            r.test_f1, r.seconds);
     if (save != NULL) {
-        enc_ckpt_meta meta = {cfg, r.best_step, seed, 1};
+        enc_ckpt_meta meta = {0};
+        meta.cfg = cfg, meta.step = r.best_step, meta.seed = seed, meta.has_classifier = 1;
+        meta.has_vocab_digest = 1, meta.vocab_digest = enc_vocab_digest(&v);
         enc_ckpt_save(&m, &meta, path);
         enc_path(path, sizeof path, save, "vocab.txt");
         enc_vocab_save(&v, path);

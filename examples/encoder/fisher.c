@@ -69,13 +69,13 @@ static void mark_dense(const enc_model *m, int *dense)
 
 /* Score of a site from its tensors' element means, LayerNorm tensors left
  * out: the ranking the calibration suggested showing beside the paper's. */
-static double score_without_norms(const enc_model *m, gd_fisher *f, size_t site)
+static double score_without_norms(const enc_model *m, gd_fisher *f, size_t site, int rule)
 {
     double sum = 0.0;
     size_t n = 0;
     for (size_t i = 0; i < m->n_tensors; i++) {
         const enc_tensor *t = &m->tensor[i];
-        if (t->site != site || strstr(t->name, "LayerNorm") != NULL)
+        if (enc_tensor_site(m, i, rule) != site || strstr(t->name, "LayerNorm") != NULL)
             continue;
         size_t numel = t->rows * t->cols;
         float *est = enc_alloc(numel, sizeof *est, "Fisher estimate");
@@ -95,6 +95,7 @@ typedef struct site_table {
     gd_fisher *f;
     const float *scores, *rates;
     size_t n;
+    int rule;
 } site_table;
 
 /* The table as TSV, for figures: site, name, layer (-1: embeddings), kind,
@@ -109,7 +110,7 @@ static void write_sites(FILE *out, void *user)
         enc_site_name(s, name, sizeof name);
         fprintf(out, "%zu\t%s\t%d\t%s\t%.9g\t%.9g\t%.9g\n", s, name,
                 s == 0 ? -1 : (int)((s - 1) / 3), s == 0 ? "embeddings" : kind[(s - 1) % 3],
-                (double)t->scores[s], score_without_norms(t->m, t->f, s), (double)t->rates[s]);
+                (double)t->scores[s], score_without_norms(t->m, t->f, s, t->rule), (double)t->rates[s]);
     }
 }
 
@@ -163,7 +164,7 @@ static void agree(const enc_model *m, const enc_vocab *v, float fraction, uint64
 int enc_cmd_fisher(int argc, char **argv)
 {
     const char *ckpt = NULL, *wordnet = "/usr/share/wordnet", *out = NULL, *plan_out = NULL;
-    const char *sites_out = NULL;
+    const char *sites_out = NULL, *rule_s = "module";
     float fraction = 0.01f, p_max = 0.1f, p_min = 0.0f;
     uint64_t seed = 7;
     size_t threads = 0, log_every = 100;
@@ -175,6 +176,7 @@ int enc_cmd_fisher(int argc, char **argv)
         {"out", CLI_STR, &out, 0, 0, "Fisher file [CKPT/fisher.safetensors]"},
         {"plan", CLI_STR, &plan_out, 0, 0, "plan file [CKPT/guided.plan]"},
         {"sites", CLI_STR, &sites_out, 0, 0, "site table TSV [CKPT/fisher-sites.tsv]"},
+        {"site-rule", CLI_STR, &rule_s, 0, 0, "tensors to sites: module (Hugging Face's modules) or traced (data flow, as gdropout.torch)"},
         {"p-max", CLI_FLOAT, &p_max, 0, 1, "rate of the least informative site"},
         {"p-min", CLI_FLOAT, &p_min, 0, 1, "rate of the most informative site"},
         {"threads", CLI_SIZE, &threads, 0, 256, "OpenBLAS threads (0: default)"},
@@ -185,6 +187,10 @@ int enc_cmd_fisher(int argc, char **argv)
         return 0;
     if (ckpt == NULL)
         enc_die("fisher: --ckpt DIR is required");
+    static const char *const rules[] = {"module", "traced"};
+    const int rule = enc_name_index(rules, 2, rule_s);
+    if (rule < 0)
+        enc_die("--site-rule %s: expected module or traced", rule_s);
     if (p_min > p_max)
         enc_die("fisher: --p-min %g is above --p-max %g", (double)p_min, (double)p_max);
     if (threads)
@@ -237,8 +243,9 @@ int enc_cmd_fisher(int argc, char **argv)
     for (size_t i = 0; i < m.n_tensors; i++) {
         const enc_tensor *t = &m.tensor[i];
         size_t id;
+        const size_t site = enc_tensor_site(&m, i, rule);
         enc_gd(gd_fisher_add_tensor(f, t->name, t->rows * t->cols,
-                                    t->site == SIZE_MAX ? gd_none() : t->site, &id),
+                                    site == SIZE_MAX ? gd_none() : site, &id),
                "gd_fisher_add_tensor");
     }
     int *dense = enc_alloc(m.n_tensors, sizeof *dense, "tensor flags");
@@ -324,11 +331,11 @@ int enc_cmd_fisher(int argc, char **argv)
     printf("\nsite scores (GD_REDUCE_TENSOR_MEAN) and the guided plan (rank-linear %.3g -> %.3g):\n",
            (double)p_max, (double)p_min);
     printf("%-4s %-42s %12s %8s %16s\n", "site", "name", "score", "p", "score w/o LN");
-    site_table tab = {&m, f, scores, rates, ns};
+    site_table tab = {&m, f, scores, rates, ns, rule};
     for (size_t s = 0; s < ns; s++) {
         enc_site_name(s, name, sizeof name);
         printf("%-4zu %-42s %12.4e %8.4f %16.4e\n", s, name, (double)scores[s], (double)rates[s],
-               score_without_norms(&m, f, s));
+               score_without_norms(&m, f, s, rule));
     }
     enc_write_atomic(sites_path, write_sites, &tab);
     printf("site table: %s\n", sites_path);
