@@ -22,8 +22,10 @@
  *   - no global mutable state: every function is reentrant, kernels on
  *     distinct buffers run concurrently from any threads, and one gd_fisher
  *     or gd_plan is used by one thread at a time;
- *   - memory is allocated only by *_create, *_add_*, *_load and, for a bounded
- *     scratch buffer, the dense Fisher accumulators;
+ *   - memory is allocated only by *_create, *_add_*, *_load,
+ *     gd_plan_set_site (its copy of the name), the *_save functions (a write
+ *     buffer and the temporary file's name, freed before they return) and,
+ *     for a bounded scratch buffer, the dense Fisher accumulators;
  *   - the only public struct, gd_stream, is a frozen POD.
  *
  * Besides dropout, Fisher estimation and the schedule, the interface has:
