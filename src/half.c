@@ -10,7 +10,7 @@
  * the results to the half type.  Keep bits come from the float family's
  * generator: under the 32-bit rule its mask or fused op, under the 16-bit
  * rule its words of indices first/2 .. last/2 through the level's mask16.
- * With GD_F32 and GD_RULE_32 each function is its 1.0 function.
+ * With GD_F32 and GD_MASK_32 each function is its 1.0 function.
  */
 #include "half.h"
 
@@ -37,7 +37,7 @@ static bool dtype_ok(int dtype)
 
 static bool rule_ok(int rule)
 {
-    return rule == GD_RULE_32 || rule == GD_RULE_16;
+    return rule == GD_MASK_32 || rule == GD_MASK_16;
 }
 
 static int check_stream(const gd_stream *s, size_t n)
@@ -115,7 +115,7 @@ static void store(const hctx *c, void *dst, size_t at, const float *buf, size_t 
 /* The keep scale of p under the call's rule. */
 static float scale_of(const hctx *c, float p)
 {
-    return c->rule == GD_RULE_16 ? gd_keep_scale16(gd_k16(p)) : gd_keep_scale(p);
+    return c->rule == GD_MASK_16 ? gd_keep_scale16(gd_k16(p)) : gd_keep_scale(p);
 }
 
 /* The words holding the 16-bit draws of indices first .. first+len-1 into
@@ -130,7 +130,7 @@ static unsigned words16(const hctx *c, uint32_t *w, uint64_t first, size_t len)
 /* Keep bits of len <= CH elements from absolute index first at one p. */
 static void chunk_bits(const hctx *c, uint8_t *bits, size_t len, uint64_t first, float p)
 {
-    if (c->rule == GD_RULE_32) {
+    if (c->rule == GD_MASK_32) {
         c->hk->f32->mask(bits, len, first, gd_threshold(p), &c->key);
         return;
     }
@@ -149,7 +149,7 @@ typedef struct col_rule {
 static col_rule col_rule_of(int rule, float p)
 {
     col_rule r;
-    if (rule == GD_RULE_16) {
+    if (rule == GD_MASK_16) {
         r.t = gd_k16(p);
         r.s = gd_keep_scale16((uint32_t)r.t);
     } else {
@@ -185,13 +185,13 @@ static void chunk_bits_cols(const hctx *c, uint8_t *bits, size_t len, uint64_t f
 {
     uint32_t w[CH];
     unsigned h = 0;
-    if (c->rule == GD_RULE_16)
+    if (c->rule == GD_MASK_16)
         h = words16(c, w, first, len);
     else
         c->hk->f32->words(w, len, first, &c->key);
     memset(bits, 0, gd_mask_bytes(len));
     for (size_t j = 0; j < len; j++) {
-        const uint64_t d = c->rule == GD_RULE_16 ? gd_draw16(w, h + j) : w[j];
+        const uint64_t d = c->rule == GD_MASK_16 ? gd_draw16(w, h + j) : w[j];
         bits[j >> 3] |= (uint8_t)((d >= tab_get(tb, c->rule, p_cols, col).t) << (j & 7));
         col = col + 1 == cols ? 0 : col + 1;
     }
@@ -215,7 +215,7 @@ static void fwd_op(const hctx *c, void *y, const void *x, uint8_t *mask, size_t 
         const float *in = load(c, x, j0, len, xb);
         float *out = out_buf(c, y, j0, yb);
         uint8_t *mb = mask ? mask + j0 / 8 : NULL;
-        if (c->rule == GD_RULE_32) {
+        if (c->rule == GD_MASK_32) {
             c->hk->f32->fwd(out, in, mb, len, first + j0, gd_threshold(p), s, &c->key);
         } else {
             chunk_bits(c, mb ? mb : bits, len, first + j0, p);
@@ -357,14 +357,14 @@ static void gauss_op(const hctx *c, void *y, const void *x, size_t n, float sigm
 
 static bool is_v1(int dtype, int rule)
 {
-    return dtype == GD_F32 && rule == GD_RULE_32;
+    return dtype == GD_F32 && rule == GD_MASK_32;
 }
 
 int gd_mask_bernoulli_ex(int rule, uint8_t *mask, size_t n, float p, const gd_stream *s)
 {
     if (!rule_ok(rule))
         return GD_EINVAL;
-    if (rule == GD_RULE_32)
+    if (rule == GD_MASK_32)
         return gd_mask_bernoulli(mask, n, p, s);
     if (n == 0)
         return GD_OK;
@@ -446,9 +446,8 @@ int gd_dropout_fwd_cols_ex(int dtype, int rule, void *y, const void *x, size_t r
     return GD_OK;
 }
 
-int gd_dropout_bwd_cols_ex(int dtype, int rule, void *dx, const void *dy, size_t rows,
-                           size_t cols, const float *p_cols, const gd_stream *s,
-                           const uint8_t *mask)
+int gd_dropout_bwd_cols_ex(int dtype, int rule, void *dx, const void *dy, size_t rows, size_t cols,
+                           const float *p_cols, const gd_stream *s, const uint8_t *mask)
 {
     if (!dtype_ok(dtype) || !rule_ok(rule))
         return GD_EINVAL;
@@ -488,9 +487,8 @@ int gd_dropout_add_fwd_ex(int dtype, int rule, void *y, const void *x, const voi
     return GD_OK;
 }
 
-int gd_dropout_add_bwd_ex(int dtype, int rule, void *dx, float *dbias, const void *dy,
-                          size_t rows, size_t cols, float p, const gd_stream *s,
-                          const uint8_t *mask)
+int gd_dropout_add_bwd_ex(int dtype, int rule, void *dx, float *dbias, const void *dy, size_t rows,
+                          size_t cols, float p, const gd_stream *s, const uint8_t *mask)
 {
     if (!dtype_ok(dtype) || !rule_ok(rule))
         return GD_EINVAL;
@@ -528,7 +526,7 @@ int gd_gaussian_dropout_fwd_ex(int dtype, void *y, const void *x, size_t n, floa
     int rc = check_stream(s, n);
     if (rc)
         return rc;
-    const hctx c = ctx_of(dtype, GD_RULE_32, s);
+    const hctx c = ctx_of(dtype, GD_MASK_32, s);
     gauss_op(&c, y, x, n, sigma, s->offset);
     return GD_OK;
 }

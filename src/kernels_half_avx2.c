@@ -72,7 +72,8 @@ static void mask16_avx2(uint8_t *mask, const uint32_t *w, unsigned h, size_t n, 
     size_t j = 0;
     for (; j + 8 <= n; j += 8) {
         const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(d + 2 * j)));
-        const unsigned drop = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(kv, v)));
+        const unsigned drop =
+            (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(kv, v)));
         mask[j / 8] = (uint8_t)~drop;
     }
     if (j < n) {

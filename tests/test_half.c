@@ -24,28 +24,28 @@
 
 /* Check records every passing ck_assert (a write to its pipe), so the
  * loops here, millions of comparisons, report only failures. */
-#define REQ(cond)                                                                   \
-    do {                                                                            \
-        if (!(cond))                                                                \
-            ck_abort_msg("line %d: %s", __LINE__, #cond);                           \
+#define REQ(cond)                                                                                  \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            ck_abort_msg("line %d: %s", __LINE__, #cond);                                          \
     } while (0)
-#define REQ_MSG(cond, ...)                                                          \
-    do {                                                                            \
-        if (!(cond))                                                                \
-            ck_abort_msg(__VA_ARGS__);                                              \
+#define REQ_MSG(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            ck_abort_msg(__VA_ARGS__);                                                             \
     } while (0)
-#define REQ_OK(call)                                                                \
-    do {                                                                            \
-        const int rc_ = (call);                                                     \
-        if (rc_ != GD_OK)                                                           \
-            ck_abort_msg("line %d: %s returned %s", __LINE__, #call, gd_error_name(rc_)); \
+#define REQ_OK(call)                                                                               \
+    do {                                                                                           \
+        const int rc_ = (call);                                                                    \
+        if (rc_ != GD_OK)                                                                          \
+            ck_abort_msg("line %d: %s returned %s", __LINE__, #call, gd_error_name(rc_));          \
     } while (0)
 
 static const gd_half_kernels *levels[GD_HALF_LEVELS];
 static size_t n_levels;
 
 static const int dtypes[2] = {GD_BF16, GD_F16};
-static const int rules[2] = {GD_RULE_32, GD_RULE_16};
+static const int rules[2] = {GD_MASK_32, GD_MASK_16};
 static const float probs[] = {0.0f, 1e-6f, 0.1f, 0.5f, 0.999f, 1.0f};
 enum { N_PROBS = sizeof probs / sizeof probs[0], MAXN = 3100 };
 
@@ -134,8 +134,8 @@ START_TEST(conversions_match_scalar)
             k->f32_to_f16(ha, f + start, nf - start);
             gd_half_scalar.f32_to_f16(hb, f + start, nf - start);
             for (size_t i = 0; i < nf - start; i++)
-                REQ_MSG(ha[i] == hb[i], "%s f32->f16 of 0x%08x: 0x%04x, scalar 0x%04x",
-                              k->name, gd_f32_bits(f[start + i]), ha[i], hb[i]);
+                REQ_MSG(ha[i] == hb[i], "%s f32->f16 of 0x%08x: 0x%04x, scalar 0x%04x", k->name,
+                        gd_f32_bits(f[start + i]), ha[i], hb[i]);
             k->bf16_to_f32(a, all + start, 65536 - start);
             gd_half_scalar.bf16_to_f32(b, all + start, 65536 - start);
             REQ_MSG(memcmp(a, b, (65536 - start) * 4) == 0, "%s bf16->f32", k->name);
@@ -143,8 +143,8 @@ START_TEST(conversions_match_scalar)
             gd_half_scalar.f16_to_f32(b, all + start, 65536 - start);
             for (size_t i = 0; i < 65536 - start; i++)
                 REQ_MSG(gd_f32_bits(a[i]) == gd_f32_bits(b[i]),
-                              "%s f16->f32 of 0x%04zx: 0x%08x, scalar 0x%08x", k->name,
-                              i + start, gd_f32_bits(a[i]), gd_f32_bits(b[i]));
+                        "%s f16->f32 of 0x%04zx: 0x%08x, scalar 0x%08x", k->name, i + start,
+                        gd_f32_bits(a[i]), gd_f32_bits(b[i]));
         }
     }
     free(f), free(a), free(b), free(ha), free(hb), free(all);
@@ -181,7 +181,7 @@ START_TEST(conversion_reference)
     const size_t nf = boundary_floats(f, NF);
     for (size_t i = 0; i < nf; i++)
         REQ_MSG(gd_f32_to_bf16(f[i]) == bf16_by_search(f[i]), "bf16 of 0x%08x: 0x%04x, want 0x%04x",
-                      gd_f32_bits(f[i]), gd_f32_to_bf16(f[i]), bf16_by_search(f[i]));
+                gd_f32_bits(f[i]), gd_f32_to_bf16(f[i]), bf16_by_search(f[i]));
     free(f);
     /* every half value widens to its value, computed in double */
     for (uint32_t h = 0; h < 65536; h++) {
@@ -203,13 +203,13 @@ START_TEST(conversion_reference)
     ck_assert_uint_eq(gd_f32_to_f16(65519.996f), 0x7BFF);
     ck_assert_uint_eq(gd_f32_to_f16(65520.0f), 0x7C00);
     ck_assert_uint_eq(gd_f32_to_f16(-1e9f), 0xFC00);
-    ck_assert_uint_eq(gd_f32_to_f16(1.0f + 0x1p-11f), 0x3C00);       /* tie, to even */
-    ck_assert_uint_eq(gd_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3C02);   /* tie, to even */
+    ck_assert_uint_eq(gd_f32_to_f16(1.0f + 0x1p-11f), 0x3C00);     /* tie, to even */
+    ck_assert_uint_eq(gd_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3C02); /* tie, to even */
     ck_assert_uint_eq(gd_f32_to_f16(0x1p-24f), 0x0001);
-    ck_assert_uint_eq(gd_f32_to_f16(0x1p-25f), 0x0000);               /* tie, to even 0 */
+    ck_assert_uint_eq(gd_f32_to_f16(0x1p-25f), 0x0000); /* tie, to even 0 */
     ck_assert_uint_eq(gd_f32_to_f16(0x1.000002p-25f), 0x0001);
-    ck_assert_uint_eq(gd_f32_to_f16(0x1.8p-24f), 0x0002);             /* 1.5 ulp: tie to 2 */
-    ck_assert_uint_eq(gd_f32_to_f16(0x1.ffcp-15f), 0x0400);           /* rounds up to normal */
+    ck_assert_uint_eq(gd_f32_to_f16(0x1.8p-24f), 0x0002);   /* 1.5 ulp: tie to 2 */
+    ck_assert_uint_eq(gd_f32_to_f16(0x1.ffcp-15f), 0x0400); /* rounds up to normal */
     ck_assert_uint_eq(gd_f32_to_f16(-0.0f), 0x8000);
     ck_assert_uint_eq(gd_f32_to_f16(gd_f32_from_bits(0x7F800001u)), 0x7E00); /* sNaN: quiet */
     ck_assert_uint_eq(gd_f32_to_f16(gd_f32_from_bits(0xFFC02000u)), 0xFE01);
@@ -246,8 +246,8 @@ static float ref_scale16(float p)
 
 static uint64_t offset_for(size_t k, size_t n)
 {
-    static const uint64_t fixed[] = {0, 1, 2, 3, 5, 7, 8, 13, (UINT64_C(1) << 33) - 3,
-                                     UINT64_C(0x123456789abcd)};
+    static const uint64_t fixed[] = {
+        0, 1, 2, 3, 5, 7, 8, 13, (UINT64_C(1) << 33) - 3, UINT64_C(0x123456789abcd)};
     const size_t nf = sizeof fixed / sizeof fixed[0];
     if (k < nf)
         return fixed[k];
@@ -255,8 +255,8 @@ static uint64_t offset_for(size_t k, size_t n)
 }
 enum { N_OFFSETS = 13 };
 
-static const size_t lengths[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 129,
-                                 255, 257, 511, 512, 513, 1023, 1025, 3001};
+static const size_t lengths[] = {1,  2,   3,   7,   8,   9,   15,  16,  17,   31,   33,  63,
+                                 65, 127, 129, 255, 257, 511, 512, 513, 1023, 1025, 3001};
 enum { N_LENGTHS = sizeof lengths / sizeof lengths[0] };
 
 START_TEST(rule16_float_definition)
@@ -272,13 +272,13 @@ START_TEST(rule16_float_definition)
                     const size_t n = lengths[li];
                     const float p = probs[pi];
                     const gd_stream s = {0xfeedULL + li, 77 + pi, offset_for(oi, n)};
-                    REQ_OK(gd_mask_bernoulli_ex(GD_RULE_16, m1, n, p, &s));
-                    REQ_OK(gd_dropout_fwd_ex(GD_F32, GD_RULE_16, y, x, n, p, &s, m2));
+                    REQ_OK(gd_mask_bernoulli_ex(GD_MASK_16, m1, n, p, &s));
+                    REQ_OK(gd_dropout_fwd_ex(GD_F32, GD_MASK_16, y, x, n, p, &s, m2));
                     REQ(memcmp(m1, m2, (n + 7) / 8) == 0);
                     for (size_t j = 0; j < n; j++) {
                         const int kept = ref_kept16(&s, s.offset + j, p);
                         REQ_MSG(tu_ref_bit(m1, j) == kept, "%s bit %zu (n=%zu off=%llu p=%g)",
-                                      levels[l]->name, j, n, (unsigned long long)s.offset, p);
+                                levels[l]->name, j, n, (unsigned long long)s.offset, p);
                         const float want = kept ? x[j] * ref_scale16(p) : 0.0f;
                         REQ(tu_f32_bits(y[j]) == tu_f32_bits(want));
                     }
@@ -296,8 +296,8 @@ START_TEST(rule16_rate)
 {
     ck_assert_uint_eq(gd_k16(0.0f), 0);
     ck_assert_uint_eq(gd_k16(1.0f), 65536);
-    ck_assert_uint_eq(gd_k16(0.1f), 6554);   /* 6553.6 */
-    ck_assert_uint_eq(gd_k16(0x1p-17f), 1);  /* the tie 0.5 rounds up */
+    ck_assert_uint_eq(gd_k16(0.1f), 6554);  /* 6553.6 */
+    ck_assert_uint_eq(gd_k16(0x1p-17f), 1); /* the tie 0.5 rounds up */
     ck_assert_uint_eq(gd_k16(0x1.fffffep-18f), 0);
     for (size_t pi = 0; pi < N_PROBS; pi++)
         REQ(fabs(gd_k16(probs[pi]) / 65536.0 - probs[pi]) <= 0x1p-17);
@@ -305,7 +305,7 @@ START_TEST(rule16_rate)
     uint8_t *m = malloc(N / 8);
     REQ(m != NULL);
     const gd_stream s = {42, 9, 1};
-    REQ_OK(gd_mask_bernoulli_ex(GD_RULE_16, m, N, 0.1f, &s));
+    REQ_OK(gd_mask_bernoulli_ex(GD_MASK_16, m, N, 0.1f, &s));
     size_t dropped = 0;
     for (size_t j = 0; j < N; j++)
         dropped += !tu_ref_bit(m, j);
@@ -317,8 +317,8 @@ END_TEST
 
 /* ---- every half kernel = the float kernel's output, rounded ------------------- */
 
-/* The float reference under a rule: 1.0's function for GD_RULE_32, the
- * float 16-bit kernel (held to its definition above) for GD_RULE_16. */
+/* The float reference under a rule: 1.0's function for GD_MASK_32, the
+ * float 16-bit kernel (held to its definition above) for GD_MASK_16. */
 static int ref_fwd(int rule, float *y, const float *x, size_t n, float p, const gd_stream *s,
                    uint8_t *m)
 {
@@ -369,10 +369,10 @@ END_TEST
 
 /* The per-column forms: float reference by 1.0's gd_dropout_fwd_cols
  * (32-bit rule) or by the definition (16-bit rule). */
-static void ref_cols(int rule, float *y, const float *x, size_t rows, size_t cols,
-                     const float *pc, const gd_stream *s, uint8_t *m)
+static void ref_cols(int rule, float *y, const float *x, size_t rows, size_t cols, const float *pc,
+                     const gd_stream *s, uint8_t *m)
 {
-    if (rule == GD_RULE_32) {
+    if (rule == GD_MASK_32) {
         REQ_OK(gd_dropout_fwd_cols(y, x, rows, cols, pc, s, m));
         return;
     }
@@ -387,7 +387,8 @@ static void ref_cols(int rule, float *y, const float *x, size_t rows, size_t col
 
 START_TEST(cols_match_float)
 {
-    static const size_t shapes[][2] = {{1, 1}, {3, 5}, {7, 9}, {2, 64}, {5, 130}, {4, 600}, {33, 17}, {1, 1100}};
+    static const size_t shapes[][2] = {{1, 1},   {3, 5},   {7, 9},   {2, 64},
+                                       {5, 130}, {4, 600}, {33, 17}, {1, 1100}};
     uint16_t *x = malloc(MAXN * 2), *y = malloc(MAXN * 2), *want = malloc(MAXN * 2);
     float *xf = tu_alloc_f(MAXN), *yf = tu_alloc_f(MAXN), pc[1100];
     uint8_t m[MAXN / 8 + 1], mf[MAXN / 8 + 1];
@@ -408,16 +409,20 @@ START_TEST(cols_match_float)
                         ref_cols(rule, yf, xf, rows, cols, pc, &s, mf);
                         narrow(dt, want, yf, n);
                         REQ_OK(gd_dropout_fwd_cols_ex(dt, rule, y, x, rows, cols, pc, &s, m));
-                        assert_same16(y, want, n, "fwd_cols", levels[l]->name, dt, rule, n, s.offset);
+                        assert_same16(y, want, n, "fwd_cols", levels[l]->name, dt, rule, n,
+                                      s.offset);
                         REQ(memcmp(m, mf, (n + 7) / 8) == 0);
                         REQ_OK(gd_dropout_bwd_cols_ex(dt, rule, y, x, rows, cols, pc, NULL, m));
-                        assert_same16(y, want, n, "bwd_cols(mask)", levels[l]->name, dt, rule, n, s.offset);
+                        assert_same16(y, want, n, "bwd_cols(mask)", levels[l]->name, dt, rule, n,
+                                      s.offset);
                         REQ_OK(gd_dropout_bwd_cols_ex(dt, rule, y, x, rows, cols, pc, &s, NULL));
-                        assert_same16(y, want, n, "bwd_cols(stream)", levels[l]->name, dt, rule, n, s.offset);
+                        assert_same16(y, want, n, "bwd_cols(stream)", levels[l]->name, dt, rule, n,
+                                      s.offset);
                         /* float under the 16-bit rule: the definition itself */
-                        if (rule == GD_RULE_16) {
+                        if (rule == GD_MASK_16) {
                             float yy[MAXN];
-                            REQ_OK(gd_dropout_fwd_cols_ex(GD_F32, rule, yy, xf, rows, cols, pc, &s, m));
+                            REQ_OK(gd_dropout_fwd_cols_ex(GD_F32, rule, yy, xf, rows, cols, pc, &s,
+                                                          m));
                             for (size_t j = 0; j < n; j++)
                                 REQ(tu_f32_bits(yy[j]) == tu_f32_bits(yf[j]));
                         }
@@ -433,11 +438,11 @@ END_TEST
 static void ref_add(int rule, float *y, const float *x, const float *b, const float *res,
                     size_t rows, size_t cols, float p, const gd_stream *s, uint8_t *m)
 {
-    if (rule == GD_RULE_32) {
+    if (rule == GD_MASK_32) {
         REQ_OK(gd_dropout_add_fwd(y, x, b, res, rows, cols, p, s, m));
         return;
     }
-    REQ_OK(gd_mask_bernoulli_ex(GD_RULE_16, m, rows * cols, p, s));
+    REQ_OK(gd_mask_bernoulli_ex(GD_MASK_16, m, rows * cols, p, s));
     for (size_t j = 0; j < rows * cols; j++) {
         float v = x[j];
         if (b)
@@ -476,25 +481,30 @@ START_TEST(add_match_float)
                         tu_fill_data(rf, n, 10);
                         narrow(dt, x, xf, n), narrow(dt, b, bf, cols), narrow(dt, res, rf, n);
                         widen(dt, xf, x, n), widen(dt, bf, b, cols), widen(dt, rf, res, n);
-                        ref_add(rule, yf, xf, use_b ? bf : NULL, use_r ? rf : NULL, rows, cols, p, &s, mf);
+                        ref_add(rule, yf, xf, use_b ? bf : NULL, use_r ? rf : NULL, rows, cols, p,
+                                &s, mf);
                         narrow(dt, want, yf, n);
                         REQ_OK(gd_dropout_add_fwd_ex(dt, rule, y, x, use_b ? b : NULL,
-                                                               use_r ? res : NULL, rows, cols, p, &s, m));
-                        assert_same16(y, want, n, "add_fwd", levels[l]->name, dt, rule, n, s.offset);
+                                                     use_r ? res : NULL, rows, cols, p, &s, m));
+                        assert_same16(y, want, n, "add_fwd", levels[l]->name, dt, rule, n,
+                                      s.offset);
                         REQ(memcmp(m, mf, (n + 7) / 8) == 0);
                         /* in place on the residual */
                         if (use_r) {
                             memcpy(y, res, n * 2);
-                            REQ_OK(gd_dropout_add_fwd_ex(dt, rule, y, x, use_b ? b : NULL, y, rows, cols, p, &s, NULL));
-                            assert_same16(y, want, n, "add_fwd in place", levels[l]->name, dt, rule, n, s.offset);
+                            REQ_OK(gd_dropout_add_fwd_ex(dt, rule, y, x, use_b ? b : NULL, y, rows,
+                                                         cols, p, &s, NULL));
+                            assert_same16(y, want, n, "add_fwd in place", levels[l]->name, dt, rule,
+                                          n, s.offset);
                         }
                         /* backward: dx = bwd(dy), dbias = column sums of dx as stored */
                         for (int stored = 0; stored < 2; stored++) {
                             REQ_OK(gd_dropout_add_bwd_ex(dt, rule, y, db, x, rows, cols, p,
-                                                                   stored ? NULL : &s, stored ? m : NULL));
+                                                         stored ? NULL : &s, stored ? m : NULL));
                             uint16_t bw[N];
                             REQ_OK(gd_dropout_bwd_ex(dt, rule, bw, x, n, p, NULL, m));
-                            assert_same16(y, bw, n, "add_bwd", levels[l]->name, dt, rule, n, s.offset);
+                            assert_same16(y, bw, n, "add_bwd", levels[l]->name, dt, rule, n,
+                                          s.offset);
                             for (size_t c = 0; c < cols; c++) {
                                 double acc = 0;
                                 for (size_t rr = 0; rr < rows; rr++)
@@ -539,7 +549,7 @@ START_TEST(gauss_match_float)
 }
 END_TEST
 
-/* The float forms with GD_RULE_32 are the 1.0 functions, bit for bit. */
+/* The float forms with GD_MASK_32 are the 1.0 functions, bit for bit. */
 START_TEST(f32_rule32_is_v1)
 {
     float x[100], a[100], b[100];
@@ -547,12 +557,12 @@ START_TEST(f32_rule32_is_v1)
     tu_fill_data(x, 100, 3);
     const gd_stream s = {1, 2, 3};
     REQ_OK(gd_dropout_fwd(a, x, 100, 0.3f, &s, ma));
-    REQ_OK(gd_dropout_fwd_ex(GD_F32, GD_RULE_32, b, x, 100, 0.3f, &s, mb));
+    REQ_OK(gd_dropout_fwd_ex(GD_F32, GD_MASK_32, b, x, 100, 0.3f, &s, mb));
     REQ(memcmp(a, b, sizeof a) == 0 && memcmp(ma, mb, sizeof ma) == 0);
-    REQ_OK(gd_mask_bernoulli_ex(GD_RULE_32, mb, 100, 0.3f, &s));
+    REQ_OK(gd_mask_bernoulli_ex(GD_MASK_32, mb, 100, 0.3f, &s));
     REQ(memcmp(ma, mb, sizeof ma) == 0);
     /* and the 16-bit rule is another mask */
-    REQ_OK(gd_mask_bernoulli_ex(GD_RULE_16, mb, 100, 0.3f, &s));
+    REQ_OK(gd_mask_bernoulli_ex(GD_MASK_16, mb, 100, 0.3f, &s));
     REQ(memcmp(ma, mb, sizeof ma) != 0);
 }
 END_TEST
@@ -568,8 +578,8 @@ START_TEST(errors_leave_outputs)
     memset(y, 0x5A, sizeof y);
     const uint16_t y0 = y[0];
     /* bad codes first, even when nothing is to be done */
-    ck_assert_int_eq(gd_dropout_fwd_ex(3, GD_RULE_32, y, x, 0, 0.5f, &s, NULL), GD_EINVAL);
-    ck_assert_int_eq(gd_dropout_fwd_ex(-1, GD_RULE_32, y, x, 16, 0.5f, &s, NULL), GD_EINVAL);
+    ck_assert_int_eq(gd_dropout_fwd_ex(3, GD_MASK_32, y, x, 0, 0.5f, &s, NULL), GD_EINVAL);
+    ck_assert_int_eq(gd_dropout_fwd_ex(-1, GD_MASK_32, y, x, 16, 0.5f, &s, NULL), GD_EINVAL);
     ck_assert_int_eq(gd_dropout_fwd_ex(GD_BF16, 2, y, x, 16, 0.5f, &s, NULL), GD_EINVAL);
     ck_assert_int_eq(gd_mask_bernoulli_ex(7, m, 0, 0.5f, &s), GD_EINVAL);
     ck_assert_int_eq(gd_gaussian_dropout_fwd_ex(9, y, x, 0, 0.5f, &s), GD_EINVAL);
@@ -589,12 +599,20 @@ START_TEST(errors_leave_outputs)
             ck_assert_int_eq(gd_dropout_fwd_ex(dt, rule, out, x, 5, 0.5f, &end, m), GD_EOVERFLOW);
             ck_assert_int_eq(gd_dropout_bwd_ex(dt, rule, out, x, 16, 0.5f, NULL, NULL), GD_EINVAL);
             ck_assert_int_eq(gd_dropout_fwd_cols_ex(dt, rule, out, x, 4, 4, pc, &s, m), GD_EDOMAIN);
-            ck_assert_int_eq(gd_dropout_fwd_cols_ex(dt, rule, out, x, 4, 4, NULL, &s, m), GD_EINVAL);
-            ck_assert_int_eq(gd_dropout_fwd_cols_ex(dt, rule, out, x, SIZE_MAX, 2, pc, &s, m), GD_EOVERFLOW);
-            ck_assert_int_eq(gd_dropout_bwd_cols_ex(dt, rule, out, x, 4, 4, pc, NULL, m), GD_EDOMAIN);
-            ck_assert_int_eq(gd_dropout_add_fwd_ex(dt, rule, out, x, NULL, NULL, 4, 4, -0.5f, &s, m), GD_EDOMAIN);
-            ck_assert_int_eq(gd_dropout_add_fwd_ex(dt, rule, out, NULL, NULL, NULL, 4, 4, 0.5f, &s, m), GD_EINVAL);
-            ck_assert_int_eq(gd_dropout_add_bwd_ex(dt, rule, out, db, x, 4, 4, 0.5f, &end, NULL), GD_EOVERFLOW);
+            ck_assert_int_eq(gd_dropout_fwd_cols_ex(dt, rule, out, x, 4, 4, NULL, &s, m),
+                             GD_EINVAL);
+            ck_assert_int_eq(gd_dropout_fwd_cols_ex(dt, rule, out, x, SIZE_MAX, 2, pc, &s, m),
+                             GD_EOVERFLOW);
+            ck_assert_int_eq(gd_dropout_bwd_cols_ex(dt, rule, out, x, 4, 4, pc, NULL, m),
+                             GD_EDOMAIN);
+            ck_assert_int_eq(
+                gd_dropout_add_fwd_ex(dt, rule, out, x, NULL, NULL, 4, 4, -0.5f, &s, m),
+                GD_EDOMAIN);
+            ck_assert_int_eq(
+                gd_dropout_add_fwd_ex(dt, rule, out, NULL, NULL, NULL, 4, 4, 0.5f, &s, m),
+                GD_EINVAL);
+            ck_assert_int_eq(gd_dropout_add_bwd_ex(dt, rule, out, db, x, 4, 4, 0.5f, &end, NULL),
+                             GD_EOVERFLOW);
             ck_assert_int_eq(gd_mask_bernoulli_ex(rule, m, 16, 2.0f, &s), GD_EDOMAIN);
             ck_assert_int_eq(gd_mask_bernoulli_ex(rule, m, 5, 0.5f, &end), GD_EOVERFLOW);
             ck_assert_int_eq(gd_gaussian_dropout_fwd_ex(dt, out, x, 16, -1.0f, &s), GD_EDOMAIN);
@@ -604,7 +622,7 @@ START_TEST(errors_leave_outputs)
             ck_assert(m[0] == 0xAA && m[1] == 0xAA && db[0] == 7.0f);
         }
     /* the last index may be 2^64 - 1 */
-    REQ_OK(gd_dropout_fwd_ex(GD_F16, GD_RULE_16, y, x, 4, 0.5f, &end, m));
+    REQ_OK(gd_dropout_fwd_ex(GD_F16, GD_MASK_16, y, x, 4, 0.5f, &end, m));
 }
 END_TEST
 

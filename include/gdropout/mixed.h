@@ -6,28 +6,28 @@
  * Every dropout kernel of <gdropout/dropout.h> again, for three element
  * types and two mask rules, chosen by the first two arguments:
  *
- *   dtype    GD_F32   float
- *            GD_BF16  bfloat16 (8-bit exponent, 7-bit mantissa) in uint16_t
- *            GD_F16   IEEE 754 binary16 in uint16_t
- *   rule     GD_RULE_32  the drop rule of every 1.0 kernel (32-bit draws)
- *            GD_RULE_16  16-bit draws, two elements per word (below)
+ *   dtype      GD_F32   float
+ *              GD_BF16  bfloat16 (8-bit exponent, 7-bit mantissa) in uint16_t
+ *              GD_F16   IEEE 754 binary16 in uint16_t
+ *   mask_rule  GD_MASK_32  the drop rule of every 1.0 kernel (32-bit draws)
+ *              GD_MASK_16  16-bit draws, two elements per word (below)
  *
- * Why one function per operation with (dtype, rule) rather than a name per
+ * Why one function per operation with (dtype, mask_rule) rather than a name per
  * type (gd_dropout_fwd_bf16, ...): bf16 and fp16 are both uint16_t in C, so
  * typed names would not let the compiler catch a mix-up between them
  * anyway; one function per operation keeps the interface at 9 functions
  * instead of 23 (8 operations x 2 half types, plus 7 for the 16-bit rule
  * on float), a binding maps its array's dtype to a code, and a bad code is
- * GD_EINVAL rather than a wrong overload.  After (dtype, rule) the
+ * GD_EINVAL rather than a wrong overload.  After (dtype, mask_rule) the
  * arguments are those of the 1.0 function of the same name without _ex,
  * with void pointers for the tensors (float or uint16_t elements, per
- * dtype).  With GD_F32 and GD_RULE_32 each is exactly its 1.0 function.
+ * dtype).  With GD_F32 and GD_MASK_32 each is exactly its 1.0 function.
  *
  * Half precision, bit-exact: each element is converted to float (exact for
  * both types, subnormals included; an fp16 signalling NaN becomes quiet),
  * the float kernel of the same rule
  * runs, and its result is rounded to the half type to nearest, ties to
- * even.  So for the same (seed, stream, offset, p, rule) a half kernel
+ * even.  So for the same (seed, stream, offset, p, mask_rule) a half kernel
  * keeps exactly the elements the float kernel keeps (a trainer can change
  * precision without changing its masks), and its output is the float
  * kernel's output on the converted input, rounded.  Inputs that are
@@ -60,7 +60,7 @@
  *
  * Common contract: that of <gdropout/dropout.h> (aliasing, n == 0, error
  * order, outputs untouched on error, thread-safety, no allocation), with
- * one check first: GD_EINVAL for a dtype or rule that is none of the
+ * one check first: GD_EINVAL for a dtype or mask_rule that is none of the
  * codes above, even when n == 0.
  */
 #ifndef GDROPOUT_MIXED_H
@@ -78,29 +78,31 @@ extern "C" {
 #define GD_BF16 1
 #define GD_F16 2
 
-/* Mask rules (rule arguments).  The values are part of the ABI. */
-#define GD_RULE_32 0
-#define GD_RULE_16 1
+/* Mask rules (mask_rule arguments).  The values are part of the ABI.  (The
+ * plan's schedule rules, GD_RULE_*, are another thing: <gdropout/plan.h>.) */
+#define GD_MASK_32 0
+#define GD_MASK_16 1
 
 /* Writes the keep mask of n elements at probability p under a mask rule
- * (GD_RULE_32: gd_mask_bernoulli's mask; GD_RULE_16: the 16-bit rule).
- * Errors as gd_mask_bernoulli, and GD_EINVAL for a bad rule.  Thread-safe;
+ * (GD_MASK_32: gd_mask_bernoulli's mask; GD_MASK_16: the 16-bit rule).
+ * Errors as gd_mask_bernoulli, and GD_EINVAL for a bad mask_rule.  Thread-safe;
  * since 1.2. */
-GD_NODISCARD GD_API int gd_mask_bernoulli_ex(int rule, uint8_t *mask, size_t n, float p,
+GD_NODISCARD GD_API int gd_mask_bernoulli_ex(int mask_rule, uint8_t *mask, size_t n, float p,
                                              const gd_stream *s);
 
 /* Dropout forward of n elements of type dtype under a mask rule: y = x * s
  * where kept, +0 where dropped, rounded to dtype.  mask_out as for
  * gd_dropout_fwd.  Thread-safe on distinct buffers; since 1.2. */
-GD_NODISCARD GD_API int gd_dropout_fwd_ex(int dtype, int rule, void *y, const void *x, size_t n,
-                                          float p, const gd_stream *s, uint8_t *mask_out);
+GD_NODISCARD GD_API int gd_dropout_fwd_ex(int dtype, int mask_rule, void *y, const void *x,
+                                          size_t n, float p, const gd_stream *s,
+                                          uint8_t *mask_out);
 
 /* Dropout backward of n elements of type dtype: dx = dy * s where kept, +0
- * where dropped.  mask NULL regenerates the mask from s under rule (s must
+ * where dropped.  mask NULL regenerates the mask from s under mask_rule (s must
  * be the forward's stream); with a mask (made under the same rule), s is
- * not read and may be NULL, and p and rule only set the scale.
+ * not read and may be NULL, and p and mask_rule only set the scale.
  * Thread-safe on distinct buffers; since 1.2. */
-GD_NODISCARD GD_API int gd_dropout_bwd_ex(int dtype, int rule, void *dx, const void *dy,
+GD_NODISCARD GD_API int gd_dropout_bwd_ex(int dtype, int mask_rule, void *dx, const void *dy,
                                           size_t n, float p, const gd_stream *s,
                                           const uint8_t *mask);
 
@@ -108,13 +110,13 @@ GD_NODISCARD GD_API int gd_dropout_bwd_ex(int dtype, int rule, void *dx, const v
  * at probability p_cols[c] (float), element (r, c) at absolute index
  * offset + r*cols + c, as gd_dropout_fwd_cols.  Thread-safe on distinct
  * buffers; since 1.2. */
-GD_NODISCARD GD_API int gd_dropout_fwd_cols_ex(int dtype, int rule, void *y, const void *x,
+GD_NODISCARD GD_API int gd_dropout_fwd_cols_ex(int dtype, int mask_rule, void *y, const void *x,
                                                size_t rows, size_t cols, const float *p_cols,
                                                const gd_stream *s, uint8_t *mask_out);
 
 /* Backward of gd_dropout_fwd_cols_ex; mask NULL regenerates it from s.
  * Thread-safe on distinct buffers; since 1.2. */
-GD_NODISCARD GD_API int gd_dropout_bwd_cols_ex(int dtype, int rule, void *dx, const void *dy,
+GD_NODISCARD GD_API int gd_dropout_bwd_cols_ex(int dtype, int mask_rule, void *dx, const void *dy,
                                                size_t rows, size_t cols, const float *p_cols,
                                                const gd_stream *s, const uint8_t *mask);
 
@@ -124,7 +126,7 @@ GD_NODISCARD GD_API int gd_dropout_bwd_cols_ex(int dtype, int rule, void *dx, co
  * (cols elements) and residual (rows*cols) are of type dtype and may be
  * NULL; y may alias x or residual.  Thread-safe on distinct buffers; since
  * 1.2. */
-GD_NODISCARD GD_API int gd_dropout_add_fwd_ex(int dtype, int rule, void *y, const void *x,
+GD_NODISCARD GD_API int gd_dropout_add_fwd_ex(int dtype, int mask_rule, void *y, const void *x,
                                               const void *bias, const void *residual,
                                               size_t rows, size_t cols, float p,
                                               const gd_stream *s, uint8_t *mask_out);
@@ -133,7 +135,7 @@ GD_NODISCARD GD_API int gd_dropout_add_fwd_ex(int dtype, int rule, void *y, cons
  * dtype); dbias, if not NULL, receives cols floats, the column sums of dx
  * as stored (after its rounding to dtype), summed in double and rounded
  * once.  dx may alias dy.  Thread-safe on distinct buffers; since 1.2. */
-GD_NODISCARD GD_API int gd_dropout_add_bwd_ex(int dtype, int rule, void *dx, float *dbias,
+GD_NODISCARD GD_API int gd_dropout_add_bwd_ex(int dtype, int mask_rule, void *dx, float *dbias,
                                               const void *dy, size_t rows, size_t cols, float p,
                                               const gd_stream *s, const uint8_t *mask);
 

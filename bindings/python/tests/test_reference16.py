@@ -17,7 +17,7 @@ from gdropout import reference16 as Q
 from .helpers import indices
 
 GD_F32, GD_BF16, GD_F16 = 0, 1, 2
-GD_RULE_32, GD_RULE_16 = 0, 1
+GD_MASK_32, GD_MASK_16 = 0, 1
 SEED, STREAM = 1234, (7 << 16) | 1
 lib = gdropout.lib
 
@@ -46,7 +46,7 @@ class Rule16Test(unittest.TestCase):
                              (64, 5, 0.0), (64, 5, 1.0), (513, 2 ** 33 - 1, 1e-5)):
             with self.subTest(n=n, offset=offset, p=p):
                 m = np.zeros((n + 7) // 8, dtype=np.uint8)
-                self.assertEqual(lib.gd_mask_bernoulli_ex(GD_RULE_16, _ptr(m), n, p,
+                self.assertEqual(lib.gd_mask_bernoulli_ex(GD_MASK_16, _ptr(m), n, p,
                                                           _stream(offset)), 0)
                 np.testing.assert_array_equal(m, Q.mask16(SEED, STREAM, offset, n, p))
 
@@ -55,7 +55,7 @@ class Rule16Test(unittest.TestCase):
         for p in (0.0, 0.25, 0.5, 1.0):
             y = np.empty_like(x)
             m = np.zeros(125, dtype=np.uint8)
-            self.assertEqual(lib.gd_dropout_fwd_ex(GD_F32, GD_RULE_16, _ptr(y), _ptr(x), x.size,
+            self.assertEqual(lib.gd_dropout_fwd_ex(GD_F32, GD_MASK_16, _ptr(y), _ptr(x), x.size,
                                                    p, _stream(11), _ptr(m)), 0)
             yr, mr = Q.dropout16(x, p, SEED, STREAM, 11)
             np.testing.assert_array_equal(y.view(np.uint32), yr.view(np.uint32))
@@ -76,7 +76,7 @@ class HalfTest(unittest.TestCase):
         rng = np.random.default_rng(7)
         for dtype, widen, rnd in ((GD_BF16, Q.bf16_widen, Q.bf16_round),
                                   (GD_F16, Q.f16_widen, Q.f16_round)):
-            for rule in (GD_RULE_32, GD_RULE_16):
+            for rule in (GD_MASK_32, GD_MASK_16):
                 for n, offset, p in ((1, 0, 0.5), (1001, 3, 0.3), (4097, 2 ** 64 - 4097, 0.9)):
                     with self.subTest(dtype=dtype, rule=rule, n=n, p=p):
                         x = rng.integers(0, 65536, n, dtype=np.uint64).astype(np.uint16)
@@ -84,7 +84,7 @@ class HalfTest(unittest.TestCase):
                         m = np.zeros((n + 7) // 8, dtype=np.uint8)
                         self.assertEqual(lib.gd_dropout_fwd_ex(dtype, rule, _ptr(y), _ptr(x), n, p,
                                                                _stream(offset), _ptr(m)), 0)
-                        ref = R.dropout if rule == GD_RULE_32 else Q.dropout16
+                        ref = R.dropout if rule == GD_MASK_32 else Q.dropout16
                         yf, mf = ref(widen(x), p, SEED, STREAM, offset)
                         np.testing.assert_array_equal(y, rnd(yf))
                         np.testing.assert_array_equal(m, mf)
@@ -93,7 +93,7 @@ class HalfTest(unittest.TestCase):
         x = np.array([0x3C00, 0xC100, 0x4200, 0x2E66, 0x4700, 0xB800, 0x7BFF, 0x0002],
                      dtype=np.uint16)
         y = np.empty_like(x)
-        self.assertEqual(lib.gd_dropout_fwd_ex(GD_F16, GD_RULE_16, _ptr(y), _ptr(x), 8, 0.5,
+        self.assertEqual(lib.gd_dropout_fwd_ex(GD_F16, GD_MASK_16, _ptr(y), _ptr(x), 8, 0.5,
                                                _stream(), None), 0)
         self.assertEqual(y.tolist(), [0, 0, 0x4600, 0, 0, 0, 0x7C00, 0x0004])
 
