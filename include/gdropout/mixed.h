@@ -74,14 +74,18 @@ extern "C" {
 #endif
 
 /* Element types (dtype arguments).  The values are part of the ABI. */
-#define GD_F32 0
-#define GD_BF16 1
-#define GD_F16 2
+enum {
+    GD_F32 = 0,  /* float */
+    GD_BF16 = 1, /* bfloat16 in uint16_t */
+    GD_F16 = 2   /* IEEE 754 binary16 in uint16_t */
+};
 
 /* Mask rules (mask_rule arguments).  The values are part of the ABI.  (The
  * plan's schedule rules, GD_RULE_*, are another thing: <gdropout/plan.h>.) */
-#define GD_MASK_32 0
-#define GD_MASK_16 1
+enum {
+    GD_MASK_32 = 0, /* 32-bit draws: the rule of every 1.0 kernel */
+    GD_MASK_16 = 1  /* 16-bit draws, two elements per word */
+};
 
 /* Writes the keep mask of n elements at probability p under a mask rule
  * (GD_MASK_32: gd_mask_bernoulli's mask; GD_MASK_16: the 16-bit rule).
