@@ -14,7 +14,7 @@
  */
 #include "half.h"
 
-enum { CH = 512, TABC = 512 };
+enum { CH = 512, TABC = 4096 };
 _Static_assert(CH % 8 == 0, "a chunk starts on a mask byte");
 
 typedef struct hctx {
@@ -139,28 +139,34 @@ static void chunk_bits(const hctx *c, uint8_t *bits, size_t len, uint64_t first,
     c->hk->mask16(bits, w, h, len, gd_k16(p));
 }
 
-/* Per-column thresholds (under either rule, compared with the element's
- * 32-bit word or 16-bit draw) and scales. */
+/* A column's threshold and scale in 8 bytes: kept iff draw >= t && s != 0.
+ * The 32-bit rule's t(1) = 2^32 (nothing kept) becomes t = 0, s = 0, the
+ * only case with s = 0 (every other scale is >= 1); under the 16-bit rule
+ * k = 65536 is above every draw and its scale is 0 too. */
 typedef struct col_rule {
-    uint64_t t;
+    uint32_t t;
     float s;
 } col_rule;
 
 static col_rule col_rule_of(int rule, float p)
 {
-    col_rule r;
+    col_rule r = {0, 0.0f};
     if (rule == GD_MASK_16) {
         r.t = gd_k16(p);
-        r.s = gd_keep_scale16((uint32_t)r.t);
-    } else {
-        r.t = gd_threshold(p);
+        r.s = gd_keep_scale16(r.t);
+        return r;
+    }
+    const uint64_t t = gd_threshold(p);
+    if (t <= UINT32_MAX) {
+        r.t = (uint32_t)t;
         r.s = gd_keep_scale(p);
     }
     return r;
 }
 
-/* The column rules of up to TABC columns, once per call; wider tensors
- * compute them per element (tab == NULL). */
+/* The column rules of up to TABC columns (32 KiB), once per call, so the
+ * element loops never divide; wider tensors compute them per element (the
+ * slow path: a division and a floor per element). */
 typedef struct col_tab {
     col_rule r[TABC];
     bool have;
@@ -173,15 +179,23 @@ static void tab_init(col_tab *tb, int rule, const float *p_cols, size_t cols)
         tb->r[c] = col_rule_of(rule, p_cols[c]);
 }
 
-static inline col_rule tab_get(const col_tab *tb, int rule, const float *p_cols, size_t c)
+/* The rules of a chunk's len elements from column col on, element by
+ * element, into t and sc. */
+static void chunk_rules(const col_tab *tb, int rule, const float *p_cols, size_t col,
+                        size_t cols, size_t len, uint32_t *t, float *sc)
 {
-    return tb->have ? tb->r[c] : col_rule_of(rule, p_cols[c]);
+    for (size_t j = 0; j < len; j++) {
+        const col_rule r = tb->have ? tb->r[col] : col_rule_of(rule, p_cols[col]);
+        t[j] = r.t;
+        sc[j] = r.s;
+        col = col + 1 == cols ? 0 : col + 1;
+    }
 }
 
-/* Keep bits of len <= CH elements from absolute index first whose first
- * element is in column col: each against its column's threshold. */
-static void chunk_bits_cols(const hctx *c, uint8_t *bits, size_t len, uint64_t first, size_t col,
-                            size_t cols, const col_tab *tb, const float *p_cols)
+/* Keep bits of len <= CH elements from absolute index first against the
+ * per-element thresholds t and scales sc. */
+static void chunk_bits_cols(const hctx *c, uint8_t *bits, size_t len, uint64_t first,
+                            const uint32_t *t, const float *sc)
 {
     uint32_t w[CH];
     unsigned h = 0;
@@ -189,17 +203,10 @@ static void chunk_bits_cols(const hctx *c, uint8_t *bits, size_t len, uint64_t f
         h = words16(c, w, first, len);
     else
         c->hk->f32->words(w, len, first, &c->key);
-    memset(bits, 0, gd_mask_bytes(len));
-    for (size_t j = 0; j < len; j++) {
-        const uint64_t d = c->rule == GD_MASK_16 ? gd_draw16(w, h + j) : w[j];
-        bits[j >> 3] |= (uint8_t)((d >= tab_get(tb, c->rule, p_cols, col).t) << (j & 7));
-        col = col + 1 == cols ? 0 : col + 1;
-    }
-}
-
-static inline unsigned bit_at(const uint8_t *bits, size_t j)
-{
-    return bits[j >> 3] >> (j & 7) & 1u;
+    if (c->rule == GD_MASK_16) /* the draws in element order, as words */
+        for (size_t j = len; j-- > 0;)
+            w[j] = gd_draw16(w, h + j); /* descending: reads w[(h+j)/2] <= w[j] */
+    c->hk->keep_bits(bits, w, t, sc, len);
 }
 
 /* ---- the ops (arguments validated, n > 0) ---------------------------------- */
@@ -239,36 +246,34 @@ static void bwd_mask_op(const hctx *c, void *dx, const void *dy, const uint8_t *
     }
 }
 
-/* Per-column forward (gen_mask NULL: mask is given, and read) or backward
- * from a stored mask; element j0 + j is in column (j0 + j) % cols. */
+/* Per-column forward (mask_in NULL: bits drawn, and written to mask_out if
+ * given) or backward from a stored mask; element j0 + j is in column
+ * (j0 + j) % cols. */
 static void cols_op(const hctx *c, void *y, const void *x, uint8_t *mask_out,
                     const uint8_t *mask_in, size_t rows, size_t cols, const float *p_cols,
                     uint64_t first)
 {
     const size_t n = rows * cols;
-    float xb[CH], yb[CH];
+    float xb[CH], yb[CH], sc[CH];
+    uint32_t t[CH];
     uint8_t bits[CH / 8];
     col_tab tb;
     tab_init(&tb, c->rule, p_cols, cols);
     size_t col = 0; /* column of element j0 */
     for (size_t j0 = 0; j0 < n; j0 += CH) {
         const size_t len = min_sz(CH, n - j0);
+        chunk_rules(&tb, c->rule, p_cols, col, cols, len, t, sc);
         const uint8_t *kb;
         if (mask_in) {
             kb = mask_in + j0 / 8;
         } else {
             uint8_t *mb = mask_out ? mask_out + j0 / 8 : bits;
-            chunk_bits_cols(c, mb, len, first + j0, col, cols, &tb, p_cols);
+            chunk_bits_cols(c, mb, len, first + j0, t, sc);
             kb = mb;
         }
         const float *in = load(c, x, j0, len, xb);
         float *out = out_buf(c, y, j0, yb);
-        size_t cc = col;
-        for (size_t j = 0; j < len; j++) {
-            const float s = tab_get(&tb, c->rule, p_cols, cc).s;
-            out[j] = bit_at(kb, j) ? in[j] * s : 0.0f;
-            cc = cc + 1 == cols ? 0 : cc + 1;
-        }
+        c->hk->scale_bits(out, in, kb, sc, len);
         store(c, y, j0, out, len);
         col = (col + len % cols) % cols;
     }
@@ -289,6 +294,10 @@ static void bias_run(const hctx *c, float *dst, const void *bias, size_t col, si
     }
 }
 
+/* In passes over the chunk, each the float kernel's operation in its
+ * order: v = x + bias, then the float family's bwd_mask (v * s where kept,
+ * +0 where dropped), then residual + v.  The chunk's inputs are all read
+ * before y is written, so y may alias x or residual. */
 static void add_fwd_op(const hctx *c, void *y, const void *x, const void *bias,
                        const void *residual, uint8_t *mask, size_t rows, size_t cols, float p,
                        uint64_t first)
@@ -302,21 +311,23 @@ static void add_fwd_op(const hctx *c, void *y, const void *x, const void *bias,
         const size_t len = min_sz(CH, n - j0);
         uint8_t *kb = mask ? mask + j0 / 8 : bits;
         chunk_bits(c, kb, len, first + j0, p);
-        const float *in = load(c, x, j0, len, xb);
-        const float *res = residual ? load(c, residual, j0, len, rb) : NULL;
-        if (bias)
+        const float *v = load(c, x, j0, len, xb);
+        if (bias) {
             bias_run(c, bb, bias, col, cols, len);
-        float *out = out_buf(c, y, j0, yb);
-        for (size_t j = 0; j < len; j++) {
-            float v = in[j];
-            if (bias)
-                v = v + bb[j];
-            v = bit_at(kb, j) ? v * s : 0.0f;
-            if (residual)
-                v = res[j] + v;
-            out[j] = v;
+            for (size_t j = 0; j < len; j++)
+                bb[j] = v[j] + bb[j];
+            v = bb;
         }
-        store(c, y, j0, out, len);
+        c->hk->f32->bwd_mask(yb, v, kb, len, s);
+        if (residual) {
+            const float *res = load(c, residual, j0, len, rb);
+            for (size_t j = 0; j < len; j++)
+                yb[j] = res[j] + yb[j];
+        }
+        if (c->dtype == GD_F32)
+            memcpy((float *)y + j0, yb, len * sizeof *yb);
+        else
+            store(c, y, j0, yb, len);
         col = (col + len % cols) % cols;
     }
 }

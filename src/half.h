@@ -31,6 +31,13 @@ typedef struct gd_half_kernels {
      * indices (element index / 2) from the first one's on, h (0 or 1) is
      * the first element's half; k is k(p), 0 .. 65536. */
     void (*mask16)(uint8_t *mask, const uint32_t *w, unsigned h, size_t n, uint32_t k);
+    /* Per-element rules (the per-column kernels): bit j = d[j] >= t[j] &&
+     * sc[j] != 0, packed as mask16's; and out[j] = bit j ? in[j] * sc[j] :
+     * +0.0f (out may be in). */
+    void (*keep_bits)(uint8_t *mask, const uint32_t *d, const uint32_t *t, const float *sc,
+                      size_t n);
+    void (*scale_bits)(float *out, const float *in, const uint8_t *mask, const float *sc,
+                       size_t n);
 } gd_half_kernels;
 
 extern const gd_half_kernels gd_half_scalar;

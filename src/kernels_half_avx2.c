@@ -84,6 +84,43 @@ static void mask16_avx2(uint8_t *mask, const uint32_t *w, unsigned h, size_t n, 
     }
 }
 
+/* d >= t unsigned, as max(d, t) == d. */
+static void keep_bits_avx2(uint8_t *mask, const uint32_t *d, const uint32_t *t, const float *sc,
+                           size_t n)
+{
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256i dv = _mm256_loadu_si256((const __m256i *)(d + j));
+        const __m256i tv = _mm256_loadu_si256((const __m256i *)(t + j));
+        const __m256i ge = _mm256_cmpeq_epi32(_mm256_max_epu32(dv, tv), dv);
+        const __m256i zero = _mm256_cmpeq_epi32(
+            _mm256_loadu_si256((const __m256i *)(sc + j)), _mm256_setzero_si256());
+        const __m256i keep = _mm256_andnot_si256(zero, ge); /* sc is never -0.0f */
+        mask[j / 8] = (uint8_t)_mm256_movemask_ps(_mm256_castsi256_ps(keep));
+    }
+    if (j < n) {
+        unsigned byte = 0;
+        for (size_t i = j; i < n; i++)
+            byte |= (unsigned)(d[i] >= t[i] && sc[i] != 0.0f) << (i & 7);
+        mask[j / 8] = (uint8_t)byte;
+    }
+}
+
+static void scale_bits_avx2(float *out, const float *in, const uint8_t *mask, const float *sc,
+                            size_t n)
+{
+    const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256i b = _mm256_and_si256(_mm256_set1_epi32(mask[j / 8]), lane_bit);
+        const __m256i keep = _mm256_cmpeq_epi32(b, lane_bit);
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(in + j), _mm256_loadu_ps(sc + j));
+        _mm256_storeu_ps(out + j, _mm256_and_ps(_mm256_castsi256_ps(keep), v));
+    }
+    for (; j < n; j++)
+        out[j] = mask[j >> 3] >> (j & 7) & 1u ? in[j] * sc[j] : 0.0f;
+}
+
 const gd_half_kernels gd_half_avx2 = {
     .name = "avx2",
     .f32 = &gd_kernels_avx2,
@@ -92,4 +129,6 @@ const gd_half_kernels gd_half_avx2 = {
     .f16_to_f32 = f16_to_f32_avx2,
     .f32_to_f16 = f32_to_f16_avx2,
     .mask16 = mask16_avx2,
+    .keep_bits = keep_bits_avx2,
+    .scale_bits = scale_bits_avx2,
 };

@@ -82,6 +82,43 @@ static void mask16_avx512(uint8_t *mask, const uint32_t *w, unsigned h, size_t n
     }
 }
 
+static void keep_bits_avx512(uint8_t *mask, const uint32_t *d, const uint32_t *t, const float *sc,
+                             size_t n)
+{
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m512i s = _mm512_loadu_si512(sc + j);
+        const __mmask16 nz = _mm512_test_epi32_mask(s, s); /* sc is never -0.0f */
+        const unsigned keep = (unsigned)_mm512_mask_cmpge_epu32_mask(
+            nz, _mm512_loadu_si512(d + j), _mm512_loadu_si512(t + j));
+        mask[j / 8] = (uint8_t)keep;
+        mask[j / 8 + 1] = (uint8_t)(keep >> 8);
+    }
+    for (; j < n; j += 8) {
+        unsigned byte = 0;
+        for (size_t i = j; i < n && i < j + 8; i++)
+            byte |= (unsigned)(d[i] >= t[i] && sc[i] != 0.0f) << (i & 7);
+        mask[j / 8] = (uint8_t)byte;
+    }
+}
+
+/* An AND with the widened predicate rather than a zero-masked multiply,
+ * for the reason src/kernels_avx512.c gives (vf_keep). */
+static void scale_bits_avx512(float *out, const float *in, const uint8_t *mask, const float *sc,
+                              size_t n)
+{
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __mmask16 k = (__mmask16)(mask[j / 8] | (unsigned)mask[j / 8 + 1] << 8);
+        const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(in + j), _mm512_loadu_ps(sc + j));
+        const __m512i ones = _mm512_maskz_mov_epi32(k, _mm512_set1_epi32(-1));
+        _mm512_storeu_ps(out + j,
+                         _mm512_castsi512_ps(_mm512_and_si512(ones, _mm512_castps_si512(v))));
+    }
+    for (; j < n; j++)
+        out[j] = mask[j >> 3] >> (j & 7) & 1u ? in[j] * sc[j] : 0.0f;
+}
+
 const gd_half_kernels gd_half_avx512 = {
     .name = "avx512",
     .f32 = &gd_kernels_avx512,
@@ -90,6 +127,8 @@ const gd_half_kernels gd_half_avx512 = {
     .f16_to_f32 = f16_to_f32_avx512,
     .f32_to_f16 = f32_to_f16_avx512,
     .mask16 = mask16_avx512,
+    .keep_bits = keep_bits_avx512,
+    .scale_bits = scale_bits_avx512,
 };
 
 /* src/kernels_half_avx512bf16.c */
@@ -103,4 +142,6 @@ const gd_half_kernels gd_half_avx512bf16 = {
     .f16_to_f32 = f16_to_f32_avx512,
     .f32_to_f16 = f32_to_f16_avx512,
     .mask16 = mask16_avx512,
+    .keep_bits = keep_bits_avx512,
+    .scale_bits = scale_bits_avx512,
 };

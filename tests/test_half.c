@@ -47,7 +47,7 @@ static size_t n_levels;
 static const int dtypes[2] = {GD_BF16, GD_F16};
 static const int rules[2] = {GD_MASK_32, GD_MASK_16};
 static const float probs[] = {0.0f, 1e-6f, 0.1f, 0.5f, 0.999f, 1.0f};
-enum { N_PROBS = sizeof probs / sizeof probs[0], MAXN = 3100 };
+enum { N_PROBS = sizeof probs / sizeof probs[0], MAXN = 8300 };
 
 static const char *dname(int dt)
 {
@@ -388,12 +388,13 @@ static void ref_cols(int rule, float *y, const float *x, size_t rows, size_t col
 START_TEST(cols_match_float)
 {
     static const size_t shapes[][2] = {{1, 1},   {3, 5},   {7, 9},   {2, 64},
-                                       {5, 130}, {4, 600}, {33, 17}, {1, 1100}};
+                                       {5, 130}, {4, 600}, {33, 17}, {1, 1100},
+                                       {2, 4099} /* beyond the column table */};
     uint16_t *x = malloc(MAXN * 2), *y = malloc(MAXN * 2), *want = malloc(MAXN * 2);
-    float *xf = tu_alloc_f(MAXN), *yf = tu_alloc_f(MAXN), pc[1100];
+    float *xf = tu_alloc_f(MAXN), *yf = tu_alloc_f(MAXN), pc[4100];
     uint8_t m[MAXN / 8 + 1], mf[MAXN / 8 + 1];
     REQ(x && y && want);
-    for (size_t c = 0; c < 1100; c++)
+    for (size_t c = 0; c < 4100; c++)
         pc[c] = c % 7 == 0 ? 0.0f : c % 11 == 0 ? 1.0f : (float)(c % 97) / 97.0f;
     for (size_t l = 0; l < n_levels; l++) {
         gd_half_test_force(levels[l]);
