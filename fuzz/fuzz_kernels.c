@@ -15,13 +15,20 @@
  *     mask (both equal the forward applied to dy);
  *   - the fused epilogue equals its formula, its backward's dbias equals
  *     gd_sum_cols of dx; Gaussian dropout equals x * (1 + sigma * z) with
- *     z from gd_random_normal, |z| < 6, and its backward equals its forward.
+ *     z from gd_random_normal, |z| < 6, and its backward equals its forward;
+ *   - the _ex kernels of 1.2 (bf16 and fp16, both mask rules; float under
+ *     the 16-bit rule): the same return codes, outputs untouched on error,
+ *     each half kernel equal to the float kernel of its rule on the widened
+ *     input, rounded (src/half.h's reference conversions), the same mask,
+ *     the 16-bit mask bit for bit against its definition, backward from the
+ *     mask equal to backward regenerated, and a bad dtype or rule refused.
  *
  * Input layout (missing bytes read as 0): flags, rows, cols, split, seed[8],
  * stream[8], offset[8], p[4], sigma[4], p_cols[cols], then element data.
  */
 #include "test_util.h" /* the tests' references: tu_ref_*, tu_fill_data */
 #include "fuzz.h"
+#include "half.h" /* the reference conversions of the half kernels */
 
 #include <math.h>
 #include <stdbool.h>
@@ -336,6 +343,175 @@ static void fuzz_gauss(const params *P)
     FUZZ_CHECK(same_floats(dx, y, n));
 }
 
+/* ---- the _ex kernels (1.2) -------------------------------------------------- */
+
+static uint16_t hx[MAX_N], hbias[MAX_SIDE], hres[MAX_N], hy[MAX_N], hy2[MAX_N], hwant[MAX_N];
+static float wx[MAX_N], wbias[MAX_SIDE], wres[MAX_N];
+
+static void to_half(int dt, uint16_t *h, const float *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h[i] = dt == GD_BF16 ? gd_f32_to_bf16(f[i]) : gd_f32_to_f16(f[i]);
+}
+
+static void to_float(int dt, float *f, const uint16_t *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        f[i] = dt == GD_BF16 ? gd_bf16_to_f32(h[i]) : gd_f16_to_f32(h[i]);
+}
+
+static void half_sentinel(void)
+{
+    memset(hy, 0xA5, sizeof hy);
+    memset(hy2, 0x5A, sizeof hy2);
+    sentinel();
+}
+
+/* The 16-bit rule's mask against its definition. */
+static void check_mask16(const uint8_t *mask, size_t n, const gd_stream *s, const float *p_of_col,
+                         size_t cols, float p)
+{
+    for (size_t j = 0; j < n; j++) {
+        const uint64_t i = s->offset + j;
+        const uint32_t w = tu_ref_word(s->seed, s->stream, i / 2);
+        const uint32_t d = (i & 1) ? w >> 16 : w & 0xFFFFu;
+        const float pj = p_of_col ? p_of_col[j % cols] : p;
+        FUZZ_CHECK(tu_ref_bit(mask, j) == (d >= (uint32_t)floor((double)pj * 65536.0 + 0.5)));
+    }
+    for (size_t j = n; j % 8 != 0; j++)
+        FUZZ_CHECK(tu_ref_bit(mask, j) == 0);
+}
+
+static void fuzz_half_plain(const params *P, int dt, int rule)
+{
+    const size_t n = P->n;
+    const bool ok = prob_ok(P->p), rok = range_ok(P->s.offset, n);
+    half_sentinel();
+    int rc = gd_dropout_fwd_ex(dt, rule, hy, hx, n, P->p, &P->s, m);
+    FUZZ_CHECK(code_ok(rc, n, ok, rok));
+    if (rc != GD_OK || n == 0) {
+        FUZZ_CHECK(all_bytes(hy, sizeof hy, 0xA5) && all_bytes(m, sizeof m, 0xA5));
+        return;
+    }
+    /* the float kernel of the rule on the widened input, rounded */
+    FUZZ_CHECK(gd_dropout_fwd_ex(GD_F32, rule, y, wx, n, P->p, &P->s, m2) == GD_OK);
+    to_half(dt, hwant, y, n);
+    FUZZ_CHECK(memcmp(hy, hwant, n * 2) == 0 && memcmp(m, m2, (n + 7) / 8) == 0);
+    if (rule == GD_MASK_16) {
+        check_mask16(m, n, &P->s, NULL, 1, P->p);
+        const uint32_t k = (uint32_t)floor((double)P->p * 65536.0 + 0.5);
+        const float s = k == 65536 ? 0.0f : (float)(1.0 / (1.0 - k / 65536.0));
+        for (size_t j = 0; j < n; j++)
+            FUZZ_CHECK(same_float(y[j], tu_ref_bit(m, j) ? wx[j] * s : 0.0f));
+        FUZZ_CHECK(gd_mask_bernoulli_ex(rule, m3, n, P->p, &P->s) == GD_OK);
+        FUZZ_CHECK(memcmp(m3, m, (n + 7) / 8) == 0);
+    }
+    /* backward: from the mask == regenerated == the forward of dy */
+    FUZZ_CHECK(gd_dropout_bwd_ex(dt, rule, hy2, hx, n, P->p, NULL, m) == GD_OK);
+    FUZZ_CHECK(memcmp(hy2, hy, n * 2) == 0);
+    memcpy(hy2, hx, n * 2);
+    FUZZ_CHECK(gd_dropout_bwd_ex(dt, rule, hy2, hy2, n, P->p, &P->s, NULL) == GD_OK);
+    FUZZ_CHECK(memcmp(hy2, hy, n * 2) == 0);
+}
+
+static void fuzz_half_cols(const params *P, int dt, int rule)
+{
+    const size_t n = P->n;
+    bool ok = true;
+    for (size_t c = 0; c < P->cols; c++)
+        ok = ok && prob_ok(P->p_cols[c]);
+    half_sentinel();
+    const int rc = gd_dropout_fwd_cols_ex(dt, rule, hy, hx, P->rows, P->cols, P->p_cols, &P->s, m);
+    FUZZ_CHECK(code_ok(rc, n, ok, range_ok(P->s.offset, n)));
+    if (rc != GD_OK || n == 0) {
+        FUZZ_CHECK(all_bytes(hy, sizeof hy, 0xA5) && all_bytes(m, sizeof m, 0xA5));
+        return;
+    }
+    FUZZ_CHECK(gd_dropout_fwd_cols_ex(GD_F32, rule, y, wx, P->rows, P->cols, P->p_cols, &P->s,
+                                      m2) == GD_OK);
+    to_half(dt, hwant, y, n);
+    FUZZ_CHECK(memcmp(hy, hwant, n * 2) == 0 && memcmp(m, m2, (n + 7) / 8) == 0);
+    if (rule == GD_MASK_16)
+        check_mask16(m, n, &P->s, P->p_cols, P->cols, 0.0f);
+    FUZZ_CHECK(gd_dropout_bwd_cols_ex(dt, rule, hy2, hx, P->rows, P->cols, P->p_cols, NULL, m) ==
+               GD_OK);
+    FUZZ_CHECK(memcmp(hy2, hy, n * 2) == 0);
+    FUZZ_CHECK(gd_dropout_bwd_cols_ex(dt, rule, hy2, hx, P->rows, P->cols, P->p_cols, &P->s,
+                                      NULL) == GD_OK);
+    FUZZ_CHECK(memcmp(hy2, hy, n * 2) == 0);
+}
+
+static void fuzz_half_add(const params *P, int dt, int rule)
+{
+    const size_t n = P->n, cols = P->cols;
+    const uint16_t *b = P->use_bias ? hbias : NULL, *r = P->use_res ? hres : NULL;
+    half_sentinel();
+    int rc = gd_dropout_add_fwd_ex(dt, rule, hy, hx, b, r, P->rows, cols, P->p, &P->s, m);
+    FUZZ_CHECK(code_ok(rc, n, prob_ok(P->p), range_ok(P->s.offset, n)));
+    if (rc != GD_OK || n == 0) {
+        FUZZ_CHECK(all_bytes(hy, sizeof hy, 0xA5) && all_bytes(m, sizeof m, 0xA5));
+        return;
+    }
+    FUZZ_CHECK(gd_dropout_add_fwd_ex(GD_F32, rule, y, wx, b ? wbias : NULL, r ? wres : NULL,
+                                     P->rows, cols, P->p, &P->s, m2) == GD_OK);
+    to_half(dt, hwant, y, n);
+    FUZZ_CHECK(memcmp(hy, hwant, n * 2) == 0 && memcmp(m, m2, (n + 7) / 8) == 0);
+    rc = gd_dropout_add_bwd_ex(dt, rule, hy2, dbias, hx, P->rows, cols, P->p, &P->s, NULL);
+    FUZZ_CHECK(rc == GD_OK);
+    FUZZ_CHECK(gd_dropout_bwd_ex(dt, rule, hwant, hx, n, P->p, NULL, m) == GD_OK);
+    FUZZ_CHECK(memcmp(hy2, hwant, n * 2) == 0);
+    for (size_t c = 0; c < cols; c++) {
+        double sum = 0.0;
+        for (size_t i = 0; i < P->rows; i++)
+            sum += (double)(dt == GD_BF16 ? gd_bf16_to_f32(hy2[i * cols + c])
+                                          : gd_f16_to_f32(hy2[i * cols + c]));
+        FUZZ_CHECK(same_float(dbias[c], (float)sum));
+    }
+}
+
+static void fuzz_half_gauss(const params *P, int dt)
+{
+    const size_t n = P->n;
+    const bool ok = P->sigma >= 0.0f && isfinite(P->sigma);
+    half_sentinel();
+    const int rc = gd_gaussian_dropout_fwd_ex(dt, hy, hx, n, P->sigma, &P->s);
+    FUZZ_CHECK(code_ok(rc, n, ok, range_ok(P->s.offset, n)));
+    if (rc != GD_OK || n == 0) {
+        FUZZ_CHECK(all_bytes(hy, sizeof hy, 0xA5));
+        return;
+    }
+    FUZZ_CHECK(gd_gaussian_dropout_fwd(y, wx, n, P->sigma, &P->s) == GD_OK);
+    to_half(dt, hwant, y, n);
+    FUZZ_CHECK(memcmp(hy, hwant, n * 2) == 0);
+    FUZZ_CHECK(gd_gaussian_dropout_bwd_ex(dt, hy2, hx, n, P->sigma, &P->s) == GD_OK);
+    FUZZ_CHECK(memcmp(hy2, hy, n * 2) == 0);
+}
+
+/* One half type and one rule per input, from bits of its data; a float
+ * input under the 16-bit rule is checked through the same references. */
+static void fuzz_half(const params *P)
+{
+    const uint32_t sel = fuzz_float_bits(P->sigma) ^ (uint32_t)P->s.seed;
+    const int dt = (sel & 1) ? GD_F16 : GD_BF16, rule = (sel & 2) ? GD_MASK_16 : GD_MASK_32;
+    to_half(dt, hx, P->x, P->n);
+    to_half(dt, hbias, P->bias, P->cols);
+    to_half(dt, hres, P->res, P->n);
+    to_float(dt, wx, hx, P->n);
+    to_float(dt, wbias, hbias, P->cols);
+    to_float(dt, wres, hres, P->n);
+    fuzz_half_plain(P, dt, rule);
+    fuzz_half_cols(P, dt, rule);
+    fuzz_half_add(P, dt, rule);
+    fuzz_half_gauss(P, dt);
+    /* codes no version defines: refused, outputs untouched, even for n = 0 */
+    half_sentinel();
+    FUZZ_CHECK(gd_dropout_fwd_ex(3 + (int)(sel >> 8 & 7), rule, hy, hx, P->n, 0.5f, &P->s, m) ==
+               GD_EINVAL);
+    FUZZ_CHECK(gd_dropout_fwd_ex(dt, 2 + (int)(sel >> 12 & 7), hy, hx, 0, 0.5f, &P->s, m) ==
+               GD_EINVAL);
+    FUZZ_CHECK(all_bytes(hy, sizeof hy, 0xA5) && all_bytes(m, sizeof m, 0xA5));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static params P;
@@ -345,6 +521,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_cols(&P);
     fuzz_add(&P);
     fuzz_gauss(&P);
+    fuzz_half(&P);
     FUZZ_CHECK(memcmp(keep_x, P.x, sizeof keep_x) == 0); /* inputs are const */
     return 0;
 }

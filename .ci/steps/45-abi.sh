@@ -17,7 +17,9 @@
 #   7. debian/libgdropout1.symbols lists exactly the exported symbols, each
 #      with its node;
 #   8. a 1.1 consumer: tests/test_fisher_sgemm.c (gd_fisher_set_sgemm) linked
-#      to the shared library binds GDROPOUT_1.1 and passes.
+#      to the shared library binds GDROPOUT_1.1 and passes;
+#   9. a 1.2 consumer: tests/abi/v1_2_consumer.c (the _ex kernels of
+#      <gdropout/mixed.h>) binds GDROPOUT_1.2 and passes.
 #
 # `bash .ci/steps/45-abi.sh --update-baseline` rewrites the baseline from
 # this build instead of checking it (CONTRIBUTING.md, "Adding to the ABI":
@@ -124,6 +126,15 @@ if ! CK_FORK=no LD_LIBRARY_PATH="$build/src" "$build/v1_1_consumer" >"$build/v1_
 fi
 readelf -V "$build/v1_1_consumer" | grep -q 'Name: GDROPOUT_1.1' ||
     problem "test_fisher_sgemm does not require version GDROPOUT_1.1"
+
+# 9. a 1.2 consumer against the new shared object.
+gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude -I"$build/include" tests/abi/v1_2_consumer.c \
+    -L"$build/src" -lgdropout -lm -o "$build/v1_2_consumer"
+if ! LD_LIBRARY_PATH="$build/src" "$build/v1_2_consumer"; then
+    problem "v1_2_consumer failed against $lib"
+fi
+readelf -V "$build/v1_2_consumer" | grep -q 'Name: GDROPOUT_1.2' ||
+    problem "v1_2_consumer does not require version GDROPOUT_1.2"
 
 [ $fail -eq 0 ] || exit 1
 echo "ABI: $(wc -l <<<"$exported_names") symbols ($(grep -c '@GDROPOUT_1$' <<<"$lib_nodes") in the frozen GDROPOUT_1), SONAME $soname, matches $baseline and the symbols file"

@@ -62,6 +62,16 @@ PROTOTYPES = {
     "gd_gaussian_dropout_fwd": (_INT, [_P, _P, _SIZE, _F, _PS]),
     "gd_gaussian_dropout_bwd": (_INT, [_P, _P, _SIZE, _F, _PS]),
     "gd_gaussian_sigma": (_INT, [_F, _PF]),
+    # mixed.h (since 1.2): (dtype, rule, then the 1.0 function's arguments)
+    "gd_mask_bernoulli_ex": (_INT, [_INT, _P, _SIZE, _F, _PS]),
+    "gd_dropout_fwd_ex": (_INT, [_INT, _INT, _P, _P, _SIZE, _F, _PS, _P]),
+    "gd_dropout_bwd_ex": (_INT, [_INT, _INT, _P, _P, _SIZE, _F, _PS, _P]),
+    "gd_dropout_fwd_cols_ex": (_INT, [_INT, _INT, _P, _P, _SIZE, _SIZE, _P, _PS, _P]),
+    "gd_dropout_bwd_cols_ex": (_INT, [_INT, _INT, _P, _P, _SIZE, _SIZE, _P, _PS, _P]),
+    "gd_dropout_add_fwd_ex": (_INT, [_INT, _INT, _P, _P, _P, _P, _SIZE, _SIZE, _F, _PS, _P]),
+    "gd_dropout_add_bwd_ex": (_INT, [_INT, _INT, _P, _P, _P, _SIZE, _SIZE, _F, _PS, _P]),
+    "gd_gaussian_dropout_fwd_ex": (_INT, [_INT, _P, _P, _SIZE, _F, _PS]),
+    "gd_gaussian_dropout_bwd_ex": (_INT, [_INT, _P, _P, _SIZE, _F, _PS]),
     # fisher.h
     "gd_fisher_create": (_INT, [_PP]),
     "gd_fisher_destroy": (None, [_P]),

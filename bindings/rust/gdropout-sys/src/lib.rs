@@ -54,6 +54,13 @@ pub const GD_RULE_RANK_LINEAR: c_int = 1;
 pub const GD_RULE_SCORE_LINEAR: c_int = 2;
 pub const GD_RULE_LOG_SCORE_LINEAR: c_int = 3;
 
+// mixed.h (since 1.2): element types and mask rules of the _ex kernels.
+pub const GD_F32: c_int = 0;
+pub const GD_BF16: c_int = 1;
+pub const GD_F16: c_int = 2;
+pub const GD_MASK_32: c_int = 0;
+pub const GD_MASK_16: c_int = 1;
+
 /// Opaque accumulator (`gd_fisher`): only ever behind a pointer.
 #[repr(C)]
 pub struct gd_fisher {
@@ -179,6 +186,98 @@ extern "C" {
         s: *const gd_stream,
     ) -> c_int;
     pub fn gd_gaussian_sigma(p: f32, sigma: *mut f32) -> c_int;
+
+    // mixed.h (since 1.2): (dtype, mask_rule), then the 1.0 arguments
+    pub fn gd_mask_bernoulli_ex(
+        mask_rule: c_int,
+        mask: *mut u8,
+        n: usize,
+        p: f32,
+        s: *const gd_stream,
+    ) -> c_int;
+    pub fn gd_dropout_fwd_ex(
+        dtype: c_int,
+        mask_rule: c_int,
+        y: *mut c_void,
+        x: *const c_void,
+        n: usize,
+        p: f32,
+        s: *const gd_stream,
+        mask_out: *mut u8,
+    ) -> c_int;
+    pub fn gd_dropout_bwd_ex(
+        dtype: c_int,
+        mask_rule: c_int,
+        dx: *mut c_void,
+        dy: *const c_void,
+        n: usize,
+        p: f32,
+        s: *const gd_stream,
+        mask: *const u8,
+    ) -> c_int;
+    pub fn gd_dropout_fwd_cols_ex(
+        dtype: c_int,
+        mask_rule: c_int,
+        y: *mut c_void,
+        x: *const c_void,
+        rows: usize,
+        cols: usize,
+        p_cols: *const f32,
+        s: *const gd_stream,
+        mask_out: *mut u8,
+    ) -> c_int;
+    pub fn gd_dropout_bwd_cols_ex(
+        dtype: c_int,
+        mask_rule: c_int,
+        dx: *mut c_void,
+        dy: *const c_void,
+        rows: usize,
+        cols: usize,
+        p_cols: *const f32,
+        s: *const gd_stream,
+        mask: *const u8,
+    ) -> c_int;
+    pub fn gd_dropout_add_fwd_ex(
+        dtype: c_int,
+        mask_rule: c_int,
+        y: *mut c_void,
+        x: *const c_void,
+        bias: *const c_void,
+        residual: *const c_void,
+        rows: usize,
+        cols: usize,
+        p: f32,
+        s: *const gd_stream,
+        mask_out: *mut u8,
+    ) -> c_int;
+    pub fn gd_dropout_add_bwd_ex(
+        dtype: c_int,
+        mask_rule: c_int,
+        dx: *mut c_void,
+        dbias: *mut f32,
+        dy: *const c_void,
+        rows: usize,
+        cols: usize,
+        p: f32,
+        s: *const gd_stream,
+        mask: *const u8,
+    ) -> c_int;
+    pub fn gd_gaussian_dropout_fwd_ex(
+        dtype: c_int,
+        y: *mut c_void,
+        x: *const c_void,
+        n: usize,
+        sigma: f32,
+        s: *const gd_stream,
+    ) -> c_int;
+    pub fn gd_gaussian_dropout_bwd_ex(
+        dtype: c_int,
+        dx: *mut c_void,
+        dy: *const c_void,
+        n: usize,
+        sigma: f32,
+        s: *const gd_stream,
+    ) -> c_int;
 
     // fisher.h
     pub fn gd_fisher_create(out: *mut *mut gd_fisher) -> c_int;

@@ -221,6 +221,11 @@ fn same_constants() {
         ("GD_RULE_RANK_LINEAR", GD_RULE_RANK_LINEAR as i64),
         ("GD_RULE_SCORE_LINEAR", GD_RULE_SCORE_LINEAR as i64),
         ("GD_RULE_LOG_SCORE_LINEAR", GD_RULE_LOG_SCORE_LINEAR as i64),
+        ("GD_F32", GD_F32 as i64),
+        ("GD_BF16", GD_BF16 as i64),
+        ("GD_F16", GD_F16 as i64),
+        ("GD_MASK_32", GD_MASK_32 as i64),
+        ("GD_MASK_16", GD_MASK_16 as i64),
     ]
     .into_iter()
     .collect();

@@ -31,7 +31,7 @@ impl Stream {
         Stream { offset, ..self }
     }
 
-    fn raw(&self) -> sys::gd_stream {
+    pub(crate) fn raw(&self) -> sys::gd_stream {
         sys::gd_stream { seed: self.seed, stream: self.stream, offset: self.offset }
     }
 }
@@ -50,7 +50,7 @@ pub fn mask_bytes(n: usize) -> usize {
     n / 8 + usize::from(n % 8 != 0)
 }
 
-fn mask_ptr(mask: Option<&mut [u8]>, n: usize) -> Result<*mut u8> {
+pub(crate) fn mask_ptr(mask: Option<&mut [u8]>, n: usize) -> Result<*mut u8> {
     match mask {
         Some(m) => {
             shape_if(m.len() != mask_bytes(n))?;
@@ -62,7 +62,7 @@ fn mask_ptr(mask: Option<&mut [u8]>, n: usize) -> Result<*mut u8> {
 
 /// (stream pointer, mask pointer) of a backward's source; the gd_stream
 /// lives in `slot` for the duration of the call.
-fn source_ptrs(
+pub(crate) fn source_ptrs(
     src: MaskSource<'_>,
     n: usize,
     slot: &mut sys::gd_stream,
@@ -90,7 +90,7 @@ fn opt_ptr(v: Option<&[f32]>, len: usize) -> Result<*const f32> {
 }
 
 /// rows * cols, which must be `len`.
-fn matrix(rows: usize, cols: usize, len: usize) -> Result<usize> {
+pub(crate) fn matrix(rows: usize, cols: usize, len: usize) -> Result<usize> {
     match rows.checked_mul(cols) {
         Some(n) if n == len => Ok(n),
         Some(_) => Err(Error::from_code(sys::GD_ESHAPE)),

@@ -24,11 +24,13 @@
 mod error;
 mod fisher;
 mod kernels;
+mod mixed;
 mod plan;
 
 pub use error::{Error, ErrorKind, Result};
 pub use fisher::{Axis, Fisher, Reduce, TensorInfo};
 pub use kernels::*;
+pub use mixed::*;
 pub use plan::{Plan, Rule, SiteInfo};
 
 use std::ffi::CStr;

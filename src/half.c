@@ -1,0 +1,550 @@
+/*
+ * The kernels of <gdropout/mixed.h>: argument checks, then one driver for
+ * every element type and mask rule.
+ *
+ * The driver walks a call in chunks of CH elements (a multiple of 8, so a
+ * chunk's mask bits are whole bytes of the call's mask).  Per chunk it
+ * converts the half inputs to float (exact), computes in float exactly as
+ * the float kernel does (the float family's own op where one fits, else an
+ * element loop here with the same operations in the same order) and rounds
+ * the results to the half type.  Keep bits come from the float family's
+ * generator: under the 32-bit rule its mask or fused op, under the 16-bit
+ * rule its words of indices first/2 .. last/2 through the level's mask16.
+ * With GD_F32 and GD_MASK_32 each function is its 1.0 function.
+ */
+#include "half.h"
+
+enum { CH = 512, TABC = 4096 };
+_Static_assert(CH % 8 == 0, "a chunk starts on a mask byte");
+
+typedef struct hctx {
+    const gd_half_kernels *hk;
+    int dtype, rule;
+    gd_keyctx key;
+} hctx;
+
+static inline size_t min_sz(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ---- argument checks (as src/dropout.c, plus the codes) ------------------ */
+
+static bool dtype_ok(int dtype)
+{
+    return dtype == GD_F32 || dtype == GD_BF16 || dtype == GD_F16;
+}
+
+static bool rule_ok(int rule)
+{
+    return rule == GD_MASK_32 || rule == GD_MASK_16;
+}
+
+static int check_stream(const gd_stream *s, size_t n)
+{
+    if (!s)
+        return GD_EINVAL;
+    return gd_range_ok(s->offset, n) ? GD_OK : GD_EOVERFLOW;
+}
+
+static int check_cols(const float *p_cols, size_t cols)
+{
+    if (!p_cols)
+        return GD_EINVAL;
+    for (size_t c = 0; c < cols; c++)
+        if (!gd_prob_ok(p_cols[c]))
+            return GD_EDOMAIN;
+    return GD_OK;
+}
+
+/* The size, then the output and input buffers; GD_OK with *n == 0 means
+ * nothing to do. */
+static int check_matrix(size_t rows, size_t cols, const void *out, const void *in, size_t *n)
+{
+    if (!gd_mul_ok(rows, cols, n))
+        return GD_EOVERFLOW;
+    if (*n == 0)
+        return GD_OK;
+    return out && in ? GD_OK : GD_EINVAL;
+}
+
+static hctx ctx_of(int dtype, int rule, const gd_stream *s)
+{
+    hctx c = {gd_half_get(), dtype, rule, {{0, 0}, {0, 0}}};
+    if (s)
+        c.key = gd_keyctx_from(s);
+    return c;
+}
+
+/* ---- chunk conversions ------------------------------------------------------ */
+
+/* Elements at .. at+n-1 of src as float: src itself for GD_F32, else
+ * converted into buf. */
+static const float *load(const hctx *c, const void *src, size_t at, size_t n, float *buf)
+{
+    if (c->dtype == GD_F32)
+        return (const float *)src + at;
+    const uint16_t *h = (const uint16_t *)src + at;
+    if (c->dtype == GD_BF16)
+        c->hk->bf16_to_f32(buf, h, n);
+    else
+        c->hk->f16_to_f32(buf, h, n);
+    return buf;
+}
+
+/* Where a chunk's float results go: dst itself for GD_F32, else buf. */
+static float *out_buf(const hctx *c, void *dst, size_t at, float *buf)
+{
+    return c->dtype == GD_F32 ? (float *)dst + at : buf;
+}
+
+/* Rounds a chunk's results from buf into dst (nothing to do for GD_F32). */
+static void store(const hctx *c, void *dst, size_t at, const float *buf, size_t n)
+{
+    if (c->dtype == GD_F32)
+        return;
+    uint16_t *h = (uint16_t *)dst + at;
+    if (c->dtype == GD_BF16)
+        c->hk->f32_to_bf16(h, buf, n);
+    else
+        c->hk->f32_to_f16(h, buf, n);
+}
+
+/* ---- keep bits ------------------------------------------------------------ */
+
+/* The keep scale of p under the call's rule. */
+static float scale_of(const hctx *c, float p)
+{
+    return c->rule == GD_MASK_16 ? gd_keep_scale16(gd_k16(p)) : gd_keep_scale(p);
+}
+
+/* The words holding the 16-bit draws of indices first .. first+len-1 into
+ * w (at most CH/2 + 1 words); returns the first element's half. */
+static unsigned words16(const hctx *c, uint32_t *w, uint64_t first, size_t len)
+{
+    const uint64_t w0 = first >> 1, w1 = (first + (len - 1)) >> 1;
+    c->hk->f32->words(w, (size_t)(w1 - w0 + 1), w0, &c->key);
+    return (unsigned)(first & 1);
+}
+
+/* Keep bits of len <= CH elements from absolute index first at one p. */
+static void chunk_bits(const hctx *c, uint8_t *bits, size_t len, uint64_t first, float p)
+{
+    if (c->rule == GD_MASK_32) {
+        c->hk->f32->mask(bits, len, first, gd_threshold(p), &c->key);
+        return;
+    }
+    uint32_t w[CH / 2 + 1];
+    const unsigned h = words16(c, w, first, len);
+    c->hk->mask16(bits, w, h, len, gd_k16(p));
+}
+
+/* A column's threshold and scale in 8 bytes: kept iff draw >= t && s != 0.
+ * The 32-bit rule's t(1) = 2^32 (nothing kept) becomes t = 0, s = 0, the
+ * only case with s = 0 (every other scale is >= 1); under the 16-bit rule
+ * k = 65536 is above every draw and its scale is 0 too. */
+typedef struct col_rule {
+    uint32_t t;
+    float s;
+} col_rule;
+
+static col_rule col_rule_of(int rule, float p)
+{
+    col_rule r = {0, 0.0f};
+    if (rule == GD_MASK_16) {
+        r.t = gd_k16(p);
+        r.s = gd_keep_scale16(r.t);
+        return r;
+    }
+    const uint64_t t = gd_threshold(p);
+    if (t <= UINT32_MAX) {
+        r.t = (uint32_t)t;
+        r.s = gd_keep_scale(p);
+    }
+    return r;
+}
+
+/* The column rules of up to TABC columns (32 KiB), once per call, so the
+ * element loops never divide; wider tensors compute them per element (the
+ * slow path: a division and a floor per element). */
+typedef struct col_tab {
+    col_rule r[TABC];
+    bool have;
+} col_tab;
+
+static void tab_init(col_tab *tb, int rule, const float *p_cols, size_t cols)
+{
+    tb->have = cols <= TABC;
+    for (size_t c = 0; tb->have && c < cols; c++)
+        tb->r[c] = col_rule_of(rule, p_cols[c]);
+}
+
+/* The rules of a chunk's len elements from column col on, element by
+ * element, into t and sc. */
+static void chunk_rules(const col_tab *tb, int rule, const float *p_cols, size_t col,
+                        size_t cols, size_t len, uint32_t *t, float *sc)
+{
+    for (size_t j = 0; j < len; j++) {
+        const col_rule r = tb->have ? tb->r[col] : col_rule_of(rule, p_cols[col]);
+        t[j] = r.t;
+        sc[j] = r.s;
+        col = col + 1 == cols ? 0 : col + 1;
+    }
+}
+
+/* Keep bits of len <= CH elements from absolute index first against the
+ * per-element thresholds t and scales sc. */
+static void chunk_bits_cols(const hctx *c, uint8_t *bits, size_t len, uint64_t first,
+                            const uint32_t *t, const float *sc)
+{
+    uint32_t w[CH];
+    unsigned h = 0;
+    if (c->rule == GD_MASK_16)
+        h = words16(c, w, first, len);
+    else
+        c->hk->f32->words(w, len, first, &c->key);
+    if (c->rule == GD_MASK_16) /* the draws in element order, as words */
+        for (size_t j = len; j-- > 0;)
+            w[j] = gd_draw16(w, h + j); /* descending: reads w[(h+j)/2] <= w[j] */
+    c->hk->keep_bits(bits, w, t, sc, len);
+}
+
+/* ---- the ops (arguments validated, n > 0) ---------------------------------- */
+
+static void fwd_op(const hctx *c, void *y, const void *x, uint8_t *mask, size_t n, float p,
+                   uint64_t first)
+{
+    float xb[CH], yb[CH];
+    uint8_t bits[CH / 8];
+    const float s = scale_of(c, p);
+    for (size_t j0 = 0; j0 < n; j0 += CH) {
+        const size_t len = min_sz(CH, n - j0);
+        const float *in = load(c, x, j0, len, xb);
+        float *out = out_buf(c, y, j0, yb);
+        uint8_t *mb = mask ? mask + j0 / 8 : NULL;
+        if (c->rule == GD_MASK_32) {
+            c->hk->f32->fwd(out, in, mb, len, first + j0, gd_threshold(p), s, &c->key);
+        } else {
+            chunk_bits(c, mb ? mb : bits, len, first + j0, p);
+            c->hk->f32->bwd_mask(out, in, mb ? mb : bits, len, s);
+        }
+        store(c, y, j0, out, len);
+    }
+}
+
+static void bwd_mask_op(const hctx *c, void *dx, const void *dy, const uint8_t *mask, size_t n,
+                        float p)
+{
+    float xb[CH], yb[CH];
+    const float s = scale_of(c, p);
+    for (size_t j0 = 0; j0 < n; j0 += CH) {
+        const size_t len = min_sz(CH, n - j0);
+        const float *in = load(c, dy, j0, len, xb);
+        float *out = out_buf(c, dx, j0, yb);
+        c->hk->f32->bwd_mask(out, in, mask + j0 / 8, len, s);
+        store(c, dx, j0, out, len);
+    }
+}
+
+/* Per-column forward (mask_in NULL: bits drawn, and written to mask_out if
+ * given) or backward from a stored mask; element j0 + j is in column
+ * (j0 + j) % cols. */
+static void cols_op(const hctx *c, void *y, const void *x, uint8_t *mask_out,
+                    const uint8_t *mask_in, size_t rows, size_t cols, const float *p_cols,
+                    uint64_t first)
+{
+    const size_t n = rows * cols;
+    float xb[CH], yb[CH], sc[CH];
+    uint32_t t[CH];
+    uint8_t bits[CH / 8];
+    col_tab tb;
+    tab_init(&tb, c->rule, p_cols, cols);
+    size_t col = 0; /* column of element j0 */
+    for (size_t j0 = 0; j0 < n; j0 += CH) {
+        const size_t len = min_sz(CH, n - j0);
+        chunk_rules(&tb, c->rule, p_cols, col, cols, len, t, sc);
+        const uint8_t *kb;
+        if (mask_in) {
+            kb = mask_in + j0 / 8;
+        } else {
+            uint8_t *mb = mask_out ? mask_out + j0 / 8 : bits;
+            chunk_bits_cols(c, mb, len, first + j0, t, sc);
+            kb = mb;
+        }
+        const float *in = load(c, x, j0, len, xb);
+        float *out = out_buf(c, y, j0, yb);
+        c->hk->scale_bits(out, in, kb, sc, len);
+        store(c, y, j0, out, len);
+        col = (col + len % cols) % cols;
+    }
+}
+
+/* The bias of a chunk's elements, element by element, from column col on:
+ * its contiguous runs converted by the level's op. */
+static void bias_run(const hctx *c, float *dst, const void *bias, size_t col, size_t cols,
+                     size_t len)
+{
+    for (size_t j = 0; j < len;) {
+        const size_t run = min_sz(len - j, cols - col);
+        const float *b = load(c, bias, col, run, dst + j);
+        if (b != dst + j)
+            memcpy(dst + j, b, run * sizeof *dst);
+        j += run;
+        col = 0;
+    }
+}
+
+/* In passes over the chunk, each the float kernel's operation in its
+ * order: v = x + bias, then the float family's bwd_mask (v * s where kept,
+ * +0 where dropped), then residual + v.  The chunk's inputs are all read
+ * before y is written, so y may alias x or residual. */
+static void add_fwd_op(const hctx *c, void *y, const void *x, const void *bias,
+                       const void *residual, uint8_t *mask, size_t rows, size_t cols, float p,
+                       uint64_t first)
+{
+    const size_t n = rows * cols;
+    float xb[CH], bb[CH], rb[CH], yb[CH];
+    uint8_t bits[CH / 8];
+    const float s = scale_of(c, p);
+    size_t col = 0;
+    for (size_t j0 = 0; j0 < n; j0 += CH) {
+        const size_t len = min_sz(CH, n - j0);
+        uint8_t *kb = mask ? mask + j0 / 8 : bits;
+        chunk_bits(c, kb, len, first + j0, p);
+        const float *v = load(c, x, j0, len, xb);
+        if (bias) {
+            bias_run(c, bb, bias, col, cols, len);
+            for (size_t j = 0; j < len; j++)
+                bb[j] = v[j] + bb[j];
+            v = bb;
+        }
+        c->hk->f32->bwd_mask(yb, v, kb, len, s);
+        if (residual) {
+            const float *res = load(c, residual, j0, len, rb);
+            for (size_t j = 0; j < len; j++)
+                yb[j] = res[j] + yb[j];
+        }
+        if (c->dtype == GD_F32)
+            memcpy((float *)y + j0, yb, len * sizeof *yb);
+        else
+            store(c, y, j0, yb, len);
+        col = (col + len % cols) % cols;
+    }
+}
+
+/* dbias[c] = sum over rows of dx[r, c] as stored, in double, rounded once. */
+static void sum_cols_op(const hctx *c, float *out, const void *dx, size_t rows, size_t cols)
+{
+    enum { BLOCK = 256 };
+    double acc[BLOCK];
+    float buf[BLOCK];
+    for (size_t c0 = 0; c0 < cols; c0 += BLOCK) {
+        const size_t w = min_sz(BLOCK, cols - c0);
+        for (size_t i = 0; i < w; i++)
+            acc[i] = 0.0;
+        for (size_t r = 0; r < rows; r++) {
+            const float *row = load(c, dx, r * cols + c0, w, buf);
+            for (size_t i = 0; i < w; i++)
+                acc[i] += (double)row[i];
+        }
+        for (size_t i = 0; i < w; i++)
+            out[c0 + i] = (float)acc[i];
+    }
+}
+
+static void gauss_op(const hctx *c, void *y, const void *x, size_t n, float sigma, uint64_t first)
+{
+    float xb[CH], yb[CH];
+    for (size_t j0 = 0; j0 < n; j0 += CH) {
+        const size_t len = min_sz(CH, n - j0);
+        const float *in = load(c, x, j0, len, xb);
+        float *out = out_buf(c, y, j0, yb);
+        c->hk->f32->gauss(out, in, len, sigma, first + j0, &c->key);
+        store(c, y, j0, out, len);
+    }
+}
+
+/* ---- the public functions ---------------------------------------------------- */
+
+static bool is_v1(int dtype, int rule)
+{
+    return dtype == GD_F32 && rule == GD_MASK_32;
+}
+
+int gd_mask_bernoulli_ex(int rule, uint8_t *mask, size_t n, float p, const gd_stream *s)
+{
+    if (!rule_ok(rule))
+        return GD_EINVAL;
+    if (rule == GD_MASK_32)
+        return gd_mask_bernoulli(mask, n, p, s);
+    if (n == 0)
+        return GD_OK;
+    if (!mask)
+        return GD_EINVAL;
+    if (!gd_prob_ok(p))
+        return GD_EDOMAIN;
+    int rc = check_stream(s, n);
+    if (rc)
+        return rc;
+    const hctx c = ctx_of(GD_F32, rule, s);
+    for (size_t j0 = 0; j0 < n; j0 += CH)
+        chunk_bits(&c, mask + j0 / 8, min_sz(CH, n - j0), s->offset + j0, p);
+    return GD_OK;
+}
+
+int gd_dropout_fwd_ex(int dtype, int rule, void *y, const void *x, size_t n, float p,
+                      const gd_stream *s, uint8_t *mask_out)
+{
+    if (!dtype_ok(dtype) || !rule_ok(rule))
+        return GD_EINVAL;
+    if (is_v1(dtype, rule))
+        return gd_dropout_fwd(y, x, n, p, s, mask_out);
+    if (n == 0)
+        return GD_OK;
+    if (!y || !x)
+        return GD_EINVAL;
+    if (!gd_prob_ok(p))
+        return GD_EDOMAIN;
+    int rc = check_stream(s, n);
+    if (rc)
+        return rc;
+    const hctx c = ctx_of(dtype, rule, s);
+    fwd_op(&c, y, x, mask_out, n, p, s->offset);
+    return GD_OK;
+}
+
+int gd_dropout_bwd_ex(int dtype, int rule, void *dx, const void *dy, size_t n, float p,
+                      const gd_stream *s, const uint8_t *mask)
+{
+    if (!dtype_ok(dtype) || !rule_ok(rule))
+        return GD_EINVAL;
+    if (is_v1(dtype, rule))
+        return gd_dropout_bwd(dx, dy, n, p, s, mask);
+    if (n == 0)
+        return GD_OK;
+    if (!dx || !dy)
+        return GD_EINVAL;
+    if (!gd_prob_ok(p))
+        return GD_EDOMAIN;
+    if (mask) {
+        const hctx c = ctx_of(dtype, rule, NULL);
+        bwd_mask_op(&c, dx, dy, mask, n, p);
+        return GD_OK;
+    }
+    int rc = check_stream(s, n);
+    if (rc)
+        return rc;
+    const hctx c = ctx_of(dtype, rule, s);
+    fwd_op(&c, dx, dy, NULL, n, p, s->offset);
+    return GD_OK;
+}
+
+int gd_dropout_fwd_cols_ex(int dtype, int rule, void *y, const void *x, size_t rows, size_t cols,
+                           const float *p_cols, const gd_stream *s, uint8_t *mask_out)
+{
+    if (!dtype_ok(dtype) || !rule_ok(rule))
+        return GD_EINVAL;
+    if (is_v1(dtype, rule))
+        return gd_dropout_fwd_cols(y, x, rows, cols, p_cols, s, mask_out);
+    size_t n;
+    int rc = check_matrix(rows, cols, y, x, &n);
+    if (rc || n == 0)
+        return rc;
+    if ((rc = check_stream(s, n)) || (rc = check_cols(p_cols, cols)))
+        return rc;
+    const hctx c = ctx_of(dtype, rule, s);
+    cols_op(&c, y, x, mask_out, NULL, rows, cols, p_cols, s->offset);
+    return GD_OK;
+}
+
+int gd_dropout_bwd_cols_ex(int dtype, int rule, void *dx, const void *dy, size_t rows, size_t cols,
+                           const float *p_cols, const gd_stream *s, const uint8_t *mask)
+{
+    if (!dtype_ok(dtype) || !rule_ok(rule))
+        return GD_EINVAL;
+    if (is_v1(dtype, rule))
+        return gd_dropout_bwd_cols(dx, dy, rows, cols, p_cols, s, mask);
+    size_t n;
+    int rc = check_matrix(rows, cols, dx, dy, &n);
+    if (rc || n == 0)
+        return rc;
+    if (!mask && (rc = check_stream(s, n)))
+        return rc;
+    if ((rc = check_cols(p_cols, cols)))
+        return rc;
+    const hctx c = ctx_of(dtype, rule, mask ? NULL : s);
+    cols_op(&c, dx, dy, NULL, mask, rows, cols, p_cols, mask ? 0 : s->offset);
+    return GD_OK;
+}
+
+int gd_dropout_add_fwd_ex(int dtype, int rule, void *y, const void *x, const void *bias,
+                          const void *residual, size_t rows, size_t cols, float p,
+                          const gd_stream *s, uint8_t *mask_out)
+{
+    if (!dtype_ok(dtype) || !rule_ok(rule))
+        return GD_EINVAL;
+    if (is_v1(dtype, rule))
+        return gd_dropout_add_fwd(y, x, bias, residual, rows, cols, p, s, mask_out);
+    size_t n;
+    int rc = check_matrix(rows, cols, y, x, &n);
+    if (rc || n == 0)
+        return rc;
+    if (!gd_prob_ok(p))
+        return GD_EDOMAIN;
+    if ((rc = check_stream(s, n)))
+        return rc;
+    const hctx c = ctx_of(dtype, rule, s);
+    add_fwd_op(&c, y, x, bias, residual, mask_out, rows, cols, p, s->offset);
+    return GD_OK;
+}
+
+int gd_dropout_add_bwd_ex(int dtype, int rule, void *dx, float *dbias, const void *dy, size_t rows,
+                          size_t cols, float p, const gd_stream *s, const uint8_t *mask)
+{
+    if (!dtype_ok(dtype) || !rule_ok(rule))
+        return GD_EINVAL;
+    if (is_v1(dtype, rule))
+        return gd_dropout_add_bwd(dx, dbias, dy, rows, cols, p, s, mask);
+    size_t n;
+    int rc = check_matrix(rows, cols, dx, dy, &n);
+    if (rc || n == 0)
+        return rc;
+    if (!gd_prob_ok(p))
+        return GD_EDOMAIN;
+    if (!mask && (rc = check_stream(s, n)))
+        return rc;
+    rc = gd_dropout_bwd_ex(dtype, rule, dx, dy, n, p, s, mask);
+    if (rc == GD_OK && dbias) {
+        const hctx c = ctx_of(dtype, rule, NULL);
+        sum_cols_op(&c, dbias, dx, rows, cols);
+    }
+    return rc;
+}
+
+int gd_gaussian_dropout_fwd_ex(int dtype, void *y, const void *x, size_t n, float sigma,
+                               const gd_stream *s)
+{
+    if (!dtype_ok(dtype))
+        return GD_EINVAL;
+    if (dtype == GD_F32)
+        return gd_gaussian_dropout_fwd(y, x, n, sigma, s);
+    if (n == 0)
+        return GD_OK;
+    if (!y || !x)
+        return GD_EINVAL;
+    if (!(sigma >= 0.0f && sigma <= 3.402823466e38f))
+        return GD_EDOMAIN;
+    int rc = check_stream(s, n);
+    if (rc)
+        return rc;
+    const hctx c = ctx_of(dtype, GD_MASK_32, s);
+    gauss_op(&c, y, x, n, sigma, s->offset);
+    return GD_OK;
+}
+
+int gd_gaussian_dropout_bwd_ex(int dtype, void *dx, const void *dy, size_t n, float sigma,
+                               const gd_stream *s)
+{
+    /* The multiplier is symmetric: dx = dy * m with the forward's m. */
+    return gd_gaussian_dropout_fwd_ex(dtype, dx, dy, n, sigma, s);
+}
