@@ -109,6 +109,7 @@ PROTOTYPES = {
     "gd_plan_site_info": (_INT, [_P, _SIZE, ctypes.POINTER(_CSTR), _PF, _PF]),
     "gd_plan_save": (_INT, [_P, _CSTR]),
     "gd_plan_load": (_INT, [_PP, _CSTR]),
+    "gd_plan_control": (_INT, [_P, _INT, _U64]),
 }
 
 

@@ -53,6 +53,11 @@ pub const GD_RULE_UNIFORM: c_int = 0;
 pub const GD_RULE_RANK_LINEAR: c_int = 1;
 pub const GD_RULE_SCORE_LINEAR: c_int = 2;
 pub const GD_RULE_LOG_SCORE_LINEAR: c_int = 3;
+pub const GD_CONTROL_REVERSED: c_int = 1;
+pub const GD_CONTROL_PERMUTED: c_int = 2;
+pub const GD_CONTROL_KIND: c_int = 3;
+pub const GD_CONTROL_MATCHED: c_int = 4;
+pub const GD_CONTROL_STREAM: c_int = 0x6374726c;
 
 // mixed.h (since 1.2): element types and mask rules of the _ex kernels.
 pub const GD_F32: c_int = 0;
@@ -394,4 +399,6 @@ extern "C" {
     ) -> c_int;
     pub fn gd_plan_save(p: *const gd_plan, path: *const c_char) -> c_int;
     pub fn gd_plan_load(out: *mut *mut gd_plan, path: *const c_char) -> c_int;
+    /// Since 1.2: a control plan from the plan's own rates (`GD_CONTROL_*`).
+    pub fn gd_plan_control(p: *mut gd_plan, control: c_int, seed: u64) -> c_int;
 }
