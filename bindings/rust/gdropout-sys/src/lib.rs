@@ -12,7 +12,7 @@ pub use std::os::raw::{c_char, c_int, c_uint, c_void};
 // ---- common.h ----------------------------------------------------------
 
 pub const GD_VERSION_MAJOR: c_uint = 1;
-pub const GD_VERSION_MINOR: c_uint = 1;
+pub const GD_VERSION_MINOR: c_uint = 2;
 pub const GD_VERSION_PATCH: c_uint = 0;
 
 pub const GD_OK: c_int = 0;
