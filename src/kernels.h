@@ -9,6 +9,18 @@
 
 #include "internal.h"
 
+/* ---- sizes ------------------------------------------------------------- */
+
+/* The most elements one call may name: n floats (or n uint32 words) must have
+ * a byte size that fits size_t.  A larger n cannot describe any buffer (a
+ * host's int -1 becomes SIZE_MAX), so every entry point refuses it with
+ * GD_EOVERFLOW before touching memory; a mask of n bits is the mask of such a
+ * float tensor, so the same bound holds for it. */
+static inline bool gd_count_ok(size_t n)
+{
+    return n <= SIZE_MAX / sizeof(float);
+}
+
 /* ---- kernel table ----------------------------------------------------- */
 
 /* Every op assumes validated arguments and n > 0 (rows, cols > 0); `first` is
