@@ -51,6 +51,15 @@ typedef struct gd_kernels {
      * Philox output of nblocks blocks (4 words in, 4 normals out a block),
      * through the same code the family's normal and gauss ops use. */
     void (*normal_words)(float *z, const uint32_t *w, size_t nblocks);
+    /* The passes of the Fisher accumulators (fisher.c, fisher_dense.c), all
+     * elementwise, so every family gives the same bits.  finite: whether
+     * x[0 .. n) holds no NaN or Inf; if so *amax (may be NULL) = max |x|
+     * (0 for n == 0); sq, if not NULL, gets x[i] * x[i] (float) either way. */
+    bool (*finite)(float *sq, const float *x, size_t n, float *amax);
+    /* acc[i] += (double)g[i] */
+    void (*acc_add)(double *acc, const float *g, size_t n);
+    /* acc[i] += (double)g[i] * (double)g[i] (the product is exact) */
+    void (*acc_add_sq)(double *acc, const float *g, size_t n);
 } gd_kernels;
 
 extern const gd_kernels gd_kernels_scalar;

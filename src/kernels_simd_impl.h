@@ -58,6 +58,9 @@
  *   vi_xor3(a, b, c)            a ^ b ^ c
  *   vi_blend_odd(e, o)          even 32-bit lanes of e, odd lanes of o
  *   vi_unpacklo64, vi_unpackhi64  per 128-bit lane, as the instructions
+ *   vi_max_u32(a, b)            unsigned 32-bit maximum per lane
+ *   vd, vd_load, vd_store, vd_add, vd_mul   VL/2 doubles (Fisher passes)
+ *   vd_of_lo(v), vd_of_hi(v)    the low, high VL/2 floats of v as doubles
  *   ph_lanes()                  which block of a set each 64-bit lane
  *                               computes, chosen so that unpacking two
  *                               sets' words gives element order
@@ -865,6 +868,65 @@ static void normal_words_simd(float *z, const uint32_t *w, size_t nblocks)
     }
 }
 
+/* ---- the Fisher passes ---------------------------------------------------- */
+
+/* max |x| as the largest of the absolute values' bits: for non-negative
+ * floats the integer order is the float order, and NaN and Inf are the bit
+ * patterns from 0x7F800000 up, so one unsigned max finds both. */
+static bool finite_simd(float *sq, const float *x, size_t n, float *amax)
+{
+    const vi absmask = vi_set1(0x7FFFFFFFu);
+    vi m = vi_set1(0);
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        const vf v = vf_load(x + i);
+        m = vi_max_u32(m, vi_and(vf_bits(v), absmask));
+        if (sq)
+            vf_store(sq + i, vf_mul(v, v));
+    }
+    _Alignas(64) uint32_t lanes[VL];
+    vi_store(lanes, m);
+    uint32_t mb = 0;
+    for (int l = 0; l < VL; l++)
+        mb = lanes[l] > mb ? lanes[l] : mb;
+    for (; i < n; i++) {
+        const uint32_t b = f32_bits(x[i]) & 0x7FFFFFFFu;
+        mb = b > mb ? b : mb;
+        if (sq)
+            sq[i] = x[i] * x[i];
+    }
+    if (mb >= 0x7F800000u)
+        return false;
+    if (amax)
+        memcpy(amax, &mb, sizeof *amax);
+    return true;
+}
+
+static void acc_add_simd(double *acc, const float *g, size_t n)
+{
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        const vf v = vf_load(g + i);
+        vd_store(acc + i, vd_add(vd_load(acc + i), vd_of_lo(v)));
+        vd_store(acc + i + VL / 2, vd_add(vd_load(acc + i + VL / 2), vd_of_hi(v)));
+    }
+    for (; i < n; i++)
+        acc[i] += (double)g[i];
+}
+
+static void acc_add_sq_simd(double *acc, const float *g, size_t n)
+{
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        const vf v = vf_load(g + i);
+        const vd lo = vd_of_lo(v), hi = vd_of_hi(v);
+        vd_store(acc + i, vd_add(vd_load(acc + i), vd_mul(lo, lo)));
+        vd_store(acc + i + VL / 2, vd_add(vd_load(acc + i + VL / 2), vd_mul(hi, hi)));
+    }
+    for (; i < n; i++)
+        acc[i] += (double)g[i] * (double)g[i];
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 const gd_kernels GD_SIMD_TABLE = {
@@ -879,6 +941,9 @@ const gd_kernels GD_SIMD_TABLE = {
     .normal = normal_simd,
     .gauss = gauss_simd,
     .normal_words = normal_words_simd,
+    .finite = finite_simd,
+    .acc_add = acc_add_simd,
+    .acc_add_sq = acc_add_sq_simd,
 };
 
 #endif /* the template body */
