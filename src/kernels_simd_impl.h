@@ -542,9 +542,47 @@ static inline void add_run(float *y, const float *x, const float *bias, const fl
     }
 }
 
-static void add_fwd_simd(float *y, const float *x, const float *bias, const float *residual,
-                         uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
-                         float s, const gd_keyctx *k)
+/* add_run on len <= GB elements from a mask byte boundary, the keep bits
+ * stored as they are computed (as fwd_window does), so the mask needs no
+ * second pass over the words. */
+static inline void add_window(float *y, const float *x, const float *bias, const float *residual,
+                              uint8_t *mask, const uint32_t *w, size_t len, thr32 t, float s)
+{
+    const vi tv = vi_set1(t.t), av = vi_set1(t.a);
+    const vf sv = vf_set1(s);
+    size_t j = 0;
+    for (; j + VL <= len; j += VL) {
+        vf v = vf_load(x + j);
+        if (bias)
+            v = vf_add(v, vf_load(bias + j));
+        const vk keep = keep_of(vi_load(w + j), tv, av);
+        v = vf_keep(keep, vf_mul(v, sv));
+        if (residual)
+            v = vf_add(vf_load(residual + j), v);
+        vf_store(y + j, v);
+        if (mask)
+            put_lane_bits(mask + j / 8, vk_bits(keep));
+    }
+    if (j < len) {
+        add_run(y + j, x + j, bias ? bias + j : NULL, residual ? residual + j : NULL, w + j,
+                len - j, t, s);
+        if (mask)
+            pack_chunk(mask + j / 8, w + j, len - j, t);
+    }
+}
+
+/* Up to ADD_TAB_COLS columns the bias is read through a cyclic copy (entry
+ * i is bias[i % cols], for cols + GB entries), so a batch whose first
+ * element is in column c reads entries c .. c + GB - 1 whatever row ends it
+ * crosses: one loop over the batch, no split at row ends, and the mask bits
+ * stored from the keep predicates (before, each batch was split into row
+ * runs and its mask packed from the words in a second pass).  Wider rows
+ * keep the split. */
+enum { ADD_TAB_COLS = 4096 };
+
+static void add_fwd_split(float *y, const float *x, const float *bias, const float *residual,
+                          uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
+                          float s, const gd_keyctx *k)
 {
     const size_t n = rows * cols;
     const thr32 t = thr32_of(thr);
@@ -556,19 +594,44 @@ static void add_fwd_simd(float *y, const float *x, const float *bias, const floa
         const size_t len = min_sz(GB, n - j0);
         const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
         const float *res = residual ? residual + j0 : NULL;
-        if (!bias) {
-            add_run(y + j0, x + j0, NULL, res, w, len, t, s);
-        } else {
-            /* split at row ends so the bias is read contiguously */
-            for (size_t j = 0; j < len;) {
-                const size_t run = min_sz(len - j, cols - c);
-                add_run(y + j0 + j, x + j0 + j, bias + c, res ? res + j : NULL, w + j, run, t, s);
-                j += run;
-                c = c + run == cols ? 0 : c + run;
-            }
+        /* split at row ends so the bias is read contiguously */
+        for (size_t j = 0; j < len;) {
+            const size_t run = min_sz(len - j, cols - c);
+            add_run(y + j0 + j, x + j0 + j, bias + c, res ? res + j : NULL, w + j, run, t, s);
+            j += run;
+            c = c + run == cols ? 0 : c + run;
         }
         if (mask)
             pack_chunk(mask + j0 / 8, w, len, t);
+    }
+}
+
+static void add_fwd_simd(float *y, const float *x, const float *bias, const float *residual,
+                         uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
+                         float s, const gd_keyctx *k)
+{
+    if (bias && cols > ADD_TAB_COLS) {
+        add_fwd_split(y, x, bias, residual, mask, rows, cols, first, thr, s, k);
+        return;
+    }
+    _Alignas(64) float btab[ADD_TAB_COLS + GB];
+    if (bias) {
+        memcpy(btab, bias, cols * sizeof *btab);
+        for (size_t i = cols; i < cols + GB; i++) /* no division per entry */
+            btab[i] = btab[i - cols];
+    }
+    const size_t n = rows * cols, step = GB % cols;
+    const thr32 t = thr32_of(thr);
+    wstream g;
+    if (!thr_constant(thr))
+        ws_init(&g, first, false, k);
+    size_t c = 0; /* column of element j0 */
+    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
+        add_window(y + j0, x + j0, bias ? btab + c : NULL, residual ? residual + j0 : NULL,
+                   mask ? mask + j0 / 8 : NULL, w, min_sz(GB, n - j0), t, s);
+        c += step;
+        c = c >= cols ? c - cols : c;
     }
 }
 
