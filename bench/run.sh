@@ -4,14 +4,21 @@
 # the same session and prints torch / gdropout ratios; then (not with
 # --quick) times the example encoder's whole Fisher pass in sequences per
 # second; and ends with the goals missed (bench/goals.tsv, bench/goals.py).
-#   bench/run.sh [gd_bench options]      e.g. bench/run.sh --quick
+#   bench/run.sh [--no-torch] [gd_bench options]      e.g. bench/run.sh --quick
+# --no-torch skips the PyTorch comparison (on a loaded machine its 16M
+# dropout alone can take minutes).
 # Environment: BUILD_DIR (default build-bench), FISHER_FRACTION (share of
 # the encoder's corpus in its Fisher pass, default 0.005).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-bench}
-quick=0
-for a in "$@"; do [ "$a" = --quick ] && quick=1; done
+quick=0 torch=1 args=()
+for a in "$@"; do
+    case $a in
+    --no-torch) torch=0 ;;
+    *) args+=("$a"); [ "$a" = --quick ] && quick=1 ;;
+    esac
+done
 # The encoder's Fisher pass needs WordNet's glosses (Debian's wordnet-base).
 encoder=0
 [ $quick -eq 0 ] && [ -f /usr/share/wordnet/data.noun ] && encoder=1
@@ -23,8 +30,11 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
 echo "command: bench/run.sh $*"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$build/bench/gd_bench" --tsv "$work/gd.tsv" "$@" | tee "$work/out.md"
-if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+"$build/bench/gd_bench" --tsv "$work/gd.tsv" "${args[@]}" | tee "$work/out.md"
+if [ $torch -eq 0 ]; then
+    echo
+    echo "(PyTorch comparison skipped: --no-torch)"
+elif [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     /usr/bin/python3 bench/torch_bench.py "$work/gd.tsv"
 else
     echo

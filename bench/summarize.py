@@ -69,7 +69,8 @@ def size(n):
     for unit, s in ((1 << 20, "M"), (1 << 10, "K")):
         if n % unit == 0:
             return "%d%s" % (n // unit, s)
-    return "%.1fM" % (n / (1 << 20)) if n > 1 << 20 else str(n)
+    # whole rows of a width that does not divide 16M: "~16M"
+    return "~%.0fM" % (n / (1 << 20)) if n > 1 << 20 else str(n)
 
 
 def parse_run(path):
@@ -194,7 +195,9 @@ def summarise(runs):
     if torch:
         out.append("")
         out.append("Against PyTorch 1.13 on the CPU (Debian's `python3-torch`), one thread each, "
-                   "in the same runs (%d of %d): how many times faster libgdropout is.\n"
+                   "in the same runs (%d of %d): how many times faster libgdropout is. "
+                   "Runs before bench/torch_bench.py timed thread CPU time (issue 28) timed "
+                   "PyTorch in wall time, which a loaded machine inflates.\n"
                    % (len(torch), len(runs)))
         out.append("| op | n | PyTorch time / libgdropout time |")
         out.append("|---|---:|---:|")

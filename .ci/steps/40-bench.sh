@@ -7,7 +7,9 @@
 #      threshold fails CI (the machines are shared and noisy); no PyTorch (too
 #      big to install here);
 #   2. bench/results/speed.md, the README's Speed table, is what
-#      bench/summarize.py makes of the committed runs in bench/results/runs/.
+#      bench/summarize.py makes of the committed runs in bench/results/runs/,
+#      and bench/README.md's copy of it is current (the README's is checked
+#      by 05-results.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . .ci/lib.sh
@@ -31,3 +33,4 @@ grep -q '^### Goals missed (bench/goals.tsv): ' "$out" || {
     exit 1
 }
 /usr/bin/python3 bench/summarize.py --check
+scripts/paste-results --check bench/README.md
