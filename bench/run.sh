@@ -1,23 +1,69 @@
 #!/usr/bin/env bash
 # Builds the benchmark (-DGD_BUILD_BENCH=ON, Release) and runs it; then, if
 # Debian's /usr/bin/python3 can import torch, times the same ops in PyTorch in
-# the same session and prints torch / gdropout ratios.
-#   bench/run.sh [gd_bench options]      e.g. bench/run.sh --quick
-# Environment: BUILD_DIR (default build-bench).
+# the same session and prints torch / gdropout ratios; then (not with
+# --quick) times the example encoder's whole Fisher pass in sequences per
+# second; and ends with the goals missed (bench/goals.tsv, bench/goals.py).
+#   bench/run.sh [--no-torch] [gd_bench options]      e.g. bench/run.sh --quick
+# --no-torch skips the PyTorch comparison (on a loaded machine its 16M
+# dropout alone can take minutes).
+# Environment: BUILD_DIR (default build-bench), FISHER_FRACTION (share of
+# the encoder's corpus in its Fisher pass, default 0.005).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-bench}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGD_BUILD_BENCH=ON -DGD_BUILD_TESTS=OFF >/dev/null
+quick=0 torch=1 args=()
+for a in "$@"; do
+    case $a in
+    --no-torch) torch=0 ;;
+    *) args+=("$a"); [ "$a" = --quick ] && quick=1 ;;
+    esac
+done
+# The encoder's Fisher pass needs WordNet's glosses (Debian's wordnet-base).
+encoder=0
+[ $quick -eq 0 ] && [ -f /usr/share/wordnet/data.noun ] && encoder=1
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGD_BUILD_BENCH=ON -DGD_BUILD_TESTS=OFF \
+    -DGD_BUILD_EXAMPLES=$([ $encoder -eq 1 ] && echo ON || echo OFF) >/dev/null
 cmake --build "$build" -j "$(nproc)" --target gd_bench >/dev/null
+[ $encoder -eq 0 ] || cmake --build "$build" -j "$(nproc)" --target encoder >/dev/null
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
 echo "command: bench/run.sh $*"
-tsv=$(mktemp)
-trap 'rm -f "$tsv"' EXIT
-"$build/bench/gd_bench" --tsv "$tsv" "$@"
-if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    /usr/bin/python3 bench/torch_bench.py "$tsv"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$build/bench/gd_bench" --tsv "$work/gd.tsv" "${args[@]}" | tee "$work/out.md"
+if [ $torch -eq 0 ]; then
+    echo
+    echo "(PyTorch comparison skipped: --no-torch)"
+elif [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    /usr/bin/python3 bench/torch_bench.py "$work/gd.tsv"
 else
     echo
     echo "(PyTorch comparison skipped: /usr/bin/python3 cannot import torch;"
     echo " apt-get install python3-torch to enable it)"
+fi
+if [ $encoder -eq 1 ]; then
+    # The whole pass as a user runs it (forward, backward, every tensor's
+    # Fisher), one thread, on the committed pretrained encoder; the rate is
+    # the last progress line's sequences over its seconds (the loop alone,
+    # not loading or saving).
+    frac=${FISHER_FRACTION:-0.005}
+    TIMEFORMAT='%U %S'
+    { time OPENBLAS_NUM_THREADS=1 "$build/examples/encoder/encoder" fisher \
+        --ckpt examples/encoder/pretrained --fraction "$frac" --threads 1 --log-every 1000000 \
+        --out "$work/f.safetensors" --plan "$work/g.plan" --sites "$work/s.tsv" \
+        >"$work/enc.txt"; } 2>"$work/enc-cpu.txt"
+    echo
+    echo "### encoder: the example encoder's whole Fisher pass (encoder fisher, one thread)"
+    echo
+    line=$(sed -n 's/^ *\([0-9]*\)\/[0-9]* sequences *\([0-9.]*\) s.*/\1 \2/p' "$work/enc.txt" | tail -1)
+    read -r seqs wall <<<"$line"
+    read -r user sys < <(tail -1 "$work/enc-cpu.txt")
+    awk -v f="$frac" -v n="$seqs" -v w="$wall" -v u="$user" -v s="$sys" 'BEGIN {
+        printf "encoder fisher --ckpt examples/encoder/pretrained --fraction %s: %d sequences; " \
+               "the loop %.2f s wall, %.1f sequences/s; the whole process %.2f CPU s " \
+               "(loading and saving included), %.1f sequences per CPU second\n",
+               f, n, w, n / w, u + s, n / (u + s) }'
+fi
+if [ -x /usr/bin/python3 ]; then
+    /usr/bin/python3 bench/goals.py "$work/out.md"
 fi

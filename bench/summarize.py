@@ -6,11 +6,11 @@
 
 Reads every bench/results/runs/*.md (each a `bench/run.sh` output recorded by
 scripts/record-result) and gives, for each row, the range of its ratios over
-all runs: low-high.  One run's figure is the median of interleaved samples
-on a shared machine, and what moves between runs is mostly the memory-bound
-baselines, so a range from runs on several days says more than any one run;
-the ranges widen as runs from other days are added.  scripts/paste-results
-pastes the result into the README.
+all runs: low-high, and how many runs met its goal (bench/goals.tsv, read
+through bench/goals.py).  Each run records its host (kernel family, OpenBLAS
+core, the scale loop's memory bandwidth), so the ranges come with the hosts
+they were measured on.  scripts/paste-results pastes the result into the
+README and bench/README.md.
 """
 import difflib
 import glob
@@ -18,31 +18,41 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import goals as goals_mod  # noqa: E402  (bench/goals.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = os.path.join(HERE, "results", "runs")
 OUT = os.path.join(HERE, "results", "speed.md")
 
-# The rows shown, in order: (section, op as gd_bench prints it, label).
+# The rows shown, in order: (section, op as gd_bench prints it, label); an op
+# ending in * stands for every row it matches (the per-unit widths, Fisher
+# shapes), each shown with its own tail.
 SECTION_ROWS = [
-    ("Memory-bound", "generator: Philox words of n elements", "generator alone (Philox words)"),
-    ("Memory-bound", "gd_dropout_fwd p=0.1 + mask", "`gd_dropout_fwd` p=0.1 + mask"),
-    ("Memory-bound", "gd_dropout_bwd regenerated", "`gd_dropout_bwd`, mask regenerated"),
-    ("Memory-bound", "gd_dropout_bwd stored mask", "`gd_dropout_bwd`, stored mask"),
-    ("Memory-bound", "gd_dropout_add_fwd bias+residual+mask",
+    ("large", "generator: Philox words of n elements", "generator alone: Philox words"),
+    ("large", "generator: normals of n elements", "generator alone: normals"),
+    ("large", "gd_dropout_fwd p=0.1 + mask", "`gd_dropout_fwd` p=0.1 + mask"),
+    ("large", "gd_dropout_fwd p=0.1, no mask", "`gd_dropout_fwd` p=0.1, no mask"),
+    ("large", "gd_dropout_bwd regenerated", "`gd_dropout_bwd`, mask regenerated"),
+    ("large", "gd_dropout_bwd stored mask", "`gd_dropout_bwd`, stored mask"),
+    ("large", "gd_dropout_add_fwd bias+residual+mask",
      "`gd_dropout_add_fwd` bias + residual + mask"),
-    ("Memory-bound", "gd_gaussian_dropout_fwd", "`gd_gaussian_dropout_fwd`"),
-    ("Memory-bound", "gd_dropout_fwd_cols 768 cols + mask", "`gd_dropout_fwd_cols`, 768 columns"),
-    ("Memory-bound", "gd_dropout_fwd_cols 1024 cols + mask", "`gd_dropout_fwd_cols`, 1024 columns"),
-    ("Memory-bound", "gd_dropout_fwd_cols 3072 cols + mask", "`gd_dropout_fwd_cols`, 3072 columns"),
-    ("Memory-bound", "gd_dropout_fwd_cols 4096 cols + mask", "`gd_dropout_fwd_cols`, 4096 columns"),
-    ("Memory-bound", "gd_dropout_fwd_cols 16384 cols + mask",
-     "`gd_dropout_fwd_cols`, 16384 columns"),
-    ("Memory-bound", "12 layers, guided p (0.1..0)", "12 layers at guided p (0.1 .. 0)"),
-    ("In cache", "generator: Philox words of n elements", "generator alone (Philox words)"),
-    ("In cache", "gd_dropout_fwd p=0.1 + mask", "`gd_dropout_fwd` p=0.1 + mask"),
-    ("In cache", "gd_gaussian_dropout_fwd", "`gd_gaussian_dropout_fwd`"),
-    ("by kernel family", "fwd + mask, avx2", "`gd_dropout_fwd` + mask, `avx2` family"),
-    ("by kernel family", "fwd + mask, scalar", "`gd_dropout_fwd` + mask, `scalar` family"),
+    ("large", "gd_gaussian_dropout_fwd", "`gd_gaussian_dropout_fwd`"),
+    ("large", "gd_gaussian_dropout_bwd", "`gd_gaussian_dropout_bwd`"),
+    ("large", "gd_dropout_fwd_cols *", "`gd_dropout_fwd_cols` + mask,"),
+    ("large", "12 layers, guided p (0.1..0)", "12 layers at guided p (0.1 .. 0)"),
+    ("small", "generator: Philox words of n elements", "generator alone: Philox words"),
+    ("small", "generator: normals of n elements", "generator alone: normals"),
+    ("small", "gd_dropout_fwd p=0.1 + mask", "`gd_dropout_fwd` p=0.1 + mask"),
+    ("small", "gd_dropout_bwd regenerated", "`gd_dropout_bwd`, mask regenerated"),
+    ("small", "gd_dropout_fwd_cols *", "`gd_dropout_fwd_cols` + mask,"),
+    ("small", "gd_dropout_add_fwd bias+residual+mask",
+     "`gd_dropout_add_fwd` bias + residual + mask"),
+    ("small", "gd_gaussian_dropout_fwd", "`gd_gaussian_dropout_fwd`"),
+    ("family", "fwd + mask, avx2", "`gd_dropout_fwd` + mask, `avx2` family"),
+    ("family", "fwd + mask, scalar", "`gd_dropout_fwd` + mask, `scalar` family"),
+    ("fisher", "*", "`gd_fisher_accumulate_dense`,"),
+    ("fisher-seq", "*", "`gd_fisher_accumulate_dense_seq`,"),
 ]
 
 TORCH_ROWS = [
@@ -53,59 +63,51 @@ TORCH_ROWS = [
 
 
 def size(n):
+    if not n:
+        return ""
     n = int(n)
     for unit, s in ((1 << 20, "M"), (1 << 10, "K")):
         if n % unit == 0:
             return "%d%s" % (n // unit, s)
-    return str(n)
-
-
-def cells(line):
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    # whole rows of a width that does not divide 16M: "~16M"
+    return "~%.0fM" % (n / (1 << 20)) if n > 1 << 20 else str(n)
 
 
 def parse_run(path):
-    """One run: its header facts and {(section, op, n): {column: text}}."""
-    run = {"path": os.path.relpath(path, os.path.dirname(HERE)), "rows": {}, "fisher": [],
-           "torch": {}}
-    section, header = None, None
+    """One run: its header facts, its table rows and its PyTorch rows."""
+    run = {"path": os.path.relpath(path, os.path.dirname(HERE))}
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            m = re.match(r"\*Recorded (\d{4}-\d\d-\d\d) (\d\d:\d\d) UTC in (\d+) s on (.*?) \((\d+) CPUs, "
-                         r"load average ([\d.?]+) at the start\)", line)
-            if m:
-                run.update(date=m.group(1), time=m.group(2), cpu=m.group(4), cpus=m.group(5),
-                           load=m.group(6))
-            m = re.match(r"## gd_bench: kernel family `(\w+)`, one thread, median of (\d+)", line)
-            if m:
-                run.update(family=m.group(1), reps=m.group(2))
-            m = re.match(r"command: (.*)", line)
-            if m:
-                run["command"] = m.group(1).strip()
-            if line.startswith("### "):
-                section, header = line[4:].strip(), None
-                continue
-            if not line.startswith("|") or section is None:
-                continue
-            c = cells(line)
-            if header is None:
-                header = c
-                continue
-            if set(c[0]) <= set("-:"):
-                continue
-            row = dict(zip(header, c))
-            if section.startswith("Fisher"):
-                run["fisher"].append(row)
-            elif section.startswith("PyTorch"):
-                run["torch"][(row["op"], row["n"])] = row
-            elif "op" in row and "ratio" in row:
-                key = next((s for s in ("Memory-bound", "In cache", "by kernel family")
-                            if s in section), section)
-                run["rows"][(key, row["op"], row["n"])] = row
-    for need in ("date", "family", "reps"):
+        lines = f.read().splitlines()
+    for line in lines:
+        m = re.match(r"\*Recorded (\d{4}-\d\d-\d\d) (\d\d:\d\d) UTC in (\d+) s on (.*?) "
+                     r"\((\d+) CPUs, load average ([\d.?]+) at the start\)", line)
+        if m:
+            run.update(date=m.group(1), time=m.group(2), cpu=m.group(4), cpus=m.group(5),
+                       load=m.group(6))
+        m = re.match(r"## gd_bench: kernel family `(\w+)`, one thread, median of (\d+)", line)
+        if m:
+            run.update(family=m.group(1), reps=m.group(2))
+        m = re.match(r"host: kernel family `\w+`; OpenBLAS core `(\w+)`", line)
+        if m:
+            run["core"] = m.group(1)
+        m = re.match(r"memory: scale loop .*: ([\d.]+) ms, ([\d.]+) GB/s", line)
+        if m:
+            run["gbs"] = float(m.group(2))
+        m = re.match(r"encoder fisher .*: (\d+) sequences; .* ([\d.]+) sequences/s; .* "
+                     r"([\d.]+) sequences per CPU second", line)
+        if m:
+            run["enc"] = (float(m.group(2)), float(m.group(3)))
+        m = re.match(r"command: (.*)", line)
+        if m:
+            run["command"] = m.group(1).strip()
+    for need in ("date", "family", "reps", "core", "gbs"):
         if need not in run:
             sys.exit("summarize: %s: no %s found (not a recorded bench/run.sh output?)"
                      % (path, need))
+    rows = goals_mod.table_rows(lines)
+    run["rows"] = {(s, r["op"], r.get("n", "")): r for s, r in rows
+                   if s not in ("PyTorch", "Threads") and "op" in r}
+    run["torch"] = {(r["op"], r["n"]): r for s, r in rows if s == "PyTorch"}
     return run
 
 
@@ -119,54 +121,83 @@ def span(values, digits=2):
 
 
 def number(text):
-    text = text.rstrip("x")
+    text = (text or "").rstrip("x")
     return float(text) if text else None
 
 
+def keys_of(runs, section, op):
+    """The (section, op, n) keys a SECTION_ROWS entry stands for, in the order
+    of the runs' output."""
+    seen = []
+    for r in runs:
+        for key in r["rows"]:
+            if key[0] != section or key in seen:
+                continue
+            if (op.endswith("*") and key[1].startswith(op[:-1])) or key[1] == op:
+                seen.append(key)
+    return seen
+
+
 def summarise(runs):
+    goal_list = goals_mod.load()
     out = []
     days = sorted({r["date"] for r in runs})
     fams = sorted({r["family"] for r in runs})
+    cores = sorted({r["core"] for r in runs})
     cpus = sorted({"%s, %s CPUs" % (r["cpu"], r["cpus"]) for r in runs})
     loads = [float(r["load"]) for r in runs if r["load"] != "?"]
     commands = sorted({r.get("command", "bench/run.sh") for r in runs})
-    out.append("Ranges over %d runs of %s on %d day%s (%s), kernel family %s, one thread, "
-               "on %s; load average %s at the starts (a shared machine). Each run's "
-               "figure is the median of its interleaved samples; the runs are "
-               "`bench/results/runs/*.md`, this table is `bench/summarize.py`'s.\n"
+    out.append("Ranges over %d runs of %s on %d day%s (%s), one thread, on %s: kernel family "
+               "%s, OpenBLAS core %s, memory bandwidth of the scale loop over 16M floats "
+               "%s GB/s, load average %s at the starts (a shared machine). Each run's figure "
+               "is the median of its interleaved samples; the runs are "
+               "`bench/results/runs/*.md`, this table is `bench/summarize.py`'s, the goals "
+               "`bench/goals.tsv`.\n"
                % (len(runs), " / ".join("`%s`" % c for c in commands), len(days),
-                  "" if len(days) == 1 else "s", ", ".join(days),
-                  " / ".join("`%s`" % f for f in fams), "; ".join(cpus),
-                  span(loads, 1) or "unknown"))
+                  "" if len(days) == 1 else "s", ", ".join(days), "; ".join(cpus),
+                  " / ".join("`%s`" % f for f in fams), " / ".join("`%s`" % c for c in cores),
+                  span([r["gbs"] for r in runs], 1), span(loads, 1) or "unknown"))
     out.append("| op | n | ratio to baseline | baseline | ratio to max(baseline, generator) "
-               "| goal (issue 5) on the ratio to baseline |")
+               "| goal |")
     out.append("|---|---:|---:|---|---:|---|")
     for section, op, label in SECTION_ROWS:
-        keys = sorted({k for r in runs for k in r["rows"] if k[0] == section and k[1] == op},
-                      key=lambda k: -int(k[2]))
-        for key in keys:
+        for key in keys_of(runs, section, op):
             rows = [r["rows"][key] for r in runs if key in r["rows"]]
-            ratio = [number(x["ratio"]) for x in rows]
-            floor = [number(x["ratio to floor"]) for x in rows if x.get("ratio to floor")]
+            ratio = [number(x.get("ratio")) for x in rows]
+            floor = [number(x.get("ratio to floor")) for x in rows]
+            floor = [v for v in floor if v is not None]
+            g = next((g for g in goal_list if goals_mod.matches(g, section, rows[0])), None)
             goal = ""
-            g = re.match(r"<= ([\d.]+)", rows[0].get("goal", ""))
             if g:
-                met = sum(v <= float(g.group(1)) for v in ratio)
-                goal = "<= %s: met in %d of %d runs" % (g.group(1), met, len(ratio))
+                vals = ratio if g["column"] == "ratio" else floor
+                met = sum(v <= g["max"] for v in vals)
+                goal = "%s <= %.2f: met in %d of %d runs" % (
+                    "to floor" if g["column"] == "ratio to floor" else "to baseline",
+                    g["max"], met, len(vals))
+            name = label
+            if op.endswith("*"):
+                tail = key[1][len(op) - 1:].replace(" + mask", "").strip()
+                name = "%s %s" % (label, tail)
+            base = rows[0].get("baseline") or "its sgemm%s" % (
+                "s, one per example" if section == "fisher-seq" else " (same shape)")
             out.append("| %s | %s | %s | %s | %s | %s |" % (
-                label, size(key[2]), span(ratio), rows[0]["baseline"], span(floor), goal))
-    fisher = {}
-    for r in runs:
-        for row in r["fisher"]:
-            fisher.setdefault(row["batch"], []).append(number(row["ratio"]))
-    for batch in sorted(fisher, key=int):
-        out.append("| `gd_fisher_accumulate_dense`, batch %s, in and out 256-1024 | | %s "
-                   "| one `sgemm` of the same shape | | |" % (batch, span(fisher[batch])))
+                name, size(key[2]), span(ratio), base, span(floor), goal))
+    enc = [r["enc"] for r in runs if "enc" in r]
+    if enc:
+        out.append("")
+        out.append("The example encoder's whole Fisher pass (`encoder fisher --ckpt "
+                   "examples/encoder/pretrained`, one thread, %d of %d runs): %s sequences per "
+                   "second of wall time in the loop, %s per CPU second of the whole process "
+                   "(loading and saving included; the machine is shared, so CPU time says "
+                   "more)." % (len(enc), len(runs), span([e[0] for e in enc], 0),
+                               span([e[1] for e in enc], 0)))
     torch = [r for r in runs if r["torch"]]
     if torch:
         out.append("")
         out.append("Against PyTorch 1.13 on the CPU (Debian's `python3-torch`), one thread each, "
-                   "in the same runs (%d of %d): how many times faster libgdropout is.\n"
+                   "in the same runs (%d of %d): how many times faster libgdropout is. "
+                   "Runs before bench/torch_bench.py timed thread CPU time (issue 28) timed "
+                   "PyTorch in wall time, which a loaded machine inflates.\n"
                    % (len(torch), len(runs)))
         out.append("| op | n | PyTorch time / libgdropout time |")
         out.append("|---|---:|---:|")

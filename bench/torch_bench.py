@@ -16,12 +16,15 @@ import torch
 
 
 def median_ms(fn, reps):
+    """Median thread CPU time of fn, as gd_bench times its rows (one thread,
+    torch.set_num_threads(1)): wall time on a loaded machine counts other
+    processes' time slices and inflated the ratio hundreds of times."""
     fn()  # warm up (allocator, kernels)
     samples = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         fn()
-        samples.append((time.perf_counter() - t0) * 1e3)
+        samples.append((time.thread_time() - t0) * 1e3)
     return statistics.median(samples)
 
 

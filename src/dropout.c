@@ -35,6 +35,8 @@ int gd_mask_bernoulli(uint8_t *mask, size_t n, float p, const gd_stream *s)
 {
     if (n == 0)
         return GD_OK;
+    if (!gd_count_ok(n))
+        return GD_EOVERFLOW;
     if (!mask)
         return GD_EINVAL;
     if (!gd_prob_ok(p))
@@ -52,6 +54,8 @@ int gd_dropout_fwd(float *y, const float *x, size_t n, float p, const gd_stream 
 {
     if (n == 0)
         return GD_OK;
+    if (!gd_count_ok(n))
+        return GD_EOVERFLOW;
     if (!y || !x)
         return GD_EINVAL;
     if (!gd_prob_ok(p))
@@ -69,6 +73,8 @@ int gd_dropout_bwd(float *dx, const float *dy, size_t n, float p, const gd_strea
 {
     if (n == 0)
         return GD_OK;
+    if (!gd_count_ok(n))
+        return GD_EOVERFLOW;
     if (!dx || !dy)
         return GD_EINVAL;
     if (!gd_prob_ok(p))
@@ -85,10 +91,11 @@ int gd_dropout_bwd(float *dx, const float *dy, size_t n, float p, const gd_strea
     return GD_OK;
 }
 
-/* rows * cols, or an error; *n == 0 means nothing to do. */
+/* rows * cols, or an error when it or its byte size overflows; *n == 0
+ * means nothing to do. */
 static int matrix_size(size_t rows, size_t cols, size_t *n)
 {
-    if (!gd_mul_ok(rows, cols, n))
+    if (!gd_mul_ok(rows, cols, n) || !gd_count_ok(*n))
         return GD_EOVERFLOW;
     return GD_OK;
 }
@@ -209,6 +216,8 @@ int gd_gaussian_dropout_fwd(float *y, const float *x, size_t n, float sigma, con
 {
     if (n == 0)
         return GD_OK;
+    if (!gd_count_ok(n))
+        return GD_EOVERFLOW;
     if (!y || !x)
         return GD_EINVAL;
     int rc = check_sigma(sigma);

@@ -15,6 +15,7 @@
  * large that a float product or sum could overflow, are GD_EDOMAIN.
  */
 #include "fisher_internal.h"
+#include "kernels.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -34,13 +35,14 @@ typedef struct dense_call {
     const float *x, *dy;
     size_t batch, seq, in, out; /* seq = 1 for single examples */
     bool sequence;              /* gd_fisher_accumulate_dense_seq */
+    size_t nx, ndy;             /* elements of x and dy (dense_shape) */
 } dense_call;
 
-/* Resolves ids and checks every input of a dense call; nothing is changed. */
-static int dense_check(gd_fisher *f, size_t w_id, size_t b_id, dense_call *c)
+/* Resolves ids and checks the shapes and pointers of a dense call; nothing
+ * is changed.  GD_OK with batch == 0 means nothing to do. */
+static int dense_shape(gd_fisher *f, size_t w_id, size_t b_id, dense_call *c)
 {
     size_t w_numel, rows, nx, ndy;
-    float ax, ady;
     if (!f || w_id == b_id)
         return GD_EINVAL;
     c->w = gd_fisher_tensor(f, w_id);
@@ -59,11 +61,17 @@ static int dense_check(gd_fisher *f, size_t w_id, size_t b_id, dense_call *c)
     if (c->in > INT_MAX || c->out > INT_MAX || c->seq > INT_MAX)
         return GD_EOVERFLOW; /* blasint is int in Debian's OpenBLAS; gd_sgemm_fn promises
                                 it to a host's sgemm too */
-    if (!gd_all_finite(c->x, nx, &ax) || !gd_all_finite(c->dy, ndy, &ady))
-        return GD_EDOMAIN;
-    /* bounds on every float intermediate: a sequence gradient is a sum of
-     * seq products (squared later in double); the single-example path
-     * squares x and dy in float and sums up to DENSE_CHUNK squared products */
+    c->nx = nx;
+    c->ndy = ndy;
+    return GD_OK;
+}
+
+/* The bounds on every float intermediate, from max |x| and max |dy|: a
+ * sequence gradient is a sum of seq products (squared later in double); the
+ * single-example path squares x and dy in float and sums up to DENSE_CHUNK
+ * squared products. */
+static int dense_bounds(const dense_call *c, float ax, float ady)
+{
     const double prod = (double)ax * (double)ady;
     if (c->sequence) { /* G_b and the bias's sum over positions are squared in double */
         const double g = prod * (double)c->seq, gb = (double)ady * (double)c->seq;
@@ -73,6 +81,18 @@ static int dense_check(gd_fisher *f, size_t w_id, size_t b_id, dense_call *c)
     if (x2 >= FLOAT_SAFE || dy2 >= FLOAT_SAFE || prod * prod * DENSE_CHUNK >= FLOAT_SAFE)
         return GD_EDOMAIN;
     return GD_OK;
+}
+
+/* The values of x and dy: finite and within dense_bounds.  With x2 and dy2
+ * (scratch for all of x and dy) their squares are written in the same pass,
+ * which is what the single-example path needs next. */
+static int dense_values(const dense_call *c, float *x2, float *dy2)
+{
+    const gd_kernels *kf = gd_kernels_get();
+    float ax, ady;
+    if (!kf->finite(x2, c->x, c->nx, &ax) || !kf->finite(dy2, c->dy, c->ndy, &ady))
+        return GD_EDOMAIN;
+    return dense_bounds(c, ax, ady);
 }
 
 /* ---- the sgemm: OpenBLAS's or the host's ------------------------------ */
@@ -111,72 +131,70 @@ static void product_at_b(const gd_fisher *f, size_t out, size_t in, size_t k, co
 
 /* ---- the two paths ----------------------------------------------------- */
 
-static void square_into(float *dst, const float *src, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        dst[i] = src[i] * src[i];
-}
-
-static void add_float(double *acc, const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        acc[i] += (double)x[i];
-}
-
-static void add_float_squared(double *acc, const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        acc[i] += (double)x[i] * (double)x[i];
-}
-
 /* Bias of single examples: sum_b dy_b^2, in double. */
-static void bias_single(double *acc, const float *dy, size_t batch, size_t out)
+static void bias_single(const gd_kernels *kf, double *acc, const float *dy, size_t batch,
+                        size_t out)
 {
     for (size_t b = 0; b < batch; b++)
-        add_float_squared(acc, dy + b * out, out);
+        kf->acc_add_sq(acc, dy + b * out, out);
 }
 
-/* Bias of sequences: sum_b (sum_t dy_bt)^2, in double. */
-static void bias_seq(double *acc, const float *dy, size_t batch, size_t seq, size_t out)
+/* Bias of sequences: sum_b (sum_t dy_bt)^2, in double; g is out doubles of
+ * scratch.  Each example's sums go row by row (t outer), so the loads are
+ * sequential and the adds of one row independent; each g[o] still adds
+ * dy_b0o, dy_b1o, ... in order from 0.0. */
+static void bias_seq(const gd_kernels *kf, double *acc, double *g, const float *dy, size_t batch,
+                     size_t seq, size_t out)
 {
     for (size_t b = 0; b < batch; b++) {
-        for (size_t o = 0; o < out; o++) {
-            double g = 0.0;
-            for (size_t t = 0; t < seq; t++)
-                g += (double)dy[(b * seq + t) * out + o];
-            acc[o] += g * g;
-        }
+        for (size_t o = 0; o < out; o++)
+            g[o] = 0.0;
+        for (size_t t = 0; t < seq; t++)
+            kf->acc_add(g, dy + (b * seq + t) * out, out);
+        for (size_t o = 0; o < out; o++)
+            acc[o] += g[o] * g[o];
     }
 }
 
+/* The single-example path's squaring and the checks are one pass over x and
+ * dy when the batch is one chunk (the usual case): the checks still come
+ * before anything is added, since the squares only go to scratch.  Larger
+ * batches are checked whole first, then squared chunk by chunk.  When the
+ * scratch cannot be had, the checks still run, so bad input gives
+ * GD_EDOMAIN whatever the memory. */
 int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id, const float *x,
                                const float *dy, size_t batch, size_t in, size_t out)
 {
-    dense_call c = {NULL, NULL, x, dy, batch, 1, in, out, false};
-    int rc = dense_check(f, w_id, b_id, &c);
+    dense_call c = {NULL, NULL, x, dy, batch, 1, in, out, false, 0, 0};
+    int rc = dense_shape(f, w_id, b_id, &c);
     if (rc != GD_OK || batch == 0)
         return rc;
+    const gd_kernels *kf = gd_kernels_get();
     const size_t chunk = batch < DENSE_CHUNK ? batch : DENSE_CHUNK;
     /* sizes cannot overflow: chunk*in <= batch*in and out*in were checked */
     float *x2 = gd_malloc(chunk * in * sizeof(float));
     float *dy2 = gd_malloc(chunk * out * sizeof(float));
     float *g2 = gd_malloc(out * in * sizeof(float));
-    if (x2 && dy2 && g2) {
+    const bool one_chunk = chunk == batch && x2 && dy2 && g2;
+    rc = one_chunk ? dense_values(&c, x2, dy2) : dense_values(&c, NULL, NULL);
+    if (rc == GD_OK && !(x2 && dy2 && g2))
+        rc = GD_ENOMEM;
+    if (rc == GD_OK) {
         for (size_t b0 = 0; b0 < batch; b0 += chunk) {
             const size_t k = batch - b0 < chunk ? batch - b0 : chunk;
-            square_into(x2, x + b0 * in, k * in);
-            square_into(dy2, dy + b0 * out, k * out);
+            if (!one_chunk) {
+                kf->finite(x2, x + b0 * in, k * in, NULL);
+                kf->finite(dy2, dy + b0 * out, k * out, NULL);
+            }
             /* g2[out x in] = dy2^T [out x k] * x2 [k x in] */
             product_at_b(f, out, in, k, dy2, x2, g2);
-            add_float(c.w->sums, g2, out * in);
+            kf->acc_add(c.w->sums, g2, out * in);
         }
         c.w->weight += (double)batch;
         if (c.b) {
-            bias_single(c.b->sums, dy, batch, out);
+            bias_single(kf, c.b->sums, dy, batch, out);
             c.b->weight += (double)batch;
         }
-    } else {
-        rc = GD_ENOMEM;
     }
     gd_free(x2);
     gd_free(dy2);
@@ -188,24 +206,31 @@ int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id, const
                                    const float *dy, size_t batch, size_t seq, size_t in,
                                    size_t out)
 {
-    dense_call c = {NULL, NULL, x, dy, batch, seq, in, out, true};
-    int rc = dense_check(f, w_id, b_id, &c);
-    if (rc != GD_OK || batch == 0)
+    dense_call c = {NULL, NULL, x, dy, batch, seq, in, out, true, 0, 0};
+    int rc = dense_shape(f, w_id, b_id, &c);
+    if (rc != GD_OK || batch == 0 || (rc = dense_values(&c, NULL, NULL)) != GD_OK)
         return rc;
-    /* the only scratch: one example's gradient, out*in floats */
-    float *g = gd_malloc(out * in * sizeof(float));
+    /* the only scratch, one allocation: one example's gradient (out*in
+     * floats, a size add_tensor's doubles bound) and the bias's sums over
+     * positions (out doubles), at an 8-byte boundary after it */
+    const size_t g_bytes = (out * in * sizeof(float) + 7) / 8 * 8;
+    size_t bytes;
+    if (!gd_add_ok(g_bytes, out * sizeof(double), &bytes))
+        return GD_ENOMEM;
+    float *g = gd_malloc(bytes);
     if (!g)
         return GD_ENOMEM;
+    const gd_kernels *kf = gd_kernels_get();
     for (size_t b = 0; b < batch; b++) {
         /* g[out x in] = dy_b^T [out x seq] * x_b [seq x in] */
         product_at_b(f, out, in, seq, dy + b * seq * out, x + b * seq * in, g);
-        add_float_squared(c.w->sums, g, out * in);
+        kf->acc_add_sq(c.w->sums, g, out * in);
     }
-    gd_free(g);
     c.w->weight += (double)batch;
     if (c.b) {
-        bias_seq(c.b->sums, dy, batch, seq, out);
+        bias_seq(kf, c.b->sums, (double *)(void *)((char *)g + g_bytes), dy, batch, seq, out);
         c.b->weight += (double)batch;
     }
+    gd_free(g);
     return GD_OK;
 }

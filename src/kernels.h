@@ -9,6 +9,18 @@
 
 #include "internal.h"
 
+/* ---- sizes ------------------------------------------------------------- */
+
+/* The most elements one call may name: n floats (or n uint32 words) must have
+ * a byte size that fits size_t.  A larger n cannot describe any buffer (a
+ * host's int -1 becomes SIZE_MAX), so every entry point refuses it with
+ * GD_EOVERFLOW before touching memory; a mask of n bits is the mask of such a
+ * float tensor, so the same bound holds for it. */
+static inline bool gd_count_ok(size_t n)
+{
+    return n <= SIZE_MAX / sizeof(float);
+}
+
 /* ---- kernel table ----------------------------------------------------- */
 
 /* Every op assumes validated arguments and n > 0 (rows, cols > 0); `first` is
@@ -39,6 +51,15 @@ typedef struct gd_kernels {
      * Philox output of nblocks blocks (4 words in, 4 normals out a block),
      * through the same code the family's normal and gauss ops use. */
     void (*normal_words)(float *z, const uint32_t *w, size_t nblocks);
+    /* The passes of the Fisher accumulators (fisher.c, fisher_dense.c), all
+     * elementwise, so every family gives the same bits.  finite: whether
+     * x[0 .. n) holds no NaN or Inf; if so *amax (may be NULL) = max |x|
+     * (0 for n == 0); sq, if not NULL, gets x[i] * x[i] (float) either way. */
+    bool (*finite)(float *sq, const float *x, size_t n, float *amax);
+    /* acc[i] += (double)g[i] */
+    void (*acc_add)(double *acc, const float *g, size_t n);
+    /* acc[i] += (double)g[i] * (double)g[i] (the product is exact) */
+    void (*acc_add_sq)(double *acc, const float *g, size_t n);
 } gd_kernels;
 
 extern const gd_kernels gd_kernels_scalar;

@@ -79,6 +79,17 @@ static inline vi vi_unpackhi64(vi a, vi b) { return _mm256_unpackhi_epi64(a, b);
  * 128-bit half h of unpacklo64 holds block h and of unpackhi64 block 2+h. */
 static inline vi ph_lanes(void) { return _mm256_setr_epi64x(0, 2, 1, 3); }
 
+static inline vi vi_max_u32(vi a, vi b) { return _mm256_max_epu32(a, b); }
+
+/* Doubles for the Fisher passes. */
+typedef __m256d vd;
+static inline vd vd_load(const double *p) { return _mm256_loadu_pd(p); }
+static inline void vd_store(double *p, vd v) { _mm256_storeu_pd(p, v); }
+static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
+static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
+static inline vd vd_of_lo(vf v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+static inline vd vd_of_hi(vf v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+
 /* The ops, and the table they fill. */
 #define GD_SIMD_INTERFACE 1
 #define GD_SIMD_TABLE gd_kernels_avx2

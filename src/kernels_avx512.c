@@ -71,6 +71,20 @@ static inline vi vi_unpackhi64(vi a, vi b) { return _mm512_unpackhi_epi64(a, b);
  * 128-bit quarter q of unpacklo64 holds block q and of unpackhi64 block 4+q. */
 static inline vi ph_lanes(void) { return _mm512_setr_epi64(0, 4, 1, 5, 2, 6, 3, 7); }
 
+static inline vi vi_max_u32(vi a, vi b) { return _mm512_max_epu32(a, b); }
+
+/* Doubles for the Fisher passes. */
+typedef __m512d vd;
+static inline vd vd_load(const double *p) { return _mm512_loadu_pd(p); }
+static inline void vd_store(double *p, vd v) { _mm512_storeu_pd(p, v); }
+static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
+static inline vd vd_mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
+static inline vd vd_of_lo(vf v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+static inline vd vd_of_hi(vf v)
+{
+    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
 /* The ops, and the table they fill. */
 #define GD_SIMD_INTERFACE 1
 #define GD_SIMD_TABLE gd_kernels_avx512

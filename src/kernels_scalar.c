@@ -181,6 +181,38 @@ static void normal_words_scalar(float *z, const uint32_t *w, size_t nblocks)
     }
 }
 
+/* The reference of the Fisher passes: what fisher.c and fisher_dense.c
+ * did before they went through the table. */
+static bool finite_scalar(float *sq, const float *x, size_t n, float *amax)
+{
+    float m = 0.0f;
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        const float a = fabsf(x[i]);
+        if (!(a <= 3.402823466e38f)) /* NaN or Inf */
+            ok = false;
+        else
+            m = a > m ? a : m;
+        if (sq)
+            sq[i] = x[i] * x[i];
+    }
+    if (ok && amax)
+        *amax = m;
+    return ok;
+}
+
+static void acc_add_scalar(double *acc, const float *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += (double)g[i];
+}
+
+static void acc_add_sq_scalar(double *acc, const float *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += (double)g[i] * (double)g[i];
+}
+
 const gd_kernels gd_kernels_scalar = {
     .name = "scalar",
     .words = words_scalar,
@@ -193,4 +225,7 @@ const gd_kernels gd_kernels_scalar = {
     .normal = normal_scalar,
     .gauss = gauss_scalar,
     .normal_words = normal_words_scalar,
+    .finite = finite_scalar,
+    .acc_add = acc_add_scalar,
+    .acc_add_sq = acc_add_sq_scalar,
 };

@@ -23,11 +23,11 @@
  *                       elements, the call's    word chunk first left memory
  *                       partial block carried   idle while Philox ran
  *   fwd_cols            column table + word     per-column t(p) and 1/(1-p)
- *                       stream: cols <= 4096 a  computed once per call or
+ *                       stream: cols <= 2048 a  computed once per call or
  *                       cyclic table walked in  column block, so the element
  *                       element order; wider,   loop never divides and stays
- *                       2048-column blocks      fwd's loop with two table
- *                       outside, rows inside    loads
+ *                       tiles of 32 rows x 512  fwd's loop with two table
+ *                       columns                 loads (from L1: the tiles)
  *   bwd_mask,           stored mask bits to     no generator: the mask is the
  *   bwd_mask_cols       lanes (per-column: a    whole state; one scale per
  *                       scale table per block)  column per call
@@ -58,6 +58,9 @@
  *   vi_xor3(a, b, c)            a ^ b ^ c
  *   vi_blend_odd(e, o)          even 32-bit lanes of e, odd lanes of o
  *   vi_unpacklo64, vi_unpackhi64  per 128-bit lane, as the instructions
+ *   vi_max_u32(a, b)            unsigned 32-bit maximum per lane
+ *   vd, vd_load, vd_store, vd_add, vd_mul   VL/2 doubles (Fisher passes)
+ *   vd_of_lo(v), vd_of_hi(v)    the low, high VL/2 floats of v as doubles
  *   ph_lanes()                  which block of a set each 64-bit lane
  *                               computes, chosen so that unpacking two
  *                               sets' words gives element order
@@ -539,9 +542,47 @@ static inline void add_run(float *y, const float *x, const float *bias, const fl
     }
 }
 
-static void add_fwd_simd(float *y, const float *x, const float *bias, const float *residual,
-                         uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
-                         float s, const gd_keyctx *k)
+/* add_run on len <= GB elements from a mask byte boundary, the keep bits
+ * stored as they are computed (as fwd_window does), so the mask needs no
+ * second pass over the words. */
+static inline void add_window(float *y, const float *x, const float *bias, const float *residual,
+                              uint8_t *mask, const uint32_t *w, size_t len, thr32 t, float s)
+{
+    const vi tv = vi_set1(t.t), av = vi_set1(t.a);
+    const vf sv = vf_set1(s);
+    size_t j = 0;
+    for (; j + VL <= len; j += VL) {
+        vf v = vf_load(x + j);
+        if (bias)
+            v = vf_add(v, vf_load(bias + j));
+        const vk keep = keep_of(vi_load(w + j), tv, av);
+        v = vf_keep(keep, vf_mul(v, sv));
+        if (residual)
+            v = vf_add(vf_load(residual + j), v);
+        vf_store(y + j, v);
+        if (mask)
+            put_lane_bits(mask + j / 8, vk_bits(keep));
+    }
+    if (j < len) {
+        add_run(y + j, x + j, bias ? bias + j : NULL, residual ? residual + j : NULL, w + j,
+                len - j, t, s);
+        if (mask)
+            pack_chunk(mask + j / 8, w + j, len - j, t);
+    }
+}
+
+/* Up to ADD_TAB_COLS columns the bias is read through a cyclic copy (entry
+ * i is bias[i % cols], for cols + GB entries), so a batch whose first
+ * element is in column c reads entries c .. c + GB - 1 whatever row ends it
+ * crosses: one loop over the batch, no split at row ends, and the mask bits
+ * stored from the keep predicates (before, each batch was split into row
+ * runs and its mask packed from the words in a second pass).  Wider rows
+ * keep the split. */
+enum { ADD_TAB_COLS = 4096 };
+
+static void add_fwd_split(float *y, const float *x, const float *bias, const float *residual,
+                          uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
+                          float s, const gd_keyctx *k)
 {
     const size_t n = rows * cols;
     const thr32 t = thr32_of(thr);
@@ -553,19 +594,44 @@ static void add_fwd_simd(float *y, const float *x, const float *bias, const floa
         const size_t len = min_sz(GB, n - j0);
         const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
         const float *res = residual ? residual + j0 : NULL;
-        if (!bias) {
-            add_run(y + j0, x + j0, NULL, res, w, len, t, s);
-        } else {
-            /* split at row ends so the bias is read contiguously */
-            for (size_t j = 0; j < len;) {
-                const size_t run = min_sz(len - j, cols - c);
-                add_run(y + j0 + j, x + j0 + j, bias + c, res ? res + j : NULL, w + j, run, t, s);
-                j += run;
-                c = c + run == cols ? 0 : c + run;
-            }
+        /* split at row ends so the bias is read contiguously */
+        for (size_t j = 0; j < len;) {
+            const size_t run = min_sz(len - j, cols - c);
+            add_run(y + j0 + j, x + j0 + j, bias + c, res ? res + j : NULL, w + j, run, t, s);
+            j += run;
+            c = c + run == cols ? 0 : c + run;
         }
         if (mask)
             pack_chunk(mask + j0 / 8, w, len, t);
+    }
+}
+
+static void add_fwd_simd(float *y, const float *x, const float *bias, const float *residual,
+                         uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
+                         float s, const gd_keyctx *k)
+{
+    if (bias && cols > ADD_TAB_COLS) {
+        add_fwd_split(y, x, bias, residual, mask, rows, cols, first, thr, s, k);
+        return;
+    }
+    _Alignas(64) float btab[ADD_TAB_COLS + GB];
+    if (bias) {
+        memcpy(btab, bias, cols * sizeof *btab);
+        for (size_t i = cols; i < cols + GB; i++) /* no division per entry */
+            btab[i] = btab[i - cols];
+    }
+    const size_t n = rows * cols, step = GB % cols;
+    const thr32 t = thr32_of(thr);
+    wstream g;
+    if (!thr_constant(thr))
+        ws_init(&g, first, false, k);
+    size_t c = 0; /* column of element j0 */
+    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
+        add_window(y + j0, x + j0, bias ? btab + c : NULL, residual ? residual + j0 : NULL,
+                   mask ? mask + j0 / 8 : NULL, w, min_sz(GB, n - j0), t, s);
+        c += step;
+        c = c >= cols ? c - cols : c;
     }
 }
 
@@ -575,15 +641,14 @@ static void add_fwd_simd(float *y, const float *x, const float *bias, const floa
  * (or once per column block) so the element loops never divide.  A column
  * at p = 1 (t(p) = 2^32: nothing kept) has scale +0.0f, the one case with
  * all scale bits 0, and keep_of reads the scale's bits as its `a`: the table
- * is 8 bytes a column (keep_of_nz), so 4096 columns (32 KiB) are one block
- * and the usual widths stream through the tensor in element order.
+ * is 8 bytes a column (keep_of_nz), so 4096 columns (32 KiB) are one block.
  *
- * Up to COLS_BLOCK columns the table is cyclic: entry i is column i % cols
+ * Up to BANDED_MIN_COLS columns the table is cyclic: entry i is column i % cols
  * for i < cols + GB, so a batch of GB elements whose first element is in
  * column c reads entries c .. c + GB - 1 whatever row ends it crosses, and
  * the hot loop is fwd's with two table loads in place of the broadcast
  * threshold and scale. */
-enum { COLS_BLOCK = 4096, TAB = COLS_BLOCK + GB, WIDE_BLOCK = 2048 };
+enum { COLS_BLOCK = 4096, TAB = COLS_BLOCK + GB };
 
 typedef struct col_tab {
     _Alignas(64) uint32_t t[TAB];
@@ -647,17 +712,16 @@ static inline void cols_window(float *y, const float *x, uint8_t *mask, const ui
     }
 }
 
-/* The table's loads are L1 hits only while the table stays in L1 beside
- * the streams of x and y; from about 2048 columns (16 KiB of table) on,
- * x's lines evict it.  x is therefore prefetched PF_AHEAD elements ahead
- * (in the order the op reads it) with the non-temporal hint, which fills
- * L1 without making x's lines the ones L1 keeps.  Measured at 16M floats
- * (AVX-512, Zen 5): 4096 columns 1.12-1.15x gd_dropout_fwd with it,
- * 1.28-1.48x without; 16384 columns 1.40-1.45x against 2.5x.  Up to
- * PF_MIN_COLS columns (an 8 KiB table) the table stays in L1 anyway and the
- * prefetches only cost instructions.  The plain ops gain nothing from it
- * (no table to keep). */
-enum { PF_AHEAD = 512, PF_MIN_COLS = 1024 };
+/* The tiles of the wide path (fwd_cols_banded) are row segments, and a
+ * segment's start is a stream the hardware prefetchers have not seen: x is
+ * prefetched PF_AHEAD elements ahead in the order the op reads it, with the
+ * non-temporal hint (fills L1 without making x's lines the ones L1 keeps,
+ * so the table slice stays), and the next segment's first lines as one
+ * ends.  The element-order path (up to 2048 columns) does without: with one
+ * sequential stream the hardware does it, and at 2048 columns the
+ * prefetches measured 1.12-1.27x gd_dropout_fwd against 1.13-1.15x
+ * without.  The plain ops gain nothing from them (no table to keep). */
+enum { PF_AHEAD = 512 };
 
 static inline void prefetch_batch(const float *p)
 {
@@ -665,9 +729,8 @@ static inline void prefetch_batch(const float *p)
         __builtin_prefetch(p + i, 0, 0);
 }
 
-/* Where a row segment jumps to the next row's, y's stream starts over as
- * well: its first lines are fetched ahead too (16384 columns: 1.14-1.25x
- * against 1.27-1.30x with x alone). */
+/* Where a segment jumps to the next, y's stream starts over as well: its
+ * first lines are fetched ahead too. */
 static inline void prefetch_next_row(const float *x, const float *y)
 {
     prefetch_batch(x);
@@ -675,22 +738,19 @@ static inline void prefetch_next_row(const float *x, const float *y)
         __builtin_prefetch(y + i, 1, 3);
 }
 
-/* cols <= COLS_BLOCK: the tensor in element order, batch by batch, like
- * fwd; every batch starts on a mask byte, so mask bytes are stored as they
- * are, never shifted. */
+/* cols <= BANDED_MIN_COLS: the tensor in element order, batch by batch,
+ * like fwd; every batch starts on a mask byte, so mask bytes are stored as
+ * they are, never shifted. */
 static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
                             const float *p_cols, uint64_t first, const gd_keyctx *k)
 {
     const size_t n = rows * cols, step = GB % cols;
-    const bool pf = cols > PF_MIN_COLS;
     col_tab tb;
     wstream g;
     tab_fill_cyclic(&tb, p_cols, cols);
     ws_init(&g, first, false, k);
     size_t c = 0; /* column of element j0 */
     for (size_t j0 = 0; j0 < n; j0 += GB) {
-        if (pf && PF_AHEAD + GB <= n - j0)
-            prefetch_batch(x + j0 + PF_AHEAD);
         cols_window(y + j0, x + j0, mask ? mask + j0 / 8 : NULL, ws_next(&g, k),
                     min_sz(GB, n - j0), tb.t + c, tb.s + c);
         c += step;
@@ -701,19 +761,19 @@ static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows
 /* A row segment of len elements from table entry c whose mask bits start at
  * bit position pos of acc. */
 static inline void cols_run_bits(float *y, const float *x, const uint32_t *w, size_t len,
-                                 const col_tab *tb, size_t c, uint64_t *acc, size_t pos)
+                                 const uint32_t *t, const float *s, uint64_t *acc, size_t pos)
 {
     size_t j = 0;
     for (; j + VL <= len; j += VL) {
-        const vf sv = vf_load(tb->s + c + j);
-        const vk keep = keep_of_nz(vi_load(w + j), vi_load(tb->t + c + j), vf_bits(sv));
+        const vf sv = vf_load(s + j);
+        const vk keep = keep_of_nz(vi_load(w + j), vi_load(t + j), vf_bits(sv));
         vf_store(y + j, vf_keep(keep, vf_mul(vf_load(x + j), sv)));
         if (acc)
             put_bits(acc, pos + j, vk_bits(keep), VL);
     }
     for (; j < len; j++) {
-        const float sc = tb->s[c + j];
-        const bool keep = keep_col(w[j], tb->t[c + j], sc);
+        const float sc = s[j];
+        const bool keep = keep_col(w[j], t[j], sc);
         y[j] = keep ? x[j] * sc : 0.0f;
         if (acc)
             put_bits(acc, pos + j, keep, 1);
@@ -725,7 +785,7 @@ static inline void cols_run_bits(float *y, const float *x, const uint32_t *w, si
  * mask bytes are its own and are stored directly; otherwise its bits are
  * assembled at their bit offset and ORed into the (cleared) mask. */
 static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size_t width,
-                         const col_tab *tb, uint64_t first, const gd_keyctx *k,
+                         const uint32_t *t, const float *s, uint64_t first, const gd_keyctx *k,
                          const float *x_next)
 {
     wstream g;
@@ -739,49 +799,68 @@ static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size
             else if (x_next && ahead >= width && ahead - width + GB <= width)
                 prefetch_next_row(x_next + (ahead - width), y + (x_next - x) + (ahead - width));
             cols_window(y + j + i0, x + j + i0, mask ? mask + (j + i0) / 8 : NULL, ws_next(&g, k),
-                        min_sz(GB, width - i0), tb->t + i0, tb->s + i0);
+                        min_sz(GB, width - i0), t + i0, s + i0);
         }
         return;
     }
     uint64_t acc[COLS_BLOCK / 64 + 2];
     memset(acc, 0, sizeof acc);
     for (size_t i0 = 0; i0 < width; i0 += GB)
-        cols_run_bits(y + j + i0, x + j + i0, ws_next(&g, k), min_sz(GB, width - i0), tb, i0, acc,
-                      (j & 7) + i0);
+        cols_run_bits(y + j + i0, x + j + i0, ws_next(&g, k), min_sz(GB, width - i0), t + i0,
+                      s + i0, acc, (j & 7) + i0);
     const uint8_t *bytes = (const uint8_t *)acc;
     for (size_t b = 0; b < gd_mask_bytes((j & 7) + width); b++)
         mask[j / 8 + b] |= bytes[b];
 }
 
-/* cols > COLS_BLOCK: column blocks outside, rows inside, so each block's
- * table is computed once; each row segment draws its words batch by batch.
- * The mask is cleared first for the segments whose bits are ORed in.
- * Blocks are WIDE_BLOCK (2048) columns, a 16 KiB table (16384 columns,
- * before the prefetches: 1.4-1.65x gd_dropout_fwd with 2048-column blocks,
- * 2.9x with 4096; with them both measure 1.5-1.6x x-only, so the smaller
- * table is kept). */
-static void fwd_cols_wide(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
-                          const float *p_cols, uint64_t first, const gd_keyctx *k)
+/* cols > BANDED_MIN_COLS: the table no longer stays in L1 beside the
+ * streams of x and y when the tensor is walked in element order, so the
+ * tensor goes in tiles of BAND rows by SUB columns (a 4 KiB slice of the
+ * table, read from L1 by all BAND rows), each tile's rows one segment
+ * after another, with the next segment's x and y prefetched as one ends;
+ * the table itself is computed once per COLS_BLOCK columns.  Measured at
+ * 16M floats (AVX-512, Zen 5, a shared machine, ratio to gd_dropout_fwd,
+ * medians of 21 interleaved pairs, three runs each): element order with the
+ * x prefetch and 2048-column blocks for wider rows gave 1.21-1.28 at 3072
+ * and 4096 columns, 1.34-1.45 at 8192 and 16384; these tiles 1.16-1.25 and
+ * 1.06-1.23.  Tiles of 8x1024, 16x1024 and 4x2048 measured 1.2-1.5, of
+ * 64x256 2x (a segment shorter than PF_AHEAD is never prefetched). */
+enum { BAND = 32, SUB = 512, BANDED_MIN_COLS = 2048 };
+_Static_assert((int)SUB >= (int)PF_AHEAD && (int)SUB % (int)GB == 0 && (int)COLS_BLOCK % (int)SUB == 0,
+               "a tile segment is prefetched whole and starts on a batch");
+
+static void fwd_cols_banded(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
+                            const float *p_cols, uint64_t first, const gd_keyctx *k)
 {
     col_tab tb;
     if (mask && cols % 8 != 0)
         memset(mask, 0, gd_mask_bytes(rows * cols));
-    for (size_t c0 = 0; c0 < cols; c0 += WIDE_BLOCK) {
-        const size_t width = min_sz(WIDE_BLOCK, cols - c0);
+    for (size_t c0 = 0; c0 < cols; c0 += COLS_BLOCK) {
+        const size_t width = min_sz(COLS_BLOCK, cols - c0);
         tab_fill(&tb, p_cols + c0, width);
-        for (size_t r = 0; r < rows; r++)
-            cols_segment(y, x, mask, r * cols + c0, width, &tb, first, k,
-                         r + 1 < rows ? x + (r + 1) * cols + c0 : NULL);
+        for (size_t r0 = 0; r0 < rows; r0 += BAND) {
+            const size_t rend = min_sz(rows, r0 + BAND);
+            for (size_t s0 = 0; s0 < width; s0 += SUB) {
+                const size_t sw = min_sz(SUB, width - s0);
+                for (size_t r = r0; r < rend; r++) {
+                    const size_t j = r * cols + c0 + s0;
+                    const float *nx = r + 1 < rend ? x + j + cols
+                                      : s0 + SUB < width ? x + r0 * cols + c0 + s0 + SUB
+                                                         : NULL;
+                    cols_segment(y, x, mask, j, sw, tb.t + s0, tb.s + s0, first, k, nx);
+                }
+            }
+        }
     }
 }
 
 static void fwd_cols_simd(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
                           const float *p_cols, uint64_t first, const gd_keyctx *k)
 {
-    if (cols <= COLS_BLOCK)
-        fwd_cols_narrow(y, x, mask, rows, cols, p_cols, first, k);
+    if (cols > BANDED_MIN_COLS)
+        fwd_cols_banded(y, x, mask, rows, cols, p_cols, first, k);
     else
-        fwd_cols_wide(y, x, mask, rows, cols, p_cols, first, k);
+        fwd_cols_narrow(y, x, mask, rows, cols, p_cols, first, k);
 }
 
 /* Column blocks outside, rows inside; one scale per column per call. */
@@ -865,6 +944,65 @@ static void normal_words_simd(float *z, const uint32_t *w, size_t nblocks)
     }
 }
 
+/* ---- the Fisher passes ---------------------------------------------------- */
+
+/* max |x| as the largest of the absolute values' bits: for non-negative
+ * floats the integer order is the float order, and NaN and Inf are the bit
+ * patterns from 0x7F800000 up, so one unsigned max finds both. */
+static bool finite_simd(float *sq, const float *x, size_t n, float *amax)
+{
+    const vi absmask = vi_set1(0x7FFFFFFFu);
+    vi m = vi_set1(0);
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        const vf v = vf_load(x + i);
+        m = vi_max_u32(m, vi_and(vf_bits(v), absmask));
+        if (sq)
+            vf_store(sq + i, vf_mul(v, v));
+    }
+    _Alignas(64) uint32_t lanes[VL];
+    vi_store(lanes, m);
+    uint32_t mb = 0;
+    for (int l = 0; l < VL; l++)
+        mb = lanes[l] > mb ? lanes[l] : mb;
+    for (; i < n; i++) {
+        const uint32_t b = f32_bits(x[i]) & 0x7FFFFFFFu;
+        mb = b > mb ? b : mb;
+        if (sq)
+            sq[i] = x[i] * x[i];
+    }
+    if (mb >= 0x7F800000u)
+        return false;
+    if (amax)
+        memcpy(amax, &mb, sizeof *amax);
+    return true;
+}
+
+static void acc_add_simd(double *acc, const float *g, size_t n)
+{
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        const vf v = vf_load(g + i);
+        vd_store(acc + i, vd_add(vd_load(acc + i), vd_of_lo(v)));
+        vd_store(acc + i + VL / 2, vd_add(vd_load(acc + i + VL / 2), vd_of_hi(v)));
+    }
+    for (; i < n; i++)
+        acc[i] += (double)g[i];
+}
+
+static void acc_add_sq_simd(double *acc, const float *g, size_t n)
+{
+    size_t i = 0;
+    for (; i + VL <= n; i += VL) {
+        const vf v = vf_load(g + i);
+        const vd lo = vd_of_lo(v), hi = vd_of_hi(v);
+        vd_store(acc + i, vd_add(vd_load(acc + i), vd_mul(lo, lo)));
+        vd_store(acc + i + VL / 2, vd_add(vd_load(acc + i + VL / 2), vd_mul(hi, hi)));
+    }
+    for (; i < n; i++)
+        acc[i] += (double)g[i] * (double)g[i];
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 const gd_kernels GD_SIMD_TABLE = {
@@ -879,6 +1017,9 @@ const gd_kernels GD_SIMD_TABLE = {
     .normal = normal_simd,
     .gauss = gauss_simd,
     .normal_words = normal_words_simd,
+    .finite = finite_simd,
+    .acc_add = acc_add_simd,
+    .acc_add_sq = acc_add_sq_simd,
 };
 
 #endif /* the template body */

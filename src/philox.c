@@ -58,6 +58,8 @@ int gd_random_u32(uint32_t *r, size_t n, const gd_stream *s)
 {
     if (n == 0)
         return GD_OK;
+    if (!gd_count_ok(n))
+        return GD_EOVERFLOW;
     if (!r || !s)
         return GD_EINVAL;
     if (!gd_range_ok(s->offset, n))
@@ -71,6 +73,8 @@ int gd_random_normal(float *z, size_t n, const gd_stream *s)
 {
     if (n == 0)
         return GD_OK;
+    if (!gd_count_ok(n))
+        return GD_EOVERFLOW;
     if (!z || !s)
         return GD_EINVAL;
     if (!gd_range_ok(s->offset, n))

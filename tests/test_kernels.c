@@ -585,6 +585,59 @@ START_TEST(errors_leave_outputs)
 }
 END_TEST
 
+/* An n whose float (or word) buffer would have more bytes than size_t holds,
+ * such as a host's int -1 (SIZE_MAX), is refused before any memory is
+ * touched (it used to run off the end of every buffer); the largest n that
+ * fits passes the size check and fails on the next one (a NULL pointer). */
+START_TEST(huge_counts_refused)
+{
+    float x[16], y[16], keep[16], pc[2] = {0.1f, 0.2f};
+    uint32_t w[16], wkeep[16];
+    uint8_t mask[2] = {0x5A, 0xA5};
+    tu_fill_data(x, 16, 2);
+    memset(y, 0x7F, sizeof y);
+    memcpy(keep, y, sizeof y);
+    memset(w, 0x3C, sizeof w);
+    memcpy(wkeep, w, sizeof w);
+    const gd_stream s = {1, 2, 0};
+    const size_t max = SIZE_MAX / sizeof(float);
+    const size_t huge[] = {SIZE_MAX, SIZE_MAX - 7, max + 1, (size_t)-1 / 2};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        const size_t n = huge[i];
+        ck_assert_int_eq(gd_dropout_fwd(y, x, n, 0.1f, &s, mask), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_dropout_fwd(y, x, n, 0.1f, &s, NULL), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_dropout_bwd(y, x, n, 0.1f, &s, NULL), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_dropout_bwd(y, x, n, 0.1f, NULL, mask), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_mask_bernoulli(mask, n, 0.1f, &s), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_gaussian_dropout_fwd(y, x, n, 0.1f, &s), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_gaussian_dropout_bwd(y, x, n, 0.1f, &s), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_random_u32(w, n, &s), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_random_normal(y, n, &s), GD_EOVERFLOW);
+        /* the size is checked first, before pointers, p and the stream */
+        ck_assert_int_eq(gd_dropout_fwd(NULL, NULL, n, NAN, NULL, NULL), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_random_u32(NULL, n, NULL), GD_EOVERFLOW);
+        /* rows * cols fits size_t but its floats do not */
+        ck_assert_int_eq(gd_dropout_fwd_cols(y, x, n / 2 + 1, 2, pc, &s, mask), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_dropout_bwd_cols(y, x, 2, n / 2 + 1, pc, &s, NULL), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_dropout_add_fwd(y, x, NULL, NULL, n / 2 + 1, 2, 0.1f, &s, mask),
+                         GD_EOVERFLOW);
+        ck_assert_int_eq(gd_dropout_add_bwd(y, NULL, x, 1, n, 0.1f, NULL, mask), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_sum_cols(y, x, n, 1), GD_EOVERFLOW);
+    }
+    ck_assert_mem_eq(y, keep, sizeof y);
+    ck_assert_mem_eq(w, wkeep, sizeof w);
+    ck_assert_uint_eq(mask[0], 0x5A);
+    ck_assert_uint_eq(mask[1], 0xA5);
+    /* the bound itself is a size, not an error */
+    ck_assert_int_eq(gd_dropout_fwd(NULL, x, max, 0.1f, &s, mask), GD_EINVAL);
+    ck_assert_int_eq(gd_mask_bernoulli(NULL, max, 0.1f, &s), GD_EINVAL);
+    ck_assert_int_eq(gd_random_u32(NULL, max, &s), GD_EINVAL);
+    ck_assert_int_eq(gd_random_normal(NULL, max, &s), GD_EINVAL);
+    ck_assert_int_eq(gd_gaussian_dropout_fwd(NULL, x, max, 0.1f, &s), GD_EINVAL);
+    ck_assert_int_eq(gd_dropout_fwd_cols(NULL, x, max / 4, 4, pc, &s, mask), GD_EINVAL);
+}
+END_TEST
+
 static void add_tests(TCase *tc)
 {
     tcase_add_test(tc, fwd_matches_reference);
@@ -604,6 +657,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, gaussian_dropout);
     tcase_add_test(tc, in_place_kernels);
     tcase_add_test(tc, errors_leave_outputs);
+    tcase_add_test(tc, huge_counts_refused);
 }
 
 int main(void)

@@ -450,6 +450,78 @@ START_TEST(normal_edge_words)
 }
 END_TEST
 
+/* The Fisher passes: the finiteness scan (its verdict, max |x| and the
+ * squares), acc += g and acc += g^2 in double, on every length 0..70 and a
+ * long one (vector bodies and tails), clean data and data with a NaN or an
+ * Inf at each position class, unaligned starts. */
+START_TEST(fisher_passes)
+{
+    enum { MAXN = 1031 };
+    float *x = tu_alloc_f(MAXN + 1), *sq0 = tu_alloc_f(MAXN + 1), *sq1 = tu_alloc_f(MAXN + 1);
+    double *a0 = malloc((MAXN + 1) * sizeof *a0), *a1 = malloc((MAXN + 1) * sizeof *a1);
+    ck_assert(a0 && a1);
+    size_t checked_bad = 0, checked_good = 0;
+    for (size_t n = 0; n <= MAXN; n = n < 70 ? n + 1 : n + 480) {
+        for (int kind = 0; kind < 4; kind++) {
+            const size_t lead = (size_t)kind & 1; /* an unaligned start */
+            float *xs = x + lead;
+            tu_fill_data(xs, n, (uint32_t)(n * 4 + (size_t)kind));
+            for (size_t i = 0; i < n; i += 5)
+                xs[i] = i % 10 ? -0.0f : 1e-40f; /* signed zeros, subnormals */
+            if (kind >= 2 && n > 0) /* one NaN or Inf, moving through the vector lanes */
+                xs[(n * 7 + (size_t)kind) % n] = kind == 2 ? NAN : -INFINITY;
+            for (size_t i = 0; i < n; i++)
+                a0[i] = a1[i] = (double)i * 0.25 - 3.0;
+            float m0 = -1.0f, m1 = -1.0f;
+            memset(sq0, 0x55, (MAXN + 1) * sizeof *sq0);
+            memset(sq1, 0x55, (MAXN + 1) * sizeof *sq1);
+            const bool ok0 = S->finite(sq0, xs, n, &m0);
+            ck_assert(ok0 == (kind < 2 || n == 0));
+            checked_bad += !ok0;
+            checked_good += ok0 && n > 40;
+            if (ok0) { /* the reference's max |x|, in double */
+                double want = 0.0;
+                for (size_t i = 0; i < n; i++)
+                    want = fabs((double)xs[i]) > want ? fabs((double)xs[i]) : want;
+                ck_assert((double)m0 == want);
+            }
+            for (size_t f = 0; f < n_families; f++) {
+                const char *fam = families[f]->name;
+                const bool ok1 = families[f]->finite(sq1, xs, n, &m1);
+                ck_assert_msg(ok1 == ok0, "%s: finite verdict differs (n=%zu)", fam, n);
+                ck_assert_msg(tu_f32_bits(m1) == tu_f32_bits(m0), "%s: amax differs (n=%zu)",
+                              fam, n);
+                assert_same_bytes(sq0, sq1, (MAXN + 1) * sizeof *sq0, "squares", fam, n, 0);
+                ck_assert(families[f]->finite(NULL, xs, n, NULL) == ok0);
+                if (!ok0)
+                    continue;
+                for (size_t i = 0; i < n; i++)
+                    a1[i] = (double)i * 0.25 - 3.0;
+                S->acc_add(a0, xs, n);
+                families[f]->acc_add(a1, xs, n);
+                S->acc_add_sq(a0, xs, n);
+                families[f]->acc_add_sq(a1, xs, n);
+                assert_same_bytes(a0, a1, n * sizeof *a0, "acc_add(_sq)", fam, n, 0);
+                for (size_t i = 0; i < n; i++)
+                    a0[i] = (double)i * 0.25 - 3.0;
+            }
+            if (ok0) { /* the reference against its definition */
+                S->acc_add_sq(a0, xs, n);
+                for (size_t i = 0; i < n; i++)
+                    ck_assert(a0[i] == (double)i * 0.25 - 3.0 + (double)xs[i] * (double)xs[i]);
+            }
+        }
+    }
+    ck_assert_uint_gt(checked_bad, 100);
+    ck_assert_uint_gt(checked_good, 10);
+    free(x);
+    free(sq0);
+    free(sq1);
+    free(a0);
+    free(a1);
+}
+END_TEST
+
 /* The dispatched family is the best one the CPU has, capped by
  * GDROPOUT_DISPATCH. */
 START_TEST(dispatch_choice)
@@ -491,6 +563,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, gauss_ops);
     tcase_add_test(tc, many_keys);
     tcase_add_test(tc, normal_edge_words);
+    tcase_add_test(tc, fisher_passes);
 }
 
 int main(int argc, char **argv)

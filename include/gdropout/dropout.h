@@ -22,9 +22,11 @@
  *     gd_sum_cols over zero rows writes cols zeros: the empty sum);
  *   - errors leave every output untouched: GD_EINVAL for a NULL pointer that
  *     must hold data, GD_EDOMAIN for p outside [0, 1] or NaN (sigma < 0,
- *     NaN or Inf), GD_EOVERFLOW when rows * cols overflows size_t or the
- *     call's last element index, offset + n - 1, would pass 2^64 - 1 (so
- *     offset 2^64 - 1 with n = 1 is fine; see gd_stream);
+ *     NaN or Inf), GD_EOVERFLOW when n (rows * cols) or its float
+ *     buffer's byte size, n * sizeof(float), overflows size_t (masks too:
+ *     n = SIZE_MAX, a host's -1, is refused, not run) or the call's last
+ *     element index, offset + n - 1, would pass 2^64 - 1 (so offset
+ *     2^64 - 1 with n = 1 is fine; see gd_stream);
  *   - the checks run in this order, each O(1) before any that reads a
  *     whole array: sizes, data pointers, p or sigma, the stream (NULL, or
  *     its range), then p_cols (NULL, or any element invalid); the first

@@ -43,7 +43,8 @@ GD_NODISCARD GD_API int gd_philox4x32_10(const uint32_t ctr[4], const uint32_t k
 
 /* r[j] = the word of absolute element index s->offset + j, for j < n.
  * n == 0 does nothing.  Errors: GD_EINVAL (NULL r or s with n > 0),
- * GD_EOVERFLOW (offset + n - 1 passes 2^64 - 1).  Thread-safe. */
+ * GD_EOVERFLOW (n * 4 bytes overflows size_t, checked first, or
+ * offset + n - 1 passes 2^64 - 1).  Thread-safe. */
 GD_NODISCARD GD_API int gd_random_u32(uint32_t *r, size_t n, const gd_stream *s);
 
 /* z[j] = the standard normal deviate of absolute element index
