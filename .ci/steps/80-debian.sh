@@ -79,12 +79,12 @@ grep -v '^running with root privileges' "$work/lintian.log" || true
 differ=0
 for deb in "$work"/a/*.deb; do
     name=$(basename "$deb")
-    if ! cmp -s "$deb" "$other/../$name"; then
+    if ! cmp -s "$deb" "$other/$name"; then
         differ=1
         echo "not reproducible: $name" >&2
         mkdir -p "$work/x1/$name" "$work/x2/$name"
         dpkg-deb -R "$deb" "$work/x1/$name"
-        dpkg-deb -R "$other/../$name" "$work/x2/$name"
+        dpkg-deb -R "$other/$name" "$work/x2/$name"
         diff -r "$work/x1/$name" "$work/x2/$name" >&2 || true
     fi
 done
