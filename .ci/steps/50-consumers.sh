@@ -11,6 +11,7 @@
 #    pkg-config seeing only openblas.pc (no Check): only the library is
 #    built, without -Werror, the parent's build type stays, and the parent's
 #    install holds its own program only.
+# SKIP_INSTALLED=1 runs part 2 and the find_package check only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$PWD

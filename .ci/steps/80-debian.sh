@@ -64,7 +64,11 @@ fi
 
 echo "-- lintian --pedantic, and the binaries built again elsewhere (reproducibility)"
 start=$SECONDS
-lintian --pedantic --display-info --fail-on error,warning,info,pedantic --tag-display-limit 0 \
+# Info tags are shown and fail below, not through --fail-on info: lintian
+# 2.116 counts a tag its own screens mask (python/egg/metadata masks
+# package-contains-documentation-outside-usr-share-doc on the dist-info's
+# top_level.txt) and exits 2 without showing one.
+lintian --pedantic --display-info --fail-on error,warning,pedantic --tag-display-limit 0 \
     "$work/a/gdropout_${version}-"*.changes >"$work/lintian.log" 2>&1 &
 lintian_pid=$!
 other=$work/b/a-longer-directory-name/to-move-every-path
@@ -74,7 +78,10 @@ echo "   second build in $((SECONDS - start)) s"
 lintian_rc=0
 wait $lintian_pid || lintian_rc=$?
 grep -v '^running with root privileges' "$work/lintian.log" || true
-[ $lintian_rc -eq 0 ] || { echo "lintian: tags above" >&2; exit 1; }
+if [ $lintian_rc -ne 0 ] || grep -q '^[EWIP]: ' "$work/lintian.log"; then
+    echo "lintian: tags above (exit status $lintian_rc)" >&2
+    exit 1
+fi
 
 differ=0
 for deb in "$work"/a/*.deb; do
