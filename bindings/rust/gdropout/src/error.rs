@@ -3,8 +3,10 @@ use std::ptr::{self, NonNull};
 
 use crate::sys;
 
-/// What went wrong, one kind per `GD_E*` code.
+/// What went wrong, one kind per `GD_E*` code.  Non-exhaustive: a later
+/// library version may add codes (match with a `_` arm).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// `GD_EINVAL`: NULL pointer, bad flag, bad name, empty size.
     Invalid,

@@ -7,8 +7,10 @@ use std::ptr::{self, NonNull};
 use crate::error::{check, created, shape_if, Error, Result};
 use crate::sys;
 
-/// Site reductions for [`Fisher::site_scores`].
+/// Site reductions for [`Fisher::site_scores`].  Non-exhaustive: a later
+/// library version may add reductions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Reduce {
     /// The paper's: mean over the site's tensors of each tensor's mean.
     TensorMean,
@@ -40,8 +42,10 @@ pub enum Axis {
     Cols,
 }
 
-/// What a registered tensor is.
+/// What a registered tensor is.  Non-exhaustive: made by [`Fisher::info`]
+/// only, and a later version may describe more (say, an element type).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct TensorInfo {
     /// Its name.
     pub name: String,

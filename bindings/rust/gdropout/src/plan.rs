@@ -8,8 +8,10 @@ use crate::error::{check, created, Result};
 use crate::fisher::{c_path, c_string};
 use crate::sys;
 
-/// Rules for [`Plan::compute`].
+/// Rules for [`Plan::compute`].  Non-exhaustive: a later library version
+/// may add rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Rule {
     /// Every site `p_max` (standard dropout).
     Uniform,
@@ -32,8 +34,9 @@ impl Rule {
     }
 }
 
-/// What a site holds.
+/// What a site holds.  Non-exhaustive: made by [`Plan::site_info`] only.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SiteInfo {
     /// Its name ("" if none).
     pub name: String,

@@ -31,7 +31,8 @@ fn fisher_accumulate_read_scores() {
     assert_eq!((w, b, ln), (0, 1, 2));
     assert_eq!(f.count().unwrap(), 3);
     assert_eq!(f.find("ln.bias").unwrap(), 2);
-    assert_eq!(f.info(1).unwrap(), TensorInfo { name: "fc.bias".into(), numel: 2, site: Some(0) });
+    let info: TensorInfo = f.info(1).unwrap();
+    assert_eq!((info.name.as_str(), info.numel, info.site), ("fc.bias", 2, Some(0)));
     assert_eq!(f.add_tensor("fc.bias", 1, None).unwrap_err().kind(), ErrorKind::Exists);
     assert_eq!(f.find("nope").unwrap_err().kind(), ErrorKind::NotFound);
 
