@@ -17,15 +17,15 @@ float32.  gdropout/reference.py reimplements the generator and the mask rule
 in numpy alone.
 """
 
-from ._native import NONE, Error, GDropoutError, Stream, lib, library_path
+from ._native import NONE, Error, GDropoutError, Stream, lib, library_path, library_source
 from .fisher import (AXIS_COLS, AXIS_ROWS, REDUCE_ELEMENT_MEAN, REDUCE_MAX, REDUCE_SUM,
                      REDUCE_TENSOR_MEAN, Axis, Fisher, Reduce, TensorInfo)
 from .kernels import (dropout_add_bwd, dropout_add_fwd, dropout_bwd, dropout_bwd_cols,
                       dropout_fwd, dropout_fwd_cols, gaussian_dropout_bwd, gaussian_dropout_fwd,
                       gaussian_sigma, mask_bernoulli, philox4x32_10, random_normal, random_u32,
                       sum_cols)
-from .plan import (RULE_LOG_SCORE_LINEAR, RULE_RANK_LINEAR, RULE_SCORE_LINEAR, RULE_UNIFORM, Plan,
-                   Rule, SiteInfo)
+from .plan import (CONTROLS, RULE_LOG_SCORE_LINEAR, RULE_RANK_LINEAR, RULE_SCORE_LINEAR,
+                   RULE_UNIFORM, Plan, Rule, SiteInfo, control_rates)
 
 #: The loaded C library's version (e.g. "1.1.0"), from gd_version_string.
 __version__ = lib.gd_version_string().decode()
@@ -67,5 +67,5 @@ __all__ = [
     "Fisher", "TensorInfo", "Reduce", "Axis", "REDUCE_TENSOR_MEAN", "REDUCE_ELEMENT_MEAN",
     "REDUCE_SUM", "REDUCE_MAX", "AXIS_ROWS", "AXIS_COLS",
     "Plan", "SiteInfo", "Rule", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
-    "RULE_LOG_SCORE_LINEAR",
+    "RULE_LOG_SCORE_LINEAR", "control_rates", "CONTROLS", "library_source",
 ] + list(Error.__members__)

@@ -6,6 +6,8 @@ import collections
 import ctypes
 import enum
 
+from typing import Optional, Sequence, Union
+
 import numpy as np
 
 from . import _args
@@ -13,7 +15,7 @@ from . import _arrays as A
 from ._native import Handle, check, lib
 
 __all__ = ["Plan", "SiteInfo", "Rule", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
-           "RULE_LOG_SCORE_LINEAR"]
+           "RULE_LOG_SCORE_LINEAR", "control_rates", "CONTROLS"]
 
 
 class Rule(enum.IntEnum):
@@ -107,3 +109,59 @@ class Plan(Handle):
         """Writes the computed plan as text, one site a line."""
         fn = "Plan.save"
         self._call(lib.gd_plan_save, fn, _args.path(path, fn))
+
+
+#: The control plans control_rates builds.
+CONTROLS = ("reversed", "permuted", "matched")
+
+
+def control_rates(rates: Union["Plan", Sequence[float], np.ndarray], kind: str,
+                  seed: Optional[int] = None) -> np.ndarray:
+    """A control plan built from a plan's own rates, to tell *where* dropout
+    goes from *how much* (issue #22): float32[n], site i's rate, for
+    apply_plan(model, control_rates(plan, "reversed"), sites).
+
+    rates: a Plan (its computed probabilities) or site i's rate at index i.
+    kind:
+      "reversed": the ranking reversed.  Sites are ranked by rate, ascending,
+        ties by site index (for a rank-linear plan: most informative first);
+        the site of rank k gets the rate of rank n-1-k, so the most
+        informative site gets p_max and the least informative the lowest
+        rate.  The multiset of rates, hence the mean, is unchanged.
+      "permuted": a random permutation of the rates from `seed` (required,
+        an int >= 0): out[i] = rates[perm[i]] with perm =
+        numpy.random.Generator(numpy.random.PCG64(seed)).permutation(n)
+        (Fisher-Yates; the C library has no shuffle, so this is the
+        reference any other implementation must reproduce).
+      "matched": every site at the plan's mean rate (computed in double,
+        rounded once to float32): the same total amount of dropout, spread
+        evenly.
+    """
+    fn = "control_rates"
+    if isinstance(rates, Plan):
+        r = rates.get_all().astype(np.float64)
+    else:
+        r = np.asarray(rates, dtype=np.float64)
+    if r.ndim != 1 or r.size == 0:
+        raise ValueError(f"{fn}: rates must be a non-empty vector, got shape {r.shape}")
+    bad = np.flatnonzero(~((r >= 0.0) & (r <= 1.0)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{fn}: rates[{i}] = {float(r[i])!r} is outside [0, 1]")
+    if kind not in CONTROLS:
+        raise ValueError(f"{fn}: kind must be one of {', '.join(CONTROLS)}, got {kind!r}")
+    if kind == "permuted":
+        if not _args._is_int(seed) or not 0 <= int(seed) <= _args.U64_MAX:
+            raise ValueError(f"{fn}: 'permuted' needs seed, an int in [0, 2**64), got {seed!r}")
+    elif seed is not None:
+        raise ValueError(f"{fn}: seed is for 'permuted' only, not {kind!r}")
+    r32 = r.astype(np.float32)
+    if kind == "reversed":
+        order = np.argsort(r32, kind="stable")
+        out = np.empty_like(r32)
+        out[order] = r32[order[::-1]]
+        return out
+    if kind == "permuted":
+        perm = np.random.Generator(np.random.PCG64(int(seed))).permutation(r32.size)
+        return r32[perm]
+    return np.full(r32.size, np.float32(r32.astype(np.float64).mean()), dtype=np.float32)
