@@ -329,8 +329,11 @@ class Sites:
     trainable parameter name (named_parameters order) to a site index or
     None (tracked, on no site)."""
 
-    def __init__(self, names, params, aliases=None):
+    def __init__(self, names, params, aliases=None, uncalled=()):
         self.names = tuple(names)
+        #: sites the traced sample never called (listed last; none feeds a
+        #: parameter): dropout applied functionally or on another branch
+        self.uncalled = tuple(uncalled)
         #: {site name: its other names}, for a module registered under
         #: several attribute names (self.b = self.a): one site, every name
         self.aliases = {n: tuple(a) for n, a in (aliases or {}).items() if a}
@@ -458,7 +461,8 @@ def map_sites(model, sample=None, mapping=None, leave_alone=()):
         params = {n: assigned.get(n) for n, p in model.named_parameters() if p.requires_grad}
     mods = dict(model.named_modules())
     every = _all_names(model)
-    return Sites(names, params, {n: every[id(mods[n])][1:] for n in names})
+    uncalled = [n for n in names if n not in order] if calls is not None else []
+    return Sites(names, params, {n: every[id(mods[n])][1:] for n in names}, uncalled)
 
 
 # ---------------------------------------------------------------------------
@@ -774,6 +778,13 @@ def make_plan(fisher, sites, rule=RULE_RANK_LINEAR, p_max=0.1, p_min=0.0,
         raise TypeError("make_plan: sites must be a Sites (from map_sites)")
     scores = fisher.site_scores(reduce, n_sites=len(sites))
     unfed = [sites[i] for i in range(len(sites)) if math.isnan(scores[i])]
+    never = [n for n in unfed if n in sites.uncalled]
+    if never:
+        raise ValueError(f"make_plan: site(s) {', '.join(never)} were never called on the traced "
+                         "sample, so no parameter feeds them: dropout applied functionally "
+                         "(F.dropout, dropout_p=) is not a module call; Hugging Face models with "
+                         "SDPA attention do that for attention dropout: load them with "
+                         "attn_implementation=\"eager\" (or pass these sites as leave_alone)")
     if unfed:
         raise ValueError(f"make_plan: no parameter feeds site(s) {', '.join(unfed)}: pass them "
                          "as leave_alone to map_sites, or map parameters to them")
