@@ -64,12 +64,14 @@ Kernels (Dropout, dropout)
     gradient accumulation, to number each micro-batch as the C trainer does.
 """
 
+import collections.abc
 import math
 import os
 import sys
 import time
 import warnings
-from typing import (Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union)
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 
@@ -80,6 +82,7 @@ except ImportError as e:
     raise ImportError("gdropout.torch needs PyTorch (Debian: apt-get install python3-torch); "
                       f"import gdropout itself works without it ({e})") from e
 
+from ._args import PathLike
 from ._native import Stream, check, lib
 from .fisher import REDUCE_TENSOR_MEAN, Fisher
 from .kernels import mask_bernoulli
@@ -171,7 +174,7 @@ def _device_of(model):
     return torch.device("cpu")
 
 
-def vmap_backend():
+def vmap_backend() -> Optional[Tuple[Any, Any, Any, str]]:
     """(functional_call, grad, vmap, name) from torch.func (PyTorch 2.x) or
     functorch (1.13), or None when the installed torch has neither."""
     try:
@@ -305,7 +308,8 @@ def _trace_params(calls, site_index, model):
     return assigned
 
 
-def dropout_sites(model, sample=None, leave_alone=()):
+def dropout_sites(model: "nn.Module", sample: Any = None,
+                  leave_alone: Iterable[Union[str, "nn.Module"]] = ()) -> List[str]:
     """The model's dropout modules by qualified name: in forward order (first
     call on `sample`, which is passed as model(sample), model(*sample) for a
     tuple, model(**sample) for a dict) when a sample is given, else in
@@ -329,7 +333,9 @@ class Sites:
     trainable parameter name (named_parameters order) to a site index or
     None (tracked, on no site)."""
 
-    def __init__(self, names, params, aliases=None, uncalled=()):
+    def __init__(self, names: Iterable[str], params: Dict[str, Optional[int]],
+                 aliases: Optional[Dict[str, Sequence[str]]] = None,
+                 uncalled: Iterable[str] = ()) -> None:
         self.names = tuple(names)
         #: sites the traced sample never called (listed last; none feeds a
         #: parameter): dropout applied functionally or on another branch
@@ -345,32 +351,33 @@ class Sites:
                 raise ValueError(f"Sites: parameter {p!r} maps to site {s}, outside "
                                  f"0..{len(self.names) - 1}")
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.names)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.names)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> str:
         return self.names[i]
 
-    def index(self, name):
+    def index(self, name: str) -> int:
         """Site index of a module name (its first name or any alias)."""
         for site, other in self.aliases.items():
             if name in other:
                 name = site
         return self.names.index(name)
 
-    def table(self):
+    def table(self) -> Dict[str, Optional[str]]:
         """{parameter name: site name or None}, the mapping to read or test."""
         return {p: (None if s is None else self.names[s]) for p, s in self.params.items()}
 
-    def params_of(self, site):
+    def params_of(self, site: Union[int, str]) -> List[str]:
         """The parameter names feeding site (an index or a name)."""
         i = self.index(site) if isinstance(site, str) else site
         return [p for p, s in self.params.items() if s == i]
 
-    def modules(self, model):
+    def modules(self, model: "nn.Module") -> List["nn.Module"]:
+        """The site modules of `model`, in site order (ValueError if it lacks one)."""
         mods = dict(model.named_modules())
         missing = [n for n in self.names if n not in mods]
         if missing:
@@ -378,7 +385,7 @@ class Sites:
                              "are these Sites from another model?")
         return [mods[n] for n in self.names]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"Sites({len(self.names)} sites)"]
         for i, n in enumerate(self.names):
             also = f" (also {', '.join(self.aliases[n])})" if n in self.aliases else ""
@@ -433,7 +440,10 @@ def _explicit(model, mapping, names):
     return out
 
 
-def map_sites(model, sample=None, mapping=None, leave_alone=()):
+def map_sites(model: "nn.Module", sample: Any = None,
+              mapping: Union[Dict[str, Union[str, int, None]],
+                             Callable[[str], Union[str, int, None]], None] = None,
+              leave_alone: Iterable[Union[str, "nn.Module"]] = ()) -> Sites:
     """The model's Sites: dropout modules (forward order with a sample, see
     dropout_sites) and the parameter-to-site mapping, traced on `sample`
     (the rule in this module's docstring) or given as `mapping`: a dict
@@ -527,7 +537,7 @@ def _loop(model, loss_fn, inputs, rest, tensors, fisher, n):
 def _aliases(model):
     """{id(parameter): every qualified name it has}: a tied parameter (an
     embedding shared with an output layer) has several."""
-    out = {}
+    out: Dict[int, List[str]] = {}
     for mname, m in model.named_modules(remove_duplicate=False):
         for pname, p in m.named_parameters(recurse=False):
             out.setdefault(id(p), []).append(f"{mname}.{pname}" if mname else pname)
@@ -557,7 +567,8 @@ def _vmap(model, loss_fn, inputs, rest, tensors, fisher, n, backend):
 def _uses(outputs):
     """{id(leaf tensor): how many autograd nodes take it directly} over the
     graph behind outputs."""
-    uses, seen = {}, set()
+    uses: Dict[int, int] = {}
+    seen = set()
     stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
     while stack:
         node = stack.pop()
@@ -581,7 +592,8 @@ def _dense_candidates(model, inputs, batch):
     and its weight and bias each used by one operation of the whole forward
     (a weight tied to an embedding, or read elsewhere, is not: its
     per-example gradient has other terms)."""
-    calls, handles = {}, []
+    calls: Dict[Any, Tuple[int, bool]] = {}
+    handles = []
 
     def hook(module, args, output):
         x = args[0] if args else None
@@ -642,8 +654,11 @@ def _dense(model, loss_fn, inputs, rest, linears, ids, fisher, n):
 METHODS = ("auto", "dense", "vmap", "loop")
 
 
-def estimate_fisher(model, loss_fn, batches, sites=None, method="auto", fisher=None,
-                    progress=None):
+def estimate_fisher(model: "nn.Module", loss_fn: Callable[..., "torch.Tensor"],
+                    batches: Iterable[Any], sites: Optional[Sites] = None, method: str = "auto",
+                    fisher: Optional[Fisher] = None,
+                    progress: Union[bool, None, Callable[[int, Optional[int], int], None]] = None
+                    ) -> Fisher:
     """The diagonal empirical Fisher of the model's trainable parameters
     from per-example gradients of the given loss, as a gdropout.Fisher with
     one tensor per parameter (named as in named_parameters, on the site
@@ -698,7 +713,7 @@ def estimate_fisher(model, loss_fn, batches, sites=None, method="auto", fisher=N
                 fisher.add_tensor(info.name, info.numel, info.site)
         tensors = _register(fisher, model, sites)
         device = _device_of(model)
-        total = len(batches) if hasattr(batches, "__len__") else None
+        total = len(batches) if isinstance(batches, collections.abc.Sized) else None
         bar = _Progress(progress, total, f"Fisher ({'dense' if method == 'auto' else method})")
         was_training = model.training
         model.eval()
@@ -768,8 +783,8 @@ def _dense_plan(model, inputs, n, tensors):
 # Plans
 # ---------------------------------------------------------------------------
 
-def make_plan(fisher, sites, rule=RULE_RANK_LINEAR, p_max=0.1, p_min=0.0,
-              reduce=REDUCE_TENSOR_MEAN):
+def make_plan(fisher: Fisher, sites: Sites, rule: int = RULE_RANK_LINEAR, p_max: float = 0.1,
+              p_min: float = 0.0, reduce: int = REDUCE_TENSOR_MEAN) -> Plan:
     """A computed gdropout.Plan over the sites, each named by its module:
     scores from fisher.site_scores(reduce), probabilities by gd_plan_compute
     (rank-linear by default, the paper's).  A site no parameter feeds has no
@@ -799,7 +814,8 @@ def make_plan(fisher, sites, rule=RULE_RANK_LINEAR, p_max=0.1, p_min=0.0,
     return plan
 
 
-def save_scores(path, fisher, sites, reduce=REDUCE_TENSOR_MEAN):
+def save_scores(path: PathLike, fisher: Fisher, sites: Sites,
+                reduce: int = REDUCE_TENSOR_MEAN) -> None:
     """Writes the site scores as a gdropout-plan scores file, one site a line
     "<index> <site name> <score>" (9 significant digits: the float32 score
     reads back exactly), so that `gdropout-plan FILE -o plan.txt` makes a
@@ -812,13 +828,14 @@ def save_scores(path, fisher, sites, reduce=REDUCE_TENSOR_MEAN):
         if math.isnan(scores[i]):
             raise ValueError(f"save_scores: no parameter feeds site {name}")
         lines.append(f"{i} {name} {float(scores[i]):.9g}")
-    tmp = f"{os.fspath(path)}.tmp"
+    tmp = os.fsencode(path) + b".tmp"
     with open(tmp, "w", encoding="utf-8") as fp:
         fp.write("\n".join(lines) + "\n")
     os.replace(tmp, path)
 
 
-def apply_plan(model, plan, sites, check_names=True):
+def apply_plan(model: "nn.Module", plan: Union[Plan, PathLike, Sequence[float], np.ndarray],
+               sites: Union[Sites, Sequence[str]], check_names: bool = True) -> Dict[str, float]:
     """Sets each site module's p from the plan; returns {site name: p}.
 
     plan: a gdropout.Plan, a plan file's path (gd_plan_save's format, read
@@ -1196,6 +1213,7 @@ class Dropout(nn.Module):
                                       unexpected_keys, error_msgs)
 
     def extra_repr(self) -> str:
+        """p, seed, site, step (and rank, inplace, backend when set), for repr()."""
         return (f"p={self.p}, seed={self.seed}, site={self.site}, step={self.step}"
                 + (f", rank={self.rank}" if self.rank else "")
                 + (", inplace=True" if self.inplace else "")
