@@ -49,19 +49,26 @@ Fisher (estimate_fisher)
     parameter by vmap, else loop), "auto" ("dense").
 
 Kernels (Dropout, dropout)
-    Dropout(p, seed, site) is a drop-in nn.Dropout whose CPU float32 path
-    runs the C kernels on the tensor's memory and regenerates the mask in
-    backward.  Its k-th training-mode call (k = 0, 1, ... counted from its
+    Dropout(p, seed, site) is a drop-in nn.Dropout with libgdropout's masks
+    on any device: strided CPU float32 tensors go through the C kernels on
+    their own memory (the mask regenerated in backward), everything else
+    through Philox4x32-10 and the mask rule written in torch integer ops on
+    the tensor's device (philox_words, keep_mask), bit-identical to the C
+    kernels.  Its k-th training-mode call (k = 0, 1, ... counted from its
     `step` attribute's starting value s0, every call counted whatever p is)
     uses
 
-        gd_stream { .seed = seed, .stream = ((s0 + k) << 16) | site, .offset = 0 }
+        gd_stream { .seed = seed, .stream = ((s0 + k) << 16) | site,
+                    .offset = rank << 40 }
 
     over the n elements of the input in row-major (C-contiguous) order, i.e.
-    element j has Philox index j: exactly the masks a C trainer following
-    the README's (step << 16) | site convention gets.  set_step(model, s)
-    sets every such module's step: to resume a run at step s, or, with
-    gradient accumulation, to number each micro-batch as the C trainer does.
+    element j has Philox index offset + j: exactly the masks a C trainer
+    following the README's (step << 16) | site convention gets.  The step
+    is saved in state_dict, so a resumed run continues the masks;
+    set_step(model, s) sets every such module's step by hand (or, with
+    gradient accumulation, numbers each micro-batch as the C trainer does).
+    Data-parallel ranks pass rank= (set_rank) so that they draw disjoint
+    masks.
 """
 
 import collections.abc
