@@ -12,7 +12,8 @@ import os
 import threading
 from typing import Any, Optional, Tuple, TypeVar
 
-__all__ = ["lib", "library_path", "library_source", "BUNDLED", "Error", "GDropoutError", "check", "Stream", "NONE", "Handle"]
+__all__ = ["lib", "library_path", "library_source", "BUNDLED", "Error", "GDropoutError", "check",
+           "Stream", "NONE", "Handle"]
 
 _SIZE = ctypes.c_size_t
 _P = ctypes.c_void_p  # every data pointer: numpy arrays pass .ctypes.data or None

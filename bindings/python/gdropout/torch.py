@@ -695,7 +695,8 @@ def estimate_fisher(model: "nn.Module", loss_fn: Callable[..., "torch.Tensor"],
     fisher: an existing Fisher to add to (same tensors), e.g. over several
     calls; it is returned.  All or nothing: the pass accumulates into a
     Fisher of its own and adds it to `fisher` only once every batch has
-    succeeded, so an error (or KeyboardInterrupt) leaves `fisher` unchanged.  progress: see _Progress (None: a line on a terminal after 2 s).
+    succeeded, so an error (or KeyboardInterrupt) leaves `fisher` unchanged.
+    progress: see _Progress (None: a line on a terminal after 2 s).
     """
     if method not in METHODS:
         raise ValueError(f"estimate_fisher: method must be one of {', '.join(METHODS)}, "
@@ -936,8 +937,8 @@ def philox_words(seed: int, stream: int, offset: int, n: int,
     for what, v, top in (("seed", seed, 1 << 64), ("stream", stream, 1 << 64),
                          ("offset", offset, 1 << 63), ("n", n, 1 << 63)):
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < top:
-            raise ValueError(f"philox_words: {what} must be an int in [0, 2**{top.bit_length() - 1})"
-                             f", got {v!r}")
+            raise ValueError(f"philox_words: {what} must be an int in "
+                             f"[0, 2**{top.bit_length() - 1}), got {v!r}")
     if offset + n > (1 << 63):
         raise ValueError(f"philox_words: offset + n = {offset + n} exceeds 2**63")
     out = torch.empty(n, dtype=torch.int64, device=device)
@@ -1146,8 +1147,9 @@ class Dropout(nn.Module):
     The step is saved in state_dict (key "<prefix>step", an int64 tensor)
     and restored by load_state_dict, so a resumed run continues the mask
     sequence instead of repeating it; a state dict without it (saved from
-    the model before replace_dropout) loads and leaves the step as it is.  It is kept as a Python int, not a
-    device buffer, so that reading it never waits for a device.
+    the model before replace_dropout) loads and leaves the step as it is.
+    It is kept as a Python int, not a device buffer, so that reading it
+    never waits for a device.
 
     Data-parallel training (DDP, one process per rank, each with the same
     seed and model): pass rank=torch.distributed.get_rank() (or call

@@ -67,7 +67,8 @@ class HuggingFaceBertTest(unittest.TestCase):
             p = f"bert.encoder.layer.{i}"
             attn, out, ffn = layer_sites(i)
             nxt = layer_sites(i + 1)[0] if i + 1 < LAYERS else None
-            for mod, site in ((f"{p}.attention.self.query", attn), (f"{p}.attention.self.key", attn),
+            for mod, site in ((f"{p}.attention.self.query", attn),
+                              (f"{p}.attention.self.key", attn),
                               (f"{p}.attention.self.value", out),
                               (f"{p}.attention.output.dense", out),
                               (f"{p}.attention.output.LayerNorm", ffn),
