@@ -5,7 +5,7 @@
 #    the numpy reference bit for bit, every ctypes prototype checked against
 #    include/gdropout/*.h, Fisher and plan objects, argument checks, thread
 #    safety of close/merge, the loader's order, every public name documented
-#    and typed (and the torch tests too when python3-torch is installed).
+#    and typed.  The torch tests are 62-torch.sh's (and part 5's).
 # 2. The same (torch aside) against an ASan + UBSan build of the library
 #    (LD_PRELOAD=libasan): e.g. a misaligned numpy array handed to the SIMD
 #    kernels is a UBSan error there.
@@ -59,10 +59,12 @@ lib=$work/prefix/lib/libgdropout.so.1
 
 echo "-- 1. unittest (PYTHONPATH=bindings/python, GDROPOUT_LIBRARY=$lib)"
 log=$work/unit.log
-if ! GDROPOUT_LIBRARY=$lib GDROPOUT_PLAN=$work/prefix/bin/gdropout-plan \
-        PYTHONPATH=bindings/python PYTHONDONTWRITEBYTECODE=1 \
-        "$py" -W error -m unittest discover -s bindings/python/tests -t bindings/python -v \
-        >"$log" 2>&1; then
+# Every test module but the torch ones (62-torch.sh runs those).
+modules=$(cd bindings/python && ls tests/test_*.py | grep -v '/test_torch' |
+    sed 's|/|.|; s|\.py$||')
+# shellcheck disable=SC2086
+if ! GDROPOUT_LIBRARY=$lib PYTHONPATH=bindings/python PYTHONDONTWRITEBYTECODE=1 \
+        "$py" -W error -m unittest -v $modules >"$log" 2>&1; then
     cat "$log"
     exit 1
 fi
@@ -76,16 +78,14 @@ cmake -S . -B "$work/asan" -DGD_BUILD_TESTS=OFF -DGD_BUILD_TOOLS=OFF -DGD_BUILD_
 cmake --build "$work/asan" -j "$(nproc)" >/dev/null
 asan_lib=$(find "$work/asan" -name libgdropout.so.1 -print -quit)
 libasan=$(gcc -print-file-name=libasan.so)
-# Every test module but the torch ones: torch's C++ exceptions trip a CHECK
-# in a preloaded libasan's __cxa_throw interceptor (a libasan limitation,
-# not a finding); 62-torch.sh runs them against the plain library.
-asan_modules=$(cd bindings/python && ls tests/test_*.py | grep -v '/test_torch' |
-    sed 's|/|.|; s|\.py$||')
+# Not the torch modules either: torch's C++ exceptions trip a CHECK in a
+# preloaded libasan's __cxa_throw interceptor (a libasan limitation, not a
+# finding).
 # shellcheck disable=SC2086
 GDROPOUT_LIBRARY=$asan_lib LD_PRELOAD=$libasan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1 \
     PYTHONPATH=bindings/python PYTHONDONTWRITEBYTECODE=1 OPENBLAS_NUM_THREADS=1 \
-    "$py" -W error -m unittest $asan_modules 2>&1 | tail -n 3
+    "$py" -W error -m unittest $modules 2>&1 | tail -n 3
 
 echo "-- 3. mypy"
 (cd bindings/python && "$py" -m mypy --cache-dir "$work/mypy-cache")
