@@ -22,7 +22,10 @@ carries over is the token features, which the encoder has to learn.
         /usr/bin/python3 bindings/python/examples/guided_finetune.py [--seeds 4] [--out DIR]
 
 It writes fisher.safetensors, scores.txt and plan.txt to --out (default: a
-temporary folder); `gdropout-plan DIR/scores.txt` reproduces plan.txt.
+temporary folder).  The tool reproduces plan.txt byte for byte from the
+scores when given the same p_max: `gdropout-plan DIR/scores.txt --p-max P`
+with P this script's --p-max (0.2 by default; the tool's own default is
+0.1, so without the flag it makes another plan).
 This is a demonstration of the API on a toy problem, not evidence for or
 against guided dropout: read the table with its spread.
 """
@@ -175,6 +178,8 @@ def main():
     gt.save_scores(os.path.join(out, "scores.txt"), fisher, sites)
     plan.save(os.path.join(out, "plan.txt"))
     print(f"  wrote fisher.safetensors, scores.txt, plan.txt to {out}")
+    print(f"  gdropout-plan {os.path.join(out, 'scores.txt')} --p-max {args.p_max!r} "
+          "reproduces plan.txt")
 
     # 3. fine-tune on few examples
     ft_ids, ft_y = sample(world, "finetune", args.train, 4)

@@ -17,15 +17,17 @@ float32.  gdropout/reference.py reimplements the generator and the mask rule
 in numpy alone.
 """
 
-from ._native import NONE, Error, GDropoutError, Stream, lib, library_path
+from typing import Tuple
+
+from ._native import NONE, Error, GDropoutError, Stream, lib, library_path, library_source
 from .fisher import (AXIS_COLS, AXIS_ROWS, REDUCE_ELEMENT_MEAN, REDUCE_MAX, REDUCE_SUM,
                      REDUCE_TENSOR_MEAN, Axis, Fisher, Reduce, TensorInfo)
 from .kernels import (dropout_add_bwd, dropout_add_fwd, dropout_bwd, dropout_bwd_cols,
                       dropout_fwd, dropout_fwd_cols, gaussian_dropout_bwd, gaussian_dropout_fwd,
                       gaussian_sigma, mask_bernoulli, philox4x32_10, random_normal, random_u32,
                       sum_cols)
-from .plan import (RULE_LOG_SCORE_LINEAR, RULE_RANK_LINEAR, RULE_SCORE_LINEAR, RULE_UNIFORM, Plan,
-                   Rule, SiteInfo)
+from .plan import (CONTROLS, RULE_LOG_SCORE_LINEAR, RULE_RANK_LINEAR, RULE_SCORE_LINEAR,
+                   RULE_UNIFORM, Plan, Rule, SiteInfo, control_rates)
 
 #: The loaded C library's version (e.g. "1.1.0"), from gd_version_string.
 __version__ = lib.gd_version_string().decode()
@@ -35,25 +37,28 @@ __version__ = lib.gd_version_string().decode()
 globals().update(Error.__members__)
 
 
-def version():
+def version() -> Tuple[int, int, int]:
     """The library's (major, minor, patch)."""
     v = lib.gd_version()
     return (v >> 16, (v >> 8) & 0xFF, v & 0xFF)
 
 
-def version_string():
+def version_string() -> str:
+    """The library's version as text, e.g. "1.1.0" (gd_version_string)."""
     return lib.gd_version_string().decode()
 
 
-def strerror(code):
+def strerror(code: int) -> str:
+    """gd_strerror: the message of an error code."""
     return lib.gd_strerror(code).decode()
 
 
-def error_name(code):
+def error_name(code: int) -> str:
+    """gd_error_name: the symbol of an error code, e.g. "GD_EDOMAIN"."""
     return lib.gd_error_name(code).decode()
 
 
-def dispatch_name():
+def dispatch_name() -> str:
     """The kernel family in use: "avx512", "avx2" or "scalar"."""
     return lib.gd_dispatch_name().decode()
 
@@ -67,5 +72,5 @@ __all__ = [
     "Fisher", "TensorInfo", "Reduce", "Axis", "REDUCE_TENSOR_MEAN", "REDUCE_ELEMENT_MEAN",
     "REDUCE_SUM", "REDUCE_MAX", "AXIS_ROWS", "AXIS_COLS",
     "Plan", "SiteInfo", "Rule", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
-    "RULE_LOG_SCORE_LINEAR",
+    "RULE_LOG_SCORE_LINEAR", "control_rates", "CONTROLS", "library_source",
 ] + list(Error.__members__)

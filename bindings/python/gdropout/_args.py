@@ -14,8 +14,12 @@ import ctypes
 import math
 import numbers
 import os
+from typing import Union
 
 from ._native import NONE, Error, GDropoutError
+
+#: What a file name argument may be.
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 SIZE_MAX = (1 << (8 * ctypes.sizeof(ctypes.c_size_t))) - 1
 U64_MAX = (1 << 64) - 1

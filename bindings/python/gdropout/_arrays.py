@@ -1,9 +1,11 @@
 """Argument conversion shared by the wrappers.
 
-Inputs are converted to C-contiguous float32 (no copy when they already
-are; the shape is kept, 0-d included); `out=` arrays are never converted,
+Inputs are converted to C-contiguous, aligned float32 (no copy when they
+already are; the shape is kept, 0-d included: an array whose data is not on
+a multiple of its item size, e.g. np.frombuffer(buf, offset=1), is copied,
+since C may not read a float through a misaligned pointer); `out=` arrays are never converted,
 because a silent copy would leave the caller's array unwritten: they must be
-float32, C-contiguous, writeable and of the expected shape, and may not
+float32, C-contiguous, aligned, writeable and of the expected shape, and may not
 overlap an input other than where the C kernel allows exactly the same
 array.  Every message starts with the function the caller used and names
 the argument.
@@ -22,7 +24,12 @@ def in_array(x, name, function, dtype=np.float32):
     if a.dtype.kind not in _REAL_KINDS:
         raise TypeError(f"{function}: {name} must be a real numeric array, got dtype {a.dtype}")
     # not np.ascontiguousarray: it turns a 0-d array into shape (1,)
-    return np.asarray(a, dtype=dtype, order="C")
+    a = np.asarray(a, dtype=dtype, order="C")
+    if not a.flags.aligned:
+        # np.asarray keeps a misaligned buffer as it is; the C kernels (and C
+        # itself) need every float on a multiple of 4 bytes
+        a = a.copy(order="C")
+    return a
 
 
 def out_array(out, shape, function, dtype=np.float32, name="out"):
@@ -36,6 +43,10 @@ def out_array(out, shape, function, dtype=np.float32, name="out"):
         raise TypeError(f"{where} must have dtype {np.dtype(dtype)}, got {out.dtype}")
     if not out.flags.c_contiguous:
         raise ValueError(f"{where} must be C-contiguous")
+    if not out.flags.aligned:
+        raise ValueError(f"{where} is not aligned: its data starts at an address that is not a "
+                         f"multiple of {out.dtype.itemsize} (a view of a buffer at an odd "
+                         "offset?); C cannot write through it")
     if not out.flags.writeable:
         raise ValueError(f"{where} is read-only")
     if out.shape != tuple(shape):

@@ -10,8 +10,10 @@ import ctypes.util
 import enum
 import os
 import threading
+from typing import Any, Optional, Tuple, TypeVar
 
-__all__ = ["lib", "library_path", "Error", "GDropoutError", "check", "Stream", "NONE", "Handle"]
+__all__ = ["lib", "library_path", "library_source", "BUNDLED", "Error", "GDropoutError", "check",
+           "Stream", "NONE", "Handle"]
 
 _SIZE = ctypes.c_size_t
 _P = ctypes.c_void_p  # every data pointer: numpy arrays pass .ctypes.data or None
@@ -118,30 +120,42 @@ _HOW = ("install the library (Debian: apt-get install libgdropout1; or cmake --i
         "build) or set GDROPOUT_LIBRARY to the path of its libgdropout.so.1")
 
 
-def _open():
-    """The library as (CDLL, where it came from): $GDROPOUT_LIBRARY if set (an
-    explicit choice is never second-guessed), else the soname through the
-    dynamic loader (LD_LIBRARY_PATH, RUNPATH, the ldconfig cache), else what
-    ctypes.util.find_library finds.  Fails with one ImportError that says
-    what was tried and how to point the binding at a library."""
+#: The bundled copy's place inside the package (setup.py puts it there).
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lib", _SONAME)
+
+
+def _open() -> Tuple[ctypes.CDLL, str, str]:
+    """The library as (CDLL, where it came from, which kind): first
+    $GDROPOUT_LIBRARY if set ("GDROPOUT_LIBRARY": an explicit choice is never
+    second-guessed), then the copy bundled in the wheel ("bundled"), then the
+    soname through the dynamic loader (LD_LIBRARY_PATH, RUNPATH, the
+    ldconfig cache) or what ctypes.util.find_library finds ("system").
+    Fails with one ImportError that says what was tried and how to point the
+    binding at a library."""
     env = os.environ.get("GDROPOUT_LIBRARY")
     if env:
         try:
-            return ctypes.CDLL(env), env
+            return ctypes.CDLL(env), env, "GDROPOUT_LIBRARY"
         except OSError as e:
             raise ImportError(f"gdropout: cannot load GDROPOUT_LIBRARY={env}: "
                               f"{_reason(e, env)}") from None
+    tried = []
+    if os.path.exists(BUNDLED):
+        try:
+            return ctypes.CDLL(BUNDLED), BUNDLED, "bundled"
+        except OSError as e:  # e.g. its OpenBLAS is missing: the system's may do
+            tried.append(f"{BUNDLED}: {_reason(e, BUNDLED)}")
     try:
-        return ctypes.CDLL(_SONAME), _SONAME
+        return ctypes.CDLL(_SONAME), _SONAME, "system"
     except OSError as e:
-        first = _reason(e, _SONAME)
+        tried.append(f"{_SONAME}: {_reason(e, _SONAME)}")
     found = ctypes.util.find_library("gdropout")
     if found and found != _SONAME:
         try:
-            return ctypes.CDLL(found), found
+            return ctypes.CDLL(found), found, "system"
         except OSError:
             pass
-    raise ImportError(f"gdropout: cannot load the C library: {_SONAME}: {first}; {_HOW}") \
+    raise ImportError(f"gdropout: cannot load the C library: {'; '.join(tried)}; {_HOW}") \
         from None
 
 
@@ -166,11 +180,11 @@ class _Lib:
     attributes, .dll and .path.  A function an older library lacks is a
     _Missing that raises when called; has() tells which."""
 
-    def __init__(self, dll, path):
+    def __init__(self, dll: ctypes.CDLL, path: str, source: str) -> None:
         if not hasattr(dll, "gd_version"):
             raise ImportError(f"gdropout: {path} is not libgdropout (it does not export "
                               f"gd_version); {_HOW}")
-        self.dll, self.path = dll, path
+        self.dll, self.path, self.source = dll, path, source
         for name, (res, args) in PROTOTYPES.items():
             try:
                 fn = getattr(dll, name)
@@ -184,7 +198,12 @@ class _Lib:
             raise ImportError(f"gdropout: {path} is libgdropout {major}.x; this binding "
                               f"wants 1.x")
 
-    def has(self, name):
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a name __init__ did not set: every C function is
+        # set there.  Declared so that type checkers accept lib.gd_*.
+        raise AttributeError(f"libgdropout binding: no C function {name!r} in PROTOTYPES")
+
+    def has(self, name: str) -> bool:
         """Whether the loaded library provides function `name`."""
         return not isinstance(getattr(self, name), _Missing)
 
@@ -194,9 +213,16 @@ class _Lib:
 lib = _Lib(*_open())
 
 
-def library_path():
+def library_path() -> str:
     """The file (or soname) the library was loaded from."""
     return lib.path
+
+
+def library_source() -> str:
+    """Which library was loaded: "GDROPOUT_LIBRARY" (the variable's path),
+    "bundled" (the copy inside the installed package, built with it) or
+    "system" (libgdropout.so.1 through the dynamic loader)."""
+    return lib.source
 
 
 def _error_enum():
@@ -208,7 +234,10 @@ def _error_enum():
         if name == "GD_EUNKNOWN" or not name.startswith("GD_"):
             break
         members[name[3:]] = code
-    return enum.IntEnum("Error", members, module="gdropout")
+    error = enum.IntEnum("Error", members, module="gdropout")  # type: ignore[misc]
+    error.__doc__ = ("The library's error codes (GD_OK, GD_E*), read from gd_error_name: "
+                     "Error.OK = 0, Error.EINVAL, Error.EDOMAIN, ...")
+    return error
 
 
 #: The library's error codes: Error.OK, Error.EINVAL, ... (IntEnum).
@@ -224,7 +253,8 @@ class GDropoutError(Exception):
     caller used ("dropout_fwd", "Fisher.accumulate"), .argument the
     argument at fault when known ("p", "tensor_id"), else None."""
 
-    def __init__(self, code, function=None, argument=None, detail=None):
+    def __init__(self, code: int, function: Optional[str] = None,
+                 argument: Optional[str] = None, detail: Optional[str] = None) -> None:
         try:
             code = Error(code)
         except ValueError:
@@ -245,7 +275,8 @@ class GDropoutError(Exception):
         return (GDropoutError, (int(self.code), self.function, self.argument, self.detail))
 
 
-def check(rc, function, argument=None, detail=None):
+def check(rc: int, function: str, argument: Optional[str] = None,
+          detail: Optional[str] = None) -> None:
     """Raises GDropoutError for a non-zero return code."""
     if rc != 0:
         raise GDropoutError(rc, function, argument, detail)
@@ -260,8 +291,12 @@ class Stream:
     first element.  Immutable; `at(offset)` gives a copy at another offset."""
 
     __slots__ = ("seed", "stream", "offset", "_c")
+    seed: int
+    stream: int
+    offset: int
+    _c: CStream
 
-    def __init__(self, seed, stream=0, offset=0):
+    def __init__(self, seed: int, stream: int = 0, offset: int = 0) -> None:
         for what, v in (("seed", seed), ("stream", stream), ("offset", offset)):
             if not isinstance(v, int) or not 0 <= v <= _U64_MAX:
                 raise ValueError(f"Stream.{what} must be an int in [0, 2**64): {v!r}")
@@ -273,7 +308,8 @@ class Stream:
     def __setattr__(self, name, value):
         raise AttributeError("Stream is immutable; use .at(offset)")
 
-    def at(self, offset):
+    def at(self, offset: int) -> "Stream":
+        """A copy of this stream at another offset."""
         return Stream(self.seed, self.stream, offset)
 
     def __eq__(self, other):
@@ -287,8 +323,12 @@ class Stream:
         return f"Stream(seed={self.seed}, stream={self.stream}, offset={self.offset})"
 
     @property
-    def c(self):
+    def c(self) -> Any:
+        """A ctypes pointer to the struct gd_stream, for the C calls."""
         return ctypes.byref(self._c)
+
+
+_H = TypeVar("_H", bound="Handle")
 
 
 class Handle:
@@ -298,12 +338,12 @@ class Handle:
     object is for one thread at a time, so close() on one thread waits for
     a call in progress on another, and later calls see a closed object."""
 
-    _destroy = None  # the C destructor's name, set by subclasses
+    _destroy: str = ""  # the C destructor's name, set by subclasses
 
-    def __init__(self, handle):
+    def __init__(self, handle: ctypes.c_void_p) -> None:
         self._lock = threading.Lock()
         self._free = getattr(lib, self._destroy)  # kept for __del__ at exit
-        self._h = handle
+        self._h: Optional[ctypes.c_void_p] = handle
 
     @staticmethod
     def _make(c_function, function, *args):
@@ -313,7 +353,7 @@ class Handle:
         check(getattr(lib, c_function)(ctypes.byref(h), *args), function)
         return h
 
-    def close(self):
+    def close(self) -> None:
         """Frees the C object now, once any call in progress has returned;
         closing twice is fine."""
         lock = getattr(self, "_lock", None)
@@ -324,13 +364,13 @@ class Handle:
             if h is not None and h.value:
                 self._free(h)
 
-    def __del__(self):
+    def __del__(self) -> None:
         self.close()
 
-    def __enter__(self):
+    def __enter__(self: _H) -> _H:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def _handle(self, function):

@@ -11,10 +11,13 @@ Errors name the method called ("Fisher.accumulate") and the argument.
 import collections
 import ctypes
 import enum
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _args
+from ._args import PathLike
 from . import _arrays as A
 from ._native import NONE, Error, GDropoutError, Handle, check, lib
 
@@ -39,8 +42,9 @@ class Axis(enum.IntEnum):
 
 
 # The names of version 1.0 of the binding.
-REDUCE_TENSOR_MEAN, REDUCE_ELEMENT_MEAN, REDUCE_SUM, REDUCE_MAX = Reduce
-AXIS_ROWS, AXIS_COLS = Axis
+REDUCE_TENSOR_MEAN, REDUCE_ELEMENT_MEAN = Reduce.TENSOR_MEAN, Reduce.ELEMENT_MEAN
+REDUCE_SUM, REDUCE_MAX = Reduce.SUM, Reduce.MAX
+AXIS_ROWS, AXIS_COLS = Axis.ROWS, Axis.COLS
 
 #: What a registered tensor is; site is None for GD_NONE.
 TensorInfo = collections.namedtuple("TensorInfo", "name numel site")
@@ -55,18 +59,18 @@ class Fisher(Handle):
 
     _destroy = "gd_fisher_destroy"
 
-    def __init__(self, _handle=None):
+    def __init__(self, _handle: Optional[ctypes.c_void_p] = None) -> None:
         super().__init__(_handle if _handle is not None else
                          self._make("gd_fisher_create", "Fisher"))
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: PathLike) -> "Fisher":
         """Reads a file written by save() (or a safetensors file of F32)."""
         fn = "Fisher.load"
         return cls(cls._make("gd_fisher_load", fn, _args.path(path, fn)))
 
     # -- registry --------------------------------------------------------
-    def add_tensor(self, name, numel, site=None):
+    def add_tensor(self, name: str, numel: int, site: Optional[int] = None) -> int:
         """Registers a tensor of numel elements feeding dropout `site`
         (None: no site); returns its id (0, 1, 2, ... in order)."""
         fn = "Fisher.add_tensor"
@@ -76,15 +80,16 @@ class Fisher(Handle):
         self._call(lib.gd_fisher_add_tensor, fn, name_b, numel, site, ctypes.byref(i))
         return i.value
 
-    def __len__(self):
+    def __len__(self) -> int:
         n = ctypes.c_size_t()
         self._call(lib.gd_fisher_count, "Fisher.count", ctypes.byref(n))
         return n.value
 
-    def count(self):
+    def count(self) -> int:
+        """The number of registered tensors (len(fisher))."""
         return len(self)
 
-    def find(self, name):
+    def find(self, name: str) -> int:
         """The id of the tensor called name (GDropoutError GD_ENOTFOUND)."""
         fn = "Fisher.find"
         i = ctypes.c_size_t()
@@ -102,13 +107,13 @@ class Fisher(Handle):
                 raise GDropoutError(rc, fn, what, f"{what}={tensor_id}")
             check(rc, fn)
             # the name is owned by the C object: copy it before unlocking
-            return TensorInfo(name.value.decode(), numel.value, _site_out(site.value))
+            return TensorInfo((name.value or b"").decode(), numel.value, _site_out(site.value))
 
-    def info(self, tensor_id):
+    def info(self, tensor_id: int) -> TensorInfo:
         """TensorInfo(name, numel, site) of a tensor id."""
         return self._info(tensor_id, "Fisher.info")
 
-    def tensors(self):
+    def tensors(self) -> List[TensorInfo]:
         """Every tensor's TensorInfo, in id order."""
         return [self._info(i, "Fisher.tensors") for i in range(len(self))]
 
@@ -118,7 +123,7 @@ class Fisher(Handle):
         return int(tensor_id), numel
 
     # -- accumulation ----------------------------------------------------
-    def accumulate(self, tensor_id, grad, w=1.0):
+    def accumulate(self, tensor_id: int, grad: ArrayLike, w: float = 1.0) -> None:
         """F += w * grad^2 for one example's gradient (any shape, numel
         values, converted to float32); w finite and >= 0."""
         fn = "Fisher.accumulate"
@@ -129,7 +134,7 @@ class Fisher(Handle):
                              f"got {g.size}")
         self._call(lib.gd_fisher_accumulate, fn, tensor_id, A.ptr(g), w)
 
-    def accumulate_batch(self, tensor_id, grads):
+    def accumulate_batch(self, tensor_id: int, grads: ArrayLike) -> None:
         """Per-example gradients grads[batch, ...] (numel values each)."""
         fn = "Fisher.accumulate_batch"
         tensor_id, numel = self._tensor(tensor_id, fn)
@@ -145,7 +150,8 @@ class Fisher(Handle):
             self._tensor(b_id, fn, "b_id")
         return w_id, _args.site(b_id, "b_id", fn)
 
-    def accumulate_dense(self, w_id, x, dy, b_id=None):
+    def accumulate_dense(self, w_id: int, x: ArrayLike, dy: ArrayLike,
+                         b_id: Optional[int] = None) -> None:
         """A dense layer W[out, in]: inputs x[batch, in], per-example output
         gradients dy[batch, out]; b_id the bias tensor or None."""
         fn = "Fisher.accumulate_dense"
@@ -158,7 +164,8 @@ class Fisher(Handle):
         self._call(lib.gd_fisher_accumulate_dense, fn, w_id, b, A.ptr(xa), A.ptr(da), batch,
                    n_in, n_out)
 
-    def accumulate_dense_seq(self, w_id, x, dy, b_id=None):
+    def accumulate_dense_seq(self, w_id: int, x: ArrayLike, dy: ArrayLike,
+                             b_id: Optional[int] = None) -> None:
         """The same for sequences: x[batch, seq, in], dy[batch, seq, out]."""
         fn = "Fisher.accumulate_dense_seq"
         w_id, b = self._dense_ids(w_id, b_id, fn)
@@ -170,7 +177,8 @@ class Fisher(Handle):
         self._call(lib.gd_fisher_accumulate_dense_seq, fn, w_id, b, A.ptr(xa), A.ptr(da), batch,
                    seq, n_in, n_out)
 
-    def from_adam(self, tensor_id, v, beta2, step, batch=1):
+    def from_adam(self, tensor_id: int, v: ArrayLike, beta2: float, step: int,
+                  batch: int = 1) -> None:
         """Replaces the estimate by batch * v / (1 - beta2**step)."""
         fn = "Fisher.from_adam"
         tensor_id, numel = self._tensor(tensor_id, fn)
@@ -182,7 +190,7 @@ class Fisher(Handle):
         self._call(lib.gd_fisher_from_adam, fn, tensor_id, A.ptr(va), beta2, step, batch)
 
     # -- results ---------------------------------------------------------
-    def read(self, tensor_id):
+    def read(self, tensor_id: int) -> Tuple[np.ndarray, float]:
         """(estimate float32[numel], total sample weight W)."""
         fn = "Fisher.read"
         tensor_id, numel = self._tensor(tensor_id, fn)
@@ -190,7 +198,7 @@ class Fisher(Handle):
         self._call(lib.gd_fisher_read, fn, tensor_id, A.ptr(est), numel, ctypes.byref(w))
         return est, w.value
 
-    def sums(self, tensor_id):
+    def sums(self, tensor_id: int) -> Tuple[np.ndarray, float]:
         """The raw accumulators (float64[numel] sums, weight), e.g. to
         all-reduce across processes and hand back to set_sums."""
         fn = "Fisher.sums"
@@ -199,14 +207,14 @@ class Fisher(Handle):
         self._call(lib.gd_fisher_sums, fn, tensor_id, A.ptr(s), numel, ctypes.byref(w))
         return s, w.value
 
-    def set_sums(self, tensor_id, sums, weight):
+    def set_sums(self, tensor_id: int, sums: ArrayLike, weight: float) -> None:
         """Replaces a tensor's accumulators (float64 sums, weight)."""
         fn = "Fisher.set_sums"
         tensor_id, _ = self._tensor(tensor_id, fn)
         s, weight = A.in_array(sums, "sums", fn, np.float64), _args.real(weight, "weight", fn)
         self._call(lib.gd_fisher_set_sums, fn, tensor_id, A.ptr(s), s.size, weight)
 
-    def merge(self, other):
+    def merge(self, other: "Fisher") -> None:
         """self += other (same tensors in the same order)."""
         fn = "Fisher.merge"
         if not isinstance(other, Fisher):
@@ -220,12 +228,14 @@ class Fisher(Handle):
         with first._lock, second._lock:
             check(lib.gd_fisher_merge(self._handle(fn), other._handle(fn)), fn)
 
-    def site_count(self):
+    def site_count(self) -> int:
+        """1 + the largest site any tensor feeds (0 if none)."""
         n = ctypes.c_size_t()
         self._call(lib.gd_fisher_site_count, "Fisher.site_count", ctypes.byref(n))
         return n.value
 
-    def site_scores(self, reduce=Reduce.TENSOR_MEAN, n_sites=None):
+    def site_scores(self, reduce: int = Reduce.TENSOR_MEAN,
+                    n_sites: Optional[int] = None) -> np.ndarray:
         """float32[n_sites] scores (NaN for a site no tensor feeds)."""
         fn = "Fisher.site_scores"
         reduce = _args.choice(reduce, Reduce, "reduce", fn)
@@ -234,7 +244,8 @@ class Fisher(Handle):
         self._call(lib.gd_fisher_site_scores, fn, int(reduce), A.ptr(out), n)
         return out
 
-    def unit_scores(self, tensor_id, rows, cols, axis=Axis.ROWS):
+    def unit_scores(self, tensor_id: int, rows: int, cols: int,
+                    axis: int = Axis.ROWS) -> np.ndarray:
         """Per-unit scores of a tensor viewed as [rows, cols] (float32[rows]
         for Axis.ROWS, float32[cols] for Axis.COLS)."""
         fn = "Fisher.unit_scores"
@@ -248,7 +259,7 @@ class Fisher(Handle):
         self._call(lib.gd_fisher_unit_scores, fn, tensor_id, rows, cols, int(axis), A.ptr(out))
         return out
 
-    def save(self, path):
+    def save(self, path: PathLike) -> None:
         """Writes the estimates as safetensors (atomically replaced)."""
         fn = "Fisher.save"
         self._call(lib.gd_fisher_save, fn, _args.path(path, fn))

@@ -14,8 +14,10 @@ p = 1.0000000001 is refused rather than rounded to 1.
 """
 
 import ctypes
+from typing import Optional, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _args
 from . import _arrays as A
@@ -37,7 +39,7 @@ def _stream(s, function, name="stream"):
     return s.c
 
 
-def philox4x32_10(ctr, key):
+def philox4x32_10(ctr: ArrayLike, key: ArrayLike) -> np.ndarray:
     """One Philox4x32-10 block: 4 counter words, 2 key words -> 4 words."""
     fn = "philox4x32_10"
     c = A.in_vector(ctr, 4, "ctr", fn, np.uint32)
@@ -47,7 +49,7 @@ def philox4x32_10(ctr, key):
     return out
 
 
-def random_u32(n, stream):
+def random_u32(n: int, stream: Stream) -> np.ndarray:
     """The n stream words of indices stream.offset .. stream.offset + n - 1."""
     fn = "random_u32"
     n = _args.index(n, "n", fn)
@@ -57,7 +59,7 @@ def random_u32(n, stream):
     return r
 
 
-def random_normal(n, stream):
+def random_normal(n: int, stream: Stream) -> np.ndarray:
     """The n standard normal deviates (float32) Gaussian dropout multiplies by."""
     fn = "random_normal"
     n = _args.index(n, "n", fn)
@@ -67,7 +69,7 @@ def random_normal(n, stream):
     return z
 
 
-def mask_bernoulli(n, p, stream):
+def mask_bernoulli(n: int, p: float, stream: Stream) -> np.ndarray:
     """The packed keep mask of n elements at drop probability p."""
     fn = "mask_bernoulli"
     n, p = _args.index(n, "n", fn), _args.prob(p, "p", fn)
@@ -77,7 +79,8 @@ def mask_bernoulli(n, p, stream):
     return m
 
 
-def dropout_fwd(x, p, stream, out=None):
+def dropout_fwd(x: ArrayLike, p: float, stream: Stream,
+                out: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
     """y = dropout(x) at probability p; returns (y, mask).  y is float32 of
     x's shape (x is converted to float32 first).  out may be x itself (in
     place), no other array sharing x's memory."""
@@ -91,7 +94,8 @@ def dropout_fwd(x, p, stream, out=None):
     return y, m
 
 
-def dropout_bwd(dy, p, stream=None, mask=None, out=None):
+def dropout_bwd(dy: ArrayLike, p: float, stream: Optional[Stream] = None,
+                mask: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx (float32, dy's shape) from the forward's mask, or regenerated from
     its stream.  out may be dy itself."""
     fn = "dropout_bwd"
@@ -104,7 +108,8 @@ def dropout_bwd(dy, p, stream=None, mask=None, out=None):
     return dx
 
 
-def dropout_fwd_cols(x, p_cols, stream, out=None):
+def dropout_fwd_cols(x: ArrayLike, p_cols: ArrayLike, stream: Stream,
+                     out: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Per-unit dropout of x[..., cols], column c at p_cols[c]; returns
     (y, mask), y float32 of x's shape.  out may be x itself."""
     fn = "dropout_fwd_cols"
@@ -119,7 +124,9 @@ def dropout_fwd_cols(x, p_cols, stream, out=None):
     return y, m
 
 
-def dropout_bwd_cols(dy, p_cols, stream=None, mask=None, out=None):
+def dropout_bwd_cols(dy: ArrayLike, p_cols: ArrayLike, stream: Optional[Stream] = None,
+                     mask: Optional[ArrayLike] = None,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
     """Backward of dropout_fwd_cols (float32), from the mask or the stream."""
     fn = "dropout_bwd_cols"
     dya = A.in_array(dy, "dy", fn)
@@ -134,7 +141,9 @@ def dropout_bwd_cols(dy, p_cols, stream=None, mask=None, out=None):
     return dx
 
 
-def dropout_add_fwd(x, p, stream, bias=None, residual=None, out=None):
+def dropout_add_fwd(x: ArrayLike, p: float, stream: Stream, bias: Optional[ArrayLike] = None,
+                    residual: Optional[ArrayLike] = None,
+                    out: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
     """y = residual + dropout(x + bias) on x[..., cols]; returns (y, mask),
     y float32 of x's shape.  out may be x or residual itself."""
     fn = "dropout_add_fwd"
@@ -155,7 +164,9 @@ def dropout_add_fwd(x, p, stream, bias=None, residual=None, out=None):
     return y, m
 
 
-def dropout_add_bwd(dy, p, stream=None, mask=None, out=None, bias_grad=True):
+def dropout_add_bwd(dy: ArrayLike, p: float, stream: Optional[Stream] = None,
+                    mask: Optional[ArrayLike] = None, out: Optional[np.ndarray] = None,
+                    bias_grad: bool = True) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Backward of dropout_add_fwd: (dx, dbias), float32; dbias is None
     unless bias_grad.  The residual's gradient is dy itself.  out may be dy."""
     fn = "dropout_add_bwd"
@@ -171,7 +182,7 @@ def dropout_add_bwd(dy, p, stream=None, mask=None, out=None, bias_grad=True):
     return dx, db
 
 
-def sum_cols(x):
+def sum_cols(x: ArrayLike) -> np.ndarray:
     """Column sums of x[..., cols] (in double, rounded once to float32)."""
     fn = "sum_cols"
     xa = A.in_array(x, "x", fn)
@@ -191,20 +202,22 @@ def _gaussian(fn, c_function, x, sigma, stream, out, name):
     return y
 
 
-def gaussian_dropout_fwd(x, sigma, stream, out=None):
+def gaussian_dropout_fwd(x: ArrayLike, sigma: float, stream: Stream,
+                         out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = x * (1 + sigma * z), z = random_normal on the same stream; y is
     float32 of x's shape.  out may be x itself."""
     return _gaussian("gaussian_dropout_fwd", lib.gd_gaussian_dropout_fwd, x, sigma, stream, out,
                      "x")
 
 
-def gaussian_dropout_bwd(dy, sigma, stream, out=None):
+def gaussian_dropout_bwd(dy: ArrayLike, sigma: float, stream: Stream,
+                         out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy * (1 + sigma * z) with the forward's z regenerated (float32)."""
     return _gaussian("gaussian_dropout_bwd", lib.gd_gaussian_dropout_bwd, dy, sigma, stream,
                      out, "dy")
 
 
-def gaussian_sigma(p):
+def gaussian_sigma(p: float) -> float:
     """The variance-matched sigma = sqrt(p / (1 - p)), as a Python float
     holding the library's float32 value."""
     fn = "gaussian_sigma"

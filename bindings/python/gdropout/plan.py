@@ -6,14 +6,18 @@ import collections
 import ctypes
 import enum
 
+from typing import Optional, Sequence, Union
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _args
+from ._args import PathLike
 from . import _arrays as A
 from ._native import Handle, check, lib
 
 __all__ = ["Plan", "SiteInfo", "Rule", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
-           "RULE_LOG_SCORE_LINEAR"]
+           "RULE_LOG_SCORE_LINEAR", "control_rates", "CONTROLS"]
 
 
 class Rule(enum.IntEnum):
@@ -26,7 +30,8 @@ class Rule(enum.IntEnum):
 
 
 # The names of version 1.0 of the binding.
-RULE_UNIFORM, RULE_RANK_LINEAR, RULE_SCORE_LINEAR, RULE_LOG_SCORE_LINEAR = Rule
+RULE_UNIFORM, RULE_RANK_LINEAR = Rule.UNIFORM, Rule.RANK_LINEAR
+RULE_SCORE_LINEAR, RULE_LOG_SCORE_LINEAR = Rule.SCORE_LINEAR, Rule.LOG_SCORE_LINEAR
 
 #: What a site holds; score / prob are NaN when unset / not computed.
 SiteInfo = collections.namedtuple("SiteInfo", "name score prob")
@@ -37,7 +42,8 @@ class Plan(Handle):
 
     _destroy = "gd_plan_destroy"
 
-    def __init__(self, n_sites=None, _handle=None):
+    def __init__(self, n_sites: Optional[int] = None,
+                 _handle: Optional[ctypes.c_void_p] = None) -> None:
         if _handle is None:
             if n_sites is None:
                 raise TypeError("Plan: n_sites (the number of sites) is required")
@@ -45,33 +51,35 @@ class Plan(Handle):
         super().__init__(_handle)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: PathLike) -> "Plan":
         """Reads a plan written by save(), probabilities included."""
         fn = "Plan.load"
         return cls(_handle=cls._make("gd_plan_load", fn, _args.path(path, fn)))
 
-    def __len__(self):
+    def __len__(self) -> int:
         n = ctypes.c_size_t()
         self._call(lib.gd_plan_size, "Plan.size", ctypes.byref(n))
         return n.value
 
-    def size(self):
+    def size(self) -> int:
+        """The number of sites (len(plan))."""
         return len(self)
 
-    def set_site(self, site, score, name=None):
+    def set_site(self, site: int, score: float, name: Optional[str] = None) -> None:
         """Sets a site's score and, unless name is None, its name."""
         fn = "Plan.set_site"
         site, score = _args.index(site, "site", fn), _args.real(score, "score", fn)
         name_b = None if name is None else _args.text(name, "name", fn)
         self._call(lib.gd_plan_set_site, fn, site, name_b, score)
 
-    def set_scores(self, scores):
+    def set_scores(self, scores: ArrayLike) -> None:
         """Sets every site's score at once (converted to float32)."""
         fn = "Plan.set_scores"
         s = A.in_array(scores, "scores", fn)
         self._call(lib.gd_plan_set_scores, fn, A.ptr(s), s.size)
 
-    def compute(self, rule=Rule.RANK_LINEAR, p_max=0.1, p_min=0.0):
+    def compute(self, rule: int = Rule.RANK_LINEAR, p_max: float = 0.1,
+                p_min: float = 0.0) -> np.ndarray:
         """Computes every site's probability; returns them (float32).
         0 <= p_min <= p_max <= 1, checked in double."""
         fn = "Plan.compute"
@@ -80,19 +88,22 @@ class Plan(Handle):
         self._call(lib.gd_plan_compute, fn, int(rule), p_max, p_min)
         return self.get_all()
 
-    def get(self, site):
+    def get(self, site: int) -> float:
+        """Site `site`'s computed probability (NaN before compute)."""
         fn = "Plan.get"
         site = _args.index(site, "site", fn)
         p = ctypes.c_float()
         self._call(lib.gd_plan_get, fn, site, ctypes.byref(p))
         return p.value
 
-    def get_all(self):
+    def get_all(self) -> np.ndarray:
+        """Every site's computed probability, float32[len(plan)]."""
         out = np.empty(len(self), dtype=np.float32)
         self._call(lib.gd_plan_get_all, "Plan.get_all", A.ptr(out), out.size)
         return out
 
-    def site_info(self, site):
+    def site_info(self, site: int) -> SiteInfo:
+        """SiteInfo(name, score, prob) of a site (NaN where unset)."""
         fn = "Plan.site_info"
         site = _args.index(site, "site", fn)
         name, score, prob = ctypes.c_char_p(), ctypes.c_float(), ctypes.c_float()
@@ -103,7 +114,64 @@ class Plan(Handle):
         check(rc, fn)
         return SiteInfo(text, score.value, prob.value)
 
-    def save(self, path):
+    def save(self, path: PathLike) -> None:
         """Writes the computed plan as text, one site a line."""
         fn = "Plan.save"
         self._call(lib.gd_plan_save, fn, _args.path(path, fn))
+
+
+#: The control plans control_rates builds.
+CONTROLS = ("reversed", "permuted", "matched")
+
+
+def control_rates(rates: Union["Plan", Sequence[float], np.ndarray], kind: str,
+                  seed: Optional[int] = None) -> np.ndarray:
+    """A control plan built from a plan's own rates, to tell *where* dropout
+    goes from *how much* (issue #22): float32[n], site i's rate, for
+    apply_plan(model, control_rates(plan, "reversed"), sites).
+
+    rates: a Plan (its computed probabilities) or site i's rate at index i.
+    kind:
+      "reversed": the ranking reversed.  Sites are ranked by rate, ascending,
+        ties by site index (for a rank-linear plan: most informative first);
+        the site of rank k gets the rate of rank n-1-k, so the most
+        informative site gets p_max and the least informative the lowest
+        rate.  The multiset of rates, hence the mean, is unchanged.
+      "permuted": a random permutation of the rates from `seed` (required,
+        an int >= 0): out[i] = rates[perm[i]] with perm =
+        numpy.random.Generator(numpy.random.PCG64(seed)).permutation(n)
+        (Fisher-Yates; the C library has no shuffle, so this is the
+        reference any other implementation must reproduce).
+      "matched": every site at the plan's mean rate (computed in double,
+        rounded once to float32): the same total amount of dropout, spread
+        evenly.
+    """
+    fn = "control_rates"
+    if isinstance(rates, Plan):
+        r = rates.get_all().astype(np.float64)
+    else:
+        r = np.asarray(rates, dtype=np.float64)
+    if r.ndim != 1 or r.size == 0:
+        raise ValueError(f"{fn}: rates must be a non-empty vector, got shape {r.shape}")
+    bad = np.flatnonzero(~((r >= 0.0) & (r <= 1.0)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{fn}: rates[{i}] = {float(r[i])!r} is outside [0, 1]")
+    if kind not in CONTROLS:
+        raise ValueError(f"{fn}: kind must be one of {', '.join(CONTROLS)}, got {kind!r}")
+    if kind == "permuted":
+        if seed is None or not _args._is_int(seed) or not 0 <= int(seed) <= _args.U64_MAX:
+            raise ValueError(f"{fn}: 'permuted' needs seed, an int in [0, 2**64), got {seed!r}")
+    elif seed is not None:
+        raise ValueError(f"{fn}: seed is for 'permuted' only, not {kind!r}")
+    r32 = r.astype(np.float32)
+    if kind == "reversed":
+        order = np.argsort(r32, kind="stable")
+        out = np.empty_like(r32)
+        out[order] = r32[order[::-1]]
+        return out
+    if kind == "permuted":
+        assert seed is not None  # checked above
+        perm = np.random.Generator(np.random.PCG64(int(seed))).permutation(r32.size)
+        return r32[perm]
+    return np.full(r32.size, np.float32(r32.astype(np.float64).mean()), dtype=np.float32)

@@ -13,7 +13,10 @@ It is also a template for implementing the masks in another framework.
     normal(seed, stream, idx)      the normal transform, float32, exact
 """
 
+from typing import Optional, Sequence, Tuple
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["philox4x32_10", "words", "threshold", "keep_scale", "keep", "pack", "mask",
            "dropout", "dropout_cols", "dropout_add", "normal", "gaussian_dropout"]
@@ -30,7 +33,8 @@ def _mulhilo(m, x):
     return (prod >> _S32).astype(np.uint32), (prod & _LO).astype(np.uint32)
 
 
-def philox4x32_10(c0, c1, c2, c3, k0, k1):
+def philox4x32_10(c0: ArrayLike, c1: ArrayLike, c2: ArrayLike, c3: ArrayLike, k0: int,
+                  k1: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Philox4x32-10 on arrays of counter words c0..c3 (uint32) under the key
     (k0, k1) (Python ints); returns the four output word arrays."""
     c0, c1, c2, c3 = (np.asarray(c, dtype=np.uint32) for c in (c0, c1, c2, c3))
@@ -41,7 +45,7 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
         hi0, lo0 = _mulhilo(_M0, c0)
         hi1, lo1 = _mulhilo(_M1, c2)
         c0, c1, c2, c3 = hi1 ^ c1 ^ np.uint32(k0), lo1, hi0 ^ c3 ^ np.uint32(k1), lo0
-    return c0, c1, c2, c3
+    return np.asarray(c0), np.asarray(c1), np.asarray(c2), np.asarray(c3)
 
 
 def _blocks(seed, stream, block):
@@ -55,7 +59,7 @@ def _blocks(seed, stream, block):
     return np.stack(philox4x32_10(c0, c1, c2, c3, seed & 0xFFFFFFFF, seed >> 32), axis=-1)
 
 
-def words(seed, stream, idx):
+def words(seed: int, stream: int, idx: ArrayLike) -> np.ndarray:
     """The 32-bit word of each absolute element index in idx (uint64): word
     idx % 4 of the block with counter (idx / 4, stream), key seed."""
     idx = np.asarray(idx, dtype=np.uint64)
@@ -68,34 +72,36 @@ def _indices(offset, n):
     return np.uint64(offset) + np.arange(n, dtype=np.uint64)
 
 
-def threshold(p):
+def threshold(p: float) -> int:
     """t(p) = p >= 1 ? 2^32 : floor((double)p * 2^32), p a float32."""
     p = float(np.float32(p))
     return 1 << 32 if p >= 1.0 else int(np.floor(p * 4294967296.0))
 
 
-def keep_scale(p):
+def keep_scale(p: float) -> np.float32:
     """s = (float)(1.0 / (1.0 - (double)p)); +inf at p = 1, as in C (no
     element is kept then, so it is never used)."""
     with np.errstate(divide="ignore"):
         return np.float32(np.float64(1.0) / (np.float64(1.0) - np.float64(np.float32(p))))
 
 
-def keep(w, p):
+def keep(w: ArrayLike, p: float) -> np.ndarray:
     """Kept iff (uint64)word >= t(p)."""
     return np.asarray(w, dtype=np.uint64) >= np.uint64(threshold(p))
 
 
-def pack(kept):
+def pack(kept: ArrayLike) -> np.ndarray:
     """Bit j = bit j % 8 of byte j / 8, LSB first, zero padding."""
     return np.packbits(np.asarray(kept, dtype=bool).ravel(), bitorder="little")
 
 
-def mask(seed, stream, offset, n, p):
+def mask(seed: int, stream: int, offset: int, n: int, p: float) -> np.ndarray:
+    """The packed keep mask of n elements from Philox index offset."""
     return pack(keep(words(seed, stream, _indices(offset, n)), p))
 
 
-def dropout(x, p, seed, stream, offset=0):
+def dropout(x: ArrayLike, p: float, seed: int, stream: int,
+            offset: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     """(y, mask) of the forward: x * s where kept, 0.0f where dropped."""
     x = np.asarray(x, dtype=np.float32)
     k = keep(words(seed, stream, _indices(offset, x.size)), p).reshape(x.shape)
@@ -103,7 +109,8 @@ def dropout(x, p, seed, stream, offset=0):
         return np.where(k, x * keep_scale(p), np.float32(0)), pack(k)
 
 
-def dropout_cols(x, p_cols, seed, stream, offset=0):
+def dropout_cols(x: ArrayLike, p_cols: Sequence[float], seed: int, stream: int,
+                 offset: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     """Per-unit dropout of x[..., cols]: column c at p_cols[c]."""
     x = np.asarray(x, dtype=np.float32)
     cols = x.shape[-1]
@@ -115,7 +122,9 @@ def dropout_cols(x, p_cols, seed, stream, offset=0):
     return y.reshape(x.shape), pack(k)
 
 
-def dropout_add(x, p, seed, stream, offset=0, bias=None, residual=None):
+def dropout_add(x: ArrayLike, p: float, seed: int, stream: int, offset: int = 0,
+                bias: Optional[ArrayLike] = None,
+                residual: Optional[ArrayLike] = None) -> Tuple[np.ndarray, np.ndarray]:
     """residual + ((x + bias) * s), rounded in that order; dropped: residual + 0."""
     v = np.asarray(x, dtype=np.float32)
     if bias is not None:
@@ -171,7 +180,7 @@ def _cos_small(x):
     return _f(1) + x2 * q
 
 
-def normal_pair(a, b):
+def normal_pair(a: ArrayLike, b: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
     """The two deviates (z_even, z_odd) of word pairs (a, b), float32."""
     a, b = np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
     u = ((a >> np.uint32(8)) + np.uint32(1)).astype(np.float32) * _f(2.0 ** -24)
@@ -187,7 +196,7 @@ def normal_pair(a, b):
     return rad * c, rad * s
 
 
-def normal(seed, stream, idx):
+def normal(seed: int, stream: int, idx: ArrayLike) -> np.ndarray:
     """z of each absolute element index in idx: elements 4k, 4k+1 use the
     block's words (w0, w1), elements 4k+2, 4k+3 use (w2, w3)."""
     idx = np.asarray(idx, dtype=np.uint64)
@@ -200,7 +209,8 @@ def normal(seed, stream, idx):
     return np.where((lane & 1) == 0, z_even, z_odd)
 
 
-def gaussian_dropout(x, sigma, seed, stream, offset=0):
+def gaussian_dropout(x: ArrayLike, sigma: float, seed: int, stream: int,
+                     offset: int = 0) -> np.ndarray:
     """y = x * (1.0f + sigma * z)."""
     x = np.asarray(x, dtype=np.float32)
     z = normal(seed, stream, _indices(offset, x.size)).reshape(x.shape)

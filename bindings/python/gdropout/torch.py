@@ -49,26 +49,36 @@ Fisher (estimate_fisher)
     parameter by vmap, else loop), "auto" ("dense").
 
 Kernels (Dropout, dropout)
-    Dropout(p, seed, site) is a drop-in nn.Dropout whose CPU float32 path
-    runs the C kernels on the tensor's memory and regenerates the mask in
-    backward.  Its k-th training-mode call (k = 0, 1, ... counted from its
+    Dropout(p, seed, site) is a drop-in nn.Dropout with libgdropout's masks
+    on any device: strided CPU float32 tensors go through the C kernels on
+    their own memory (the mask regenerated in backward), everything else
+    through Philox4x32-10 and the mask rule written in torch integer ops on
+    the tensor's device (philox_words, keep_mask), bit-identical to the C
+    kernels.  Its k-th training-mode call (k = 0, 1, ... counted from its
     `step` attribute's starting value s0, every call counted whatever p is)
     uses
 
-        gd_stream { .seed = seed, .stream = ((s0 + k) << 16) | site, .offset = 0 }
+        gd_stream { .seed = seed, .stream = ((s0 + k) << 16) | site,
+                    .offset = rank << 40 }
 
     over the n elements of the input in row-major (C-contiguous) order, i.e.
-    element j has Philox index j: exactly the masks a C trainer following
-    the README's (step << 16) | site convention gets.  set_step(model, s)
-    sets every such module's step: to resume a run at step s, or, with
-    gradient accumulation, to number each micro-batch as the C trainer does.
+    element j has Philox index offset + j: exactly the masks a C trainer
+    following the README's (step << 16) | site convention gets.  The step
+    is saved in state_dict, so a resumed run continues the masks;
+    set_step(model, s) sets every such module's step by hand (or, with
+    gradient accumulation, numbers each micro-batch as the C trainer does).
+    Data-parallel ranks pass rank= (set_rank) so that they draw disjoint
+    masks.
 """
 
+import collections.abc
 import math
 import os
 import sys
 import time
 import warnings
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 
@@ -79,15 +89,17 @@ except ImportError as e:
     raise ImportError("gdropout.torch needs PyTorch (Debian: apt-get install python3-torch); "
                       f"import gdropout itself works without it ({e})") from e
 
+from ._args import PathLike
 from ._native import Stream, check, lib
 from .fisher import REDUCE_TENSOR_MEAN, Fisher
 from .kernels import mask_bernoulli
-from .plan import RULE_RANK_LINEAR, Plan
+from .plan import CONTROLS, RULE_RANK_LINEAR, Plan, control_rates
 
 __all__ = [
     "Sites", "dropout_sites", "map_sites", "estimate_fisher", "make_plan", "save_scores",
-    "apply_plan", "Dropout", "dropout", "replace_dropout", "set_step", "vmap_backend",
-    "MAX_SITE", "MAX_STEP",
+    "apply_plan", "Dropout", "dropout", "replace_dropout", "set_step", "set_rank",
+    "vmap_backend", "philox_words", "keep_mask", "control_rates", "CONTROLS",
+    "MAX_SITE", "MAX_STEP", "MAX_RANK", "RANK_SHIFT", "BACKENDS", "METHODS",
 ]
 
 #: Site indices and steps must fit the (step << 16) | site stream id.
@@ -169,7 +181,7 @@ def _device_of(model):
     return torch.device("cpu")
 
 
-def vmap_backend():
+def vmap_backend() -> Optional[Tuple[Any, Any, Any, str]]:
     """(functional_call, grad, vmap, name) from torch.func (PyTorch 2.x) or
     functorch (1.13), or None when the installed torch has neither."""
     try:
@@ -230,8 +242,9 @@ def _is_dropout(m):
 
 def _leave_alone_names(model, leave_alone):
     """The qualified names of the modules to leave alone, validated."""
-    all_drop = {name: m for name, m in model.named_modules() if _is_dropout(m)}
-    by_id = {id(m): name for name, m in all_drop.items()}
+    all_drop = {name: m for name, m in model.named_modules(remove_duplicate=False)
+                if _is_dropout(m)}
+    by_id = {id(m): name for name, m in model.named_modules() if _is_dropout(m)}
     out = set()
     for x in leave_alone or ():
         if isinstance(x, nn.Module):
@@ -243,7 +256,7 @@ def _leave_alone_names(model, leave_alone):
             if x not in all_drop:
                 raise ValueError(f"leave_alone: no dropout module named {x!r} (the model's: "
                                  f"{', '.join(all_drop) or 'none'})")
-            out.add(x)
+            out.add(by_id[id(all_drop[x])])  # the module's first name, which sites use
         else:
             raise TypeError(f"leave_alone: expected module names or modules, got {x!r}")
     return out
@@ -302,7 +315,8 @@ def _trace_params(calls, site_index, model):
     return assigned
 
 
-def dropout_sites(model, sample=None, leave_alone=()):
+def dropout_sites(model: "nn.Module", sample: Any = None,
+                  leave_alone: Iterable[Union[str, "nn.Module"]] = ()) -> List[str]:
     """The model's dropout modules by qualified name: in forward order (first
     call on `sample`, which is passed as model(sample), model(*sample) for a
     tuple, model(**sample) for a dict) when a sample is given, else in
@@ -326,8 +340,16 @@ class Sites:
     trainable parameter name (named_parameters order) to a site index or
     None (tracked, on no site)."""
 
-    def __init__(self, names, params):
+    def __init__(self, names: Iterable[str], params: Dict[str, Optional[int]],
+                 aliases: Optional[Dict[str, Sequence[str]]] = None,
+                 uncalled: Iterable[str] = ()) -> None:
         self.names = tuple(names)
+        #: sites the traced sample never called (listed last; none feeds a
+        #: parameter): dropout applied functionally or on another branch
+        self.uncalled = tuple(uncalled)
+        #: {site name: its other names}, for a module registered under
+        #: several attribute names (self.b = self.a): one site, every name
+        self.aliases = {n: tuple(a) for n, a in (aliases or {}).items() if a}
         if len(self.names) > MAX_SITE + 1:
             raise ValueError(f"Sites: at most {MAX_SITE + 1} sites, got {len(self.names)}")
         self.params = dict(params)
@@ -336,28 +358,33 @@ class Sites:
                 raise ValueError(f"Sites: parameter {p!r} maps to site {s}, outside "
                                  f"0..{len(self.names) - 1}")
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.names)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.names)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> str:
         return self.names[i]
 
-    def index(self, name):
+    def index(self, name: str) -> int:
+        """Site index of a module name (its first name or any alias)."""
+        for site, other in self.aliases.items():
+            if name in other:
+                name = site
         return self.names.index(name)
 
-    def table(self):
+    def table(self) -> Dict[str, Optional[str]]:
         """{parameter name: site name or None}, the mapping to read or test."""
         return {p: (None if s is None else self.names[s]) for p, s in self.params.items()}
 
-    def params_of(self, site):
+    def params_of(self, site: Union[int, str]) -> List[str]:
         """The parameter names feeding site (an index or a name)."""
         i = self.index(site) if isinstance(site, str) else site
         return [p for p, s in self.params.items() if s == i]
 
-    def modules(self, model):
+    def modules(self, model: "nn.Module") -> List["nn.Module"]:
+        """The site modules of `model`, in site order (ValueError if it lacks one)."""
         mods = dict(model.named_modules())
         missing = [n for n in self.names if n not in mods]
         if missing:
@@ -365,10 +392,12 @@ class Sites:
                              "are these Sites from another model?")
         return [mods[n] for n in self.names]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"Sites({len(self.names)} sites)"]
         for i, n in enumerate(self.names):
-            lines.append(f"  {i:3d} {n}: {', '.join(self.params_of(i)) or '(no parameters)'}")
+            also = f" (also {', '.join(self.aliases[n])})" if n in self.aliases else ""
+            lines.append(f"  {i:3d} {n}{also}: "
+                         f"{', '.join(self.params_of(i)) or '(no parameters)'}")
         none = [p for p, s in self.params.items() if s is None]
         if none:
             lines.append(f"  no site: {', '.join(none)}")
@@ -418,7 +447,10 @@ def _explicit(model, mapping, names):
     return out
 
 
-def map_sites(model, sample=None, mapping=None, leave_alone=()):
+def map_sites(model: "nn.Module", sample: Any = None,
+              mapping: Union[Dict[str, Union[str, int, None]],
+                             Callable[[str], Union[str, int, None]], None] = None,
+              leave_alone: Iterable[Union[str, "nn.Module"]] = ()) -> Sites:
     """The model's Sites: dropout modules (forward order with a sample, see
     dropout_sites) and the parameter-to-site mapping, traced on `sample`
     (the rule in this module's docstring) or given as `mapping`: a dict
@@ -444,7 +476,10 @@ def map_sites(model, sample=None, mapping=None, leave_alone=()):
     else:
         assigned = _trace_params(calls, {n: i for i, n in enumerate(names)}, model)
         params = {n: assigned.get(n) for n, p in model.named_parameters() if p.requires_grad}
-    return Sites(names, params)
+    mods = dict(model.named_modules())
+    every = _all_names(model)
+    uncalled = [n for n in names if n not in order] if calls is not None else []
+    return Sites(names, params, {n: every[id(mods[n])][1:] for n in names}, uncalled)
 
 
 # ---------------------------------------------------------------------------
@@ -509,7 +544,7 @@ def _loop(model, loss_fn, inputs, rest, tensors, fisher, n):
 def _aliases(model):
     """{id(parameter): every qualified name it has}: a tied parameter (an
     embedding shared with an output layer) has several."""
-    out = {}
+    out: Dict[int, List[str]] = {}
     for mname, m in model.named_modules(remove_duplicate=False):
         for pname, p in m.named_parameters(recurse=False):
             out.setdefault(id(p), []).append(f"{mname}.{pname}" if mname else pname)
@@ -539,7 +574,8 @@ def _vmap(model, loss_fn, inputs, rest, tensors, fisher, n, backend):
 def _uses(outputs):
     """{id(leaf tensor): how many autograd nodes take it directly} over the
     graph behind outputs."""
-    uses, seen = {}, set()
+    uses: Dict[int, int] = {}
+    seen = set()
     stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
     while stack:
         node = stack.pop()
@@ -563,7 +599,8 @@ def _dense_candidates(model, inputs, batch):
     and its weight and bias each used by one operation of the whole forward
     (a weight tied to an embedding, or read elsewhere, is not: its
     per-example gradient has other terms)."""
-    calls, handles = {}, []
+    calls: Dict[Any, Tuple[int, bool]] = {}
+    handles = []
 
     def hook(module, args, output):
         x = args[0] if args else None
@@ -624,8 +661,11 @@ def _dense(model, loss_fn, inputs, rest, linears, ids, fisher, n):
 METHODS = ("auto", "dense", "vmap", "loop")
 
 
-def estimate_fisher(model, loss_fn, batches, sites=None, method="auto", fisher=None,
-                    progress=None):
+def estimate_fisher(model: "nn.Module", loss_fn: Callable[..., "torch.Tensor"],
+                    batches: Iterable[Any], sites: Optional[Sites] = None, method: str = "auto",
+                    fisher: Optional[Fisher] = None,
+                    progress: Union[bool, None, Callable[[int, Optional[int], int], None]] = None
+                    ) -> Fisher:
     """The diagonal empirical Fisher of the model's trainable parameters
     from per-example gradients of the given loss, as a gdropout.Fisher with
     one tensor per parameter (named as in named_parameters, on the site
@@ -653,7 +693,10 @@ def estimate_fisher(model, loss_fn, batches, sites=None, method="auto", fisher=N
     so CUDA and float64 models work alike.
 
     fisher: an existing Fisher to add to (same tensors), e.g. over several
-    calls.  progress: see _Progress (None: a line on a terminal after 2 s).
+    calls; it is returned.  All or nothing: the pass accumulates into a
+    Fisher of its own and adds it to `fisher` only once every batch has
+    succeeded, so an error (or KeyboardInterrupt) leaves `fisher` unchanged.
+    progress: see _Progress (None: a line on a terminal after 2 s).
     """
     if method not in METHODS:
         raise ValueError(f"estimate_fisher: method must be one of {', '.join(METHODS)}, "
@@ -665,12 +708,20 @@ def estimate_fisher(model, loss_fn, batches, sites=None, method="auto", fisher=N
         raise ValueError("estimate_fisher: method 'vmap' needs torch.func (PyTorch 2) or "
                          f"functorch; torch {torch.__version__} has neither: use 'loop' or "
                          "'dense'")
-    own = fisher is None
-    fisher = Fisher() if own else fisher
+    # Everything is accumulated into a Fisher of our own and added to the
+    # caller's only once the whole pass has succeeded: a batch that fails
+    # half-way (a loss_fn error, an interrupt) leaves `fisher` as it was.
+    target = fisher
+    if target is not None:
+        _register(target, model, sites)  # checks it holds the model's tensors
+    fisher = Fisher()
     try:
+        if target is not None:  # the same tensors in the same order, for merge
+            for info in target.tensors():
+                fisher.add_tensor(info.name, info.numel, info.site)
         tensors = _register(fisher, model, sites)
         device = _device_of(model)
-        total = len(batches) if hasattr(batches, "__len__") else None
+        total = len(batches) if isinstance(batches, collections.abc.Sized) else None
         bar = _Progress(progress, total, f"Fisher ({'dense' if method == 'auto' else method})")
         was_training = model.training
         model.eval()
@@ -710,11 +761,14 @@ def estimate_fisher(model, loss_fn, batches, sites=None, method="auto", fisher=N
             model.train(was_training)
         if examples == 0:
             raise ValueError("estimate_fisher: batches gave no example")
+        if target is None:
+            return fisher
+        target.merge(fisher)  # one C call; on error target is unchanged
     except BaseException:
-        if own:
-            fisher.close()
+        fisher.close()
         raise
-    return fisher
+    fisher.close()
+    return target
 
 
 def _dense_plan(model, inputs, n, tensors):
@@ -737,8 +791,8 @@ def _dense_plan(model, inputs, n, tensors):
 # Plans
 # ---------------------------------------------------------------------------
 
-def make_plan(fisher, sites, rule=RULE_RANK_LINEAR, p_max=0.1, p_min=0.0,
-              reduce=REDUCE_TENSOR_MEAN):
+def make_plan(fisher: Fisher, sites: Sites, rule: int = RULE_RANK_LINEAR, p_max: float = 0.1,
+              p_min: float = 0.0, reduce: int = REDUCE_TENSOR_MEAN) -> Plan:
     """A computed gdropout.Plan over the sites, each named by its module:
     scores from fisher.site_scores(reduce), probabilities by gd_plan_compute
     (rank-linear by default, the paper's).  A site no parameter feeds has no
@@ -747,6 +801,13 @@ def make_plan(fisher, sites, rule=RULE_RANK_LINEAR, p_max=0.1, p_min=0.0,
         raise TypeError("make_plan: sites must be a Sites (from map_sites)")
     scores = fisher.site_scores(reduce, n_sites=len(sites))
     unfed = [sites[i] for i in range(len(sites)) if math.isnan(scores[i])]
+    never = [n for n in unfed if n in sites.uncalled]
+    if never:
+        raise ValueError(f"make_plan: site(s) {', '.join(never)} were never called on the traced "
+                         "sample, so no parameter feeds them: dropout applied functionally "
+                         "(F.dropout, dropout_p=) is not a module call; Hugging Face models with "
+                         "SDPA attention do that for attention dropout: load them with "
+                         "attn_implementation=\"eager\" (or pass these sites as leave_alone)")
     if unfed:
         raise ValueError(f"make_plan: no parameter feeds site(s) {', '.join(unfed)}: pass them "
                          "as leave_alone to map_sites, or map parameters to them")
@@ -761,7 +822,8 @@ def make_plan(fisher, sites, rule=RULE_RANK_LINEAR, p_max=0.1, p_min=0.0,
     return plan
 
 
-def save_scores(path, fisher, sites, reduce=REDUCE_TENSOR_MEAN):
+def save_scores(path: PathLike, fisher: Fisher, sites: Sites,
+                reduce: int = REDUCE_TENSOR_MEAN) -> None:
     """Writes the site scores as a gdropout-plan scores file, one site a line
     "<index> <site name> <score>" (9 significant digits: the float32 score
     reads back exactly), so that `gdropout-plan FILE -o plan.txt` makes a
@@ -774,13 +836,14 @@ def save_scores(path, fisher, sites, reduce=REDUCE_TENSOR_MEAN):
         if math.isnan(scores[i]):
             raise ValueError(f"save_scores: no parameter feeds site {name}")
         lines.append(f"{i} {name} {float(scores[i]):.9g}")
-    tmp = f"{os.fspath(path)}.tmp"
+    tmp = os.fsencode(path) + b".tmp"
     with open(tmp, "w", encoding="utf-8") as fp:
         fp.write("\n".join(lines) + "\n")
     os.replace(tmp, path)
 
 
-def apply_plan(model, plan, sites, check_names=True):
+def apply_plan(model: "nn.Module", plan: Union[Plan, PathLike, Sequence[float], np.ndarray],
+               sites: Union[Sites, Sequence[str]], check_names: bool = True) -> Dict[str, float]:
     """Sets each site module's p from the plan; returns {site name: p}.
 
     plan: a gdropout.Plan, a plan file's path (gd_plan_save's format, read
@@ -792,7 +855,7 @@ def apply_plan(model, plan, sites, check_names=True):
     by gdropout-plan from a Fisher file, which names sites after their
     tensors' common prefix rather than after the dropout module."""
     names = list(sites.names if isinstance(sites, Sites) else sites)
-    mods = dict(model.named_modules())
+    mods = dict(model.named_modules(remove_duplicate=False))
     missing = [n for n in names if n not in mods]
     if missing:
         raise ValueError(f"apply_plan: the model has no module {', '.join(map(repr, missing))}")
@@ -822,6 +885,12 @@ def apply_plan(model, plan, sites, check_names=True):
     for name, p in zip(names, probs):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"apply_plan: site {name}: p = {p} is outside [0, 1]")
+    first: Dict[int, Tuple[str, float]] = {}
+    for name, p in zip(names, probs):
+        seen = first.setdefault(id(mods[name]), (name, p))
+        if seen[1] != p:
+            raise ValueError(f"apply_plan: {seen[0]} and {name} are one module (registered under "
+                             f"both names) but the plan gives it p = {seen[1]} and p = {p}")
     for name, p in zip(names, probs):
         mods[name].p = p
     return dict(zip(names, probs))
@@ -831,8 +900,144 @@ def apply_plan(model, plan, sites, check_names=True):
 # Kernels
 # ---------------------------------------------------------------------------
 
-def _cpu_f32(x):
+#: Rank r of a data-parallel run draws its masks at Philox offset r << RANK_SHIFT.
+RANK_SHIFT = 40
+#: Largest rank: offset + n must stay below 2^63 (torch's int64 indices).
+MAX_RANK = (1 << (63 - RANK_SHIFT)) - 1
+#: Largest input of one call on a rank: rank r's words end before rank r+1's.
+MAX_NUMEL = 1 << RANK_SHIFT
+
+BACKENDS = ("auto", "c", "torch")
+
+_U32 = 0xFFFFFFFF
+_M0, _M1 = 0xD2511F53, 0xCD9E8D57
+_W0, _W1 = 0x9E3779B9, 0xBB67AE85
+_CHUNK = 1 << 20  # Philox blocks per pass: bounds the int64 temporaries (~100 MiB)
+
+
+def _mulhilo(m: int, x: "torch.Tensor") -> Tuple["torch.Tensor", "torch.Tensor"]:
+    """(hi, lo) 32-bit halves of the 64-bit product m * x, m a 32-bit
+    constant, x an int64 tensor of values in [0, 2^32).  torch has no uint32
+    and int64 products may overflow, so it goes by 16-bit halves: every
+    partial product and sum stays below 2^34."""
+    mh, ml = m >> 16, m & 0xFFFF
+    xh, xl = x >> 16, x & 0xFFFF
+    mid = xh * ml + xl * mh                  # < 2^33
+    low = xl * ml + ((mid & 0xFFFF) << 16)   # < 2^33: the low word and its carry
+    hi = (xh * mh + (mid >> 16) + (low >> 32)) & _U32
+    return hi, low & _U32
+
+
+def philox_words(seed: int, stream: int, offset: int, n: int,
+                 device: Union[str, "torch.device", None] = None) -> "torch.Tensor":
+    """The n stream words of Philox indices offset .. offset + n - 1 as an
+    int64 tensor of values in [0, 2^32) on `device`, computed with torch
+    integer ops there (no CPU round trip): word i % 4 of Philox4x32-10 block
+    (counter (i / 4, stream), key seed), as gdropout.random_u32 gives them."""
+    for what, v, top in (("seed", seed, 1 << 64), ("stream", stream, 1 << 64),
+                         ("offset", offset, 1 << 63), ("n", n, 1 << 63)):
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < top:
+            raise ValueError(f"philox_words: {what} must be an int in "
+                             f"[0, 2**{top.bit_length() - 1}), got {v!r}")
+    if offset + n > (1 << 63):
+        raise ValueError(f"philox_words: offset + n = {offset + n} exceeds 2**63")
+    out = torch.empty(n, dtype=torch.int64, device=device)
+    if n == 0:
+        return out
+    first, last = offset >> 2, (offset + n - 1) >> 2
+    k0_0, k1_0 = seed & _U32, seed >> 32
+    s_lo, s_hi = stream & _U32, stream >> 32
+    pos = 0  # next element of out to write
+    for b0 in range(first, last + 1, _CHUNK):
+        nb = min(_CHUNK, last + 1 - b0)
+        block = torch.arange(b0, b0 + nb, dtype=torch.int64, device=out.device)
+        c0, c1 = block & _U32, block >> 32
+        c2 = torch.full_like(block, s_lo)
+        c3 = torch.full_like(block, s_hi)
+        k0, k1 = k0_0, k1_0
+        for rnd in range(10):
+            if rnd:  # the key's Weyl bump between rounds
+                k0, k1 = (k0 + _W0) & _U32, (k1 + _W1) & _U32
+            hi0, lo0 = _mulhilo(_M0, c0)
+            hi1, lo1 = _mulhilo(_M1, c2)
+            c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+        words = torch.stack((c0, c1, c2, c3), dim=1).reshape(-1)
+        skip = (offset & 3) if b0 == first else 0
+        take = min(words.numel() - skip, n - pos)
+        out[pos:pos + take] = words[skip:skip + take]
+        pos += take
+    return out
+
+
+def _threshold(p: float) -> int:
+    """t(p) = p >= 1 ? 2^32 : floor((double)(float)p * 2^32): kept iff word >= t."""
+    pf = float(np.float32(p))
+    return 1 << 32 if pf >= 1.0 else int(math.floor(pf * 4294967296.0))
+
+
+def _keep_scale(p: float) -> float:
+    """(float)(1.0 / (1.0 - (double)(float)p)) as a Python float; inf at p = 1."""
+    pf = float(np.float32(p))
+    return math.inf if pf >= 1.0 else float(np.float32(1.0 / (1.0 - pf)))
+
+
+def keep_mask(shape: Sequence[int], p: float, stream: Stream,
+              device: Union[str, "torch.device", None] = None) -> "torch.Tensor":
+    """The library's keep mask (True = kept) of a tensor of `shape` at drop
+    probability p on `stream`, element j (row-major) at Philox index
+    stream.offset + j, as a bool tensor on `device` made with torch ops there:
+    unpacked, it is gdropout.mask_bernoulli(n, p, stream) bit for bit."""
+    n = int(math.prod(shape))
+    w = philox_words(stream.seed, stream.stream, stream.offset, n, device)
+    return (w >= _threshold(p)).view(tuple(shape))
+
+
+def _scaled(x: "torch.Tensor", scale: float) -> "torch.Tensor":
+    """x * scale rounded as the C kernels round: float32 and float64 in their
+    own precision (the float32 scale is exact in both); half types computed
+    in float32 and rounded once to the type."""
+    if x.dtype in (torch.float16, torch.bfloat16):
+        return (x.float() * scale).to(x.dtype)
+    return x * torch.tensor(scale, dtype=torch.float32).to(dtype=x.dtype)
+
+
+class _MaskApply(torch.autograd.Function):
+    """y = where(keep, x * scale, +0.0) with torch ops on x's device (what
+    gd_dropout_fwd / _bwd compute); linear in x, so backward is itself."""
+
+    @staticmethod
+    def forward(ctx: Any, x: "torch.Tensor", keep: "torch.Tensor", scale: float,
+                inplace: bool) -> "torch.Tensor":
+        if inplace:
+            if x.dtype in (torch.float16, torch.bfloat16):
+                x.copy_(_scaled(x, scale))
+            else:
+                x.mul_(torch.tensor(scale, dtype=torch.float32).to(dtype=x.dtype))
+            x.masked_fill_(~keep, 0.0)
+            ctx.mark_dirty(x)
+            y = x
+        else:
+            y = _scaled(x, scale).masked_fill_(~keep, 0.0)
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, dy: "torch.Tensor") -> Tuple[Optional["torch.Tensor"], None, None,
+                                                         None]:
+        (keep,) = ctx.saved_tensors
+        return _MaskApply.apply(dy, keep, ctx.scale, False), None, None, None
+
+
+def _cpu_f32(x: "torch.Tensor") -> bool:
     return x.device.type == "cpu" and x.dtype == torch.float32 and x.layout == torch.strided
+
+
+def _aligned_f32(t: "torch.Tensor") -> "torch.Tensor":
+    """t contiguous with its data on a multiple of 4 bytes (a tensor made by
+    torch.from_numpy over an odd offset may not be): what C may read."""
+    t = t.contiguous()
+    return t if t.data_ptr() % 4 == 0 else t.clone()
 
 
 class _Fwd(torch.autograd.Function):
@@ -840,9 +1045,10 @@ class _Fwd(torch.autograd.Function):
     is stored, backward regenerates it from the stream."""
 
     @staticmethod
-    def forward(ctx, x, p, seed, stream, offset, inplace):
+    def forward(ctx: Any, x: "torch.Tensor", p: float, seed: int, stream: int, offset: int,
+                inplace: bool) -> "torch.Tensor":
         s = Stream(seed, stream, offset)
-        xc = x.contiguous()
+        xc = _aligned_f32(x)
         if inplace and xc.data_ptr() == x.data_ptr():
             y = x
         else:
@@ -859,7 +1065,7 @@ class _Fwd(torch.autograd.Function):
         return y
 
     @staticmethod
-    def backward(ctx, dy):
+    def backward(ctx: Any, dy: "torch.Tensor") -> Tuple[Any, ...]:
         return (_Bwd.apply(dy, *ctx.args),) + (None,) * 5
 
 
@@ -868,9 +1074,10 @@ class _Bwd(torch.autograd.Function):
     own derivative is the forward (dropout is linear), for double backward."""
 
     @staticmethod
-    def forward(ctx, dy, p, seed, stream, offset):
+    def forward(ctx: Any, dy: "torch.Tensor", p: float, seed: int, stream: int,
+                offset: int) -> "torch.Tensor":
         s = Stream(seed, stream, offset)
-        dyc = dy.contiguous()
+        dyc = _aligned_f32(dy)
         dx = torch.empty(dyc.shape, dtype=torch.float32)
         if dyc.numel():
             check(lib.gd_dropout_bwd(dx.data_ptr(), dyc.data_ptr(), dyc.numel(), p, s.c, None),
@@ -879,34 +1086,25 @@ class _Bwd(torch.autograd.Function):
         return dx
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx: Any, g: "torch.Tensor") -> Tuple[Any, ...]:
         return (_Fwd.apply(g, *ctx.args, False),) + (None,) * 4
 
 
-def _keep_scale(x, p, stream):
-    """The fallback's multiplier: the library's keep mask (gd_mask_bernoulli,
-    on the CPU) times scale = (float)(1 / (1 - (double)p)), as the C kernels,
-    on x's device in x's dtype."""
-    n = x.numel()
-    pf = float(np.float32(p))  # the kernels take p as a float
-    packed = mask_bernoulli(n, pf, stream)
-    keep = np.unpackbits(packed, bitorder="little")[:n].reshape(tuple(x.shape))
-    scale = np.float32(1.0 / (1.0 - pf)) if pf < 1.0 else np.float32(0.0)
-    m = torch.from_numpy(keep.astype(np.float32) * scale)
-    return m.to(device=x.device, dtype=x.dtype)
+def dropout(x: "torch.Tensor", p: float, stream: Stream, inplace: bool = False,
+            backend: str = "auto") -> "torch.Tensor":
+    """Dropout of x at probability p on a gdropout.Stream, with gradient:
+    element j of x (row-major order, whatever its strides) is kept iff the
+    library's rule keeps Philox index stream.offset + j, and kept elements
+    are multiplied by (float)(1 / (1 - p)).
 
-
-def dropout(x, p, stream, fallback=False, inplace=False):
-    """Dropout of x at probability p on a gdropout.Stream, with gradient.
-
-    A CPU float32 (strided) tensor goes through gd_dropout_fwd on its own
-    memory (a non-contiguous one is made contiguous first: element j is the
-    j-th in row-major order), and backward calls gd_dropout_bwd with the
-    mask regenerated from the stream: the values equal
-    gdropout.dropout_fwd/dropout_bwd bit for bit.  Anything else raises
-    TypeError, unless fallback=True: then the same keep mask, from
-    gd_mask_bernoulli, is applied with torch ops on x's device and dtype
-    (same masks; values rounded in that dtype)."""
+    backend "c": the C kernels (gd_dropout_fwd / gd_dropout_bwd, the mask
+    regenerated in backward) on the tensor's memory; strided CPU float32
+    only (TypeError otherwise).  "torch": Philox4x32-10 and the mask rule in
+    torch integer ops on x's device, any floating dtype and device, no CPU
+    round trip; the bool mask is kept for backward.  "auto" (default): "c"
+    for strided CPU float32, "torch" for everything else.  For float32 (and
+    float64) both give gdropout.dropout_fwd's values bit for bit; float16
+    and bfloat16 multiply in float32 and round once to the type."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"gdropout.torch.dropout: expected a tensor, got {type(x).__name__}")
     if not isinstance(stream, Stream):
@@ -914,32 +1112,54 @@ def dropout(x, p, stream, fallback=False, inplace=False):
     p = float(p)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"gdropout.torch.dropout: p must be in [0, 1], got {p}")
-    if _cpu_f32(x):
+    if backend not in BACKENDS:
+        raise ValueError(f"gdropout.torch.dropout: backend must be one of {', '.join(BACKENDS)}"
+                         f", got {backend!r}")
+    if backend == "auto":
+        backend = "c" if _cpu_f32(x) else "torch"
+    if backend == "c":
+        if not _cpu_f32(x):
+            raise TypeError(f"gdropout.torch.dropout: the C kernels take strided CPU float32 "
+                            f"tensors; got {x.dtype} {x.layout} on {x.device} (backend='torch' "
+                            "or 'auto' takes any device and floating dtype)")
         return _Fwd.apply(x, p, stream.seed, stream.stream, stream.offset, bool(inplace))
-    if not fallback:
-        raise TypeError(f"gdropout.torch.dropout: the C kernels take strided CPU float32 "
-                        f"tensors; got {x.dtype} {x.layout} on {x.device}. Pass fallback=True "
-                        "to apply the library's mask with torch ops instead")
-    if x.layout != torch.strided:
-        raise TypeError(f"gdropout.torch.dropout: {x.layout} tensors are not supported")
-    # Plain torch ops: autograd (and gradcheck) see a fixed linear map.
-    m = _keep_scale(x, p, stream)
-    return x.mul_(m) if inplace else x * m
+    if x.layout != torch.strided or not x.is_floating_point():
+        raise TypeError(f"gdropout.torch.dropout: expected a strided floating tensor, got "
+                        f"{x.dtype} {x.layout}")
+    keep = keep_mask(tuple(x.shape), p, stream, x.device)
+    return _MaskApply.apply(x, keep, _keep_scale(p), bool(inplace))
 
 
 class Dropout(nn.Module):
     """A drop-in nn.Dropout whose masks are libgdropout's.
 
-    Dropout(p=0.5, seed=0, site=0, step=0, inplace=False, fallback=False).
-    In training mode the k-th call (k = 0, 1, ...; every training call
-    counts, whatever p) computes dropout(x, p, Stream(seed, (step << 16) |
-    site, 0)) with step = the starting step + k, then adds one to .step: a C
-    trainer reproduces it with gd_stream {seed, (step << 16) | site, 0} over
-    the n elements in row-major order.  Eval mode is the identity and does
-    not count.  CPU float32 runs the C kernels (see dropout()); other dtypes
-    or devices raise TypeError unless fallback=True."""
+    Dropout(p=0.5, seed=0, site=0, step=0, inplace=False, rank=0,
+    backend="auto").  In training mode the k-th call (k = 0, 1, ...; every
+    training call counts, whatever p) computes
 
-    def __init__(self, p=0.5, seed=0, site=0, step=0, inplace=False, fallback=False):
+        dropout(x, p, Stream(seed, (step << 16) | site, rank << RANK_SHIFT))
+
+    with step = the starting step + k, then adds one to .step: a C trainer
+    reproduces it with gd_stream {seed, (step << 16) | site, rank << 40} over
+    the n elements in row-major order.  Eval mode is the identity and does
+    not count.  Any device and floating dtype (see dropout() for backend).
+
+    The step is saved in state_dict (key "<prefix>step", an int64 tensor)
+    and restored by load_state_dict, so a resumed run continues the mask
+    sequence instead of repeating it; a state dict without it (saved from
+    the model before replace_dropout) loads and leaves the step as it is.
+    It is kept as a Python int, not a device buffer, so that reading it
+    never waits for a device.
+
+    Data-parallel training (DDP, one process per rank, each with the same
+    seed and model): pass rank=torch.distributed.get_rank() (or call
+    set_rank(model, rank)).  Rank r draws at Philox offset r * 2^40, so the
+    ranks' masks are disjoint parts of one stream however their batch sizes
+    differ (up to 2^40 elements per call), and a run is reproducible for a
+    given world size.  Without it every rank draws the same masks."""
+
+    def __init__(self, p: float = 0.5, seed: int = 0, site: int = 0, step: int = 0,
+                 inplace: bool = False, rank: int = 0, backend: str = "auto") -> None:
         super().__init__()
         p = float(p)
         if not 0.0 <= p <= 1.0:
@@ -948,66 +1168,139 @@ class Dropout(nn.Module):
             raise ValueError(f"Dropout: site must be an int in [0, {MAX_SITE}], got {site!r}")
         if not isinstance(seed, int) or not 0 <= seed < (1 << 64):
             raise ValueError(f"Dropout: seed must be an int in [0, 2**64), got {seed!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"Dropout: backend must be one of {', '.join(BACKENDS)}, got "
+                             f"{backend!r}")
         _check_step(step)
-        self.p, self.seed, self.site, self.step = p, seed, site, step
-        self.inplace, self.fallback = bool(inplace), bool(fallback)
+        _check_rank(rank)
+        self.p, self.seed, self.site, self.step, self.rank = p, seed, site, step, rank
+        self.inplace, self.backend = bool(inplace), backend
 
-    def stream(self):
+    def stream(self) -> Stream:
         """The Stream the next training call will use."""
         _check_step(self.step)
-        return Stream(self.seed, (self.step << 16) | self.site, 0)
+        _check_rank(self.rank)
+        return Stream(self.seed, (self.step << 16) | self.site, self.rank << RANK_SHIFT)
 
-    def forward(self, x):
+    def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+        """x in eval mode; in training mode dropout(x) on stream(), then step += 1."""
         if not self.training:
             return x
         s = self.stream()
-        if self.p == 0.0 and (_cpu_f32(x) or self.fallback):
+        if x.numel() > MAX_NUMEL:
+            raise ValueError(f"Dropout: an input of {x.numel()} elements would reach the next "
+                             f"rank's words (at most 2**{RANK_SHIFT} per call)")
+        if self.p == 0.0:
             y = x
         else:
-            y = dropout(x, self.p, s, fallback=self.fallback, inplace=self.inplace)
+            y = dropout(x, self.p, s, inplace=self.inplace, backend=self.backend)
         self.step += 1  # only once the call succeeded
         return y
 
-    def extra_repr(self):
+    def _save_to_state_dict(self, destination: Dict[str, Any], prefix: str,
+                            keep_vars: bool) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        destination[prefix + "step"] = torch.tensor(self.step, dtype=torch.int64)
+
+    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str,
+                              local_metadata: Any, strict: bool, missing_keys: List[str],
+                              unexpected_keys: List[str], error_msgs: List[str]) -> None:
+        key = prefix + "step"
+        if key in state_dict:
+            v = state_dict[key]
+            try:
+                step = int(v.item() if isinstance(v, torch.Tensor) else v)
+                _check_step(step)
+            except (ValueError, TypeError, RuntimeError) as e:
+                error_msgs.append(f"{key}: {e}")
+            else:
+                self.step = step
+        # no step (a checkpoint saved before replace_dropout): not an error,
+        # the step is left as it is
+        rest = {k: v for k, v in state_dict.items() if k != key}
+        super()._load_from_state_dict(rest, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def extra_repr(self) -> str:
+        """p, seed, site, step (and rank, inplace, backend when set), for repr()."""
         return (f"p={self.p}, seed={self.seed}, site={self.site}, step={self.step}"
+                + (f", rank={self.rank}" if self.rank else "")
                 + (", inplace=True" if self.inplace else "")
-                + (", fallback=True" if self.fallback else ""))
+                + (f", backend={self.backend!r}" if self.backend != "auto" else ""))
 
 
-def _check_step(step):
-    if not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+def _check_step(step: int) -> None:
+    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= MAX_STEP:
         raise ValueError(f"Dropout: step must be an int in [0, 2**48), got {step!r}")
 
 
-def replace_dropout(model, sites, seed, fallback=False, step=0):
+def _check_rank(rank: int) -> None:
+    if not isinstance(rank, int) or isinstance(rank, bool) or not 0 <= rank <= MAX_RANK:
+        raise ValueError(f"Dropout: rank must be an int in [0, {MAX_RANK}], got {rank!r}")
+
+
+def _all_names(model: "nn.Module") -> Dict[int, List[str]]:
+    """{id(module): every qualified name it has}: a module registered under
+    two attribute names (self.b = self.a) has both."""
+    out: Dict[int, List[str]] = {}
+    for name, m in model.named_modules(remove_duplicate=False):
+        out.setdefault(id(m), []).append(name)
+    return out
+
+
+def replace_dropout(model: "nn.Module", sites: Union["Sites", Sequence[str]], seed: int,
+                    step: int = 0, rank: int = 0, backend: str = "auto") -> List[Dropout]:
     """Replaces each site's nn.Dropout with a gdropout.torch.Dropout of the
-    same p and inplace, site index = its index in `sites`; returns the new
-    modules.  Sites that are already gdropout Dropouts get seed, site and
-    step set."""
+    same p and inplace, site index = its index in `sites`, under every name
+    the module has (a module registered twice stays one module); returns the
+    new modules.  Sites that are already gdropout Dropouts get seed, site,
+    step, rank and backend set."""
     names = list(sites.names if isinstance(sites, Sites) else sites)
     if len(names) > MAX_SITE + 1:
         raise ValueError(f"replace_dropout: at most {MAX_SITE + 1} sites")
+    _check_rank(rank)
+    aliases = _all_names(model)
+    mods = dict(model.named_modules(remove_duplicate=False))
+    done: Dict[int, Tuple[int, Dropout]] = {}
     new = []
     for i, name in enumerate(names):
-        parent_name, _, attr = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        old = getattr(parent, attr, None)
+        if name not in mods:
+            raise ValueError(f"replace_dropout: the model has no module {name!r}")
+        old = mods[name]
+        if id(old) in done:
+            j, d = done[id(old)]
+            raise ValueError(f"replace_dropout: {name} and {names[j]} are one module (registered "
+                             f"under both names): list it once")
         if isinstance(old, Dropout):
-            old.seed, old.site, old.step, old.fallback = seed, i, step, bool(fallback)
-            new.append(old)
-            continue
-        if type(old) is not nn.Dropout:
+            old.seed, old.site, old.step, old.rank, old.backend = seed, i, step, rank, backend
+            d = old
+        elif type(old) is nn.Dropout:
+            d = Dropout(old.p, seed=seed, site=i, step=step, inplace=old.inplace, rank=rank,
+                        backend=backend)
+            d.train(old.training)
+            for alias in aliases[id(old)]:
+                parent_name, _, attr = alias.rpartition(".")
+                parent = model.get_submodule(parent_name) if parent_name else model
+                setattr(parent, attr, d)
+        else:
             raise TypeError(f"replace_dropout: {name} is {type(old).__name__}, not nn.Dropout")
-        d = Dropout(old.p, seed=seed, site=i, step=step, inplace=old.inplace, fallback=fallback)
-        d.train(old.training)
-        setattr(parent, attr, d)
+        done[id(old)] = (i, d)
         new.append(d)
     return new
 
 
-def set_step(model, step):
+def set_step(model: "nn.Module", step: int) -> None:
     """Sets .step of every gdropout.torch.Dropout in the model."""
     _check_step(step)
     for m in model.modules():
         if isinstance(m, Dropout):
             m.step = step
+
+
+def set_rank(model: "nn.Module", rank: int) -> None:
+    """Sets .rank of every gdropout.torch.Dropout in the model (data-parallel
+    training: each process its torch.distributed rank; see Dropout)."""
+    _check_rank(rank)
+    for m in model.modules():
+        if isinstance(m, Dropout):
+            m.rank = rank

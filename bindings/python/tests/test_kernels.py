@@ -172,6 +172,63 @@ class ConversionAndErrorsTest(BitTestCase):
             gdropout.dropout_fwd(data(4), 0.5, (1, 2, 3))
 
 
+def unaligned(values, dtype=np.float32):
+    """A writeable array of values whose data starts one byte past an
+    aligned address (np.frombuffer at offset 1): what C may not read or
+    write as floats.  The test suite also runs against a UBSan build of the
+    library (.ci/steps/60-python.sh), which reports such an access."""
+    v = np.asarray(values, dtype=dtype)
+    buf = bytearray(v.nbytes + 1)
+    a = np.frombuffer(buf, dtype=dtype, count=v.size, offset=1).reshape(v.shape)
+    a[...] = v
+    assert not a.flags.aligned and a.flags.writeable
+    return a
+
+
+class AlignmentTest(BitTestCase):
+    """Misaligned numpy arrays: inputs are copied to aligned memory, a
+    misaligned out= is refused (issue #26, item 12)."""
+
+    def test_inputs_are_copied(self):
+        x = np.random.default_rng(1).standard_normal(1003).astype(np.float32)
+        s = gdropout.Stream(4, 5, 6)
+        want, mask = gdropout.dropout_fwd(x, 0.3, s)
+        y, m = gdropout.dropout_fwd(unaligned(x), 0.3, s)
+        self.assertBitsEqual(y, want)
+        self.assertBitsEqual(m, mask)
+        self.assertBitsEqual(gdropout.dropout_bwd(unaligned(x), 0.3, stream=s),
+                             gdropout.dropout_bwd(x, 0.3, stream=s))
+        xc = x.reshape(17, 59)
+        pc = np.linspace(0, 0.9, 59)
+        self.assertBitsEqual(gdropout.dropout_fwd_cols(unaligned(xc), unaligned(pc), s)[0],
+                             gdropout.dropout_fwd_cols(xc, pc, s)[0])
+        self.assertBitsEqual(gdropout.sum_cols(unaligned(xc)), gdropout.sum_cols(xc))
+        self.assertBitsEqual(
+            gdropout.dropout_add_fwd(unaligned(xc), 0.2, s, bias=unaligned(xc[0]),
+                                     residual=unaligned(xc))[0],
+            gdropout.dropout_add_fwd(xc, 0.2, s, bias=xc[0], residual=xc)[0])
+        self.assertBitsEqual(gdropout.gaussian_dropout_fwd(unaligned(x), 0.5, s),
+                             gdropout.gaussian_dropout_fwd(x, 0.5, s))
+        with gdropout.Fisher() as f:
+            t = f.add_tensor("w", 1003)
+            f.accumulate(t, unaligned(x))
+            f.accumulate_batch(t, unaligned(np.stack([x, x])))
+            f.set_sums(t, unaligned(np.abs(x), np.float64), 3.0)
+            self.assertBitsEqual(f.sums(t)[0], np.abs(x).astype(np.float64))
+
+    def test_misaligned_out_is_refused(self):
+        x = np.ones(100, np.float32)
+        s = gdropout.Stream(1)
+        out = unaligned(np.zeros(100))
+        for call in (lambda: gdropout.dropout_fwd(x, 0.1, s, out=out),
+                     lambda: gdropout.dropout_bwd(x, 0.1, stream=s, out=out),
+                     lambda: gdropout.gaussian_dropout_fwd(x, 0.1, s, out=out),
+                     lambda: gdropout.dropout_fwd(out, 0.1, s, out=out)):
+            with self.assertRaisesRegex(ValueError, "out is not aligned"):
+                call()
+        self.assertFalse(out.any())  # untouched
+
+
 class VersionTest(unittest.TestCase):
     def test_version(self):
         major, minor, patch = gdropout.version()

@@ -3,26 +3,33 @@ that says what was tried and how to point the binding at a library."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 import gdropout
 
 from .helpers import HEADER_DIR
 
-PACKAGE_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), ".."))
+# Where the gdropout under test lives: the source tree's bindings/python, or
+# an installed package's site-packages.
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(gdropout.__file__)))
+CODE = "import gdropout; print('imported', gdropout.library_source(), gdropout.library_path())"
 
 
-def import_with(env_changes):
-    """Runs `import gdropout` in a fresh interpreter; (returncode, stderr)."""
-    env = dict(os.environ, PYTHONPATH=PACKAGE_DIR, PYTHONDONTWRITEBYTECODE="1")
+def import_with(env_changes, package_dir=PACKAGE_DIR):
+    """Runs `import gdropout` from package_dir in a fresh interpreter;
+    (returncode, stdout, stderr)."""
+    env = dict(os.environ, PYTHONPATH=package_dir, PYTHONDONTWRITEBYTECODE="1")
     for k, v in env_changes.items():
         if v is None:
             env.pop(k, None)
         else:
             env[k] = v
-    r = subprocess.run([sys.executable, "-c", "import gdropout; print('imported')"],
+    # cwd: `python -c` puts the current folder first on sys.path
+    r = subprocess.run([sys.executable, "-c", CODE], cwd=package_dir,
                        env=env, capture_output=True, text=True, timeout=60, check=False)
     return r.returncode, r.stdout, r.stderr
 
@@ -50,6 +57,44 @@ class LoadingTest(unittest.TestCase):
         self.assertIn("libm.so.6", line)
         self.assertIn("gd_version", line)
 
+    def package_copy(self, bundled=None):
+        """A copy of the gdropout package in a temporary folder, with the
+        file `bundled` as its _lib/libgdropout.so.1 (none if None)."""
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        src = os.path.dirname(os.path.abspath(gdropout.__file__))
+        shutil.copytree(src, os.path.join(d, "gdropout"),
+                        ignore=shutil.ignore_patterns("_lib", "__pycache__"))
+        if bundled is not None:
+            os.mkdir(os.path.join(d, "gdropout", "_lib"))
+            shutil.copyfile(bundled, os.path.join(d, "gdropout", "_lib", "libgdropout.so.1"))
+        return d
+
+    def real_library(self):
+        path = gdropout.library_path()
+        if not os.path.isabs(path):
+            self.skipTest(f"the library under test is {path}, not a file path")
+        return path
+
+    def test_order_of_preference(self):
+        lib = self.real_library()
+        clean = {"GDROPOUT_LIBRARY": None, "LD_LIBRARY_PATH": None}
+        with_copy = self.package_copy(bundled=lib)
+        bundled = os.path.join(with_copy, "gdropout", "_lib", "libgdropout.so.1")
+        # the bundled copy first ...
+        rc, out, err = import_with(dict(clean, LD_LIBRARY_PATH=os.path.dirname(lib)), with_copy)
+        self.assertEqual((rc, out.split()[1:]), (0, ["bundled", bundled]), err)
+        # ... unless GDROPOUT_LIBRARY says otherwise
+        rc, out, err = import_with(dict(clean, GDROPOUT_LIBRARY=lib), with_copy)
+        self.assertEqual((rc, out.split()[1:]), (0, ["GDROPOUT_LIBRARY", lib]), err)
+        # without one, or with one that does not load, the system's
+        libdir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, libdir)
+        shutil.copyfile(lib, os.path.join(libdir, "libgdropout.so.1"))
+        for pkg in (self.package_copy(), self.package_copy(bundled=os.devnull)):
+            rc, out, err = import_with(dict(clean, LD_LIBRARY_PATH=libdir), pkg)
+            self.assertEqual((rc, out.split()[1:]), (0, ["system", "libgdropout.so.1"]), err)
+
     def test_not_found_by_the_loader(self):
         clean = {"GDROPOUT_LIBRARY": None, "LD_LIBRARY_PATH": None}
         env = {k: v for k, v in os.environ.items() if k not in clean}
@@ -58,7 +103,7 @@ class LoadingTest(unittest.TestCase):
                                capture_output=True, check=False, timeout=60)
         if probe.returncode == 0:
             self.skipTest("libgdropout.so.1 is installed where the loader finds it")
-        rc, out, err = import_with(clean)
+        rc, out, err = import_with(clean, self.package_copy())  # no bundled copy
         self.assertNotEqual(rc, 0)
         line = self.error_line(err)
         self.assertIn("GDROPOUT_LIBRARY", line)  # says how to point at one

@@ -81,5 +81,57 @@ class PlanTest(BitTestCase):
             self.assertEqual(cm.exception.code, gdropout.ESHAPE)
 
 
+class ControlRatesTest(BitTestCase):
+    """control_rates: the reversed, permuted and matched controls of a plan
+    (issue #22), with known answers."""
+
+    def test_known_answers(self):
+        r = np.array([0.0, 0.1, 0.05, 0.2], np.float32)
+        rev = gdropout.control_rates(r, "reversed")
+        self.assertEqual(rev.dtype, np.float32)
+        # ranks by rate: site0 < site2 < site1 < site3 -> rates reversed
+        self.assertBitsEqual(rev, np.array([0.2, 0.05, 0.1, 0.0], np.float32))
+        m = gdropout.control_rates(r, "matched")
+        self.assertBitsEqual(m, np.full(4, np.float32(np.float64(r).mean()), np.float32))
+        perm = np.random.Generator(np.random.PCG64(7)).permutation(4)
+        self.assertBitsEqual(gdropout.control_rates(r, "permuted", seed=7), r[perm])
+        # permuting keeps the multiset and differs across seeds
+        draws = {tuple(gdropout.control_rates(np.arange(8) / 80, "permuted", seed=s))
+                 for s in range(20)}
+        self.assertGreater(len(draws), 10)
+        for d in draws:
+            self.assertEqual(sorted(d), sorted(np.float32(np.arange(8) / 80)))
+
+    def test_reversed_rank_linear_plan(self):
+        # a computed plan: the most informative site (highest score, p 0)
+        # gets p_max, the least informative (p_max) gets 0, and the mean holds
+        scores = np.array([3.0, 1.0, 4.0, 1.5, 9.0, 2.6], np.float32)
+        with gdropout.Plan(6) as plan:
+            plan.set_scores(scores)
+            p = plan.compute(gdropout.Rule.RANK_LINEAR, 0.2, 0.0)
+            rev = gdropout.control_rates(plan, "reversed")
+        self.assertEqual(float(p[4]), 0.0)
+        self.assertEqual(float(rev[4]), float(np.float32(0.2)))
+        self.assertEqual(float(rev[1]), 0.0)
+        self.assertBitsEqual(np.sort(rev), np.sort(p))
+        # reversing twice is the plan again (distinct rates)
+        self.assertBitsEqual(gdropout.control_rates(rev, "reversed"), p)
+        # ties are ranked by site index
+        self.assertBitsEqual(gdropout.control_rates([0.1, 0.1, 0.3], "reversed"),
+                             np.array([0.3, 0.1, 0.1], np.float32))
+
+    def test_errors(self):
+        with self.assertRaisesRegex(ValueError, "kind must be one of"):
+            gdropout.control_rates([0.1], "shuffled")
+        with self.assertRaisesRegex(ValueError, "needs seed"):
+            gdropout.control_rates([0.1, 0.2], "permuted")
+        with self.assertRaisesRegex(ValueError, "seed is for 'permuted' only"):
+            gdropout.control_rates([0.1, 0.2], "matched", seed=1)
+        with self.assertRaisesRegex(ValueError, r"rates\[1\] = 1.5 is outside"):
+            gdropout.control_rates([0.1, 1.5], "matched")
+        with self.assertRaisesRegex(ValueError, "non-empty vector"):
+            gdropout.control_rates([], "matched")
+
+
 if __name__ == "__main__":
     unittest.main()

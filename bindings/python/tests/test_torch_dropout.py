@@ -4,6 +4,7 @@ rule against the pure-numpy reference, gradcheck in float64 through a fixed
 mask, and the errors."""
 
 import unittest
+from unittest import mock
 
 import numpy as np
 
@@ -73,35 +74,44 @@ class FunctionalTest(BitTestCase):
         (ddy,) = torch.autograd.grad(dx, dy, v)
         self.assertBitsEqual(ddy.numpy(), gdropout.dropout_fwd(v.numpy(), 0.5, s)[0])
 
-    def test_gradcheck_float64_fixed_mask(self):
-        # the C path is float32 only; in float64 the fallback applies the
-        # library's fixed mask with torch ops, and gradcheck holds it
+    def test_gradcheck_float64(self):
+        # float64 goes by the torch path: the library's mask, and gradcheck
+        # holds its backward (and the backward's own backward)
         s = gdropout.Stream(9, 10, 0)
         x = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
-        self.assertTrue(torch.autograd.gradcheck(lambda t: gt.dropout(t, 0.4, s, fallback=True),
-                                                 (x,)))
-        self.assertTrue(torch.autograd.gradgradcheck(
-            lambda t: gt.dropout(t, 0.4, s, fallback=True), (x,)))
-        # same mask as the C kernel, scale (float)(1/(1-p)) as a double
-        y = gt.dropout(x.detach(), 0.4, s, fallback=True).numpy()
+        self.assertTrue(torch.autograd.gradcheck(lambda t: gt.dropout(t, 0.4, s), (x,)))
+        self.assertTrue(torch.autograd.gradgradcheck(lambda t: gt.dropout(t, 0.4, s), (x,)))
+        # same mask as the C kernel, scale (float)(1/(1-p)) applied in double
+        y = gt.dropout(x.detach(), 0.4, s).numpy()
         keep = np.unpackbits(R.mask(9, 10, 0, 24, 0.4), bitorder="little")[:24].reshape(4, 6)
         scale = float(np.float32(1.0 / (1.0 - float(np.float32(0.4)))))
         np.testing.assert_array_equal(y, np.where(keep == 1, x.detach().numpy() * scale, 0.0))
 
-    def test_fallback_float16_same_mask(self):
+    def test_float16_bfloat16_same_mask(self):
         s = gdropout.Stream(12, 13, 14)
         x = t32((5, 40))
         want, _ = gdropout.dropout_fwd(x.numpy(), 0.3, s)
-        y = gt.dropout(x.half(), 0.3, s, fallback=True)
-        self.assertEqual(y.dtype, torch.float16)
-        np.testing.assert_array_equal(y.float().numpy() == 0, want == 0)
+        scale = float(np.float32(1.0 / (1.0 - float(np.float32(0.3)))))
+        for dt in (torch.float16, torch.bfloat16):
+            with self.subTest(dtype=dt):
+                xh = x.to(dt)
+                y = gt.dropout(xh, 0.3, s)
+                self.assertEqual(y.dtype, dt)
+                np.testing.assert_array_equal(y.float().numpy() == 0, want == 0)
+                # multiplied in float32, rounded once to the type
+                expect = torch.where(torch.from_numpy(want != 0), (xh.float() * scale).to(dt),
+                                     torch.zeros((), dtype=dt))
+                self.assertTrue(torch.equal(y, expect))
 
     def test_unsupported_raise(self):
         s = gdropout.Stream(1)
-        for x in (torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float16),
-                  torch.zeros(4, dtype=torch.int32)):
-            with self.assertRaisesRegex(TypeError, "CPU float32 .*fallback=True"):
-                gt.dropout(x, 0.1, s)
+        for x in (torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float16)):
+            with self.assertRaisesRegex(TypeError, "CPU float32 .*backend='torch'"):
+                gt.dropout(x, 0.1, s, backend="c")
+        with self.assertRaisesRegex(TypeError, "floating"):
+            gt.dropout(torch.zeros(4, dtype=torch.int32), 0.1, s)
+        with self.assertRaisesRegex(ValueError, "backend must be one of"):
+            gt.dropout(torch.zeros(4), 0.1, s, backend="cuda")
         with self.assertRaisesRegex(ValueError, r"p must be in \[0, 1\]"):
             gt.dropout(torch.zeros(4), 1.5, s)
         with self.assertRaisesRegex(TypeError, "gdropout.Stream"):
@@ -110,11 +120,93 @@ class FunctionalTest(BitTestCase):
     @unittest.skipUnless(torch.cuda.is_available(), "no CUDA device")
     def test_cuda(self):
         s = gdropout.Stream(1, 2, 3)
-        x = t32((64,))
-        with self.assertRaisesRegex(TypeError, "cuda"):
-            gt.dropout(x.cuda(), 0.2, s)
+        x = t32((64, 33))
         want, _ = gdropout.dropout_fwd(x.numpy(), 0.2, s)
-        self.assertBitsEqual(gt.dropout(x.cuda(), 0.2, s, fallback=True).cpu().numpy(), want)
+        xc = x.cuda().requires_grad_()
+        y = gt.dropout(xc, 0.2, s)
+        self.assertEqual(y.device.type, "cuda")
+        self.assertBitsEqual(y.detach().cpu().numpy(), want)
+        y.backward(torch.ones_like(y))
+        self.assertBitsEqual(xc.grad.cpu().numpy(),
+                             gdropout.dropout_bwd(np.ones((64, 33), np.float32), 0.2, stream=s))
+
+
+class TorchPathTest(BitTestCase):
+    """The torch-ops path (Philox4x32-10 in int64 torch ops, the path every
+    non-CPU-float32 tensor takes) run on CPU tensors against the C library."""
+
+    CASES = ((0, 0, 0, 10), ((1 << 64) - 1, (1 << 64) - 1, 3, 37),
+             (12345678901234, (7 << 16) | 3, (1 << 40) + 1, 1001), (5, 6, 2, 1), (5, 6, 7, 0))
+
+    def test_words_equal_random_u32(self):
+        for seed, stream, offset, n in self.CASES:
+            with self.subTest(seed=seed, stream=stream, offset=offset, n=n):
+                w = gt.philox_words(seed, stream, offset, n)
+                self.assertEqual(w.dtype, torch.int64)
+                c = gdropout.random_u32(n, gdropout.Stream(seed, stream, offset))
+                np.testing.assert_array_equal(w.numpy(), c.astype(np.int64))
+
+    def test_words_across_chunks(self):
+        # the generator works in chunks of Philox blocks: make them tiny
+        with mock.patch.object(gt, "_CHUNK", 3):
+            for offset, n in ((0, 12), (1, 30), (3, 13), (6, 1)):
+                w = gt.philox_words(77, 88, offset, n)
+                c = gdropout.random_u32(n, gdropout.Stream(77, 88, offset))
+                np.testing.assert_array_equal(w.numpy(), c.astype(np.int64), (offset, n))
+
+    def test_keep_mask_equals_mask_bernoulli(self):
+        for p in (0.0, 1e-9, 0.1, 0.5, np.float32(0.7), 0.999999, 1.0):
+            with self.subTest(p=p):
+                s = gdropout.Stream(3, 4, 5)
+                k = gt.keep_mask((7, 9), p, s)
+                self.assertEqual(k.dtype, torch.bool)
+                want = np.unpackbits(gdropout.mask_bernoulli(63, p, s), bitorder="little")[:63]
+                np.testing.assert_array_equal(k.numpy().reshape(-1), want.astype(bool))
+
+    def test_dropout_equals_the_c_kernels(self):
+        x = t32((3, 1001))
+        x[0, :5] = torch.tensor([float("inf"), float("-inf"), float("nan"), -0.0, 3e38])
+        for p in (0.0, 0.3, 0.5, 1.0):
+            for shape_fn in (lambda t: t, lambda t: t.t()):  # contiguous, transposed
+                with self.subTest(p=p):
+                    s = gdropout.Stream(11, 77, 123)
+                    xin = shape_fn(x).clone().requires_grad_()
+                    y = gt.dropout(xin, p, s, backend="torch")
+                    yc = gt.dropout(xin, p, s, backend="c")
+                    self.assertBitsEqual(y.detach().numpy(), yc.detach().numpy())
+                    dy = t32(tuple(xin.shape), 1)
+                    (g,) = torch.autograd.grad(y, xin, dy)
+                    (gc,) = torch.autograd.grad(yc, xin, dy)
+                    self.assertBitsEqual(g.numpy(), gc.numpy())
+
+    def test_inplace(self):
+        s = gdropout.Stream(1, 2, 0)
+        x = t32((8, 9))
+        want, _ = gdropout.dropout_fwd(x.numpy(), 0.25, s)
+        h = x.clone().requires_grad_()
+        z = h * 1.0
+        ptr = z.data_ptr()
+        y = gt.dropout(z, 0.25, s, inplace=True, backend="torch")
+        self.assertEqual(y.data_ptr(), ptr)
+        self.assertBitsEqual(y.detach().numpy(), want)
+        y.sum().backward()
+        self.assertBitsEqual(h.grad.numpy(), gdropout.dropout_bwd(np.ones((8, 9), np.float32),
+                                                                  0.25, stream=s))
+
+    def test_module_backend_torch(self):
+        d = gt.Dropout(0.2, seed=2024, site=3, step=5, backend="torch")
+        x = t32((4, 25))
+        y = d(x)
+        want, _ = R.dropout(x.numpy(), np.float32(0.2), 2024, (5 << 16) | 3, 0)
+        self.assertBitsEqual(y.numpy(), want)
+
+    def test_argument_checks(self):
+        with self.assertRaisesRegex(ValueError, "offset"):
+            gt.philox_words(0, 0, -1, 4)
+        with self.assertRaisesRegex(ValueError, "2\\*\\*63"):
+            gt.philox_words(0, 0, (1 << 63) - 2, 4)
+        with self.assertRaisesRegex(ValueError, "seed"):
+            gt.philox_words(1 << 64, 0, 0, 4)
 
 
 class ModuleTest(BitTestCase):
@@ -165,12 +257,104 @@ class ModuleTest(BitTestCase):
             gt.Dropout(0.1, seed=-1)
         with self.assertRaisesRegex(ValueError, "step must be an int"):
             gt.Dropout(0.1, step=1 << 48)
-        d = gt.Dropout(0.1)
-        with self.assertRaisesRegex(TypeError, "fallback=True"):
+        with self.assertRaisesRegex(ValueError, "rank must be an int"):
+            gt.Dropout(0.1, rank=-1)
+        with self.assertRaisesRegex(ValueError, "backend must be one of"):
+            gt.Dropout(0.1, backend="gpu")
+        d = gt.Dropout(0.1, backend="c")
+        with self.assertRaisesRegex(TypeError, "backend='torch'"):
             d(torch.zeros(3, dtype=torch.float64))
         self.assertEqual(d.step, 0)  # a failed call does not count
         with self.assertRaisesRegex(TypeError, "not nn.Dropout"):
             gt.replace_dropout(nn.Sequential(nn.AlphaDropout(0.1)), ["0"], seed=1)
+
+
+class StateTest(BitTestCase):
+    def test_step_in_state_dict_and_resume(self):
+        def model():
+            return nn.Sequential(nn.Linear(5, 7), gt.Dropout(0.5, seed=9, site=0),
+                                 nn.Linear(7, 3), gt.Dropout(0.4, seed=9, site=1))
+        torch.manual_seed(0)
+        a = model()
+        x = t32((6, 5))
+        a(x), a(x)  # two steps
+        state = a.state_dict()
+        self.assertEqual(int(state["1.step"]), 2)
+        self.assertEqual(int(state["3.step"]), 2)
+        want = a(x).detach()  # the third step's masks
+        b = model()
+        b.load_state_dict(state)
+        self.assertEqual([b[1].step, b[3].step], [2, 2])
+        self.assertBitsEqual(b(x).detach().numpy(), want.numpy())  # not step 0's masks again
+        self.assertFalse(torch.equal(model()(x), want))  # a fresh model (step 0) differs
+        # a checkpoint from before the replacement (no step) loads, step kept
+        plain = nn.Sequential(nn.Linear(5, 7), nn.Dropout(0.5), nn.Linear(7, 3), nn.Dropout(0.4))
+        b.load_state_dict(plain.state_dict())
+        self.assertEqual(b[1].step, 3)
+        bad = dict(state, **{"1.step": torch.tensor(-1)})
+        with self.assertRaisesRegex(RuntimeError, "1.step.*step must be an int"):
+            b.load_state_dict(bad)
+
+    def test_rank_offsets(self):
+        x = t32((4, 25))
+        for rank in (0, 1, 5):
+            d = gt.Dropout(0.3, seed=1, site=2, step=7, rank=rank)
+            want, _ = R.dropout(x.numpy(), np.float32(0.3), 1, (7 << 16) | 2, rank << 40)
+            self.assertBitsEqual(d(x).numpy(), want)
+        m = nn.Sequential(gt.Dropout(0.1), nn.Sequential(gt.Dropout(0.2)))
+        gt.set_rank(m, 3)
+        self.assertEqual([m[0].rank, m[1][0].rank], [3, 3])
+        self.assertEqual(m[0].stream(), gdropout.Stream(0, 0, 3 << 40))
+        with self.assertRaisesRegex(ValueError, "rank must be"):
+            gt.set_rank(m, gt.MAX_RANK + 1)
+
+
+class SharedModuleTest(unittest.TestCase):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+            self.a = nn.Dropout(0.3)
+            self.b = self.a  # one module, two names
+            self.c = nn.Dropout(0.1)
+
+        def forward(self, x):
+            return self.c(self.b(self.lin(self.a(x))))
+
+    def test_replace_under_every_name(self):
+        net = self.Net()
+        new = gt.replace_dropout(net, ["a", "c"], seed=5)
+        self.assertIsInstance(net.a, gt.Dropout)
+        self.assertIs(net.a, net.b)
+        self.assertEqual([d.site for d in new], [0, 1])
+        with self.assertRaisesRegex(ValueError, "b and a are one module"):
+            gt.replace_dropout(self.Net(), ["a", "b", "c"], seed=5)
+
+    def test_sites_and_plan_under_every_name(self):
+        net = self.Net()
+        sites = gt.map_sites(net, torch.zeros(2, 4))
+        self.assertEqual(sites.names, ("a", "c"))  # one module, one site
+        self.assertEqual(sites.aliases, {"a": ("b",)})
+        self.assertEqual(sites.index("b"), 0)
+        self.assertIn("a (also b)", repr(sites))
+        self.assertEqual(gt.dropout_sites(net), ["a", "c"])
+        gt.apply_plan(net, [0.25, 0.05], sites)
+        self.assertEqual((net.a.p, net.b.p, net.c.p), (0.25, 0.25, 0.05))
+        # by its other name, and both names with one rate
+        gt.apply_plan(net, [0.15, 0.05], ["b", "c"])
+        self.assertEqual((net.a.p, net.b.p), (0.15, 0.15))
+        gt.apply_plan(net, [0.2, 0.2, 0.05], ["a", "b", "c"])
+        self.assertEqual(net.b.p, 0.2)
+        with self.assertRaisesRegex(ValueError, "a and b are one module .* p = 0.2 and p = 0.3"):
+            gt.apply_plan(net, [0.2, 0.3, 0.05], ["a", "b", "c"])
+        self.assertEqual((net.a.p, net.c.p), (0.2, 0.05))  # unchanged by the refused plan
+        # leave_alone by either name
+        self.assertEqual(gt.map_sites(net, torch.zeros(2, 4), leave_alone=["b"]).names, ("c",))
+        # replaced, then trained: both names draw one mask per call (the
+        # module is called twice per forward, so it counts two steps)
+        gt.replace_dropout(net, sites, seed=3)
+        net(torch.ones(2, 4))
+        self.assertEqual(net.b.step, 2)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ method).  Measured: at most 6.5e-7 on these models."""
 import contextlib
 import io
 import unittest
+from unittest import mock
 
 import numpy as np
 
@@ -39,11 +40,30 @@ def estimates(f):
 
 
 class Recording(gdropout.Fisher):
-    """A Fisher that records which accumulate call each tensor went through."""
+    """A Fisher that records which accumulate call each tensor went through.
 
-    def __init__(self):
+    estimate_fisher accumulates into a Fisher of its own and merges it into
+    the one it is given at the end (all or nothing), so inside `with` the
+    Fisher class it makes is patched to a Recording that shares this one's
+    list (its tensor ids are this one's: same tensors, same order)."""
+
+    def __init__(self, calls=None):
         super().__init__()
-        self.calls = []
+        self.calls = [] if calls is None else calls
+
+    def __enter__(self):
+        calls = self.calls
+
+        class Shared(Recording):
+            def __init__(self):
+                super().__init__(calls)
+        self._patch = mock.patch.object(gt, "Fisher", Shared)
+        self._patch.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._patch.stop()
+        return super().__exit__(*exc)
 
     def accumulate(self, tensor_id, grad, w=1.0):
         self.calls.append(("accumulate", tensor_id))
@@ -171,6 +191,72 @@ class EncoderFisherTest(FisherCase):
         other = gt.map_sites(nn.Sequential(nn.Linear(2, 2), nn.Dropout()), torch.zeros(1, 2))
         with self.assertRaisesRegex(ValueError, "parameters the model lacks"):
             gt.estimate_fisher(self.model, ce, self.batches, sites=other)
+
+
+class AllOrNothingTest(FisherCase):
+    """estimate_fisher(fisher=F) adds a pass to F only when every batch
+    succeeded: a failure in any batch, the last included, leaves F's sums and
+    weights exactly as they were (issue #26, item 13)."""
+
+    def setUp(self):
+        torch.manual_seed(0)
+        self.model = Encoder()
+        g = torch.Generator().manual_seed(2)
+        ids = torch.randint(0, 16, (9, 6), generator=g)
+        y = torch.randint(0, 3, (9,), generator=g)
+        self.batches = [(ids[:3], y[:3]), (ids[3:6], y[3:6]), (ids[6:], y[6:])]
+        self.sites = gt.map_sites(self.model, ids[:2], leave_alone=["head_drop"])
+
+    @staticmethod
+    def sums(f):
+        return [f.sums(i) for i in range(len(f))]
+
+    def test_a_failed_pass_changes_nothing(self):
+        class Injected(Exception):
+            pass
+        for method in METHODS:
+            for fail_at, exc, where in ((1, Injected, "loss"), (2, KeyboardInterrupt, "loss"),
+                                        (0, Injected, "loss"), (2, Injected, "batches")):
+                with self.subTest(method=method, fail_at=fail_at, exc=exc.__name__, where=where):
+                    f = gt.estimate_fisher(self.model, ce, self.batches[:1], sites=self.sites,
+                                           method=method)
+                    before = self.sums(f)
+                    state = {"batch": -1, "calls": 0}
+
+                    def batches():
+                        for k, b in enumerate(self.batches):
+                            if where == "batches" and k == fail_at:
+                                raise exc("injected in the data")
+                            state["batch"], state["calls"] = k, 0
+                            yield b
+
+                    def loss(out, target):
+                        state["calls"] += 1
+                        # the second loss call of batch fail_at (loop: its
+                        # second example; dense: the vmap/loop pass after the
+                        # Linear layers went in), the first for vmap
+                        if where == "loss" and state["batch"] == fail_at and (
+                                state["calls"] == 2 or method == "vmap"):
+                            raise exc("injected in the loss")
+                        return ce(out, target)
+                    with self.assertRaises(exc):
+                        gt.estimate_fisher(self.model, loss, batches(), sites=self.sites,
+                                           method=method, fisher=f)
+                    self.assertGreaterEqual(state["batch"], 0 if where == "loss" else 1)
+                    after = self.sums(f)
+                    for (s0, w0), (s1, w1) in zip(before, after):
+                        self.assertEqual(w0, w1)
+                        np.testing.assert_array_equal(s0, s1)
+                    # and a pass that succeeds adds exactly what it would alone
+                    gt.estimate_fisher(self.model, ce, self.batches[1:], sites=self.sites,
+                                       method=method, fisher=f)
+                    with gt.estimate_fisher(self.model, ce, self.batches[1:], sites=self.sites,
+                                            method=method) as alone:
+                        for (s0, w0), (s1, w1), (s2, w2) in zip(before, self.sums(f),
+                                                                self.sums(alone)):
+                            self.assertEqual(w1, w0 + w2)
+                            np.testing.assert_array_equal(s1, s0 + s2)
+                    f.close()
 
 
 class TorchEncoderFisherTest(FisherCase):
