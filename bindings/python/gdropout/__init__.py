@@ -26,8 +26,8 @@ from .kernels import (dropout_add_bwd, dropout_add_fwd, dropout_bwd, dropout_bwd
                       dropout_fwd, dropout_fwd_cols, gaussian_dropout_bwd, gaussian_dropout_fwd,
                       gaussian_sigma, mask_bernoulli, philox4x32_10, random_normal, random_u32,
                       sum_cols)
-from .plan import (CONTROLS, RULE_LOG_SCORE_LINEAR, RULE_RANK_LINEAR, RULE_SCORE_LINEAR,
-                   RULE_UNIFORM, Plan, Rule, SiteInfo, control_rates)
+from .plan import (CONTROL_STREAM, CONTROLS, RULE_LOG_SCORE_LINEAR, RULE_RANK_LINEAR,
+                   RULE_SCORE_LINEAR, RULE_UNIFORM, Plan, Rule, SiteInfo, control_rates)
 
 #: The loaded C library's version (e.g. "1.1.0"), from gd_version_string.
 __version__ = lib.gd_version_string().decode()
@@ -72,5 +72,5 @@ __all__ = [
     "Fisher", "TensorInfo", "Reduce", "Axis", "REDUCE_TENSOR_MEAN", "REDUCE_ELEMENT_MEAN",
     "REDUCE_SUM", "REDUCE_MAX", "AXIS_ROWS", "AXIS_COLS",
     "Plan", "SiteInfo", "Rule", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
-    "RULE_LOG_SCORE_LINEAR", "control_rates", "CONTROLS", "library_source",
+    "RULE_LOG_SCORE_LINEAR", "control_rates", "CONTROLS", "CONTROL_STREAM", "library_source",
 ] + list(Error.__members__)

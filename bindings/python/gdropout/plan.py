@@ -17,7 +17,7 @@ from . import _arrays as A
 from ._native import Handle, check, lib
 
 __all__ = ["Plan", "SiteInfo", "Rule", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
-           "RULE_LOG_SCORE_LINEAR", "control_rates", "CONTROLS"]
+           "RULE_LOG_SCORE_LINEAR", "control_rates", "CONTROLS", "CONTROL_STREAM"]
 
 
 class Rule(enum.IntEnum):
@@ -102,6 +102,18 @@ class Plan(Handle):
         self._call(lib.gd_plan_get_all, "Plan.get_all", A.ptr(out), out.size)
         return out
 
+    def control(self, kind: str, seed: int = 0) -> np.ndarray:
+        """Rearranges the computed probabilities into a control plan
+        (gd_plan_control; see control_rates for the kinds) and returns them.
+        seed is used by "permuted" and "kind"."""
+        fn = "Plan.control"
+        if kind not in _CONTROL_CODE:
+            raise ValueError(f"{fn}: kind must be one of {', '.join(CONTROLS)}, got {kind!r}")
+        if not _args._is_int(seed) or not 0 <= int(seed) <= _args.U64_MAX:
+            raise ValueError(f"{fn}: seed must be an int in [0, 2**64), got {seed!r}")
+        self._call(lib.gd_plan_control, fn, _CONTROL_CODE[kind], int(seed))
+        return self.get_all()
+
     def site_info(self, site: int) -> SiteInfo:
         """SiteInfo(name, score, prob) of a site (NaN where unset)."""
         fn = "Plan.site_info"
@@ -120,58 +132,98 @@ class Plan(Handle):
         self._call(lib.gd_plan_save, fn, _args.path(path, fn))
 
 
-#: The control plans control_rates builds.
-CONTROLS = ("reversed", "permuted", "matched")
+#: The control plans control_rates builds (gd_plan_control's GD_CONTROL_*).
+CONTROLS = ("reversed", "permuted", "kind", "matched")
+_CONTROL_CODE = {"reversed": 1, "permuted": 2, "kind": 3, "matched": 4}
+#: GD_CONTROL_STREAM: the Philox stream of the permuting controls' draws.
+CONTROL_STREAM = 0x6374726C
+
+
+def _shuffle(r32: np.ndarray, groups: Sequence[Sequence[int]], seed: int) -> np.ndarray:
+    """Fisher-Yates over each group of site indices in turn, as
+    gd_plan_control: for i = m-1 down to 1, j = (u * (i + 1)) >> 32 with u
+    the next word of {seed, CONTROL_STREAM, offset 0, 1, ...}."""
+    from ._native import Stream
+    from .kernels import random_u32
+    out = r32.copy()
+    need = sum(max(len(g) - 1, 0) for g in groups)
+    words = random_u32(need, Stream(seed, CONTROL_STREAM, 0)).astype(np.uint64)
+    k = 0
+    for g in groups:
+        for i in range(len(g) - 1, 0, -1):
+            j = int((int(words[k]) * (i + 1)) >> 32)
+            k += 1
+            out[g[i]], out[g[j]] = out[g[j]], out[g[i]]
+    return out
+
+
+def _kind_groups(names: Sequence[str]) -> list:
+    """Sites grouped by name with every decimal digit removed, the groups in
+    byte order of that key, each in site order (gd_plan_control's KIND)."""
+    keys: dict = {}
+    for i, name in enumerate(names):
+        keys.setdefault("".join(c for c in name if not c.isdigit()).encode(), []).append(i)
+    return [keys[k] for k in sorted(keys)]
 
 
 def control_rates(rates: Union["Plan", Sequence[float], np.ndarray], kind: str,
-                  seed: Optional[int] = None) -> np.ndarray:
+                  seed: Optional[int] = None,
+                  names: Optional[Sequence[str]] = None) -> np.ndarray:
     """A control plan built from a plan's own rates, to tell *where* dropout
-    goes from *how much* (issue #22): float32[n], site i's rate, for
-    apply_plan(model, control_rates(plan, "reversed"), sites).
+    goes from *how much*: float32[n], site i's rate, for
+    apply_plan(model, control_rates(plan, "reversed"), sites).  The same
+    rules as the C library's gd_plan_control and `gdropout-plan --control`,
+    bit for bit (a Plan is rearranged by the library itself).
 
-    rates: a Plan (its computed probabilities) or site i's rate at index i.
+    rates: a Plan (its computed probabilities and site names) or site i's
+      rate at index i.
     kind:
       "reversed": the ranking reversed.  Sites are ranked by rate, ascending,
-        ties by site index (for a rank-linear plan: most informative first);
-        the site of rank k gets the rate of rank n-1-k, so the most
-        informative site gets p_max and the least informative the lowest
-        rate.  The multiset of rates, hence the mean, is unchanged.
+        ties by site index; the sites of ranks k and n-1-k swap rates, so
+        under the paper's rule the most informative site gets p_max.
       "permuted": a random permutation of the rates from `seed` (required,
-        an int >= 0): out[i] = rates[perm[i]] with perm =
-        numpy.random.Generator(numpy.random.PCG64(seed)).permutation(n)
-        (Fisher-Yates; the C library has no shuffle, so this is the
-        reference any other implementation must reproduce).
-      "matched": every site at the plan's mean rate (computed in double,
-        rounded once to float32): the same total amount of dropout, spread
-        evenly.
+        an int >= 0): Fisher-Yates, for i = n-1 down to 1, j = (u * (i + 1))
+        >> 32 with u the next Philox word of {seed, CONTROL_STREAM, 0, 1,
+        ...}, then rates i and j swap.
+      "kind": the same within each kind of site, the sites whose `names`
+        (required unless rates is a Plan) are equal once their digits are
+        removed ("encoder.layer.3.output" and "encoder.layer.0.output"),
+        kinds in byte order of that name, one word sequence across kinds.
+      "matched": every site at the mean rate (computed in double, rounded
+        once to float32): the same total amount of dropout, spread evenly.
     """
     fn = "control_rates"
+    if kind not in CONTROLS:
+        raise ValueError(f"{fn}: kind must be one of {', '.join(CONTROLS)}, got {kind!r}")
+    if kind in ("permuted", "kind"):
+        if seed is None or not _args._is_int(seed) or not 0 <= int(seed) <= _args.U64_MAX:
+            raise ValueError(f"{fn}: {kind!r} needs seed, an int in [0, 2**64), got {seed!r}")
+    elif seed is not None:
+        raise ValueError(f"{fn}: seed is for 'permuted' and 'kind' only, not {kind!r}")
     if isinstance(rates, Plan):
-        r = rates.get_all().astype(np.float64)
-    else:
-        r = np.asarray(rates, dtype=np.float64)
+        names = [rates.site_info(i).name for i in range(len(rates))]
+        rates = rates.get_all()
+    r = np.asarray(rates, dtype=np.float64)
     if r.ndim != 1 or r.size == 0:
         raise ValueError(f"{fn}: rates must be a non-empty vector, got shape {r.shape}")
     bad = np.flatnonzero(~((r >= 0.0) & (r <= 1.0)))
     if bad.size:
         i = int(bad[0])
         raise ValueError(f"{fn}: rates[{i}] = {float(r[i])!r} is outside [0, 1]")
-    if kind not in CONTROLS:
-        raise ValueError(f"{fn}: kind must be one of {', '.join(CONTROLS)}, got {kind!r}")
-    if kind == "permuted":
-        if seed is None or not _args._is_int(seed) or not 0 <= int(seed) <= _args.U64_MAX:
-            raise ValueError(f"{fn}: 'permuted' needs seed, an int in [0, 2**64), got {seed!r}")
-    elif seed is not None:
-        raise ValueError(f"{fn}: seed is for 'permuted' only, not {kind!r}")
     r32 = r.astype(np.float32)
     if kind == "reversed":
-        order = np.argsort(r32, kind="stable")
-        out = np.empty_like(r32)
-        out[order] = r32[order[::-1]]
+        order = np.lexsort((np.arange(r32.size), r32))  # by rate, ties by index
+        out = r32.copy()
+        for k in range(r32.size // 2):
+            a, b = order[k], order[r32.size - 1 - k]
+            out[a], out[b] = r32[b], r32[a]
         return out
     if kind == "permuted":
         assert seed is not None  # checked above
-        perm = np.random.Generator(np.random.PCG64(int(seed))).permutation(r32.size)
-        return r32[perm]
+        return _shuffle(r32, [list(range(r32.size))], int(seed))
+    if kind == "kind":
+        assert seed is not None
+        if names is None or len(names) != r32.size:
+            raise ValueError(f"{fn}: 'kind' needs names, one per site ({r32.size})")
+        return _shuffle(r32, _kind_groups(names), int(seed))
     return np.full(r32.size, np.float32(r32.astype(np.float64).mean()), dtype=np.float32)

@@ -93,8 +93,13 @@ class ControlRatesTest(BitTestCase):
         self.assertBitsEqual(rev, np.array([0.2, 0.05, 0.1, 0.0], np.float32))
         m = gdropout.control_rates(r, "matched")
         self.assertBitsEqual(m, np.full(4, np.float32(np.float64(r).mean()), np.float32))
-        perm = np.random.Generator(np.random.PCG64(7)).permutation(4)
-        self.assertBitsEqual(gdropout.control_rates(r, "permuted", seed=7), r[perm])
+        # Fisher-Yates on the control stream's words, by hand
+        u = gdropout.random_u32(3, gdropout.Stream(7, gdropout.CONTROL_STREAM, 0))
+        want = r.copy()
+        for k, i in enumerate((3, 2, 1)):
+            j = (int(u[k]) * (i + 1)) >> 32
+            want[i], want[j] = want[j], want[i]
+        self.assertBitsEqual(gdropout.control_rates(r, "permuted", seed=7), want)
         # permuting keeps the multiset and differs across seeds
         draws = {tuple(gdropout.control_rates(np.arange(8) / 80, "permuted", seed=s))
                  for s in range(20)}
@@ -120,12 +125,29 @@ class ControlRatesTest(BitTestCase):
         self.assertBitsEqual(gdropout.control_rates([0.1, 0.1, 0.3], "reversed"),
                              np.array([0.3, 0.1, 0.1], np.float32))
 
+    def test_the_library_agrees(self):
+        """Plan.control (the C library's gd_plan_control) and control_rates
+        (numpy) give the same rates bit for bit, for every kind and seeds."""
+        names = ["embeddings"] + ["layer.%d.%s" % (l, k) for l in range(4)
+                                  for k in ("attn", "ffn", "out")]
+        scores = np.linspace(0.5, 3.0, len(names)).astype(np.float32)[::-1].copy()
+        for kind in gdropout.CONTROLS:
+            for seed in (0, 1, 12345):
+                with gdropout.Plan(len(names)) as plan:
+                    for i, n in enumerate(names):
+                        plan.set_site(i, float(scores[(5 * i) % len(names)]), n)
+                    plan.compute(gdropout.Rule.RANK_LINEAR, 0.2, 0.0)
+                    want = gdropout.control_rates(plan, kind, **(
+                        {"seed": seed} if kind in ("permuted", "kind") else {}))
+                    got = plan.control(kind, seed)
+                self.assertBitsEqual(got, want)
+
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "kind must be one of"):
             gdropout.control_rates([0.1], "shuffled")
         with self.assertRaisesRegex(ValueError, "needs seed"):
             gdropout.control_rates([0.1, 0.2], "permuted")
-        with self.assertRaisesRegex(ValueError, "seed is for 'permuted' only"):
+        with self.assertRaisesRegex(ValueError, "seed is for 'permuted' and 'kind' only"):
             gdropout.control_rates([0.1, 0.2], "matched", seed=1)
         with self.assertRaisesRegex(ValueError, r"rates\[1\] = 1.5 is outside"):
             gdropout.control_rates([0.1, 1.5], "matched")
