@@ -215,7 +215,6 @@ static void fwd_op(const hctx *c, void *y, const void *x, uint8_t *mask, size_t 
                    uint64_t first)
 {
     float xb[CH], yb[CH];
-    uint8_t bits[CH / 8];
     const float s = scale_of(c, p);
     for (size_t j0 = 0; j0 < n; j0 += CH) {
         const size_t len = min_sz(CH, n - j0);
@@ -225,8 +224,9 @@ static void fwd_op(const hctx *c, void *y, const void *x, uint8_t *mask, size_t 
         if (c->rule == GD_MASK_32) {
             c->hk->f32->fwd(out, in, mb, len, first + j0, gd_threshold(p), s, &c->key);
         } else {
-            chunk_bits(c, mb ? mb : bits, len, first + j0, p);
-            c->hk->f32->bwd_mask(out, in, mb ? mb : bits, len, s);
+            uint32_t w[CH / 2 + 1];
+            const unsigned h = words16(c, w, first + j0, len);
+            c->hk->fwd16(out, in, mb, w, h, len, gd_k16(p), s);
         }
         store(c, y, j0, out, len);
     }

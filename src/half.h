@@ -31,6 +31,11 @@ typedef struct gd_half_kernels {
      * indices (element index / 2) from the first one's on, h (0 or 1) is
      * the first element's half; k is k(p), 0 .. 65536. */
     void (*mask16)(uint8_t *mask, const uint32_t *w, unsigned h, size_t n, uint32_t k);
+    /* The 16-bit rule's float forward in one pass: y[j] = draw j >= k ?
+     * x[j] * s : +0.0f (draws as for mask16), and, if mask is not NULL, its
+     * bits as mask16 writes them.  y may be x. */
+    void (*fwd16)(float *y, const float *x, uint8_t *mask, const uint32_t *w, unsigned h,
+                  size_t n, uint32_t k, float s);
     /* Per-element rules (the per-column kernels): bit j = d[j] >= t[j] &&
      * sc[j] != 0, packed as mask16's; and out[j] = bit j ? in[j] * sc[j] :
      * +0.0f (out may be in). */

@@ -84,6 +84,33 @@ static void mask16_avx2(uint8_t *mask, const uint32_t *w, unsigned h, size_t n, 
     }
 }
 
+static void fwd16_avx2(float *y, const float *x, uint8_t *mask, const uint32_t *w, unsigned h,
+                       size_t n, uint32_t k, float s)
+{
+    const unsigned char *d = (const unsigned char *)w + 2 * h;
+    const __m256i kv = _mm256_set1_epi32((int)k); /* k <= 2^16: signed compare is exact */
+    const __m256 sv = _mm256_set1_ps(s);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(d + 2 * j)));
+        const __m256i drop = _mm256_cmpgt_epi32(kv, v);
+        const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(x + j), sv);
+        _mm256_storeu_ps(y + j, _mm256_andnot_ps(_mm256_castsi256_ps(drop), p));
+        if (mask)
+            mask[j / 8] = (uint8_t)~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(drop));
+    }
+    if (j < n) {
+        unsigned byte = 0;
+        for (size_t i = j; i < n; i++) {
+            const bool keep = gd_draw16(w, h + i) >= k;
+            y[i] = keep ? x[i] * s : 0.0f;
+            byte |= (unsigned)keep << (i & 7);
+        }
+        if (mask)
+            mask[j / 8] = (uint8_t)byte;
+    }
+}
+
 /* d >= t unsigned, as max(d, t) == d. */
 static void keep_bits_avx2(uint8_t *mask, const uint32_t *d, const uint32_t *t, const float *sc,
                            size_t n)
@@ -129,6 +156,7 @@ const gd_half_kernels gd_half_avx2 = {
     .f16_to_f32 = f16_to_f32_avx2,
     .f32_to_f16 = f32_to_f16_avx2,
     .mask16 = mask16_avx2,
+    .fwd16 = fwd16_avx2,
     .keep_bits = keep_bits_avx2,
     .scale_bits = scale_bits_avx2,
 };

@@ -82,6 +82,34 @@ static void mask16_avx512(uint8_t *mask, const uint32_t *w, unsigned h, size_t n
     }
 }
 
+static void fwd16_avx512(float *y, const float *x, uint8_t *mask, const uint32_t *w, unsigned h,
+                         size_t n, uint32_t k, float s)
+{
+    const unsigned char *d = (const unsigned char *)w + 2 * h;
+    const __m512i kv = _mm512_set1_epi32((int)k);
+    const __m512 sv = _mm512_set1_ps(s);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(d + 2 * j)));
+        const __mmask16 keep = _mm512_cmpge_epu32_mask(v, kv);
+        const __m512i ones = _mm512_maskz_mov_epi32(keep, _mm512_set1_epi32(-1));
+        const __m512 p = _mm512_mul_ps(_mm512_loadu_ps(x + j), sv);
+        _mm512_storeu_ps(y + j, _mm512_castsi512_ps(_mm512_and_si512(ones, _mm512_castps_si512(p))));
+        if (mask) {
+            mask[j / 8] = (uint8_t)keep;
+            mask[j / 8 + 1] = (uint8_t)(keep >> 8);
+        }
+    }
+    for (size_t i = j; i < n; i++)
+        y[i] = gd_draw16(w, h + i) >= k ? x[i] * s : 0.0f;
+    for (; mask && j < n; j += 8) {
+        unsigned byte = 0;
+        for (size_t i = j; i < n && i < j + 8; i++)
+            byte |= (unsigned)(gd_draw16(w, h + i) >= k) << (i & 7);
+        mask[j / 8] = (uint8_t)byte;
+    }
+}
+
 static void keep_bits_avx512(uint8_t *mask, const uint32_t *d, const uint32_t *t, const float *sc,
                              size_t n)
 {
@@ -127,6 +155,7 @@ const gd_half_kernels gd_half_avx512 = {
     .f16_to_f32 = f16_to_f32_avx512,
     .f32_to_f16 = f32_to_f16_avx512,
     .mask16 = mask16_avx512,
+    .fwd16 = fwd16_avx512,
     .keep_bits = keep_bits_avx512,
     .scale_bits = scale_bits_avx512,
 };
@@ -142,6 +171,7 @@ const gd_half_kernels gd_half_avx512bf16 = {
     .f16_to_f32 = f16_to_f32_avx512,
     .f32_to_f16 = f32_to_f16_avx512,
     .mask16 = mask16_avx512,
+    .fwd16 = fwd16_avx512,
     .keep_bits = keep_bits_avx512,
     .scale_bits = scale_bits_avx512,
 };

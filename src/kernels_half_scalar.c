@@ -40,6 +40,15 @@ static void mask16_scalar(uint8_t *mask, const uint32_t *w, unsigned h, size_t n
     }
 }
 
+static void fwd16_scalar(float *y, const float *x, uint8_t *mask, const uint32_t *w, unsigned h,
+                         size_t n, uint32_t k, float s)
+{
+    for (size_t j = 0; j < n; j++)
+        y[j] = gd_draw16(w, h + j) >= k ? x[j] * s : 0.0f;
+    if (mask)
+        mask16_scalar(mask, w, h, n, k);
+}
+
 static void keep_bits_scalar(uint8_t *mask, const uint32_t *d, const uint32_t *t, const float *sc,
                              size_t n)
 {
@@ -67,6 +76,7 @@ const gd_half_kernels gd_half_scalar = {
     .f16_to_f32 = f16_to_f32_scalar,
     .f32_to_f16 = f32_to_f16_scalar,
     .mask16 = mask16_scalar,
+    .fwd16 = fwd16_scalar,
     .keep_bits = keep_bits_scalar,
     .scale_bits = scale_bits_scalar,
 };
