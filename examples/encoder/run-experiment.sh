@@ -26,7 +26,7 @@
 # (default 2, one per core); every stage resumes where it stopped.
 # --demo: the README's quick start; the committed encoder, supersense at 2 %,
 # 3 seeds, none / standard 0.2 / guided 0.2 (p_max) / matched (guided's mean
-# rate, 0.1, everywhere), no selection (about 4
+# rate, 0.1, everywhere), no selection (about 3
 # minutes).  --quick: a tiny encoder pretrained for 300 steps and a few
 # steps a run, for CI: every stage and regime produce rows.
 set -euo pipefail
