@@ -19,6 +19,9 @@
 #    purged.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Debian's tools first: a python3 from pyenv or a venv ahead on PATH breaks
+# pybuild (python3-gdropout) and dh's helpers.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 top=$PWD
 . .ci/lib.sh
 need_build_deps
