@@ -119,7 +119,10 @@ class LoadingTest(unittest.TestCase):
         # The one version number is CMake's project(VERSION) (version.h is
         # generated from it at build time).
         top = os.path.dirname(os.path.dirname(HEADER_DIR))
-        with open(os.path.join(top, "CMakeLists.txt"), encoding="utf-8") as f:
+        cmake = os.path.join(top, "CMakeLists.txt")
+        if not os.path.isfile(cmake):  # the installed-package run (autopkgtest)
+            self.skipTest("not in a source tree: no CMakeLists.txt beside the headers")
+        with open(cmake, encoding="utf-8") as f:
             text = f.read()
         m = re.search(r"project\(gdropout VERSION ([0-9]+\.[0-9]+\.[0-9]+)", text)
         self.assertIsNotNone(m, "no project(gdropout VERSION x.y.z) in CMakeLists.txt")
