@@ -1,4 +1,4 @@
-//! The declarations in src/lib.rs against include/gdropout/*.h: the same
+//! The declarations in gdropout-sys/src/lib.rs against include/gdropout/*.h: the same
 //! functions, each parameter and result of the Rust type the C type maps
 //! to (constness of pointees included), and every constant with the same
 //! value.  Any divergence fails; the test needs the source tree's headers.
@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 
-const RUST_SOURCE: &str = include_str!("../src/lib.rs");
+const RUST_SOURCE: &str = include_str!("../../gdropout-sys/src/lib.rs");
 
 fn header_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../include/gdropout")
