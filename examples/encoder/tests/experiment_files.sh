@@ -8,37 +8,8 @@
 # file, and the file must hold only whole rows.
 set -u
 enc=$1 work=$2
-wordnet=${GDX_WORDNET:-/usr/share/wordnet}
-if [ ! -r "$wordnet/data.noun" ]; then
-    echo "skipped: no WordNet in $wordnet (apt-get install wordnet-base)"
-    exit 77
-fi
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work" || exit 1
-
-fails=0
-ok() { echo "  ok   $*"; }
-bad() { echo "  FAIL $*"; fails=$((fails + 1)); }
-
-# expect STATUS PATTERN WHAT -- command...: exit status, and stderr holding
-# PATTERN (an extended regex) when it is not empty.
-expect() {
-    local want=$1 pattern=$2 what=$3 status=0
-    shift 4
-    "$@" >out.log 2>err.log || status=$?
-    if [ "$status" -ne "$want" ]; then
-        bad "$what: exit $status, expected $want"
-        tail -n 5 err.log | sed 's/^/       /'
-        return
-    fi
-    if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" err.log; then
-        bad "$what: stderr lacks /$pattern/"
-        tail -n 5 err.log | sed 's/^/       /'
-        return
-    fi
-    ok "$what"
-}
+. "$(dirname "$0")/lib.sh"
+enc_test_begin "$work"
 
 # whole FILE: every line ends in a newline and has the 19 fields.
 whole() {
@@ -116,9 +87,4 @@ expect 1 'link\.tsv: not a regular file' "a symlink as --out" -- \
 expect 1 'curves: not a regular file|fifo\.tsv: not a regular file' "a FIFO as --curves" -- \
     timeout 60 "$enc" "${grid[@]}" --fractions 0.1 --out c.tsv --curves fifo.tsv
 
-if [ "$fails" -eq 0 ]; then
-    echo "experiment_files: all checks passed"
-else
-    echo "experiment_files: $fails check(s) failed"
-    exit 1
-fi
+enc_test_end experiment_files

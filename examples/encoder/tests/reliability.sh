@@ -10,38 +10,8 @@
 # file, and must leave the last good files as they were.
 set -u
 enc=$1 shim=$2 work=$3 enc_mpi=${4:-}
-wordnet=${GDX_WORDNET:-/usr/share/wordnet}
-python=${GDX_PYTHON3:-/usr/bin/python3}
-if [ ! -r "$wordnet/data.noun" ]; then
-    echo "skipped: no WordNet in $wordnet (apt-get install wordnet-base)"
-    exit 77
-fi
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work" || exit 1
-
-fails=0
-ok() { echo "  ok   $*"; }
-bad() { echo "  FAIL $*"; fails=$((fails + 1)); }
-
-# run STATUS GREP WHAT -- command...: the exit status must be STATUS and, for
-# a failure, stderr must hold GREP (an extended regex).
-run() {
-    local want=$1 pattern=$2 what=$3 status=0
-    shift 4
-    "$@" >out.log 2>err.log || status=$?
-    if [ "$status" -ne "$want" ]; then
-        bad "$what: exit $status, expected $want"
-        sed 's/^/       /' err.log | tail -n 5
-        return 1
-    fi
-    if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" err.log; then
-        bad "$what: stderr lacks /$pattern/"
-        sed 's/^/       /' err.log | tail -n 5
-        return 1
-    fi
-    ok "$what${pattern:+: $(grep -Em1 -- "$pattern" err.log)}"
-}
+. "$(dirname "$0")/lib.sh"
+enc_test_begin "$work"
 
 same_file() { cmp -s "$1" "$2"; }
 sum_dir() { (cd "$1" && sha256sum model.safetensors optimizer.safetensors vocab.txt); }
@@ -67,41 +37,41 @@ targets=(dev/fifo dev/link dev/stdout)
 if mknod dev/null c 1 3 2>/dev/null; then targets+=(dev/null); fi
 for target in "${targets[@]}"; do
     before=$(stat -c %F "$target")
-    run 1 "$target: is (not a regular file|a symbolic link)" "fisher --sites $target" -- \
+    expect 1 "$target: is (not a regular file|a symbolic link)" "fisher --sites $target" -- \
         "$enc" "${fisher[@]}" --ckpt t --sites "$target"
     [ "$(stat -c %F "$target")" = "$before" ] || bad "$target changed to $(stat -c %F "$target")"
-    run 1 "$target: is" "dump --out $target" -- "$enc" dump --wordnet "$wordnet" --ckpt t \
+    expect 1 "$target: is" "dump --out $target" -- "$enc" dump --wordnet "$wordnet" --ckpt t \
         --out "$target"
 done
 same_file dev/reg <(echo keep) && ok "the symlink's target is untouched" || bad "dev/reg changed"
 ls -A dev | grep -q '^\.enc-' && bad "a temporary file was left in dev/" || ok "no temporary file left"
 
 echo "== #26.13: the Fisher outputs are checked before the pass and named"
-run 1 "/nonexistent/f.safetensors: cannot create" "fisher --out in a missing folder" -- \
+expect 1 "/nonexistent/f.safetensors: cannot create" "fisher --out in a missing folder" -- \
     "$enc" "${fisher[@]}" --ckpt t --out /nonexistent/f.safetensors
 grep -q 'Fisher of the MLM loss' out.log && bad "the pass ran before the path was checked" ||
     ok "no pass before the check"
-run 1 "dev/fifo: is not a regular file" "fisher --plan FIFO" -- \
+expect 1 "dev/fifo: is not a regular file" "fisher --plan FIFO" -- \
     "$enc" "${fisher[@]}" --ckpt t --plan dev/fifo
 
 echo "== #26.4: a full disk, an fsync error, a failed rename or kill -9 during a save"
 "$enc" pretrain --out r --steps 200 --stop-after 10 "${tiny[@]}" >r.log 2>&1 || { cat r.log; exit 1; }
 # ulimit -f 40: the model (28 KB) fits, the optimizer (50 KB) does not.
 sum_dir r >r.sum
-run 1 "optimizer.safetensors.new: write failed" "full disk while saving the optimizer" -- \
+expect 1 "optimizer.safetensors.new: write failed" "full disk while saving the optimizer" -- \
     bash -c 'trap "" XFSZ; ulimit -f 40; exec "$@"' _ "$enc" pretrain --out r --resume \
     --stop-after 10 --threads 1 --wordnet "$wordnet"
 sum_dir r | cmp -s - r.sum && ok "the last pair is unchanged" || bad "the pair changed"
 [ -e r/model.safetensors.new ] || bad "expected the staged model of the failed save"
-run 1 "model.safetensors.new: fsync failed: Input/output error" "fsync EIO" -- \
+expect 1 "model.safetensors.new: fsync failed: Input/output error" "fsync EIO" -- \
     env LD_PRELOAD="$shim" ENC_FAULT_FSYNC_EIO=1 "$enc" pretrain --out r --resume --stop-after 10 \
     --threads 1 --wordnet "$wordnet"
 sum_dir r | cmp -s - r.sum && ok "the last pair is unchanged" || bad "the pair changed"
 # The second rename of the commit fails: model at 20, optimizer at 10.
-run 1 "optimizer.safetensors.new: cannot rename" "a failed rename between the pair" -- \
+expect 1 "optimizer.safetensors.new: cannot rename" "a failed rename between the pair" -- \
     env LD_PRELOAD="$shim" ENC_FAULT_RENAME_EIO=/optimizer.safetensors "$enc" pretrain --out r \
     --resume --stop-after 10 --threads 1 --wordnet "$wordnet"
-run 0 "" "resume completes the interrupted save" -- "$enc" pretrain --out r --resume \
+expect 0 "" "resume completes the interrupted save" -- "$enc" pretrain --out r --resume \
     --stop-after 10 --threads 1 --wordnet "$wordnet"
 grep -q 'completed the interrupted save of step 20' out.log && grep -q 'resumed at step 20 ' out.log &&
     ok "resumed at step 20 from the completed pair" || bad "$(grep -E 'completed|resumed' out.log)"
@@ -115,7 +85,7 @@ for k in 1 2 3 4; do
     { env LD_PRELOAD="$shim" ENC_FAULT_KILL_AT_RENAME=$k "$enc" pretrain --out r --resume \
         --stop-after 10 --threads 1 --wordnet "$wordnet" >/dev/null 2>&1 || status=$?; } 2>/dev/null
     [ "$status" -eq 137 ] || bad "kill at rename $k: exit $status, expected 137 (SIGKILL)"
-    run 0 "" "resume after kill -9 at rename $k (model was at step $step)" -- \
+    expect 0 "" "resume after kill -9 at rename $k (model was at step $step)" -- \
         "$enc" pretrain --out r --resume --stop-after 10 --threads 1 --wordnet "$wordnet"
     if [ "$k" = 4 ]; then # killed between the model's rename and the optimizer's
         grep -q "completed the interrupted save of step $((step + 10))" out.log &&
@@ -130,40 +100,40 @@ echo "== #26.4: two runs on one folder"
 "$enc" pretrain --out busy "${tiny[@]}" --steps 100000000 --log-every 100000000 >bg.log 2>&1 &
 bg=$!
 for _ in $(seq 100); do grep -q '^model:' bg.log 2>/dev/null && break; sleep 0.1; done
-run 1 "busy: another run is using this folder" "a second run on a busy folder" -- \
+expect 1 "busy: another run is using this folder" "a second run on a busy folder" -- \
     "$enc" pretrain --out busy "${tiny[@]}" --steps 1
 kill -9 "$bg" 2>/dev/null
 wait "$bg" 2>/dev/null
-run 0 "" "a run after the first one was killed (the lock went with it)" -- \
+expect 0 "" "a run after the first one was killed (the lock went with it)" -- \
     "$enc" pretrain --out busy "${tiny[@]}" --steps 1
 
 echo "== #27.3 and #26.13: a resumed run keeps its schedule and seed"
-run 1 "--seed 2 differs" "resume with another --seed" -- "$enc" pretrain --out r --resume --seed 2 \
+expect 1 "--seed 2 differs" "resume with another --seed" -- "$enc" pretrain --out r --resume --seed 2 \
     --wordnet "$wordnet"
-run 1 "--steps 80 differs" "resume with other --steps" -- "$enc" pretrain --out r --resume \
+expect 1 "--steps 80 differs" "resume with other --steps" -- "$enc" pretrain --out r --resume \
     --steps 80 --wordnet "$wordnet"
-run 1 "--warmup 7 differs" "resume with other --warmup" -- "$enc" pretrain --out r --resume \
+expect 1 "--warmup 7 differs" "resume with other --warmup" -- "$enc" pretrain --out r --resume \
     --warmup 7 --wordnet "$wordnet"
-run 1 "--hidden 32 differs" "resume with another --hidden" -- "$enc" pretrain --out r --resume \
+expect 1 "--hidden 32 differs" "resume with another --hidden" -- "$enc" pretrain --out r --resume \
     --hidden 32 --wordnet "$wordnet"
-run 0 "" "resume without flags takes the stored schedule" -- "$enc" pretrain --out r --resume \
+expect 0 "" "resume without flags takes the stored schedule" -- "$enc" pretrain --out r --resume \
     --stop-after 1 --threads 1 --wordnet "$wordnet"
 grep -Eq '^resumed at step [0-9]+ of 200 \(seed 1\)' out.log && ok "$(grep resumed out.log)" ||
     bad "resume: $(grep resumed out.log)"
-run 1 "already holds a checkpoint" "a fresh run over a checkpoint" -- "$enc" pretrain --out r \
+expect 1 "already holds a checkpoint" "a fresh run over a checkpoint" -- "$enc" pretrain --out r \
     "${tiny[@]}" --steps 5
 
 echo "== #27.4: --init-from starts a new schedule from a model"
-run 0 "" "--init-from" -- "$enc" pretrain --out i --init-from t --steps 5 --warmup 1 --batch 16 \
+expect 0 "" "--init-from" -- "$enc" pretrain --out i --init-from t --steps 5 --warmup 1 --batch 16 \
     --threads 1 --wordnet "$wordnet" --log-every 5 --eval-every 5 --eval-n 20
 grep -q 'initialised from t/model.safetensors (its step 20); a new schedule of 5 steps' out.log &&
     same_file i/vocab.txt t/vocab.txt && grep -q '"step":"5"' i/model.safetensors &&
     ok "i/ at step 5 with t's vocabulary" || bad "--init-from: $(head -3 out.log)"
-run 1 "--hidden 32 differs" "--init-from with other sizes" -- "$enc" pretrain --out i2 \
+expect 1 "--hidden 32 differs" "--init-from with other sizes" -- "$enc" pretrain --out i2 \
     --init-from t --hidden 32 --wordnet "$wordnet"
 
 echo "== #27.12: flags are validated before any work"
-run 1 "--heads must divide --hidden" "--heads 3 (before WordNet is read)" -- \
+expect 1 "--heads must divide --hidden" "--heads 3 (before WordNet is read)" -- \
     "$enc" pretrain --out h --heads 3 --wordnet /nonexistent
 [ -e h ] && bad "the output folder was created" || ok "nothing written"
 
@@ -180,7 +150,7 @@ b[at:at + 4] = struct.pack('<f', -1.0)
 open(p, 'wb').write(b)
 EOF
 cp neg/model.safetensors neg.model
-run 1 "adam.v\[0\] is -1: a second moment cannot be negative" "a negative second moment" -- \
+expect 1 "adam.v\[0\] is -1: a second moment cannot be negative" "a negative second moment" -- \
     "$enc" pretrain --out neg --resume --stop-after 1 --wordnet "$wordnet"
 same_file neg/model.safetensors neg.model && ok "the model is untouched" || bad "the model changed"
 mkdir -p huge
@@ -193,10 +163,10 @@ h = json.loads(b[8:8 + n])
 b[8 + n:] = struct.pack('<2f', 3e37, -3e37) * ((len(b) - 8 - n) // 8)
 open(sys.argv[2], 'wb').write(b)
 EOF
-run 1 "(training loss|gradient norm) is (-?nan|inf)" "huge finite weights" -- \
+expect 1 "(training loss|gradient norm) is (-?nan|inf)" "huge finite weights" -- \
     "$enc" pretrain --out hugerun --init-from huge --steps 5 --threads 1 --wordnet "$wordnet"
 [ -e hugerun/model.safetensors ] && bad "a checkpoint was saved" || ok "nothing saved"
-run 1 "gradient norm is (-?nan|inf)" "huge finite weights (finetune)" -- "$enc" finetune \
+expect 1 "gradient norm is (-?nan|inf)" "huge finite weights (finetune)" -- "$enc" finetune \
     --ckpt huge --max-steps 3 --min-steps 1 --threads 1 --wordnet "$wordnet"
 
 echo "== #26.9: the vocabulary digest"
@@ -207,50 +177,50 @@ lines = open(sys.argv[1]).read().split('\n')
 lines[10], lines[11] = lines[11], lines[10]
 open(sys.argv[1], 'w').write('\n'.join(lines))
 EOF
-run 1 "swap/vocab.txt is not the vocabulary swap/model.safetensors was trained with" \
+expect 1 "swap/vocab.txt is not the vocabulary swap/model.safetensors was trained with" \
     "two vocabulary lines swapped (fisher)" -- "$enc" "${fisher[@]}" --ckpt swap
-run 1 "is not the vocabulary" "two vocabulary lines swapped (finetune)" -- \
+expect 1 "is not the vocabulary" "two vocabulary lines swapped (finetune)" -- \
     "$enc" finetune --ckpt swap --max-steps 1 --wordnet "$wordnet"
 
 echo "== #26.5, #26.8, #26.13, #27.7: TSV task files"
 printf 'a\tthe dog\nb\ta cat\n' >ok.tsv
 tsv() { "$enc" finetune --ckpt t --task tsv --max-steps 1 --min-steps 1 --threads 1 "$@"; }
-run 1 "/dev/zero: not a regular file" "--train /dev/zero" -- tsv --train /dev/zero --val ok.tsv \
+expect 1 "/dev/zero: not a regular file" "--train /dev/zero" -- tsv --train /dev/zero --val ok.tsv \
     --test ok.tsv
-run 1 "dev/fifo: not a regular file" "--train FIFO (no hang)" -- timeout 20 \
+expect 1 "dev/fifo: not a regular file" "--train FIFO (no hang)" -- timeout 20 \
     "$enc" finetune --ckpt t --task tsv --train dev/fifo --val ok.tsv --test ok.tsv
 cp -r t vfifo
 rm vfifo/vocab.txt
 mkfifo vfifo/vocab.txt
-run 1 "vfifo/vocab.txt: not a regular file" "vocab.txt a FIFO (no hang)" -- timeout 20 \
+expect 1 "vfifo/vocab.txt: not a regular file" "vocab.txt a FIFO (no hang)" -- timeout 20 \
     "$enc" "${fisher[@]}" --ckpt vfifo
 "$python" -c "import sys; sys.stdout.write('a\t' + 'x ' * 600000 + '\n')" >long.tsv
 cat ok.tsv >>long.tsv
-run 1 "long.tsv:1: line longer than 1048576 bytes" "a 1.2 MB line" -- tsv --train long.tsv \
+expect 1 "long.tsv:1: line longer than 1048576 bytes" "a 1.2 MB line" -- tsv --train long.tsv \
     --val ok.tsv --test ok.tsv
 printf '1\tthe dog\n2.5\ta cat\n' >num.tsv
 printf '1.5\tthe dog\n0x10\ta cat\n' >hex.tsv
-run 1 "hex.tsv:2: label \"0x10\" is not a finite decimal number" "a hex label" -- \
+expect 1 "hex.tsv:2: label \"0x10\" is not a finite decimal number" "a hex label" -- \
     tsv --regression --train hex.tsv --val num.tsv --test num.tsv
 printf '0x10\tthe dog\n1.5\ta cat\n' >hex1.tsv
-run 1 "hex1.tsv:1: label \"0x10\" is not a finite decimal number" "a hex label on line 1" -- \
+expect 1 "hex1.tsv:1: label \"0x10\" is not a finite decimal number" "a hex label on line 1" -- \
     tsv --regression --train hex1.tsv --val num.tsv --test num.tsv
 printf '1e39\tthe dog\n1.5\ta cat\n' >big.tsv
-run 1 "big.tsv:1: label 1e39 is out of the range of a float" "label 1e39" -- \
+expect 1 "big.tsv:1: label 1e39 is out of the range of a float" "label 1e39" -- \
     tsv --regression --train big.tsv --val num.tsv --test num.tsv
 printf 'a \tthe dog\nb\ta cat\na\ta bird\n' >space.tsv
-run 0 "" "a label with a trailing space" -- tsv --train space.tsv --val ok.tsv --test ok.tsv
+expect 0 "" "a label with a trailing space" -- tsv --train space.tsv --val ok.tsv --test ok.tsv
 grep -q ', 2 classes' out.log && ok "\"a \" and \"a\" are one class" || bad "$(grep classes out.log)"
 printf 'label\ttext\na\tthe dog\nb\ta cat\n' >head.tsv
-run 0 "head.tsv: line 1 .* header" "a header line" -- tsv --train head.tsv --val head.tsv \
+expect 0 "head.tsv: line 1 .* header" "a header line" -- tsv --train head.tsv --val head.tsv \
     --test ok.tsv
 grep -q '2 training, 2 validation, 2 test examples, 2 classes' out.log && ok "skipped, not a class" ||
     bad "$(grep classes out.log)"
 printf 'label\ttext\nlabel\tthe dog\nb\ta cat\n' >head2.tsv
-run 1 "head2.tsv:2: label \"label\" is also line 1's" "a header whose name is also a class" -- \
+expect 1 "head2.tsv:2: label \"label\" is also line 1's" "a header whose name is also a class" -- \
     tsv --train head2.tsv --val ok.tsv --test ok.tsv
 printf 'score\ttext\n1.5\tthe dog\n2\ta cat\n' >rhead.tsv
-run 0 "rhead.tsv: line 1" "a regression header" -- tsv --regression --train rhead.tsv \
+expect 0 "rhead.tsv: line 1" "a regression header" -- tsv --regression --train rhead.tsv \
     --val rhead.tsv --test rhead.tsv
 
 echo "== #26.7: a 16 MiB header of 244k entries parses in linear time"
@@ -273,7 +243,7 @@ with open(sys.argv[1], 'wb') as f:
 print(len(text), 'header bytes', file=sys.stderr)
 EOF
 start=$(date +%s%N)
-run 1 "is not part of this model|is missing" "a 244k-entry header" -- "$enc" "${fisher[@]}" --ckpt wide
+expect 1 "is not part of this model|is missing" "a 244k-entry header" -- "$enc" "${fisher[@]}" --ckpt wide
 ms=$((($(date +%s%N) - start) / 1000000))
 # Linear: about 0.2 s here (0.6 s under ASan); the quadratic parser took
 # over 10 minutes.  30 s leaves room for a loaded or sanitized run.
@@ -281,14 +251,14 @@ ms=$((($(date +%s%N) - start) / 1000000))
 echo "header_ms=$ms"
 
 echo "== #26.13: evaluation with no masked targets"
-run 0 "" "a vocabulary of one word" -- "$enc" pretrain --out v6 "${tiny[@]}" --vocab 6 \
+expect 0 "" "a vocabulary of one word" -- "$enc" pretrain --out v6 "${tiny[@]}" --vocab 6 \
     --steps 1 --eval-n 1
 grep -q 'nan' out.log && bad "$(grep nan out.log)" || ok "no nan printed: $(grep '^eval' out.log)"
 
 if [ -n "$enc_mpi" ] && [ -x "$enc_mpi" ] && command -v mpirun >/dev/null; then
     echo "== #26.6: MPI ranks agree on the weights and settings"
     mpi=(mpirun --allow-run-as-root --oversubscribe)
-    run 0 "" "two ranks, one checkpoint" -- "${mpi[@]}" -np 2 "$enc_mpi" "${fisher[@]}" --ckpt t \
+    expect 0 "" "two ranks, one checkpoint" -- "${mpi[@]}" -np 2 "$enc_mpi" "${fisher[@]}" --ckpt t \
         --out same.safetensors --plan same.plan --sites same.tsv
     mkdir -p t2
     cp t/vocab.txt t2/
@@ -298,14 +268,14 @@ b = bytearray(open(sys.argv[1], 'rb').read())
 b[-4:] = b'\x00\x00\x80\x3f'   # the last weight becomes 1.0: same sizes, other weights
 open(sys.argv[2], 'wb').write(b)
 EOF
-    run 1 "rank 1: the checkpoint's weights differ" "ranks with other weights" -- \
+    expect 1 "rank 1: the checkpoint's weights differ" "ranks with other weights" -- \
         "${mpi[@]}" -np 1 "$enc_mpi" "${fisher[@]}" --ckpt t --out mixed.safetensors : \
         -np 1 "$enc_mpi" "${fisher[@]}" --ckpt t2 --out mixed.safetensors
     [ -e mixed.safetensors ] && bad "a Fisher file was written" || ok "no Fisher file"
-    run 1 "rank 1: --seed differ" "ranks with other seeds" -- \
+    expect 1 "rank 1: --seed differ" "ranks with other seeds" -- \
         "${mpi[@]}" -np 1 "$enc_mpi" "${fisher[@]}" --ckpt t --out mixed.safetensors : \
         -np 1 "$enc_mpi" "${fisher[@]}" --ckpt t --out mixed.safetensors --seed 8
-    run 1 "rank 1: --fraction differ" "ranks with other fractions" -- \
+    expect 1 "rank 1: --fraction differ" "ranks with other fractions" -- \
         "${mpi[@]}" -np 1 "$enc_mpi" "${fisher[@]}" --ckpt t --out mixed.safetensors : \
         -np 1 "$enc_mpi" "${fisher[@]}" --ckpt t --out mixed.safetensors --fraction 0.0006
     [ -e mixed.safetensors ] && bad "a Fisher file was written" || ok "no Fisher file"
@@ -313,8 +283,4 @@ else
     echo "== #26.6: MPI ranks agree: skipped (no encoder-mpi or mpirun)"
 fi
 
-if [ "$fails" -ne 0 ]; then
-    echo "reliability: $fails FAILED"
-    exit 1
-fi
-echo "reliability: all passed"
+enc_test_end reliability

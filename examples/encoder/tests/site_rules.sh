@@ -7,15 +7,8 @@
 #   site_rules.sh ENCODER WORK_DIR
 set -eu
 enc=$1 work=$2
-wordnet=${GDX_WORDNET:-/usr/share/wordnet}
-python=${GDX_PYTHON3:-/usr/bin/python3}
-if [ ! -r "$wordnet/data.noun" ]; then
-    echo "skipped: no WordNet in $wordnet (apt-get install wordnet-base)"
-    exit 77
-fi
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work"
+. "$(dirname "$0")/lib.sh"
+enc_test_begin "$work"
 "$enc" pretrain --out t --wordnet "$wordnet" --layers 2 --hidden 16 --heads 2 --ffn 32 \
     --vocab 200 --max-len 16 --batch 16 --steps 5 --warmup 1 --log-every 5 --eval-every 5 \
     --eval-n 20 --threads 1 >t.log
