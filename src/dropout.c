@@ -6,43 +6,12 @@
  */
 #include "kernels.h"
 
-/* Checks shared by every kernel on n elements with a stream. */
-static int check_stream(const gd_stream *s, size_t n)
-{
-    if (!s)
-        return GD_EINVAL;
-    if (!gd_range_ok(s->offset, n))
-        return GD_EOVERFLOW;
-    return GD_OK;
-}
-
-static int check_cols(const float *p_cols, size_t cols)
-{
-    if (!p_cols)
-        return GD_EINVAL;
-    for (size_t c = 0; c < cols; c++)
-        if (!gd_prob_ok(p_cols[c]))
-            return GD_EDOMAIN;
-    return GD_OK;
-}
-
-static int check_sigma(float sigma)
-{
-    return sigma >= 0.0f && sigma <= 3.402823466e38f ? GD_OK : GD_EDOMAIN;
-}
-
 int gd_mask_bernoulli(uint8_t *mask, size_t n, float p, const gd_stream *s)
 {
     if (n == 0)
         return GD_OK;
-    if (!gd_count_ok(n))
-        return GD_EOVERFLOW;
-    if (!mask)
-        return GD_EINVAL;
-    if (!gd_prob_ok(p))
-        return GD_EDOMAIN;
-    int rc = check_stream(s, n);
-    if (rc)
+    int rc = gd_check_vec(n, mask, mask, p);
+    if (rc || (rc = gd_check_stream(s, n)))
         return rc;
     const gd_keyctx k = gd_keyctx_from(s);
     gd_kernels_get()->mask(mask, n, s->offset, gd_threshold(p), &k);
@@ -54,14 +23,8 @@ int gd_dropout_fwd(float *y, const float *x, size_t n, float p, const gd_stream 
 {
     if (n == 0)
         return GD_OK;
-    if (!gd_count_ok(n))
-        return GD_EOVERFLOW;
-    if (!y || !x)
-        return GD_EINVAL;
-    if (!gd_prob_ok(p))
-        return GD_EDOMAIN;
-    int rc = check_stream(s, n);
-    if (rc)
+    int rc = gd_check_vec(n, y, x, p);
+    if (rc || (rc = gd_check_stream(s, n)))
         return rc;
     const gd_keyctx k = gd_keyctx_from(s);
     gd_kernels_get()->fwd(y, x, mask_out, n, s->offset, gd_threshold(p), gd_keep_scale(p), &k);
@@ -73,52 +36,29 @@ int gd_dropout_bwd(float *dx, const float *dy, size_t n, float p, const gd_strea
 {
     if (n == 0)
         return GD_OK;
-    if (!gd_count_ok(n))
-        return GD_EOVERFLOW;
-    if (!dx || !dy)
-        return GD_EINVAL;
-    if (!gd_prob_ok(p))
-        return GD_EDOMAIN;
+    int rc = gd_check_vec(n, dx, dy, p);
+    if (rc)
+        return rc;
     if (mask) {
         gd_kernels_get()->bwd_mask(dx, dy, mask, n, gd_keep_scale(p));
         return GD_OK;
     }
-    int rc = check_stream(s, n);
-    if (rc)
+    if ((rc = gd_check_stream(s, n)))
         return rc;
     const gd_keyctx k = gd_keyctx_from(s);
     gd_kernels_get()->fwd(dx, dy, NULL, n, s->offset, gd_threshold(p), gd_keep_scale(p), &k);
     return GD_OK;
 }
 
-/* rows * cols, or an error when it or its byte size overflows; *n == 0
- * means nothing to do. */
-static int matrix_size(size_t rows, size_t cols, size_t *n)
-{
-    if (!gd_mul_ok(rows, cols, n) || !gd_count_ok(*n))
-        return GD_EOVERFLOW;
-    return GD_OK;
-}
-
-/* The checks every [rows x cols] kernel starts with: the size, then its
- * output and input buffers.  GD_OK with *n == 0 means nothing to do. */
-static int check_matrix(size_t rows, size_t cols, const float *out, const float *in, size_t *n)
-{
-    int rc = matrix_size(rows, cols, n);
-    if (rc || *n == 0)
-        return rc;
-    return out && in ? GD_OK : GD_EINVAL;
-}
-
 int gd_dropout_fwd_cols(float *y, const float *x, size_t rows, size_t cols, const float *p_cols,
                         const gd_stream *s, uint8_t *mask_out)
 {
     size_t n;
-    int rc = check_matrix(rows, cols, y, x, &n);
+    int rc = gd_check_matrix(rows, cols, y, x, &n);
     if (rc || n == 0)
         return rc;
     /* the O(1) stream check before the O(cols) scan of p_cols */
-    if ((rc = check_stream(s, n)) || (rc = check_cols(p_cols, cols)))
+    if ((rc = gd_check_stream(s, n)) || (rc = gd_check_cols(p_cols, cols)))
         return rc;
     const gd_keyctx k = gd_keyctx_from(s);
     gd_kernels_get()->fwd_cols(y, x, mask_out, rows, cols, p_cols, s->offset, &k);
@@ -129,12 +69,12 @@ int gd_dropout_bwd_cols(float *dx, const float *dy, size_t rows, size_t cols,
                         const float *p_cols, const gd_stream *s, const uint8_t *mask)
 {
     size_t n;
-    int rc = check_matrix(rows, cols, dx, dy, &n);
+    int rc = gd_check_matrix(rows, cols, dx, dy, &n);
     if (rc || n == 0)
         return rc;
-    if (!mask && (rc = check_stream(s, n)))
+    if (!mask && (rc = gd_check_stream(s, n)))
         return rc; /* O(1) before the O(cols) scan, as in gd_dropout_fwd_cols */
-    if ((rc = check_cols(p_cols, cols)))
+    if ((rc = gd_check_cols(p_cols, cols)))
         return rc;
     if (mask) {
         gd_kernels_get()->bwd_mask_cols(dx, dy, mask, rows, cols, p_cols);
@@ -149,12 +89,12 @@ int gd_dropout_add_fwd(float *y, const float *x, const float *bias, const float 
                        size_t rows, size_t cols, float p, const gd_stream *s, uint8_t *mask_out)
 {
     size_t n;
-    int rc = check_matrix(rows, cols, y, x, &n);
+    int rc = gd_check_matrix(rows, cols, y, x, &n);
     if (rc || n == 0)
         return rc;
     if (!gd_prob_ok(p))
         return GD_EDOMAIN;
-    if ((rc = check_stream(s, n)))
+    if ((rc = gd_check_stream(s, n)))
         return rc;
     const gd_keyctx k = gd_keyctx_from(s);
     gd_kernels_get()->add_fwd(y, x, bias, residual, mask_out, rows, cols, s->offset,
@@ -184,7 +124,7 @@ static void sum_cols(float *out, const float *x, size_t rows, size_t cols)
 int gd_sum_cols(float *out, const float *x, size_t rows, size_t cols)
 {
     size_t n;
-    int rc = matrix_size(rows, cols, &n);
+    int rc = gd_matrix_size(rows, cols, &n);
     if (rc)
         return rc;
     if (cols == 0)
@@ -199,12 +139,12 @@ int gd_dropout_add_bwd(float *dx, float *dbias, const float *dy, size_t rows, si
                        float p, const gd_stream *s, const uint8_t *mask)
 {
     size_t n;
-    int rc = check_matrix(rows, cols, dx, dy, &n);
+    int rc = gd_check_matrix(rows, cols, dx, dy, &n);
     if (rc || n == 0)
         return rc;
     if (!gd_prob_ok(p))
         return GD_EDOMAIN;
-    if (!mask && (rc = check_stream(s, n)))
+    if (!mask && (rc = gd_check_stream(s, n)))
         return rc;
     rc = gd_dropout_bwd(dx, dy, n, p, s, mask);
     if (rc == GD_OK && dbias)
@@ -216,12 +156,8 @@ int gd_gaussian_dropout_fwd(float *y, const float *x, size_t n, float sigma, con
 {
     if (n == 0)
         return GD_OK;
-    if (!gd_count_ok(n))
-        return GD_EOVERFLOW;
-    if (!y || !x)
-        return GD_EINVAL;
-    int rc = check_sigma(sigma);
-    if (rc || (rc = check_stream(s, n)))
+    int rc = gd_check_buffers(n, y, x);
+    if (rc || (rc = gd_check_sigma(sigma)) || (rc = gd_check_stream(s, n)))
         return rc;
     const gd_keyctx k = gd_keyctx_from(s);
     gd_kernels_get()->gauss(y, x, n, sigma, s->offset, &k);

@@ -28,7 +28,7 @@ static inline size_t min_sz(size_t a, size_t b)
     return a < b ? a : b;
 }
 
-/* ---- argument checks (as src/dropout.c, plus the codes) ------------------ */
+/* ---- argument checks (kernels.h's, plus the codes) ------------------------ */
 
 static bool dtype_ok(int dtype)
 {
@@ -38,34 +38,6 @@ static bool dtype_ok(int dtype)
 static bool rule_ok(int rule)
 {
     return rule == GD_MASK_32 || rule == GD_MASK_16;
-}
-
-static int check_stream(const gd_stream *s, size_t n)
-{
-    if (!s)
-        return GD_EINVAL;
-    return gd_range_ok(s->offset, n) ? GD_OK : GD_EOVERFLOW;
-}
-
-static int check_cols(const float *p_cols, size_t cols)
-{
-    if (!p_cols)
-        return GD_EINVAL;
-    for (size_t c = 0; c < cols; c++)
-        if (!gd_prob_ok(p_cols[c]))
-            return GD_EDOMAIN;
-    return GD_OK;
-}
-
-/* The size, then the output and input buffers; GD_OK with *n == 0 means
- * nothing to do. */
-static int check_matrix(size_t rows, size_t cols, const void *out, const void *in, size_t *n)
-{
-    if (!gd_mul_ok(rows, cols, n))
-        return GD_EOVERFLOW;
-    if (*n == 0)
-        return GD_OK;
-    return out && in ? GD_OK : GD_EINVAL;
 }
 
 static hctx ctx_of(int dtype, int rule, const gd_stream *s)
@@ -379,12 +351,8 @@ int gd_mask_bernoulli_ex(int rule, uint8_t *mask, size_t n, float p, const gd_st
         return gd_mask_bernoulli(mask, n, p, s);
     if (n == 0)
         return GD_OK;
-    if (!mask)
-        return GD_EINVAL;
-    if (!gd_prob_ok(p))
-        return GD_EDOMAIN;
-    int rc = check_stream(s, n);
-    if (rc)
+    int rc = gd_check_vec(n, mask, mask, p);
+    if (rc || (rc = gd_check_stream(s, n)))
         return rc;
     const hctx c = ctx_of(GD_F32, rule, s);
     for (size_t j0 = 0; j0 < n; j0 += CH)
@@ -401,12 +369,8 @@ int gd_dropout_fwd_ex(int dtype, int rule, void *y, const void *x, size_t n, flo
         return gd_dropout_fwd(y, x, n, p, s, mask_out);
     if (n == 0)
         return GD_OK;
-    if (!y || !x)
-        return GD_EINVAL;
-    if (!gd_prob_ok(p))
-        return GD_EDOMAIN;
-    int rc = check_stream(s, n);
-    if (rc)
+    int rc = gd_check_vec(n, y, x, p);
+    if (rc || (rc = gd_check_stream(s, n)))
         return rc;
     const hctx c = ctx_of(dtype, rule, s);
     fwd_op(&c, y, x, mask_out, n, p, s->offset);
@@ -422,17 +386,15 @@ int gd_dropout_bwd_ex(int dtype, int rule, void *dx, const void *dy, size_t n, f
         return gd_dropout_bwd(dx, dy, n, p, s, mask);
     if (n == 0)
         return GD_OK;
-    if (!dx || !dy)
-        return GD_EINVAL;
-    if (!gd_prob_ok(p))
-        return GD_EDOMAIN;
+    int rc = gd_check_vec(n, dx, dy, p);
+    if (rc)
+        return rc;
     if (mask) {
         const hctx c = ctx_of(dtype, rule, NULL);
         bwd_mask_op(&c, dx, dy, mask, n, p);
         return GD_OK;
     }
-    int rc = check_stream(s, n);
-    if (rc)
+    if ((rc = gd_check_stream(s, n)))
         return rc;
     const hctx c = ctx_of(dtype, rule, s);
     fwd_op(&c, dx, dy, NULL, n, p, s->offset);
@@ -447,10 +409,10 @@ int gd_dropout_fwd_cols_ex(int dtype, int rule, void *y, const void *x, size_t r
     if (is_v1(dtype, rule))
         return gd_dropout_fwd_cols(y, x, rows, cols, p_cols, s, mask_out);
     size_t n;
-    int rc = check_matrix(rows, cols, y, x, &n);
+    int rc = gd_check_matrix(rows, cols, y, x, &n);
     if (rc || n == 0)
         return rc;
-    if ((rc = check_stream(s, n)) || (rc = check_cols(p_cols, cols)))
+    if ((rc = gd_check_stream(s, n)) || (rc = gd_check_cols(p_cols, cols)))
         return rc;
     const hctx c = ctx_of(dtype, rule, s);
     cols_op(&c, y, x, mask_out, NULL, rows, cols, p_cols, s->offset);
@@ -465,12 +427,12 @@ int gd_dropout_bwd_cols_ex(int dtype, int rule, void *dx, const void *dy, size_t
     if (is_v1(dtype, rule))
         return gd_dropout_bwd_cols(dx, dy, rows, cols, p_cols, s, mask);
     size_t n;
-    int rc = check_matrix(rows, cols, dx, dy, &n);
+    int rc = gd_check_matrix(rows, cols, dx, dy, &n);
     if (rc || n == 0)
         return rc;
-    if (!mask && (rc = check_stream(s, n)))
+    if (!mask && (rc = gd_check_stream(s, n)))
         return rc;
-    if ((rc = check_cols(p_cols, cols)))
+    if ((rc = gd_check_cols(p_cols, cols)))
         return rc;
     const hctx c = ctx_of(dtype, rule, mask ? NULL : s);
     cols_op(&c, dx, dy, NULL, mask, rows, cols, p_cols, mask ? 0 : s->offset);
@@ -486,12 +448,12 @@ int gd_dropout_add_fwd_ex(int dtype, int rule, void *y, const void *x, const voi
     if (is_v1(dtype, rule))
         return gd_dropout_add_fwd(y, x, bias, residual, rows, cols, p, s, mask_out);
     size_t n;
-    int rc = check_matrix(rows, cols, y, x, &n);
+    int rc = gd_check_matrix(rows, cols, y, x, &n);
     if (rc || n == 0)
         return rc;
     if (!gd_prob_ok(p))
         return GD_EDOMAIN;
-    if ((rc = check_stream(s, n)))
+    if ((rc = gd_check_stream(s, n)))
         return rc;
     const hctx c = ctx_of(dtype, rule, s);
     add_fwd_op(&c, y, x, bias, residual, mask_out, rows, cols, p, s->offset);
@@ -506,12 +468,12 @@ int gd_dropout_add_bwd_ex(int dtype, int rule, void *dx, float *dbias, const voi
     if (is_v1(dtype, rule))
         return gd_dropout_add_bwd(dx, dbias, dy, rows, cols, p, s, mask);
     size_t n;
-    int rc = check_matrix(rows, cols, dx, dy, &n);
+    int rc = gd_check_matrix(rows, cols, dx, dy, &n);
     if (rc || n == 0)
         return rc;
     if (!gd_prob_ok(p))
         return GD_EDOMAIN;
-    if (!mask && (rc = check_stream(s, n)))
+    if (!mask && (rc = gd_check_stream(s, n)))
         return rc;
     rc = gd_dropout_bwd_ex(dtype, rule, dx, dy, n, p, s, mask);
     if (rc == GD_OK && dbias) {
@@ -530,12 +492,8 @@ int gd_gaussian_dropout_fwd_ex(int dtype, void *y, const void *x, size_t n, floa
         return gd_gaussian_dropout_fwd(y, x, n, sigma, s);
     if (n == 0)
         return GD_OK;
-    if (!y || !x)
-        return GD_EINVAL;
-    if (!(sigma >= 0.0f && sigma <= 3.402823466e38f))
-        return GD_EDOMAIN;
-    int rc = check_stream(s, n);
-    if (rc)
+    int rc = gd_check_buffers(n, y, x);
+    if (rc || (rc = gd_check_sigma(sigma)) || (rc = gd_check_stream(s, n)))
         return rc;
     const hctx c = ctx_of(dtype, GD_MASK_32, s);
     gauss_op(&c, y, x, n, sigma, s->offset);

@@ -21,6 +21,73 @@ static inline bool gd_count_ok(size_t n)
     return n <= SIZE_MAX / sizeof(float);
 }
 
+/* ---- argument checks --------------------------------------------------- */
+
+/* The checks of the float API (dropout.c) and the mixed one (half.c), once.
+ * Each returns GD_OK or the error code of the header's contract; the entry
+ * points call them in the contract's order (size, buffers, values, stream)
+ * before touching memory, so a refused call writes nothing. */
+
+/* rows * cols into *n, or GD_EOVERFLOW when it or its float byte size
+ * overflows. */
+static inline int gd_matrix_size(size_t rows, size_t cols, size_t *n)
+{
+    return gd_mul_ok(rows, cols, n) && gd_count_ok(*n) ? GD_OK : GD_EOVERFLOW;
+}
+
+/* A [rows x cols] kernel's size, then its output and input; GD_OK with
+ * *n == 0 means nothing to do. */
+static inline int gd_check_matrix(size_t rows, size_t cols, const void *out, const void *in,
+                                  size_t *n)
+{
+    const int rc = gd_matrix_size(rows, cols, n);
+    if (rc || *n == 0)
+        return rc;
+    return out && in ? GD_OK : GD_EINVAL;
+}
+
+/* A kernel on n > 0 elements: the size, then its output and input. */
+static inline int gd_check_buffers(size_t n, const void *out, const void *in)
+{
+    if (!gd_count_ok(n))
+        return GD_EOVERFLOW;
+    return out && in ? GD_OK : GD_EINVAL;
+}
+
+/* A kernel on n > 0 elements at one p: the size, the buffers, p. */
+static inline int gd_check_vec(size_t n, const void *out, const void *in, float p)
+{
+    const int rc = gd_check_buffers(n, out, in);
+    if (rc)
+        return rc;
+    return gd_prob_ok(p) ? GD_OK : GD_EDOMAIN;
+}
+
+/* The stream, and elements offset .. offset+n-1 within its 2^64. */
+static inline int gd_check_stream(const gd_stream *s, size_t n)
+{
+    if (!s)
+        return GD_EINVAL;
+    return gd_range_ok(s->offset, n) ? GD_OK : GD_EOVERFLOW;
+}
+
+/* Per-column rates: present, each in [0, 1]. */
+static inline int gd_check_cols(const float *p_cols, size_t cols)
+{
+    if (!p_cols)
+        return GD_EINVAL;
+    for (size_t c = 0; c < cols; c++)
+        if (!gd_prob_ok(p_cols[c]))
+            return GD_EDOMAIN;
+    return GD_OK;
+}
+
+/* A Gaussian multiplier's sigma: finite, not negative. */
+static inline int gd_check_sigma(float sigma)
+{
+    return sigma >= 0.0f && sigma <= 3.402823466e38f ? GD_OK : GD_EDOMAIN;
+}
+
 /* ---- kernel table ----------------------------------------------------- */
 
 /* Every op assumes validated arguments and n > 0 (rows, cols > 0); `first` is

@@ -598,6 +598,14 @@ START_TEST(errors_leave_outputs)
             ck_assert_int_eq(gd_dropout_fwd_ex(dt, rule, out, x, 16, 1.5f, NULL, m), GD_EDOMAIN);
             ck_assert_int_eq(gd_dropout_fwd_ex(dt, rule, out, x, 16, 0.5f, NULL, m), GD_EINVAL);
             ck_assert_int_eq(gd_dropout_fwd_ex(dt, rule, out, x, 5, 0.5f, &end, m), GD_EOVERFLOW);
+            /* a count no buffer can have (a host's -1): refused before memory is read */
+            ck_assert_int_eq(gd_dropout_fwd_ex(dt, rule, out, x, SIZE_MAX / 2, 0.5f, &s, m),
+                             GD_EOVERFLOW);
+            ck_assert_int_eq(gd_dropout_bwd_ex(dt, rule, out, x, SIZE_MAX, 0.5f, &s, m),
+                             GD_EOVERFLOW);
+            ck_assert_int_eq(gd_mask_bernoulli_ex(rule, m, SIZE_MAX / 2, 0.5f, &s), GD_EOVERFLOW);
+            ck_assert_int_eq(gd_gaussian_dropout_fwd_ex(dt, out, x, SIZE_MAX / 2, 0.1f, &s),
+                             GD_EOVERFLOW);
             ck_assert_int_eq(gd_dropout_bwd_ex(dt, rule, out, x, 16, 0.5f, NULL, NULL), GD_EINVAL);
             ck_assert_int_eq(gd_dropout_fwd_cols_ex(dt, rule, out, x, 4, 4, pc, &s, m), GD_EDOMAIN);
             ck_assert_int_eq(gd_dropout_fwd_cols_ex(dt, rule, out, x, 4, 4, NULL, &s, m),
