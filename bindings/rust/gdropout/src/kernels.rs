@@ -79,13 +79,27 @@ pub(crate) fn source_ptrs(
     }
 }
 
-fn opt_ptr(v: Option<&[f32]>, len: usize) -> Result<*const f32> {
+/// `v`'s pointer for an optional input of `len` elements (bias, residual),
+/// or null.
+pub(crate) fn opt_ptr<T>(v: Option<&[T]>, len: usize) -> Result<*const T> {
     match v {
         Some(v) => {
             shape_if(v.len() != len)?;
             Ok(v.as_ptr())
         }
         None => Ok(ptr::null()),
+    }
+}
+
+/// `v`'s pointer for an optional output of `len` floats (the bias gradient),
+/// or null.
+pub(crate) fn opt_mut_ptr(v: Option<&mut [f32]>, len: usize) -> Result<*mut f32> {
+    match v {
+        Some(v) => {
+            shape_if(v.len() != len)?;
+            Ok(v.as_mut_ptr())
+        }
+        None => Ok(ptr::null_mut()),
     }
 }
 
@@ -245,13 +259,7 @@ pub fn dropout_add_bwd(
 ) -> Result<()> {
     let n = matrix(rows, cols, dy.len())?;
     shape_if(dx.len() != n)?;
-    let db = match dbias {
-        Some(d) => {
-            shape_if(d.len() != cols)?;
-            d.as_mut_ptr()
-        }
-        None => ptr::null_mut(),
-    };
+    let db = opt_mut_ptr(dbias, cols)?;
     let mut slot = sys::gd_stream::default();
     let (sp, mp) = source_ptrs(src, n, &mut slot)?;
     check(unsafe {

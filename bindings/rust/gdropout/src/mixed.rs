@@ -9,10 +9,11 @@
 //! Philox word) and quantises p to k/65536, k = floor(p * 65536 + 0.5); its
 //! masks differ from [`MaskRule::Bits32`]'s, which are 1.0's.
 use std::os::raw::{c_int, c_void};
-use std::ptr;
 
 use crate::error::{check, shape_if, Result};
-use crate::kernels::{mask_bytes, mask_ptr, matrix, source_ptrs, MaskSource, Stream};
+use crate::kernels::{
+    mask_bytes, mask_ptr, matrix, opt_mut_ptr, opt_ptr, source_ptrs, MaskSource, Stream,
+};
 use crate::sys;
 
 /// A bfloat16 value as its bits (1 sign, 8 exponent, 7 mantissa bits).
@@ -139,13 +140,7 @@ fn vpm<T>(v: &mut [T]) -> *mut c_void {
 }
 
 fn opt_vp<T>(v: Option<&[T]>, len: usize) -> Result<*const c_void> {
-    match v {
-        Some(v) => {
-            shape_if(v.len() != len)?;
-            Ok(vp(v))
-        }
-        None => Ok(ptr::null()),
-    }
+    Ok(opt_ptr(v, len)? as *const c_void)
 }
 
 /// The keep mask of n elements at drop probability p under a rule.
@@ -305,13 +300,7 @@ pub fn dropout_add_bwd_ex<T: Element>(
 ) -> Result<()> {
     let n = matrix(rows, cols, dy.len())?;
     shape_if(dx.len() != n)?;
-    let db = match dbias {
-        Some(d) => {
-            shape_if(d.len() != cols)?;
-            d.as_mut_ptr()
-        }
-        None => ptr::null_mut(),
-    };
+    let db = opt_mut_ptr(dbias, cols)?;
     let mut slot = sys::gd_stream::default();
     let (sp, mp) = source_ptrs(src, n, &mut slot)?;
     check(unsafe {
