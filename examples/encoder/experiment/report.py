@@ -4,7 +4,7 @@
     report.py RESULTS.tsv [more.tsv ...] --out results.md
               [--curves curves.tsv ...] [--selection selection.tsv]
               [--plan guided.plan] [--sites fisher-sites.tsv]
-              [--figures DIR] [--link-base DIR]
+              [--figures DIR] [--link-base DIR] [--headline FILE]
 
 Reads every row of the given files (the C driver's shards and the TF-IDF
 baseline's rows alike; a (task, fraction, seed, regime, rate) seen twice
@@ -480,8 +480,9 @@ def selection_section(res, task):
               "(%s; ties: the smaller rate)." % (res.metric_label(task), src), ""]
     lines += table(["fraction", "p_std", "p_gd", "p_std+", "p_gd+", "seeds"], rows) + [""]
     if flagged:
-        lines += ["The same procedure on the phase A rows read here (all their seeds) would "
-                  "choose otherwise: at " + "; ".join(flagged) + ".", ""]
+        lines += ["The same procedure on the rows read here (all their seeds, and the rates "
+                  "beyond the sweep's edge where they ran) would choose otherwise: at "
+                  + "; ".join(flagged) + ".", ""]
     return lines
 
 
@@ -621,6 +622,63 @@ def bar_section(res):
     lines += table(["task", "fraction"] + ["%s %s %s" % (BAR_ARM, MINUS, b)
                                            for b in BASELINES] + ["cleared"], rows)
     lines += ["", "Cleared in %d of %d cells." % (n_yes, n_cells), ""]
+    return lines
+
+
+# The README's summary (--headline): (a, b, label) per row, in points.
+HEADLINE = (
+    ("standard@p_std", "scratch", "pretrained encoder \u2212 the same from scratch"),
+    ("standard@p_std", "tfidf-lr", "pretrained encoder \u2212 TF-IDF + logistic regression"),
+    ("guided@p_gd", "standard@p_std", "guided \u2212 standard, each rate chosen on validation"),
+    ("guided@p_gd", "none", "guided \u2212 no dropout"),
+    ("guided@same", "matched", "guided \u2212 its mean rate at every site"),
+    ("guided@same", "permuted", "guided \u2212 its rates at random sites"),
+    ("guided@same", "reversed", "guided \u2212 its rates reversed"),
+)
+# Rows of HEADLINE from this one on compare guided with other dropout.
+HEADLINE_DROPOUT = 2
+
+
+def points(mean_, half, n):
+    """A paired difference in points: '+0.3 ± 0.6 (8)', bold when the 95 %
+    interval excludes 0."""
+    if n == 0:
+        return DASH
+    text = fmt_num(100 * mean_, "%.1f", signed=True)
+    if math.isnan(half):
+        return "%s (%d)" % (text, n)
+    text = "%s %s %.1f (%d)" % (text, PM, 100 * half, n)
+    return "**%s**" % text if abs(mean_) > half else text
+
+
+def headline_lines(res):
+    """The README's table: HEADLINE's differences in test score, in points,
+    per task and fraction, and a count of the dropout comparisons whose
+    interval excludes 0."""
+    cols = [(t, f) for t in res.tasks() for f in res.fractions(t)]
+    rows, n_cmp, hits = [], 0, []
+    for i, (a, b, label) in enumerate(HEADLINE):
+        cells = []
+        for t, f in cols:
+            ca, cb = res.resolve_pair(t, f, a, b)
+            if ca and ca == cb:
+                cells.append("0 (both none)")
+                continue
+            d = res.paired(t, f, a, b, "test_acc")
+            cells.append(points(*d))
+            if i >= HEADLINE_DROPOUT and d[2] >= 2:
+                n_cmp += 1
+                if abs(d[0]) > d[1]:
+                    hits.append("%s at %s %%: %s" % (t, fmt_num(100 * f, "%g"), label))
+        rows.append([label] + cells)
+    header = ["test score, points (seeds)"] + ["%s %s %%" % (t, fmt_num(100 * f, "%g"))
+                                               for t, f in cols]
+    lines = table(header, rows) + [""]
+    lines.append("Differences paired by seed, mean %s 95 %% t half-width; **bold**: the "
+                 "interval excludes 0.  Of the %d intervals comparing guided with other "
+                 "dropout, %d exclude%s 0%s." % (PM, n_cmp, len(hits),
+                                                 "s" if len(hits) == 1 else "",
+                                                 (": " + "; ".join(hits)) if hits else ""))
     return lines
 
 
@@ -1069,6 +1127,7 @@ def main(argv=None):
     ap.add_argument("--demo", action="store_true",
                     help="the quick start's short page: every cell at its fixed rate, and "
                     "guided against standard, matched and none")
+    ap.add_argument("--headline", help="also write the README's summary table here")
     ap.add_argument("--link-base", help="write figure links relative to this folder instead of "
                     "the output's (for a copy pasted into a document elsewhere)")
     a = ap.parse_args(argv)
@@ -1111,6 +1170,9 @@ def main(argv=None):
         lines += sites_section(sites, a.sites, sites_link)
     with open(a.out, "w", encoding="utf-8") as f:
         f.write("\n".join(lines).rstrip("\n") + "\n")
+    if a.headline:
+        with open(a.headline, "w", encoding="utf-8") as f:
+            f.write("\n".join(headline_lines(res)) + "\n")
     return 0
 
 

@@ -339,6 +339,26 @@ class Synthetic(unittest.TestCase):
             self.assertAlmostEqual(h, PAIR_HALF if wobble else 0.0, places=6, msg=(f, a, b))
         self.assertEqual(self.res.paired(TASK, 0.02, "guided@same", "kind", "test_acc")[2], 0)
 
+    def test_headline(self):
+        """--headline: the README's table, differences in points with their
+        half-widths rounded to 0.1, bold where the interval excludes 0, and
+        the count of guided-vs-dropout intervals that do."""
+        out = os.path.join(self.dir, "headline.md")
+        self.md("--plan", self.plan, "--headline", out)
+        with open(out) as f:
+            text = f.read()
+        rows = {ln.split(" | ")[0].lstrip("| "): ln.split(" | ")[1:]
+                for ln in text.splitlines() if ln.startswith("| ")}
+        self.assertEqual(rows["test score, points (seeds)"][:2],
+                         ["supersense 10 %", "supersense 2 % |"])
+        half = "%.1f" % (100 * PAIR_HALF)
+        self.assertEqual(rows["pretrained encoder \u2212 the same from scratch"][0],
+                         "**+21.0 \u00b1 %s (10)**" % half)
+        self.assertEqual(rows["guided \u2212 its mean rate at every site"][0],
+                         "**+2.0 \u00b1 %s (10)**" % half)
+        self.assertEqual(rows["guided \u2212 its rates reversed"][0], "**+5.0 \u00b1 0.0 (10)**")
+        self.assertIn("supersense at 10 %: guided \u2212 its rates reversed", text)
+
     def test_paired_over_all_fractions(self):
         # standard@p_std - none: 0.01 + W at 0.1 (p 0.1), 0.03 at 0.02 (p
         # 0.05): each seed's mean 0.02 + W / 2.
