@@ -54,8 +54,11 @@ class MaskRule(enum.IntEnum):
 # The C names, without GD_.
 MASK_32, MASK_16 = MaskRule.BITS_32, MaskRule.BITS_16
 
-# numpy dtype -> mixed.h's dtype code (GD_F32, GD_BF16, GD_F16: part of the ABI).
-_CODES = {np.dtype(np.float32): 0, np.dtype(np.uint16): 1, np.dtype(np.float16): 2}
+# mixed.h's dtype codes (part of the ABI; gdropout.torch maps its dtypes to them).
+GD_F32, GD_BF16, GD_F16 = 0, 1, 2
+# numpy dtype -> dtype code.
+_CODES = {np.dtype(np.float32): GD_F32, np.dtype(np.uint16): GD_BF16,
+          np.dtype(np.float16): GD_F16}
 _WHAT = "float16 (fp16), uint16 (bf16 bits) or float32"
 
 
