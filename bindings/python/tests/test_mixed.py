@@ -83,6 +83,7 @@ F16 = Kind("fp16", np.float16, lambda h: np.asarray(h, np.float16).astype(np.flo
            _f16_round)
 F16.largest, F16.subnormal = np.float32(65504), np.float32(2.0 ** -23)
 KINDS = (BF16, F16)
+CASES = [(kind, rule) for kind in KINDS for rule in RULES]
 
 
 def hbits(a):
@@ -120,80 +121,79 @@ class HalfEqualsFloatRounded(BitTestCase):
             return gdropout.dropout_fwd(x32, p, s)
         return gdropout.dropout_fwd_ex(x32, p, s, rule=rule)
 
-    def each(self):
-        for kind in KINDS:
-            for rule in RULES:
-                with self.subTest(kind=kind, rule=rule.name):
-                    yield kind, rule
-
     def assertRounded(self, kind, y, y32):
         self.assertEqual(y.dtype, kind.dtype)
         np.testing.assert_array_equal(hbits(y), hbits(kind.round(y32)))
 
     def test_forward(self):
-        for kind, rule in self.each():
-            for n, offset, p in ((1, 0, 0.5), (7, 3, 0.3), (1001, 11, 0.1),
-                                 (4097, 2 ** 64 - 4097, 0.9), (64, 5, 0.0), (33, 5, 1.0)):
-                x, s = kind.sample(n, seed=n), gdropout.Stream(S.seed, S.stream, offset)
-                y, m = gdropout.dropout_fwd_ex(x, p, s, rule=rule)
-                y32, m32 = self.float_fwd(kind.widen(x), p, s, rule)
-                self.assertRounded(kind, y, y32)
-                np.testing.assert_array_equal(m, m32)
+        for kind, rule in CASES:
+            with self.subTest(kind=kind, rule=rule.name):
+                for n, offset, p in ((1, 0, 0.5), (7, 3, 0.3), (1001, 11, 0.1),
+                                     (4097, 2 ** 64 - 4097, 0.9), (64, 5, 0.0), (33, 5, 1.0)):
+                    x, s = kind.sample(n, seed=n), gdropout.Stream(S.seed, S.stream, offset)
+                    y, m = gdropout.dropout_fwd_ex(x, p, s, rule=rule)
+                    y32, m32 = self.float_fwd(kind.widen(x), p, s, rule)
+                    self.assertRounded(kind, y, y32)
+                    np.testing.assert_array_equal(m, m32)
 
     def test_backward_from_mask_and_from_stream(self):
-        for kind, rule in self.each():
-            x, dy = kind.sample((3, 111)), kind.sample((3, 111), seed=1)
-            _, m = gdropout.dropout_fwd_ex(x, 0.35, S, rule=rule)
-            want, _ = self.float_fwd(kind.widen(dy), 0.35, S, rule)
-            self.assertRounded(kind, gdropout.dropout_bwd_ex(dy, 0.35, mask=m, rule=rule), want)
-            self.assertRounded(kind, gdropout.dropout_bwd_ex(dy, 0.35, S, rule=rule), want)
+        for kind, rule in CASES:
+            with self.subTest(kind=kind, rule=rule.name):
+                x, dy = kind.sample((3, 111)), kind.sample((3, 111), seed=1)
+                _, m = gdropout.dropout_fwd_ex(x, 0.35, S, rule=rule)
+                want, _ = self.float_fwd(kind.widen(dy), 0.35, S, rule)
+                self.assertRounded(kind, gdropout.dropout_bwd_ex(dy, 0.35, mask=m, rule=rule), want)
+                self.assertRounded(kind, gdropout.dropout_bwd_ex(dy, 0.35, S, rule=rule), want)
 
     def test_cols(self):
         pc = np.array([0.0, 0.1, 0.5, 0.9, 1.0, 0.25, 0.6], dtype=np.float32)
-        for kind, rule in self.each():
-            x, dy = kind.sample((13, 7)), kind.sample((13, 7), seed=2)
-            y, m = gdropout.dropout_fwd_cols_ex(x, pc, S, rule=rule)
-            y32, m32 = gdropout.dropout_fwd_cols_ex(kind.widen(x), pc, S, rule=rule)
-            self.assertRounded(kind, y, y32)
-            np.testing.assert_array_equal(m, m32)
-            if rule == gdropout.MASK_32:
-                self.assertBitsEqual(y32, gdropout.dropout_fwd_cols(kind.widen(x), pc, S)[0])
-            want, _ = gdropout.dropout_fwd_cols_ex(kind.widen(dy), pc, S, rule=rule)
-            self.assertRounded(kind, gdropout.dropout_bwd_cols_ex(dy, pc, mask=m, rule=rule),
-                               want)
-            self.assertRounded(kind, gdropout.dropout_bwd_cols_ex(dy, pc, S, rule=rule), want)
+        for kind, rule in CASES:
+            with self.subTest(kind=kind, rule=rule.name):
+                x, dy = kind.sample((13, 7)), kind.sample((13, 7), seed=2)
+                y, m = gdropout.dropout_fwd_cols_ex(x, pc, S, rule=rule)
+                y32, m32 = gdropout.dropout_fwd_cols_ex(kind.widen(x), pc, S, rule=rule)
+                self.assertRounded(kind, y, y32)
+                np.testing.assert_array_equal(m, m32)
+                if rule == gdropout.MASK_32:
+                    self.assertBitsEqual(y32, gdropout.dropout_fwd_cols(kind.widen(x), pc, S)[0])
+                want, _ = gdropout.dropout_fwd_cols_ex(kind.widen(dy), pc, S, rule=rule)
+                self.assertRounded(kind, gdropout.dropout_bwd_cols_ex(dy, pc, mask=m, rule=rule),
+                                   want)
+                self.assertRounded(kind, gdropout.dropout_bwd_cols_ex(dy, pc, S, rule=rule), want)
 
     def test_add_forward(self):
-        for kind, rule in self.each():
-            x, res, bias = kind.sample((9, 41)), kind.sample((9, 41), 3), kind.sample(41, 4)
-            for b in (None, bias):
-                for r in (None, res):
-                    y, m = gdropout.dropout_add_fwd_ex(x, 0.3, S, bias=b, residual=r, rule=rule)
-                    wide = [None if v is None else kind.widen(v) for v in (b, r)]
-                    y32, m32 = gdropout.dropout_add_fwd_ex(kind.widen(x), 0.3, S, bias=wide[0],
-                                                           residual=wide[1], rule=rule)
-                    self.assertRounded(kind, y, y32)
-                    np.testing.assert_array_equal(m, m32)
-                    if rule == gdropout.MASK_32:
-                        ref, _ = gdropout.dropout_add_fwd(kind.widen(x), 0.3, S, bias=wide[0],
-                                                          residual=wide[1])
-                        self.assertBitsEqual(y32, ref)
+        for kind, rule in CASES:
+            with self.subTest(kind=kind, rule=rule.name):
+                x, res, bias = kind.sample((9, 41)), kind.sample((9, 41), 3), kind.sample(41, 4)
+                for b in (None, bias):
+                    for r in (None, res):
+                        y, m = gdropout.dropout_add_fwd_ex(x, 0.3, S, bias=b, residual=r, rule=rule)
+                        wide = [None if v is None else kind.widen(v) for v in (b, r)]
+                        y32, m32 = gdropout.dropout_add_fwd_ex(kind.widen(x), 0.3, S, bias=wide[0],
+                                                               residual=wide[1], rule=rule)
+                        self.assertRounded(kind, y, y32)
+                        np.testing.assert_array_equal(m, m32)
+                        if rule == gdropout.MASK_32:
+                            ref, _ = gdropout.dropout_add_fwd(kind.widen(x), 0.3, S, bias=wide[0],
+                                                              residual=wide[1])
+                            self.assertBitsEqual(y32, ref)
 
     def test_add_backward(self):
-        for kind, rule in self.each():
-            dy = kind.sample((50, 23), seed=5)
-            _, m = gdropout.dropout_add_fwd_ex(kind.sample((50, 23)), 0.2, S, rule=rule)
-            want, _ = self.float_fwd(kind.widen(dy), 0.2, S, rule)
-            for src in ({"mask": m}, {"stream": S}):
-                dx, db = gdropout.dropout_add_bwd_ex(dy, 0.2, rule=rule, **src)
+        for kind, rule in CASES:
+            with self.subTest(kind=kind, rule=rule.name):
+                dy = kind.sample((50, 23), seed=5)
+                _, m = gdropout.dropout_add_fwd_ex(kind.sample((50, 23)), 0.2, S, rule=rule)
+                want, _ = self.float_fwd(kind.widen(dy), 0.2, S, rule)
+                for src in ({"mask": m}, {"stream": S}):
+                    dx, db = gdropout.dropout_add_bwd_ex(dy, 0.2, rule=rule, **src)
+                    self.assertRounded(kind, dx, want)
+                    # dbias: the column sums of dx as stored (rounded), in double
+                    sums = kind.widen(dx).astype(np.float64).sum(axis=0).astype(np.float32)
+                    self.assertEqual(db.dtype, np.float32)
+                    self.assertBitsEqual(db, sums)
+                dx, none = gdropout.dropout_add_bwd_ex(dy, 0.2, S, bias_grad=False, rule=rule)
+                self.assertIsNone(none)
                 self.assertRounded(kind, dx, want)
-                # dbias: the column sums of dx as stored (rounded), in double
-                sums = kind.widen(dx).astype(np.float64).sum(axis=0).astype(np.float32)
-                self.assertEqual(db.dtype, np.float32)
-                self.assertBitsEqual(db, sums)
-            dx, none = gdropout.dropout_add_bwd_ex(dy, 0.2, S, bias_grad=False, rule=rule)
-            self.assertIsNone(none)
-            self.assertRounded(kind, dx, want)
 
     def test_gaussian(self):
         sigma = gdropout.gaussian_sigma(0.1)
