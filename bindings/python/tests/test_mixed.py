@@ -8,6 +8,8 @@ with the float32 kernel's mask; the 16-bit rule against reference16; and
 the error contract (the exception, its function and argument, outputs
 untouched)."""
 
+import os
+import re
 import unittest
 
 import numpy as np
@@ -18,6 +20,7 @@ from gdropout import reference16 as Q
 from .helpers import BitTestCase, indices
 
 S = gdropout.Stream(2024, (3 << 16) | 5, 11)
+README = os.path.join(os.path.dirname(__file__), "..", "README.md")
 RULES = (gdropout.MASK_32, gdropout.MASK_16)
 HAS_EX = gdropout.lib.has("gd_dropout_fwd_ex")
 
@@ -409,6 +412,18 @@ class ErrorContractTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, r"^dropout_fwd_ex: out is not aligned"):
             gdropout.dropout_fwd_ex(buf[:16], 0.3, S, out=odd)
         np.testing.assert_array_equal(hbits(odd), hbits(buf[:16]))
+
+
+@unittest.skipUnless(HAS_EX and os.path.exists(README), "not run from a source tree")
+class ReadmeTest(unittest.TestCase):
+    def test_the_readme_block_runs_as_written(self):
+        with open(README, encoding="utf-8") as f:
+            m = re.search(r"<!-- python-half[^\n]*\n```python\n(.*?)```", f.read(), re.S)
+        self.assertIsNotNone(m, "no <!-- python-half block in bindings/python/README.md")
+        env = {}
+        exec(compile(m.group(1), "README.md (python-half)", "exec"), env)  # noqa: S102
+        self.assertEqual((env["y16"].dtype, env["dx16"].dtype), (np.float16, np.float16))
+        self.assertFalse(np.array_equal(env["m16"], env["mask"]))  # the other rule's mask
 
 
 if __name__ == "__main__":
