@@ -13,8 +13,10 @@ ldconfig cache); if it cannot be, `import gdropout` raises one ImportError
 saying why.  Errors raise GDropoutError (.code, an Error member; .name;
 .function, the function you called; .argument; gd_strerror's message).
 Kernels compute in float32: other dtypes are converted and results are
-float32.  gdropout/reference.py reimplements the generator and the mask rule
-in numpy alone.
+float32.  The _ex kernels (gdropout.mixed, since 1.2) take float16, bfloat16
+(as uint16 bits) and float32 arrays as they are, and the 16-bit mask rule.
+gdropout/reference.py reimplements the generator and the mask rule in numpy
+alone (reference16.py the 16-bit rule and the half-precision rounding).
 """
 
 from typing import Tuple
@@ -26,6 +28,9 @@ from .kernels import (dropout_add_bwd, dropout_add_fwd, dropout_bwd, dropout_bwd
                       dropout_fwd, dropout_fwd_cols, gaussian_dropout_bwd, gaussian_dropout_fwd,
                       gaussian_sigma, mask_bernoulli, philox4x32_10, random_normal, random_u32,
                       sum_cols)
+from .mixed import (MASK_16, MASK_32, MaskRule, dropout_add_bwd_ex, dropout_add_fwd_ex,
+                    dropout_bwd_cols_ex, dropout_bwd_ex, dropout_fwd_cols_ex, dropout_fwd_ex,
+                    gaussian_dropout_bwd_ex, gaussian_dropout_fwd_ex, mask_bernoulli_ex)
 from .plan import (CONTROL_STREAM, CONTROLS, RULE_LOG_SCORE_LINEAR, RULE_RANK_LINEAR,
                    RULE_SCORE_LINEAR, RULE_UNIFORM, Plan, Rule, SiteInfo, control_rates)
 
@@ -73,4 +78,7 @@ __all__ = [
     "REDUCE_SUM", "REDUCE_MAX", "AXIS_ROWS", "AXIS_COLS",
     "Plan", "SiteInfo", "Rule", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
     "RULE_LOG_SCORE_LINEAR", "control_rates", "CONTROLS", "CONTROL_STREAM", "library_source",
+    "MaskRule", "MASK_32", "MASK_16", "mask_bernoulli_ex", "dropout_fwd_ex", "dropout_bwd_ex",
+    "dropout_fwd_cols_ex", "dropout_bwd_cols_ex", "dropout_add_fwd_ex", "dropout_add_bwd_ex",
+    "gaussian_dropout_fwd_ex", "gaussian_dropout_bwd_ex",
 ] + list(Error.__members__)

@@ -23,11 +23,25 @@ def in_array(x, name, function, dtype=np.float32):
     a = np.asarray(x)
     if a.dtype.kind not in _REAL_KINDS:
         raise TypeError(f"{function}: {name} must be a real numeric array, got dtype {a.dtype}")
+    return _c_aligned(a, dtype)
+
+
+def typed_array(x, name, function, dtypes, what):
+    """x as a C-contiguous, aligned array of one of dtypes (`what` names
+    them for the message), never converted: where the dtype picks the
+    kernel (the mixed-precision ones), a float64 could mean any of them."""
+    a = np.asarray(x)
+    if a.dtype not in dtypes:
+        raise TypeError(f"{function}: {name} must have dtype {what}, got {a.dtype}")
+    return _c_aligned(a, a.dtype)
+
+
+def _c_aligned(a, dtype):
     # not np.ascontiguousarray: it turns a 0-d array into shape (1,)
     a = np.asarray(a, dtype=dtype, order="C")
     if not a.flags.aligned:
         # np.asarray keeps a misaligned buffer as it is; the C kernels (and C
-        # itself) need every float on a multiple of 4 bytes
+        # itself) need every element on a multiple of its size
         a = a.copy(order="C")
     return a
 

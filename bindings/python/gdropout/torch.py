@@ -51,7 +51,9 @@ Fisher (estimate_fisher)
 Kernels (Dropout, dropout)
     Dropout(p, seed, site) is a drop-in nn.Dropout with libgdropout's masks
     on any device: strided CPU float32 tensors go through the C kernels on
-    their own memory (the mask regenerated in backward), everything else
+    their own memory (the mask regenerated in backward), and so do bfloat16
+    and float16 ones (the half kernels of 1.2: float32's masks, the float32
+    result rounded to nearest even, as torch rounds), everything else
     through Philox4x32-10 and the mask rule written in torch integer ops on
     the tensor's device (philox_words, keep_mask), bit-identical to the C
     kernels.  Its k-th training-mode call (k = 0, 1, ... counted from its
@@ -93,6 +95,7 @@ from ._args import PathLike
 from ._native import Stream, check, lib
 from .fisher import REDUCE_TENSOR_MEAN, Fisher
 from .kernels import mask_bernoulli
+from .mixed import GD_BF16, GD_F16, MASK_32
 from .plan import CONTROLS, RULE_RANK_LINEAR, Plan, control_rates
 
 __all__ = [
@@ -1029,33 +1032,63 @@ class _MaskApply(torch.autograd.Function):
         return _MaskApply.apply(dy, keep, ctx.scale, False), None, None, None
 
 
-def _cpu_f32(x: "torch.Tensor") -> bool:
-    return x.device.type == "cpu" and x.dtype == torch.float32 and x.layout == torch.strided
+#: The half dtypes' codes for mixed.h's _ex kernels (float32 goes through
+#: the 1.0 kernels, which every 1.x library has).
+_HALF_CODES = {torch.bfloat16: GD_BF16, torch.float16: GD_F16}
 
 
-def _aligned_f32(t: "torch.Tensor") -> "torch.Tensor":
-    """t contiguous with its data on a multiple of 4 bytes (a tensor made by
-    torch.from_numpy over an odd offset may not be): what C may read."""
+def _c_dtypes() -> Tuple["torch.dtype", ...]:
+    """The dtypes the loaded library's C kernels take: float32, and the half
+    types from 1.2 on (an older library leaves them to the torch path)."""
+    if lib.has("gd_dropout_fwd_ex"):
+        return (torch.float32, torch.bfloat16, torch.float16)
+    return (torch.float32,)
+
+
+def _c_takes(x: "torch.Tensor") -> bool:
+    return x.device.type == "cpu" and x.dtype in _c_dtypes() and x.layout == torch.strided
+
+
+def _aligned(t: "torch.Tensor") -> "torch.Tensor":
+    """t contiguous with its data on a multiple of its element size (a
+    tensor made by torch.from_numpy over an odd offset may not be): what C
+    may read."""
     t = t.contiguous()
-    return t if t.data_ptr() % 4 == 0 else t.clone()
+    return t if t.data_ptr() % t.element_size() == 0 else t.clone()
+
+
+def _c_dropout(name: str, out: "torch.Tensor", inp: "torch.Tensor", p: float,
+               s: Stream) -> None:
+    """C function `name` (gd_dropout_fwd, or gd_dropout_bwd with the mask
+    regenerated from s) from inp into out, both contiguous of one dtype; a
+    half dtype goes through the function's _ex form under the 32-bit rule,
+    so that its mask is float32's."""
+    n = inp.numel()
+    if not n:
+        return
+    args: Tuple[Any, ...] = (out.data_ptr(), inp.data_ptr(), n, p, s.c, None)
+    code = _HALF_CODES.get(inp.dtype)
+    if code is not None:
+        name += "_ex"
+        args = (code, MASK_32) + args
+    check(getattr(lib, name)(*args), name)
 
 
 class _Fwd(torch.autograd.Function):
-    """y = gd_dropout_fwd(x): the C kernel on the tensor's memory; no mask
-    is stored, backward regenerates it from the stream."""
+    """y = gd_dropout_fwd(x) (gd_dropout_fwd_ex for a half dtype): the C
+    kernel on the tensor's memory; no mask is stored, backward regenerates it
+    from the stream."""
 
     @staticmethod
     def forward(ctx: Any, x: "torch.Tensor", p: float, seed: int, stream: int, offset: int,
                 inplace: bool) -> "torch.Tensor":
         s = Stream(seed, stream, offset)
-        xc = _aligned_f32(x)
+        xc = _aligned(x)
         if inplace and xc.data_ptr() == x.data_ptr():
             y = x
         else:
-            y = torch.empty(xc.shape, dtype=torch.float32)
-        if xc.numel():
-            check(lib.gd_dropout_fwd(y.data_ptr(), xc.data_ptr(), xc.numel(), p, s.c, None),
-                  "gd_dropout_fwd")
+            y = torch.empty(xc.shape, dtype=xc.dtype)
+        _c_dropout("gd_dropout_fwd", y, xc, p, s)
         if inplace:
             if y is not x:
                 x.copy_(y)
@@ -1070,18 +1103,17 @@ class _Fwd(torch.autograd.Function):
 
 
 class _Bwd(torch.autograd.Function):
-    """dx = gd_dropout_bwd(dy) with the mask regenerated from the stream; its
-    own derivative is the forward (dropout is linear), for double backward."""
+    """dx = gd_dropout_bwd(dy) (or _ex) with the mask regenerated from the
+    stream; its own derivative is the forward (dropout is linear), for
+    double backward."""
 
     @staticmethod
     def forward(ctx: Any, dy: "torch.Tensor", p: float, seed: int, stream: int,
                 offset: int) -> "torch.Tensor":
         s = Stream(seed, stream, offset)
-        dyc = _aligned_f32(dy)
-        dx = torch.empty(dyc.shape, dtype=torch.float32)
-        if dyc.numel():
-            check(lib.gd_dropout_bwd(dx.data_ptr(), dyc.data_ptr(), dyc.numel(), p, s.c, None),
-                  "gd_dropout_bwd")
+        dyc = _aligned(dy)
+        dx = torch.empty(dyc.shape, dtype=dyc.dtype)
+        _c_dropout("gd_dropout_bwd", dx, dyc, p, s)
         ctx.args = (p, seed, stream, offset)
         return dx
 
@@ -1098,13 +1130,16 @@ def dropout(x: "torch.Tensor", p: float, stream: Stream, inplace: bool = False,
     are multiplied by (float)(1 / (1 - p)).
 
     backend "c": the C kernels (gd_dropout_fwd / gd_dropout_bwd, the mask
-    regenerated in backward) on the tensor's memory; strided CPU float32
-    only (TypeError otherwise).  "torch": Philox4x32-10 and the mask rule in
-    torch integer ops on x's device, any floating dtype and device, no CPU
-    round trip; the bool mask is kept for backward.  "auto" (default): "c"
-    for strided CPU float32, "torch" for everything else.  For float32 (and
-    float64) both give gdropout.dropout_fwd's values bit for bit; float16
-    and bfloat16 multiply in float32 and round once to the type."""
+    regenerated in backward; their _ex forms for bfloat16 and float16) on
+    the tensor's memory; strided CPU float32, bfloat16 or float16 only
+    (TypeError otherwise; float32 only with a library older than 1.2).
+    "torch": Philox4x32-10 and the mask rule in torch integer ops on x's
+    device, any floating dtype and device, no CPU round trip; the bool mask
+    is kept for backward.  "auto" (default): "c" where it applies, "torch"
+    for everything else.  For float32 (and float64) both give
+    gdropout.dropout_fwd's values bit for bit; float16 and bfloat16 keep
+    float32's mask, multiply in float32 and round once to the type (to
+    nearest even), identically on both."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"gdropout.torch.dropout: expected a tensor, got {type(x).__name__}")
     if not isinstance(stream, Stream):
@@ -1116,10 +1151,12 @@ def dropout(x: "torch.Tensor", p: float, stream: Stream, inplace: bool = False,
         raise ValueError(f"gdropout.torch.dropout: backend must be one of {', '.join(BACKENDS)}"
                          f", got {backend!r}")
     if backend == "auto":
-        backend = "c" if _cpu_f32(x) else "torch"
+        backend = "c" if _c_takes(x) else "torch"
     if backend == "c":
-        if not _cpu_f32(x):
-            raise TypeError(f"gdropout.torch.dropout: the C kernels take strided CPU float32 "
+        if not _c_takes(x):
+            names = [str(d).replace("torch.", "") for d in _c_dtypes()]
+            what = " or ".join(filter(None, (", ".join(names[:-1]), names[-1])))
+            raise TypeError(f"gdropout.torch.dropout: the C kernels take strided CPU {what} "
                             f"tensors; got {x.dtype} {x.layout} on {x.device} (backend='torch' "
                             "or 'auto' takes any device and floating dtype)")
         return _Fwd.apply(x, p, stream.seed, stream.stream, stream.offset, bool(inplace))

@@ -105,8 +105,10 @@ class FunctionalTest(BitTestCase):
 
     def test_unsupported_raise(self):
         s = gdropout.Stream(1)
-        for x in (torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float16)):
-            with self.assertRaisesRegex(TypeError, "CPU float32 .*backend='torch'"):
+        # (bfloat16 and float16 take the C path too: tests/test_torch_half.py)
+        for x in (torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.int16)):
+            with self.assertRaisesRegex(TypeError, "CPU float32, bfloat16 or float16 tensors; "
+                                                   f"got {x.dtype} .*backend='torch'"):
                 gt.dropout(x, 0.1, s, backend="c")
         with self.assertRaisesRegex(TypeError, "floating"):
             gt.dropout(torch.zeros(4, dtype=torch.int32), 0.1, s)
