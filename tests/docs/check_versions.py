@@ -9,7 +9,8 @@ pages (.TH "libgdropout X.Y.Z").  Written by hand, so checked here:
   bindings/python/pyproject.toml     [project] version (unless dynamic)
   bindings/python/gdropout/__init__.py  __version__, if written as a literal
   bindings/rust/*/Cargo.toml         [package] version, and the version of
-                                     the gdropout-sys dependency
+                                     the gdropout-sys dependency (not in an
+                                     unpublished crate: publish = false)
   bindings/rust/gdropout-sys/src/lib.rs  GD_VERSION_MAJOR/MINOR/PATCH
   debian/changelog                   the newest entry's upstream version
 
@@ -81,6 +82,12 @@ def main():
     for path in manifests:
         rel = os.path.relpath(path, src)
         text = read(path)
+        publish = toml_section_value(text, "package", "publish")
+        if publish is not None and publish.strip() == "false":
+            # an unpublished workspace crate (header-check) has no release
+            # version of its own; its gdropout-sys path dependency has none
+            checked.append(f"{rel}: publish = false, not a released crate")
+            continue
         raw = toml_section_value(text, "package", "version")
         if raw is None:
             problems.append(f"{rel}: no [package] version")

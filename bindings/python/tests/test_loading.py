@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import unittest
 
@@ -127,6 +128,39 @@ class LoadingTest(unittest.TestCase):
         m = re.search(r"project\(gdropout VERSION ([0-9]+\.[0-9]+\.[0-9]+)", text)
         self.assertIsNotNone(m, "no project(gdropout VERSION x.y.z) in CMakeLists.txt")
         self.assertEqual(gdropout.__version__, m.group(1))
+
+
+def mapped_files(name):
+    """The real paths of the files this process has mapped whose name
+    starts with `name` (Linux: /proc/self/maps)."""
+    with open("/proc/self/maps", encoding="utf-8") as f:
+        paths = {line.split(None, 5)[5].strip() for line in f if len(line.split(None, 5)) == 6}
+    return sorted({os.path.realpath(p) for p in paths if os.path.basename(p).startswith(name)})
+
+
+# debian/tests/python sets GDROPOUT_TEST_INSTALLED=1: the tests must then be
+# testing python3-gdropout and libgdropout1 as installed, not a source tree's
+# module, a bundled copy or a library found through GDROPOUT_LIBRARY or
+# LD_LIBRARY_PATH; and the installed headers (libgdropout-dev) must be
+# there for the prototype checks, which otherwise skip.
+@unittest.skipUnless(os.environ.get("GDROPOUT_TEST_INSTALLED") == "1",
+                     "GDROPOUT_TEST_INSTALLED=1 is for the installed packages' test")
+class InstalledPackageTest(unittest.TestCase):
+    def test_the_installed_module(self):
+        self.assertEqual(gdropout.__file__,
+                         "/usr/lib/python3/dist-packages/gdropout/__init__.py")
+
+    def test_the_system_library(self):
+        self.assertEqual((gdropout.library_source(), gdropout.library_path()),
+                         ("system", "libgdropout.so.1"))
+        multiarch = sysconfig.get_config_var("MULTIARCH")
+        installed = os.path.realpath(f"/usr/lib/{multiarch}/libgdropout.so.1")
+        self.assertTrue(os.path.isfile(installed), installed)
+        self.assertEqual(mapped_files("libgdropout"), [installed])
+
+    def test_the_installed_headers(self):
+        self.assertEqual(os.path.realpath(HEADER_DIR), "/usr/include/gdropout")
+        self.assertTrue(os.path.isfile(os.path.join(HEADER_DIR, "gdropout.h")), HEADER_DIR)
 
 
 if __name__ == "__main__":
