@@ -424,8 +424,11 @@ int enc_cmd_experiment(int argc, char **argv)
     enc_path(plan_file, sizeof plan_file, ckpt, "guided.plan");
     if (plan_path != NULL)
         snprintf(plan_file, sizeof plan_file, "%s", plan_path);
-    float *plan = NULL; /* its rates, for the settings digest; runs read the file */
-    if (planned && export_dir == NULL)
+    /* Its rates, for the settings digest (runs read the file).  A plan given
+     * counts even when no regime of this call needs it, so that one grid
+     * split into calls by regime writes one digest. */
+    float *plan = NULL;
+    if ((planned || plan_path != NULL) && export_dir == NULL)
         plan = enc_read_plan(plan_file, enc_n_sites(&cfg));
     for (size_t t = 0; t < n_tasks; t++)
         enc_load_task(&tasks[t], task_names[t], wordnet, &v, train, val, test, regression, pool_n);
