@@ -181,7 +181,11 @@ gaussian:@std+,matched:@gd+,reversed:@gd+,permuted:@gd+,kind:@gd+,scratch:@std+"
 stage "5. TF-IDF + logistic regression on the same subsets"
 "$enc" experiment --ckpt "$ckpt" "${task[@]}" --fractions "$fractions" --seeds "$seeds" \
     --export "$out/export" >/dev/null
-"$py" "$here/experiment/baseline_tfidf.py" "$out/export" --out "$out/results-tfidf.tsv" \
+# One BLAS thread, as every fine-tuning run has: a multithreaded OpenBLAS
+# spins on a busy machine (a TF-IDF cell of 400 examples took 60-100 s under
+# load, against 1-2 s in the full run).
+OPENBLAS_NUM_THREADS=1 "$py" "$here/experiment/baseline_tfidf.py" "$out/export" \
+    --out "$out/results-tfidf.tsv" \
     --seeds "$seeds"
 
 stage "6. the report"
