@@ -5,7 +5,8 @@ sequences per second.
 
     bench/fisher_torch.py [--seqs 48] [--batch 16] [--layers 4] [--hidden 128]
                           [--heads 4] [--ffn 512] [--vocab 8000] [--max-len 64]
-                          [--encoder build/examples/encoder/encoder] [--out FILE.md]
+                          [--reps 3] [--encoder build/examples/encoder/encoder]
+                          [--out FILE.md]
 
 The model is examples/encoder/tests/torch_model.py (the C encoder's model,
 held equal to the C trainer by its parity test) at `encoder speed`'s shapes;
@@ -18,7 +19,8 @@ padded to the batch's longest), the same for every method.  Two parameter
 sets: "all" (every parameter, the MLM head's included: what `encoder
 fisher` estimates) and "linear-only" (only the nn.Linear layers trainable:
 the case where "dense" needs no vmap pass for the rest).  Every method runs
-the whole pass once untimed (warm-up), then once timed; the estimates are
+the whole pass once untimed (warm-up), then --reps times timed (the median
+is the figure, the range beside it); the estimates are
 compared (largest relative difference to "loop", the paper's batch-of-one
 definition) so that a fast wrong method shows.  One thread
 (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1): CPU seconds are the
@@ -29,7 +31,8 @@ The C row ("C encoder", parameter set "all" only; left out without
 --encoder): the model's weights are written as a checkpoint
 (model.safetensors, gdx-encoder-1) and the sequences, unpadded, as a
 --sequences file (ids<TAB>POS:LABEL ...); `encoder fisher --sequences FILE
---threads 1` runs twice (warm-up, timed), its time is the loop's own
+--threads 1` runs like the methods (one untimed pass, --reps timed:
+one process each), its time is the loop's own
 ("Fisher pass: N sequences, X s CPU, Y s wall": no checkpoint loading or
 file writing), and its Fisher file is compared with "loop" like the others.
 
@@ -43,6 +46,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,9 +146,10 @@ def write_checkpoint(path, model, cfg):
         fp.write(len(text).to_bytes(8, "little") + text + b"".join(blobs))
 
 
-def c_encoder(encoder, model, cfg, plain, work):
-    """`encoder fisher --sequences` on the same weights and sequences, twice
-    (warm-up, timed): (CPU s, wall s of its loop, {name: estimate})."""
+def c_encoder(encoder, model, cfg, plain, work, reps):
+    """`encoder fisher --sequences` on the same weights and sequences, once
+    untimed and `reps` times timed: ([CPU s], [wall s] of its loop,
+    {name: estimate})."""
     ckpt = os.path.join(work, "ckpt")
     os.makedirs(ckpt, exist_ok=True)
     write_checkpoint(os.path.join(ckpt, "model.safetensors"), model, cfg)
@@ -158,16 +163,21 @@ def c_encoder(encoder, model, cfg, plain, work):
            "--out", out, "--plan", os.path.join(work, "guided.plan"),
            "--sites", os.path.join(work, "sites.tsv"), "--log-every", "1000000"]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    for _ in range(2):
+    cpus, walls = [], []
+    for k in range(reps + 1):
         text = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    m = re.search(r"^Fisher pass: (\d+) sequences, ([0-9.]+) s CPU, ([0-9.]+) s wall", text, re.M)
-    if m is None or int(m.group(1)) != len(plain):
-        raise RuntimeError(f"{encoder} fisher: no 'Fisher pass' line for {len(plain)} "
-                           f"sequences in its output:\n{text}")
+        m = re.search(r"^Fisher pass: (\d+) sequences, ([0-9.]+) s CPU, ([0-9.]+) s wall", text,
+                      re.M)
+        if m is None or int(m.group(1)) != len(plain):
+            raise RuntimeError(f"{encoder} fisher: no 'Fisher pass' line for {len(plain)} "
+                               f"sequences in its output:\n{text}")
+        if k:
+            cpus.append(float(m.group(2)))
+            walls.append(float(m.group(3)))
     f = gdropout.Fisher.load(out)
     est = estimates(f)
     f.close()
-    return float(m.group(2)), float(m.group(3)), est
+    return cpus, walls, est
 
 
 def cpu_model():
@@ -198,6 +208,8 @@ def main():
     ap.add_argument("--methods", default="loop,vmap,dense")
     ap.add_argument("--configs", default="all,linear-only",
                     help="all: every parameter; linear-only: the nn.Linear layers only")
+    ap.add_argument("--reps", type=int, default=3,
+                    help="timed passes per method (after one untimed); the median is shown")
     ap.add_argument("--encoder", help="the C encoder binary: adds its Fisher pass as a row "
                     "(parameter set all)")
     ap.add_argument("--out", help="also write the table (markdown) here")
@@ -208,6 +220,7 @@ def main():
            "ffn": a.ffn, "max_len": a.max_len, "classes": 0}
     data, plain = sequences(a)
     targets = sum(len(t) for _, t in plain)
+    padded = sum(b[0][0].numel() for b in data)  # what the torch methods run on
     tokens = sum(int(b[0][2].sum()) for b in data)
     methods = [m for m in a.methods.split(",") if m]
     if "vmap" in methods and gt.vmap_backend() is None:
@@ -222,23 +235,29 @@ def main():
         for method in methods:
             with gt.estimate_fisher(model, loss_fn, data, method=method, progress=False):
                 pass  # warm-up
-            w0, c0 = time.perf_counter(), time.process_time()
-            f = gt.estimate_fisher(model, loss_fn, data, method=method, progress=False)
-            wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-            est = estimates(f)
-            f.close()
+            cpus, walls = [], []
+            for _ in range(a.reps):
+                w0, c0 = time.perf_counter(), time.process_time()
+                f = gt.estimate_fisher(model, loss_fn, data, method=method, progress=False)
+                walls.append(time.perf_counter() - w0)
+                cpus.append(time.process_time() - c0)
+                est = estimates(f)
+                f.close()
+            cpu, wall = statistics.median(cpus), statistics.median(walls)
             if ref is None:
                 ref, base = est, a.seqs / cpu
             scale = max(float(np.abs(v).max()) for v in ref.values())
             diff = max(float(np.abs(est[k] - ref[k]).max()) for k in ref) / scale
-            rows.append((config, n_params, method, a.seqs / cpu, a.seqs / wall,
-                         a.seqs / cpu / base, diff))
+            rows.append((config, n_params, method, a.seqs / cpu, a.seqs / max(cpus),
+                         a.seqs / min(cpus), a.seqs / wall, a.seqs / cpu / base, diff))
             print(f"{config} {method:6s} {a.seqs / cpu:8.1f} seq/CPU-s {a.seqs / wall:8.1f} "
-                  f"seq/s (cpu {cpu:.2f} s, wall {wall:.2f} s), max |diff| to {methods[0]} "
-                  f"{diff:.1e} of the largest estimate", flush=True)
+                  f"seq/s (median cpu {cpu:.2f} s of {[round(c, 2) for c in cpus]}, wall "
+                  f"{wall:.2f} s), max |diff| to {methods[0]} {diff:.1e} of the largest "
+                  "estimate", flush=True)
         if a.encoder and config == "all":
             with tempfile.TemporaryDirectory(prefix="fisher_bench.") as work:
-                cpu, wall, est = c_encoder(a.encoder, model, cfg, plain, work)
+                cpus, walls, est = c_encoder(a.encoder, model, cfg, plain, work, a.reps)
+            cpu, wall = statistics.median(cpus), statistics.median(walls)
             est = {"m." + k: v for k, v in est.items()}
             if set(est) != set(ref):
                 raise RuntimeError(f"the C encoder's tensors differ: only C "
@@ -246,10 +265,11 @@ def main():
                                    f"{sorted(set(ref) - set(est))}")
             scale = max(float(np.abs(v).max()) for v in ref.values())
             diff = max(float(np.abs(est[k] - ref[k]).max()) for k in ref) / scale
-            rows.append((config, n_params, "C encoder", a.seqs / cpu, a.seqs / wall,
-                         a.seqs / cpu / base, diff))
+            rows.append((config, n_params, "C encoder", a.seqs / cpu, a.seqs / max(cpus),
+                         a.seqs / min(cpus), a.seqs / wall, a.seqs / cpu / base, diff))
             print(f"{config} C encoder {a.seqs / cpu:8.1f} seq/CPU-s {a.seqs / wall:8.1f} "
-                  f"seq/s (cpu {cpu:.2f} s, wall {wall:.2f} s of its loop), max |diff| to "
+                  f"seq/s (median cpu {cpu:.2f} s of {cpus}, wall {wall:.2f} s of its loop), "
+                  f"max |diff| to "
                   f"{methods[0]} {diff:.1e} of the largest estimate", flush=True)
     total = time.monotonic() - t_all
     lines = [
@@ -268,20 +288,24 @@ def main():
         "fisher`), `linear-only`: only the nn.Linear layers' (embeddings, LayerNorms and the "
         "decoder bias frozen)",
         f"- data: {a.seqs} synthetic sequences (seed 1), lengths 8..{a.max_len}, {tokens} tokens,"
-        f" {targets} masked targets, batches of {a.batch}; the same for every method",
+        f" {targets} masked targets, batches of {a.batch} ({padded} tokens padded: every torch "
+        "method, the loop too, runs a sequence at its batch's length; the C encoder at its "
+        "own); the same for every method",
         "- C encoder: " + (f"`{a.encoder} fisher --sequences FILE --threads 1` on the same "
                            "weights (written as its checkpoint) and sequences (unpadded), batch"
-                           " of one; its own loop time (no loading or saving), second of two "
-                           "runs" if a.encoder else "not run (no --encoder)"),
-        f"- run time of the whole script: {total:.0f} s (warm-up pass + timed pass per method)",
+                           " of one; its own loop time (no loading or saving), "
+                           "one process per pass" if a.encoder else "not run (no --encoder)"),
+        f"- timing: per method one untimed pass, then {a.reps} timed; the median, and the "
+        "range over the timed passes",
+        f"- run time of the whole script: {total:.0f} s",
         "",
-        "| parameters | method | sequences / CPU-s | sequences / s (wall) | x loop (CPU) "
-        "| max diff to loop |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| parameters | method | sequences / CPU-s | range | sequences / s (wall) "
+        "| x loop (CPU) | max diff to loop |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for config, n_params, method, sc, sw, ratio, diff in rows:
-        lines.append(f"| {config} ({n_params}) | {method} | {sc:.1f} | {sw:.1f} | {ratio:.2f} "
-                     f"| {diff:.1e} |")
+    for config, n_params, method, sc, lo, hi, sw, ratio, diff in rows:
+        lines.append(f"| {config} ({n_params}) | {method} | {sc:.1f} | {lo:.1f}-{hi:.1f} "
+                     f"| {sw:.1f} | {ratio:.2f} | {diff:.1e} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:
