@@ -10,6 +10,18 @@
  * (GD_RULE_RANK_LINEAR from --p-max at the least informative site to
  * --p-min at the most), printed per layer and saved.
  *
+ * --sequences FILE takes the sequences from a file instead of WordNet: one
+ * a line, the token ids the model reads (space-separated), a tab, and the
+ * loss's targets as POS:LABEL pairs (space-separated; POS 0-based in the
+ * line's ids, LABEL the token id predicted there).  Each line's loss is the
+ * mean cross-entropy over its targets, as for a WordNet sequence, so any
+ * other implementation can be checked on, and timed against, the same
+ * sequences (bench/fisher_torch.py).  --write-sequences FILE writes the
+ * WordNet pass's masked sequences in that format (those with no target are
+ * left out, as the pass skips them): read back, they give the same Fisher
+ * file (tests/fisher_sequences.sh).  The loop's CPU and wall time are
+ * printed at its end ("Fisher pass: ...").
+ *
  * Built as encoder-mpi (ENC_MPI), `mpirun -np N encoder-mpi fisher ...`
  * shards the sequences over the ranks (rank r takes sequences r, r+N, ...),
  * adds the ranks' raw sums and weights with gdx_fisher_allreduce (sums, not
@@ -21,6 +33,7 @@
 #include "commands.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,10 +132,11 @@ static void write_sites(FILE *out, void *user)
  * settings, or the reduction would add up estimates of different things
  * into one file.  Rank 0's digests are broadcast; a rank that differs says
  * in what, and every rank ends with status 1 before the pass. */
-static void agree(const enc_model *m, const enc_vocab *v, float fraction, uint64_t seed,
+static void agree(const enc_model *m, uint64_t data_digest, float fraction, uint64_t seed,
                   size_t n_use, size_t n_corpus, float p_max, float p_min, size_t rank)
 {
-    static const char *const what[] = {"the checkpoint's weights", "the vocabulary",
+    static const char *const what[] = {"the checkpoint's weights",
+                                       "the vocabulary (or the --sequences file)",
                                        "--fraction", "--seed", "the corpus (WordNet)",
                                        "--p-max/--p-min", "the model sizes"};
     enum { N = sizeof what / sizeof *what };
@@ -134,7 +148,7 @@ static void agree(const enc_model *m, const enc_vocab *v, float fraction, uint64
     const uint64_t sizes[] = {c->vocab, c->hidden, c->layers, c->heads, c->ffn, c->max_len};
     unsigned long long mine[N] = {
         enc_digest(ENC_DIGEST_INIT, m->param, m->n_params * sizeof *m->param),
-        enc_vocab_digest(v),
+        data_digest,
         fb,
         seed,
         (uint64_t)n_corpus << 32 ^ n_use,
@@ -161,16 +175,165 @@ static void agree(const enc_model *m, const enc_vocab *v, float fraction, uint64
 }
 #endif
 
+/* Masked sequences (--sequences, --write-sequences): sequence i has the ids
+ * ids[off[i] .. off[i+1]) and the targets mpos/mlabel[moff[i] .. moff[i+1])
+ * (positions within the sequence). */
+typedef struct seq_file {
+    size_t n, cap, n_ids, cap_ids, n_tgt, cap_tgt;
+    size_t *off, *moff, *mpos;
+    uint32_t *ids, *mlabel;
+} seq_file;
+
+static void seq_push(seq_file *s, const uint32_t *ids, size_t len, const size_t *mpos,
+                     const uint32_t *mlabel, size_t n_mask)
+{
+    if (s->n + 2 > s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->off = enc_realloc(s->off, s->cap, sizeof *s->off, "sequences");
+        s->moff = enc_realloc(s->moff, s->cap, sizeof *s->moff, "sequences");
+    }
+    if (s->n_ids + len > s->cap_ids) {
+        s->cap_ids = 2 * (s->n_ids + len);
+        s->ids = enc_realloc(s->ids, s->cap_ids, sizeof *s->ids, "sequences");
+    }
+    if (s->n_tgt + n_mask > s->cap_tgt) {
+        s->cap_tgt = 2 * (s->n_tgt + n_mask);
+        s->mpos = enc_realloc(s->mpos, s->cap_tgt, sizeof *s->mpos, "sequences");
+        s->mlabel = enc_realloc(s->mlabel, s->cap_tgt, sizeof *s->mlabel, "sequences");
+    }
+    s->off[0] = s->moff[0] = 0;
+    memcpy(s->ids + s->n_ids, ids, len * sizeof *ids);
+    memcpy(s->mpos + s->n_tgt, mpos, n_mask * sizeof *mpos);
+    memcpy(s->mlabel + s->n_tgt, mlabel, n_mask * sizeof *mlabel);
+    s->n_ids += len;
+    s->n_tgt += n_mask;
+    s->n++;
+    s->off[s->n] = s->n_ids;
+    s->moff[s->n] = s->n_tgt;
+}
+
+static void seq_free(seq_file *s)
+{
+    free(s->off);
+    free(s->moff);
+    free(s->mpos);
+    free(s->ids);
+    free(s->mlabel);
+    memset(s, 0, sizeof *s);
+}
+
+/* A decimal below `below` at *p (digits only); moves *p past it. */
+static size_t seq_number(char **p, size_t below, const char *path, size_t lineno,
+                         const char *what)
+{
+    char *s = *p, *end;
+    if (*s < '0' || *s > '9')
+        enc_die("%s:%zu: expected %s (a decimal number), got \"%.16s\"", path, lineno, what, s);
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno != 0 || x >= below)
+        enc_die("%s:%zu: %s %.*s is not below %zu", path, lineno, what, (int)(end - s), s, below);
+    *p = end;
+    return (size_t)x;
+}
+
+static void seq_read(seq_file *s, const char *path, const enc_config *c)
+{
+    enc_lines r;
+    enc_lines_open(&r, path, 1u << 20);
+    uint32_t *ids = enc_alloc(c->max_len, sizeof *ids, "sequences");
+    uint32_t *lab = enc_alloc(c->max_len, sizeof *lab, "sequences");
+    size_t *pos = enc_alloc(c->max_len, sizeof *pos, "sequences");
+    while (enc_lines_next(&r)) {
+        const size_t ln = r.lineno;
+        char *tab = strchr(r.buf, '\t');
+        if (tab == NULL || strchr(tab + 1, '\t') != NULL)
+            enc_die("%s:%zu: expected token ids, one tab and POS:LABEL targets", path, ln);
+        *tab = '\0';
+        size_t len = 0, n = 0;
+        for (char *p = r.buf; *p != '\0';) {
+            if (*p == ' ') {
+                p++;
+                continue;
+            }
+            if (len == c->max_len)
+                enc_die("%s:%zu: more than the model's max_len (%zu) token ids", path, ln,
+                        c->max_len);
+            ids[len++] = (uint32_t)seq_number(&p, c->vocab, path, ln, "token id");
+            if (*p != ' ' && *p != '\0')
+                enc_die("%s:%zu: token id followed by '%c'", path, ln, *p);
+        }
+        if (len == 0)
+            enc_die("%s:%zu: no token ids", path, ln);
+        for (char *p = tab + 1; *p != '\0';) {
+            if (*p == ' ') {
+                p++;
+                continue;
+            }
+            if (n == len)
+                enc_die("%s:%zu: more targets than the %zu tokens", path, ln, len);
+            pos[n] = seq_number(&p, len, path, ln, "target position");
+            if (*p++ != ':')
+                enc_die("%s:%zu: expected POS:LABEL targets", path, ln);
+            lab[n] = (uint32_t)seq_number(&p, c->vocab, path, ln, "target label");
+            if (*p != ' ' && *p != '\0')
+                enc_die("%s:%zu: target followed by '%c'", path, ln, *p);
+            for (size_t k = 0; k < n; k++)
+                if (pos[k] == pos[n])
+                    enc_die("%s:%zu: position %zu is a target twice", path, ln, pos[n]);
+            n++;
+        }
+        if (n == 0)
+            enc_die("%s:%zu: no targets: the MLM loss needs at least one POS:LABEL", path, ln);
+        seq_push(s, ids, len, pos, lab, n);
+    }
+    enc_lines_close(&r);
+    free(ids);
+    free(lab);
+    free(pos);
+    if (s->n == 0)
+        enc_die("%s: no sequences", path);
+}
+
+static void seq_write(FILE *out, void *user)
+{
+    const seq_file *s = user;
+    for (size_t i = 0; i < s->n; i++) {
+        for (size_t j = s->off[i]; j < s->off[i + 1]; j++)
+            fprintf(out, j == s->off[i] ? "%u" : " %u", (unsigned)s->ids[j]);
+        for (size_t k = s->moff[i]; k < s->moff[i + 1]; k++)
+            fprintf(out, "%c%zu:%u", k == s->moff[i] ? '\t' : ' ', s->mpos[k],
+                    (unsigned)s->mlabel[k]);
+        fputc('\n', out);
+    }
+}
+
+/* Sequence i of s as a batch of one (segment 0, as the WordNet batches). */
+static void seq_batch(enc_batch *b, const seq_file *s, size_t i)
+{
+    const size_t len = s->off[i + 1] - s->off[i];
+    b->B = 1;
+    b->T = len;
+    b->len[0] = len;
+    memcpy(b->ids, s->ids + s->off[i], len * sizeof *b->ids);
+    memset(b->seg, 0, len * sizeof *b->seg);
+    b->n_mask = s->moff[i + 1] - s->moff[i];
+    memcpy(b->mpos, s->mpos + s->moff[i], b->n_mask * sizeof *b->mpos);
+    memcpy(b->mlabel, s->mlabel + s->moff[i], b->n_mask * sizeof *b->mlabel);
+}
+
 int enc_cmd_fisher(int argc, char **argv)
 {
     const char *ckpt = NULL, *wordnet = "/usr/share/wordnet", *out = NULL, *plan_out = NULL;
-    const char *sites_out = NULL, *rule_s = "module";
+    const char *sites_out = NULL, *rule_s = "module", *seq_in = NULL, *seq_out = NULL;
     float fraction = 0.01f, p_max = 0.1f, p_min = 0.0f;
     uint64_t seed = 7;
     size_t threads = 0, log_every = 100;
     const cli_flag flags[] = {
         {"ckpt", CLI_STR, &ckpt, 0, 0, "pretrained checkpoint folder (model.safetensors, vocab.txt)"},
         {"wordnet", CLI_STR, &wordnet, 0, 0, "folder of WordNet 3.0 data.* files"},
+        {"sequences", CLI_STR, &seq_in, 0, 0, "masked sequences to use instead of WordNet's (ids<TAB>POS:LABEL ...)"},
+        {"write-sequences", CLI_STR, &seq_out, 0, 0, "write the WordNet pass's masked sequences here"},
         {"fraction", CLI_FLOAT, &fraction, 1e-6, 1, "share of the pretraining corpus used"},
         {"seed", CLI_U64, &seed, 0, 1e18, "seed of the subsample and the masks"},
         {"out", CLI_STR, &out, 0, 0, "Fisher file [CKPT/fisher.safetensors]"},
@@ -193,6 +356,11 @@ int enc_cmd_fisher(int argc, char **argv)
         enc_die("--site-rule %s: expected module or traced", rule_s);
     if (p_min > p_max)
         enc_die("fisher: --p-min %g is above --p-max %g", (double)p_min, (double)p_max);
+    if (seq_in && seq_out)
+        enc_die("fisher: --sequences and --write-sequences exclude each other");
+    if (seq_in && (cli_given("wordnet") || cli_given("fraction") || cli_given("seed")))
+        enc_die("fisher: --sequences takes the sequences from its file: --wordnet, --fraction "
+                "and --seed do not apply");
     if (threads)
         openblas_set_num_threads((int)threads);
     size_t rank = 0, ranks = 1;
@@ -203,6 +371,8 @@ int enc_cmd_fisher(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
     rank = (size_t)mpi_rank, ranks = (size_t)mpi_size;
 #endif
+    if (seq_out && ranks > 1)
+        enc_die("fisher: --write-sequences needs a single process");
     char path[4096], fisher_path[4096], plan_path[4096], sites_path[4096];
     enc_path(sites_path, sizeof sites_path, ckpt, "fisher-sites.tsv");
     if (sites_out)
@@ -219,6 +389,8 @@ int enc_cmd_fisher(int argc, char **argv)
         enc_check_writable(fisher_path);
         enc_check_writable(plan_path);
         enc_check_writable(sites_path);
+        if (seq_out)
+            enc_check_writable(seq_out);
     }
     enc_ckpt_meta meta;
     char model_path[4096];
@@ -228,15 +400,27 @@ int enc_cmd_fisher(int argc, char **argv)
     enc_model m;
     enc_model_create(&m, &meta.cfg);
     enc_ckpt_load(&m, model_path, 0);
-    enc_vocab v;
-    enc_path(path, sizeof path, ckpt, "vocab.txt");
-    enc_vocab_load(&v, path);
-    enc_ckpt_check_vocab(&meta, &v, model_path, path);
-    enc_wordnet wn;
-    enc_wordnet_read(&wn, wordnet);
-    enc_corpus train;
-    enc_corpus_from_wordnet(&train, &wn, &v, ENC_SPLIT_TRAIN, m.cfg.max_len - 2);
-    enc_wordnet_free(&wn);
+    /* The sequences: WordNet's glosses (the corpus, masked in the loop) or
+     * the --sequences file (masked already; no vocabulary needed). */
+    enc_vocab v = {0};
+    enc_corpus train = {0};
+    seq_file seqs = {0};
+    uint64_t data_digest;
+    if (seq_in) {
+        seq_read(&seqs, seq_in, &m.cfg);
+        data_digest = enc_digest(ENC_DIGEST_INIT, seqs.ids, seqs.n_ids * sizeof *seqs.ids);
+        data_digest = enc_digest(data_digest, seqs.mpos, seqs.n_tgt * sizeof *seqs.mpos);
+        data_digest = enc_digest(data_digest, seqs.mlabel, seqs.n_tgt * sizeof *seqs.mlabel);
+    } else {
+        enc_path(path, sizeof path, ckpt, "vocab.txt");
+        enc_vocab_load(&v, path);
+        enc_ckpt_check_vocab(&meta, &v, model_path, path);
+        data_digest = enc_vocab_digest(&v);
+        enc_wordnet wn;
+        enc_wordnet_read(&wn, wordnet);
+        enc_corpus_from_wordnet(&train, &wn, &v, ENC_SPLIT_TRAIN, m.cfg.max_len - 2);
+        enc_wordnet_free(&wn);
+    }
 
     gd_fisher *f;
     enc_gd(gd_fisher_create(&f), "gd_fisher_create");
@@ -251,36 +435,54 @@ int enc_cmd_fisher(int argc, char **argv)
     int *dense = enc_alloc(m.n_tensors, sizeof *dense, "tensor flags");
     mark_dense(&m, dense);
 
-    if (train.n == 0)
-        enc_die("%s: no training glosses", wordnet);
-    size_t n_use = (size_t)floor((double)fraction * (double)train.n + 0.5);
-    n_use = n_use ? n_use : 1;
-    size_t *perm = enc_alloc(train.n, sizeof *perm, "subsample");
-    for (size_t i = 0; i < train.n; i++)
-        perm[i] = i;
-    enc_rng pr = enc_rng_make(seed, 0x66697368ull);
-    enc_shuffle(perm, train.n, &pr);
+    size_t n_use, n_corpus, *perm = NULL;
+    if (seq_in) {
+        n_use = n_corpus = seqs.n;
+    } else {
+        if (train.n == 0)
+            enc_die("%s: no training glosses", wordnet);
+        n_corpus = train.n;
+        n_use = (size_t)floor((double)fraction * (double)train.n + 0.5);
+        n_use = n_use ? n_use : 1;
+        perm = enc_alloc(train.n, sizeof *perm, "subsample");
+        for (size_t i = 0; i < train.n; i++)
+            perm[i] = i;
+        enc_rng pr = enc_rng_make(seed, 0x66697368ull);
+        enc_shuffle(perm, train.n, &pr);
+    }
 #ifdef ENC_MPI
-    agree(&m, &v, fraction, seed, n_use, train.n, p_max, p_min, rank);
+    agree(&m, data_digest, fraction, seed, n_use, n_corpus, p_max, p_min, rank);
+#else
+    (void)data_digest;
 #endif
-    if (rank == 0)
+    if (rank == 0 && seq_in)
+        printf("Fisher of the MLM loss: %zu sequences from %s, batch of one, %zu process(es)\n",
+               n_use, seq_in, ranks);
+    else if (rank == 0)
         printf("Fisher of the MLM loss: %zu sequences (%.2f %% of %zu), batch of one, %zu "
                "process(es)\n",
-               n_use, 100.0 * (double)n_use / (double)train.n, train.n, ranks);
+               n_use, 100.0 * (double)n_use / (double)n_corpus, n_corpus, ranks);
 
     enc_batch b;
     enc_batch_alloc(&b, 1, m.cfg.max_len);
     enc_dropout off = {0};
     fisher_ctx ctx = {f, 0};
     size_t skipped = 0;
-    const double t0 = enc_now();
+    seq_file written = {0};
+    const double t0 = enc_now(), c0 = enc_cpu_now();
     for (size_t i = rank; i < n_use; i += ranks) {
-        enc_rng r = enc_rng_make(seed, 0x6d61736bull << 32 | i);
-        enc_batch_mlm(&b, &train, &perm[i], 1, m.cfg.vocab, &r);
+        if (seq_in) {
+            seq_batch(&b, &seqs, i);
+        } else {
+            enc_rng r = enc_rng_make(seed, 0x6d61736bull << 32 | i);
+            enc_batch_mlm(&b, &train, &perm[i], 1, m.cfg.vocab, &r);
+        }
         if (b.n_mask == 0) { /* nothing maskable: this sequence has no MLM loss */
             skipped++;
             continue;
         }
+        if (seq_out) /* a batch of one: positions b*T + t are t */
+            seq_push(&written, b.ids, b.len[0], b.mpos, b.mlabel, b.n_mask);
         enc_forward_mlm(&m, &b, &off);
         enc_backward(&m, &b, &off, dense_hook, &ctx);
         for (size_t k = 0; k < m.n_tensors; k++)
@@ -294,9 +496,18 @@ int enc_cmd_fisher(int argc, char **argv)
             fflush(stdout);
         }
     }
+    const double cpu = enc_cpu_now() - c0, wall = enc_now() - t0;
     if (skipped)
         printf("  rank %zu: %zu sequences had no maskable token and were skipped\n", rank,
                skipped);
+    if (rank == 0)
+        printf("Fisher pass: %zu sequences, %.4f s CPU, %.4f s wall (the loop only%s)\n",
+               n_use, cpu, wall, ranks > 1 ? ", rank 0" : "");
+    if (seq_out) {
+        enc_write_atomic(seq_out, seq_write, &written);
+        printf("sequences: %s\n", seq_out);
+    }
+    seq_free(&written);
 #ifdef ENC_MPI
     if (gdx_fisher_allreduce(f, MPI_COMM_WORLD, 0, GDX_FISHER_CHUNK_DEFAULT) != 0)
         enc_die("rank %zu: the Fisher reduction failed (see above)", rank);
@@ -351,7 +562,9 @@ int enc_cmd_fisher(int argc, char **argv)
     free(dense);
     enc_batch_free(&b);
     enc_corpus_free(&train);
-    enc_vocab_free(&v);
+    if (!seq_in)
+        enc_vocab_free(&v);
+    seq_free(&seqs);
     enc_model_free(&m);
     return 0;
 }
