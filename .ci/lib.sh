@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 need_pkgs() {
     local missing=() p
     for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'install ok installed' >/dev/null ||
             missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0

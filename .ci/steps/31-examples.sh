@@ -55,7 +55,7 @@ unset LD_LIBRARY_PATH
 echo "== the installed gdropout-plan runs from its prefix"
 plan=$prefix/bin/gdropout-plan
 # shellcheck disable=SC2016 # a literal $ORIGIN
-readelf -d "$plan" | grep -q 'RUNPATH.*\$ORIGIN/' || {
+readelf -d "$plan" | grep 'RUNPATH.*\$ORIGIN/' >/dev/null || {
     readelf -d "$plan" | grep -i path
     echo "installed gdropout-plan has no \$ORIGIN-relative RUNPATH"
     exit 1
@@ -122,7 +122,7 @@ expect_fail --fisher-out "$work/no/such/dir/f.safetensors"
 expect_fail --out "$work/no/such/dir/r.md"
 expect_fail --out "$work"
 for flag in --fractions --fisher-out; do
-    "$t" --help | grep -q -- "$flag" || { echo "--help does not list $flag"; exit 1; }
+    "$t" --help | grep -- "$flag" >/dev/null || { echo "--help does not list $flag"; exit 1; }
 done
 
 echo "== scripts/dev digits with an absolute BUILD_DIR builds only what it needs"
@@ -146,8 +146,8 @@ if git status --porcelain --untracked-files=all | grep "^??"; then
     echo "scripts/dev digits left files in the source tree (above)"
     exit 1
 fi
-scripts/dev help | grep -q '^usage: scripts/dev' || { echo "scripts/dev help: no usage"; exit 1; }
-if scripts/dev help | grep -q '^#'; then echo "scripts/dev help prints '#' lines"; exit 1; fi
+scripts/dev help | grep '^usage: scripts/dev' >/dev/null || { echo "scripts/dev help: no usage"; exit 1; }
+if scripts/dev help | grep '^#' >/dev/null; then echo "scripts/dev help prints '#' lines"; exit 1; fi
 if scripts/dev no-such-command 2>/dev/null; then echo "scripts/dev took a bad command"; exit 1; fi
 
 echo "== docs/RESULTS.md's digits tables reproduce (examples/results/)"

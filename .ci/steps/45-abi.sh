@@ -97,7 +97,7 @@ if ! LD_LIBRARY_PATH="$build/src" "$build/v1_consumer"; then
     problem "v1_consumer failed against $lib"
 fi
 # it must bind to the versioned v1 symbols
-readelf -V "$build/v1_consumer" | grep -q 'Name: GDROPOUT_1' ||
+readelf -V "$build/v1_consumer" | grep 'Name: GDROPOUT_1' >/dev/null ||
     problem "v1_consumer does not require version GDROPOUT_1"
 
 # 6. the frozen node against the baseline.
@@ -124,7 +124,7 @@ if ! CK_FORK=no LD_LIBRARY_PATH="$build/src" "$build/v1_1_consumer" >"$build/v1_
     cat "$build/v1_1.txt" >&2
     problem "test_fisher_sgemm failed against $lib"
 fi
-readelf -V "$build/v1_1_consumer" | grep -q 'Name: GDROPOUT_1.1' ||
+readelf -V "$build/v1_1_consumer" | grep 'Name: GDROPOUT_1.1' >/dev/null ||
     problem "test_fisher_sgemm does not require version GDROPOUT_1.1"
 
 # 9. a 1.2 consumer against the new shared object.
@@ -133,7 +133,7 @@ gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -O1 -Iinclude -I"$build/include" t
 if ! LD_LIBRARY_PATH="$build/src" "$build/v1_2_consumer"; then
     problem "v1_2_consumer failed against $lib"
 fi
-readelf -V "$build/v1_2_consumer" | grep -q 'Name: GDROPOUT_1.2' ||
+readelf -V "$build/v1_2_consumer" | grep 'Name: GDROPOUT_1.2' >/dev/null ||
     problem "v1_2_consumer does not require version GDROPOUT_1.2"
 
 [ $fail -eq 0 ] || exit 1

@@ -119,7 +119,7 @@ case $wheel in
 *-py3-none-linux_*.whl) ;;
 *) echo "unexpected wheel tag: $wheel" >&2; exit 1 ;;
 esac
-"$py" -m zipfile -l "$wheel" | grep -q 'gdropout/_lib/libgdropout.so.1' ||
+"$py" -m zipfile -l "$wheel" | grep 'gdropout/_lib/libgdropout.so.1' >/dev/null ||
     { echo "$wheel holds no gdropout/_lib/libgdropout.so.1" >&2; exit 1; }
 "$py" -m venv --system-site-packages "$work/wheel-venv"
 "$work/wheel-venv/bin/pip" install -q --no-index --no-deps "$wheel"

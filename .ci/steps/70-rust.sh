@@ -59,7 +59,7 @@ else
 fi
 for t in "$work"/target/debug/deps/kernels-*; do
     [ -x "$t" ] || continue
-    readelf -d "$t" | grep -q 'NEEDED.*libgdropout\.so\.1' ||
+    readelf -d "$t" | grep 'NEEDED.*libgdropout\.so\.1' >/dev/null ||
         { echo "shared test binary $t does not need libgdropout.so.1" >&2; exit 1; }
 done
 
@@ -69,7 +69,7 @@ n=0
 for t in "$work"/target-static/debug/deps/kernels-*; do
     [ -x "$t" ] || continue
     n=$((n + 1))
-    if readelf -d "$t" | grep -q 'NEEDED.*libgdropout'; then
+    if readelf -d "$t" | grep 'NEEDED.*libgdropout' >/dev/null; then
         echo "static test binary $t needs libgdropout.so" >&2
         exit 1
     fi

@@ -24,7 +24,7 @@ warn=(-std=c11 -Wall -Wextra -Wpedantic -Werror)
 
 # A static binary must not ask the loader for libgdropout.so.
 no_shared_gdropout() {
-    if readelf -d "$1" | grep -q 'NEEDED.*libgdropout'; then
+    if readelf -d "$1" | grep 'NEEDED.*libgdropout' >/dev/null; then
         echo "$1 links libgdropout.so although it asked for the archive" >&2
         exit 1
     fi
