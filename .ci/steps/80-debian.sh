@@ -81,7 +81,7 @@ echo "   second build in $((SECONDS - start)) s"
 lintian_rc=0
 wait $lintian_pid || lintian_rc=$?
 grep -v '^running with root privileges' "$work/lintian.log" || true
-if [ $lintian_rc -ne 0 ] || grep '^[EWIP]: ' >/dev/null "$work/lintian.log"; then
+if [ $lintian_rc -ne 0 ] || grep -q '^[EWIP]: ' "$work/lintian.log"; then
     echo "lintian: tags above (exit status $lintian_rc)" >&2
     exit 1
 fi
