@@ -10,9 +10,7 @@ set -eu
 enc=$1 work=$2
 . "$(dirname "$0")/lib.sh"
 enc_test_begin "$work"
-"$enc" pretrain --out t --wordnet "$wordnet" --layers 2 --hidden 16 --heads 2 --ffn 32 \
-    --vocab 200 --max-len 16 --batch 16 --steps 5 --warmup 1 --log-every 5 --eval-every 5 \
-    --eval-n 20 --threads 1 >t.log
+enc_test_tiny
 common=(--ckpt t --threads 1 --log-every 1000000)
 
 "$enc" fisher "${common[@]}" --wordnet "$wordnet" --fraction 0.001 --write-sequences seq.txt \

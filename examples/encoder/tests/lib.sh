@@ -7,8 +7,10 @@
 #                                        when PATTERN is not empty, its stderr
 #                                        must hold PATTERN (an extended regex);
 #                                        returns 1 when not
+#   enc_test_tiny                        a tiny 2-layer checkpoint in ./t
+#                                        (5 steps; its log in t.log)
 #   enc_test_end NAME                    exit 1 if any check failed
-# Sets wordnet (GDX_WORDNET, default /usr/share/wordnet), python
+# Needs enc (the encoder binary) set.  Sets wordnet (GDX_WORDNET, default /usr/share/wordnet), python
 # (GDX_PYTHON3, default /usr/bin/python3) and fails.
 # shellcheck shell=bash
 wordnet=${GDX_WORDNET:-/usr/share/wordnet}
@@ -51,4 +53,10 @@ enc_test_end() {
         exit 1
     fi
     echo "$1: all checks passed"
+}
+
+enc_test_tiny() {
+    "$enc" pretrain --out t --wordnet "$wordnet" --layers 2 --hidden 16 --heads 2 --ffn 32 \
+        --vocab 200 --max-len 16 --batch 16 --steps 5 --warmup 1 --log-every 5 --eval-every 5 \
+        --eval-n 20 --threads 1 >t.log
 }

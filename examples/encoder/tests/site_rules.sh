@@ -9,9 +9,7 @@ set -eu
 enc=$1 work=$2
 . "$(dirname "$0")/lib.sh"
 enc_test_begin "$work"
-"$enc" pretrain --out t --wordnet "$wordnet" --layers 2 --hidden 16 --heads 2 --ffn 32 \
-    --vocab 200 --max-len 16 --batch 16 --steps 5 --warmup 1 --log-every 5 --eval-every 5 \
-    --eval-n 20 --threads 1 >t.log
+enc_test_tiny
 for rule in module traced; do
     "$enc" fisher --ckpt t --wordnet "$wordnet" --fraction 0.0005 --threads 1 --site-rule $rule \
         --out $rule.safetensors --plan $rule.plan --sites $rule.tsv >$rule.log
