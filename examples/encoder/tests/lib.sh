@@ -1,5 +1,6 @@
 # Sourced by the encoder's shell tests (reliability.sh, experiment_files.sh,
-# site_rules.sh): the preamble and the checks they share, written once.
+# site_rules.sh, fisher_sequences.sh): the preamble and the checks they
+# share, written once.
 #   . lib.sh; enc_test_begin WORK_DIR    skips (exit 77) without WordNet, then
 #                                        works in a fresh WORK_DIR
 #   ok WHAT / bad WHAT                   report a check; bad counts a failure
@@ -10,8 +11,9 @@
 #   enc_test_tiny                        a tiny 2-layer checkpoint in ./t
 #                                        (5 steps; its log in t.log)
 #   enc_test_end NAME                    exit 1 if any check failed
-# Needs enc (the encoder binary) set.  Sets wordnet (GDX_WORDNET, default /usr/share/wordnet), python
-# (GDX_PYTHON3, default /usr/bin/python3) and fails.
+# Needs enc (the encoder binary) set.  Sets wordnet (GDX_WORDNET, default
+# /usr/share/wordnet), python (GDX_PYTHON3, default /usr/bin/python3) and
+# fails.
 # shellcheck shell=bash
 wordnet=${GDX_WORDNET:-/usr/share/wordnet}
 python=${GDX_PYTHON3:-/usr/bin/python3}
