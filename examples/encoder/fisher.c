@@ -384,7 +384,12 @@ int enc_cmd_fisher(int argc, char **argv)
     if (plan_out)
         snprintf(plan_path, sizeof plan_path, "%s", plan_out);
 
-    /* The outputs are checked before the pass, not after it. */
+    /* The checkpoint first (every rank reads it, so a missing one is every
+     * rank's one message), then the outputs, before the pass, not after it. */
+    enc_ckpt_meta meta;
+    char model_path[4096];
+    enc_path(model_path, sizeof model_path, ckpt, "model.safetensors");
+    enc_ckpt_meta_read(&meta, model_path);
     if (rank == 0) {
         enc_check_writable(fisher_path);
         enc_check_writable(plan_path);
@@ -392,10 +397,6 @@ int enc_cmd_fisher(int argc, char **argv)
         if (seq_out)
             enc_check_writable(seq_out);
     }
-    enc_ckpt_meta meta;
-    char model_path[4096];
-    enc_path(model_path, sizeof model_path, ckpt, "model.safetensors");
-    enc_ckpt_meta_read(&meta, model_path);
     meta.cfg.classes = 0;
     enc_model m;
     enc_model_create(&m, &meta.cfg);

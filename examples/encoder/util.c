@@ -21,12 +21,19 @@ int enc_prof_on;
 
 void enc_die(const char *fmt, ...)
 {
+    /* One line in one write: MPI ranks share stderr, and a message in
+     * three writes came out cut in two by another rank's. */
+    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    fputs("encoder: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = vsnprintf(line + 9, sizeof line - 10, fmt, ap);
     va_end(ap);
+    memcpy(line, "encoder: ", 9);
+    size_t len = 9 + (n < 0 ? 0 : (size_t)n < sizeof line - 10 ? (size_t)n : sizeof line - 11);
+    line[len++] = '\n';
+    fflush(stderr);
+    const ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w; /* a failed write to stderr has nowhere to be reported */
     exit(1);
 }
 
