@@ -39,6 +39,15 @@ static inline vk vi_bit(vi a, uint32_t bit)
 }
 static inline vf vf_sel(vk k, vf a, vf b) { return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(k)); }
 static inline vf vf_of_i32(vi a) { return _mm256_cvtepi32_ps(a); }
+/* AVX2 converts to signed only: lanes of 2^31 or more (integers in float)
+ * are converted less 2^31, exactly, and get their top bit back. */
+static inline vi vi_trunc_u32(vf a)
+{
+    const __m256 two31 = _mm256_set1_ps(2147483648.0f);
+    const __m256 big = _mm256_cmp_ps(a, two31, _CMP_GE_OQ);
+    const __m256i i = _mm256_cvttps_epi32(_mm256_sub_ps(a, _mm256_and_ps(big, two31)));
+    return _mm256_xor_si256(i, _mm256_and_si256(_mm256_castps_si256(big), _mm256_set1_epi32(INT32_MIN)));
+}
 static inline vi vf_bits(vf a) { return _mm256_castps_si256(a); }
 static inline vf vf_from_bits(vi a) { return _mm256_castsi256_ps(a); }
 
@@ -87,8 +96,16 @@ static inline vd vd_load(const double *p) { return _mm256_loadu_pd(p); }
 static inline void vd_store(double *p, vd v) { _mm256_storeu_pd(p, v); }
 static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
 static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
+static inline vd vd_set1(double d) { return _mm256_set1_pd(d); }
+static inline vd vd_sub(vd a, vd b) { return _mm256_sub_pd(a, b); }
+static inline vd vd_div(vd a, vd b) { return _mm256_div_pd(a, b); }
 static inline vd vd_of_lo(vf v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
 static inline vd vd_of_hi(vf v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+/* lo's lanes then hi's, each rounded to float (to nearest, as a C cast) */
+static inline vf vf_of_vd(vd lo, vd hi)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
+}
 
 /* The ops, and the table they fill. */
 #define GD_SIMD_INTERFACE 1

@@ -36,6 +36,7 @@ static inline vi vi_srai(vi a, unsigned n) { return _mm512_srai_epi32(a, n); }
 static inline vk vi_bit(vi a, uint32_t bit) { return _mm512_test_epi32_mask(a, vi_set1(bit)); }
 static inline vf vf_sel(vk k, vf a, vf b) { return _mm512_mask_blend_ps(k, b, a); }
 static inline vf vf_of_i32(vi a) { return _mm512_cvtepi32_ps(a); }
+static inline vi vi_trunc_u32(vf a) { return _mm512_cvttps_epu32(a); }
 static inline vi vf_bits(vf a) { return _mm512_castps_si512(a); }
 static inline vf vf_from_bits(vi a) { return _mm512_castsi512_ps(a); }
 
@@ -79,10 +80,19 @@ static inline vd vd_load(const double *p) { return _mm512_loadu_pd(p); }
 static inline void vd_store(double *p, vd v) { _mm512_storeu_pd(p, v); }
 static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
 static inline vd vd_mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
+static inline vd vd_set1(double d) { return _mm512_set1_pd(d); }
+static inline vd vd_sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
+static inline vd vd_div(vd a, vd b) { return _mm512_div_pd(a, b); }
 static inline vd vd_of_lo(vf v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 static inline vd vd_of_hi(vf v)
 {
     return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+/* lo's lanes then hi's, each rounded to float (to nearest, as a C cast) */
+static inline vf vf_of_vd(vd lo, vd hi)
+{
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo))),
+                                               _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1));
 }
 
 /* The ops, and the table they fill. */

@@ -47,6 +47,7 @@
  *                               bit set in a)
  *   vf_sel (k ? a : b)
  *   vf_of_i32 (exact conversion), vf_bits, vf_from_bits (casts)
+ *   vi_trunc_u32(v)             v in [0, 2^32) to uint32, toward 0
  *   keep_of(w, t, a)            lanes with w >= t (unsigned) and a != 0,
  *                               where a is all ones or 0 per lane
  *   keep_of_nz(w, t, a)         the same for any a
@@ -60,7 +61,10 @@
  *   vi_unpacklo64, vi_unpackhi64  per 128-bit lane, as the instructions
  *   vi_max_u32(a, b)            unsigned 32-bit maximum per lane
  *   vd, vd_load, vd_store, vd_add, vd_mul   VL/2 doubles (Fisher passes)
+ *   vd_set1, vd_sub, vd_div     (the per-column scales)
  *   vd_of_lo(v), vd_of_hi(v)    the low, high VL/2 floats of v as doubles
+ *   vf_of_vd(lo, hi)            VL floats from two vd, each rounded as a
+ *                               C cast rounds
  *   ph_lanes()                  which block of a set each 64-bit lane
  *                               computes, chosen so that unpacking two
  *                               sets' words gives element order
@@ -655,9 +659,33 @@ typedef struct col_tab {
     _Alignas(64) float s[TAB];
 } col_tab;
 
+/* The table's entries of VL columns at once, as thr32_of(gd_threshold(p))
+ * and gd_keep_scale(p) give them one at a time (a call's table cost one
+ * double division and one floor per column, a tenth of a 64K-element call
+ * at 1024 columns in cache, and over half of one at 16384):
+ * - t: p * 2^32 is exact in float (a power of two), and p < 1 keeps it
+ *   below 2^32, so truncating it to uint32 is the floor of the double
+ *   product;
+ * - s: the same double subtraction, division and rounding to float;
+ * - p >= 1 (keep nothing): t 0, s 0 (its `a`), and it is divided as p = 0,
+ *   never by 0 (a host may trap on FE_DIVBYZERO). */
+static inline void tab_lanes(uint32_t *t, float *s, const float *p)
+{
+    const vf pv = vf_load(p);
+    const vk whole = keep_of(vf_bits(pv), vi_set1(0x3f800000u), vi_set1(~0u)); /* p >= 1 */
+    const vf q = vf_sel(whole, vf_set1(0.0f), pv);
+    const vd one = vd_set1(1.0);
+    const vf sc = vf_of_vd(vd_div(one, vd_sub(one, vd_of_lo(q))), vd_div(one, vd_sub(one, vd_of_hi(q))));
+    vi_store(t, vi_trunc_u32(vf_mul(q, vf_set1(4294967296.0f))));
+    vf_store(s, vf_sel(whole, vf_set1(0.0f), sc));
+}
+
 static void tab_fill(col_tab *tb, const float *p, size_t ncols)
 {
-    for (size_t c = 0; c < ncols; c++) {
+    size_t c = 0;
+    for (; c + VL <= ncols; c += VL)
+        tab_lanes(tb->t + c, tb->s + c, p + c);
+    for (; c < ncols; c++) {
         const thr32 t = thr32_of(gd_threshold(p[c]));
         tb->t[c] = t.t;
         tb->s[c] = t.a ? gd_keep_scale(p[c]) : 0.0f;

@@ -12,6 +12,7 @@
 #include "kernels.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 
 /* The families under test (never the scalar one itself). */
@@ -20,7 +21,7 @@ static size_t n_families;
 
 static const gd_kernels *const S = &gd_kernels_scalar;
 
-static const float probs[] = {0.0f, 1e-9f, 0.1f, 0.5f, 0.999999f, 1.0f};
+static const float probs[] = {0.0f, 1e-40f, 1e-9f, 0.1f, 0.5f, 0.999999f, 0x1.fffffep-1f, 1.0f};
 enum { N_PROBS = sizeof probs / sizeof probs[0] };
 
 /* Offsets: block-aligned and not, the low counter word about to carry into
@@ -215,6 +216,66 @@ static const size_t shapes[][2] = {{1, 1},    {1, 7},    {3, 1},    {5, 3},    {
                                    {5, 768},  {3, 2049}, {3, 4096}, {2, 4100}, {2, 6144},
                                    {2, 8195}, {2, 6136}, {1, 16385}};
 enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
+
+/* The per-column table's thresholds at their boundary, where a mask bit
+ * flips: every column whose word w in the call is small (< 2^21) gets
+ * p = (w + 0.75) 2^-32, exact in a float, whose t(p) is w (kept), not w + 1
+ * (dropped) as a rounding of p 2^32 would make it; every column whose w is
+ * a multiple of 256 gets p = w 2^-32 (kept) or the next float up (dropped).
+ * The random words of a comparison almost never meet t(p), so only words
+ * chosen to meet it show an off-by-one in a family's table. */
+START_TEST(cols_threshold_boundary)
+{
+    enum { C = 16384, ROWS = 2, N = ROWS * C };
+    const gd_keyctx k = key_for(11);
+    uint32_t *w = malloc(N * sizeof *w);
+    float *x = tu_alloc_f(N), *y0 = tu_alloc_f(N), *y1 = tu_alloc_f(N), *pc = tu_alloc_f(C);
+    uint8_t *m0 = malloc(N / 8), *m1 = malloc(N / 8);
+    ck_assert(w && m0 && m1);
+    S->words(w, N, 0, &k);
+    size_t small = 0, exact = 0;
+    for (size_t c = 0; c < C; c++) {
+        pc[c] = 0.25f;
+        const uint32_t wc = w[c]; /* row 0's word decides */
+        if (wc < (1u << 21)) {
+            pc[c] = ((float)wc + 0.75f) * 0x1p-32f;
+            ck_assert_uint_eq(gd_threshold(pc[c]), wc);
+            small++;
+        } else if (wc % 256 == 0) {
+            pc[c] = (float)wc * 0x1p-32f;
+            if (c % 2)
+                pc[c] = nextafterf(pc[c], 1.0f);
+            if (c % 2)
+                ck_assert_uint_gt(gd_threshold(pc[c]), wc);
+            else
+                ck_assert_uint_eq(gd_threshold(pc[c]), wc);
+            exact++;
+        }
+    }
+    ck_assert_uint_ge(small, 2);
+    ck_assert_uint_ge(exact, 20);
+    fill_special(x, N, 5);
+    S->fwd_cols(y0, x, m0, ROWS, C, pc, 0, &k);
+    for (size_t c = 0; c < C; c++) /* the scalar reference itself */
+        if (w[c] < (1u << 21) || (w[c] % 256 == 0 && c % 2 == 0))
+            ck_assert_uint_eq((m0[c / 8] >> (c % 8)) & 1u, 1);
+        else if (w[c] % 256 == 0)
+            ck_assert_uint_eq((m0[c / 8] >> (c % 8)) & 1u, 0);
+    for (size_t f = 0; f < n_families; f++) {
+        const gd_kernels *K = families[f];
+        K->fwd_cols(y1, x, m1, ROWS, C, pc, 0, &k);
+        assert_same_bytes(m0, m1, N / 8, "fwd_cols boundary mask", K->name, N, 0);
+        assert_same_bytes(y0, y1, N * 4, "fwd_cols boundary", K->name, N, 0);
+    }
+    free(w);
+    free(x);
+    free(y0);
+    free(y1);
+    free(pc);
+    free(m0);
+    free(m1);
+}
+END_TEST
 
 START_TEST(cols_ops)
 {
@@ -559,6 +620,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, words_and_normals);
     tcase_add_test(tc, mask_fwd_bwd);
     tcase_add_test(tc, cols_ops);
+    tcase_add_test(tc, cols_threshold_boundary);
     tcase_add_test(tc, add_fwd_ops);
     tcase_add_test(tc, gauss_ops);
     tcase_add_test(tc, many_keys);
