@@ -136,28 +136,48 @@ static col_rule col_rule_of(int rule, float p)
     return r;
 }
 
-/* The column rules of up to TABC columns (32 KiB), once per call, so the
- * element loops never divide; wider tensors compute them per element (the
- * slow path: a division and a floor per element). */
+/* The column rules of up to TABC columns, as two arrays so that a chunk's
+ * thresholds and scales are slices the level's loops read as they are:
+ * - up to TABC columns, cyclic (entry i is column i % cols for i < cols +
+ *   CH), so a chunk in element order whose first element is in column col
+ *   reads entries col .. col + len - 1, whatever row ends it crosses;
+ * - wider, one block of TABC columns at a time, walked row segment by row
+ *   segment (tab_block), when every segment starts on a mask byte;
+ * - otherwise (wider, and cols not a multiple of 8) rule by rule per
+ *   element (chunk_rules: a division and a floor per element, the slow
+ *   path).
+ * Before, every chunk copied its rules element by element from the table:
+ * that loop alone made the per-column forms 3-6x their floor. */
 typedef struct col_tab {
-    col_rule r[TABC];
-    bool have;
+    uint32_t t[TABC + CH];
+    float s[TABC + CH];
 } col_tab;
 
-static void tab_init(col_tab *tb, int rule, const float *p_cols, size_t cols)
+static void tab_fill(col_tab *tb, int rule, const float *p_cols, size_t ncols)
 {
-    tb->have = cols <= TABC;
-    for (size_t c = 0; tb->have && c < cols; c++)
-        tb->r[c] = col_rule_of(rule, p_cols[c]);
+    for (size_t c = 0; c < ncols; c++) {
+        const col_rule r = col_rule_of(rule, p_cols[c]);
+        tb->t[c] = r.t;
+        tb->s[c] = r.s;
+    }
 }
 
-/* The rules of a chunk's len elements from column col on, element by
- * element, into t and sc. */
-static void chunk_rules(const col_tab *tb, int rule, const float *p_cols, size_t col,
-                        size_t cols, size_t len, uint32_t *t, float *sc)
+static void tab_cyclic(col_tab *tb, int rule, const float *p_cols, size_t cols)
+{
+    tab_fill(tb, rule, p_cols, cols);
+    for (size_t i = cols; i < cols + CH; i++) { /* no division per entry */
+        tb->t[i] = tb->t[i - cols];
+        tb->s[i] = tb->s[i - cols];
+    }
+}
+
+/* The rules of a chunk's len elements from column col on, rule by rule,
+ * into t and sc (the slow path). */
+static void chunk_rules(int rule, const float *p_cols, size_t col, size_t cols, size_t len,
+                        uint32_t *t, float *sc)
 {
     for (size_t j = 0; j < len; j++) {
-        const col_rule r = tb->have ? tb->r[col] : col_rule_of(rule, p_cols[col]);
+        const col_rule r = col_rule_of(rule, p_cols[col]);
         t[j] = r.t;
         sc[j] = r.s;
         col = col + 1 == cols ? 0 : col + 1;
@@ -170,15 +190,23 @@ static void chunk_bits_cols(const hctx *c, uint8_t *bits, size_t len, uint64_t f
                             const uint32_t *t, const float *sc)
 {
     uint32_t w[CH];
-    unsigned h = 0;
-    if (c->rule == GD_MASK_16)
-        h = words16(c, w, first, len);
-    else
+    if (c->rule == GD_MASK_32) {
         c->hk->f32->words(w, len, first, &c->key);
-    if (c->rule == GD_MASK_16) /* the draws in element order, as words */
-        for (size_t j = len; j-- > 0;)
-            w[j] = gd_draw16(w, h + j); /* descending: reads w[(h+j)/2] <= w[j] */
-    c->hk->keep_bits(bits, w, t, sc, len);
+        c->hk->keep_bits(bits, w, t, sc, len);
+        return;
+    }
+    /* the draws in element order, as words: each word's low then high half
+     * (gd_draw16), a pair at a time, from a separate array so the loop
+     * vectorises (in place, descending, it ran element by element and was
+     * two thirds of the 16-bit rule's per-column forms) */
+    uint32_t w16[CH / 2 + 1], d[CH + 2];
+    const unsigned h = words16(c, w16, first, len);
+    const size_t pairs = (h + len + 1) / 2;
+    for (size_t i = 0; i < pairs; i++) {
+        d[2 * i] = w16[i] & 0xFFFFu;
+        d[2 * i + 1] = w16[i] >> 16;
+    }
+    c->hk->keep_bits(bits, d + h, t, sc, len);
 }
 
 /* ---- the ops (arguments validated, n > 0) ---------------------------------- */
@@ -218,36 +246,72 @@ static void bwd_mask_op(const hctx *c, void *dx, const void *dy, const uint8_t *
     }
 }
 
+/* What a per-column call does to one chunk: len <= CH elements from call
+ * element j (a mask byte boundary) with thresholds t and scales sc. */
+typedef struct cols_call {
+    void *y;
+    const void *x;
+    uint8_t *mask_out;
+    const uint8_t *mask_in;
+    uint64_t first;
+} cols_call;
+
+static void cols_chunk(const hctx *c, const cols_call *a, size_t j, size_t len, const uint32_t *t,
+                       const float *sc)
+{
+    float xb[CH], yb[CH];
+    uint8_t bits[CH / 8];
+    const uint8_t *kb;
+    if (a->mask_in) {
+        kb = a->mask_in + j / 8;
+    } else {
+        uint8_t *mb = a->mask_out ? a->mask_out + j / 8 : bits;
+        chunk_bits_cols(c, mb, len, a->first + j, t, sc);
+        kb = mb;
+    }
+    const float *in = load(c, a->x, j, len, xb);
+    float *out = out_buf(c, a->y, j, yb);
+    c->hk->scale_bits(out, in, kb, sc, len);
+    store(c, a->y, j, out, len);
+}
+
 /* Per-column forward (mask_in NULL: bits drawn, and written to mask_out if
- * given) or backward from a stored mask; element j0 + j is in column
- * (j0 + j) % cols. */
+ * given) or backward from a stored mask; element j of the call is in column
+ * j % cols.  The chunk order differs by path (col_tab); each chunk's
+ * results depend only on its own elements, so the output does not. */
 static void cols_op(const hctx *c, void *y, const void *x, uint8_t *mask_out,
                     const uint8_t *mask_in, size_t rows, size_t cols, const float *p_cols,
                     uint64_t first)
 {
     const size_t n = rows * cols;
-    float xb[CH], yb[CH], sc[CH];
-    uint32_t t[CH];
-    uint8_t bits[CH / 8];
+    const cols_call a = {y, x, mask_out, mask_in, first};
     col_tab tb;
-    tab_init(&tb, c->rule, p_cols, cols);
-    size_t col = 0; /* column of element j0 */
-    for (size_t j0 = 0; j0 < n; j0 += CH) {
-        const size_t len = min_sz(CH, n - j0);
-        chunk_rules(&tb, c->rule, p_cols, col, cols, len, t, sc);
-        const uint8_t *kb;
-        if (mask_in) {
-            kb = mask_in + j0 / 8;
-        } else {
-            uint8_t *mb = mask_out ? mask_out + j0 / 8 : bits;
-            chunk_bits_cols(c, mb, len, first + j0, t, sc);
-            kb = mb;
+    if (cols <= TABC) {
+        tab_cyclic(&tb, c->rule, p_cols, cols);
+        size_t col = 0; /* column of element j0 */
+        for (size_t j0 = 0; j0 < n; j0 += CH) {
+            cols_chunk(c, &a, j0, min_sz(CH, n - j0), tb.t + col, tb.s + col);
+            col = (col + CH % cols) % cols;
         }
-        const float *in = load(c, x, j0, len, xb);
-        float *out = out_buf(c, y, j0, yb);
-        c->hk->scale_bits(out, in, kb, sc, len);
-        store(c, y, j0, out, len);
-        col = (col + len % cols) % cols;
+    } else if (cols % 8 == 0) {
+        for (size_t c0 = 0; c0 < cols; c0 += TABC) {
+            const size_t width = min_sz(TABC, cols - c0);
+            tab_fill(&tb, c->rule, p_cols + c0, width);
+            for (size_t r = 0; r < rows; r++)
+                for (size_t i0 = 0; i0 < width; i0 += CH)
+                    cols_chunk(c, &a, r * cols + c0 + i0, min_sz(CH, width - i0), tb.t + i0,
+                               tb.s + i0);
+        }
+    } else {
+        uint32_t t[CH];
+        float sc[CH];
+        size_t col = 0;
+        for (size_t j0 = 0; j0 < n; j0 += CH) {
+            const size_t len = min_sz(CH, n - j0);
+            chunk_rules(c->rule, p_cols, col, cols, len, t, sc);
+            cols_chunk(c, &a, j0, len, t, sc);
+            col = (col + len % cols) % cols;
+        }
     }
 }
 
@@ -266,10 +330,13 @@ static void bias_run(const hctx *c, float *dst, const void *bias, size_t col, si
     }
 }
 
-/* In passes over the chunk, each the float kernel's operation in its
- * order: v = x + bias, then the float family's bwd_mask (v * s where kept,
- * +0 where dropped), then residual + v.  The chunk's inputs are all read
- * before y is written, so y may alias x or residual. */
+/* The float kernel's operations in its order: v = x + bias, then (v * s
+ * where kept, +0 where dropped), then residual + that.  Under the 32-bit
+ * rule the last two are the float family's fused add_fwd on the chunk
+ * (given v, no bias), which draws its own words and writes the mask bits
+ * only if asked; under the 16-bit rule, in passes: its bits, the float
+ * family's bwd_mask, the residual.  The chunk's inputs are all read before
+ * y is written, so y may alias x or residual. */
 static void add_fwd_op(const hctx *c, void *y, const void *x, const void *bias,
                        const void *residual, uint8_t *mask, size_t rows, size_t cols, float p,
                        uint64_t first)
@@ -281,8 +348,6 @@ static void add_fwd_op(const hctx *c, void *y, const void *x, const void *bias,
     size_t col = 0;
     for (size_t j0 = 0; j0 < n; j0 += CH) {
         const size_t len = min_sz(CH, n - j0);
-        uint8_t *kb = mask ? mask + j0 / 8 : bits;
-        chunk_bits(c, kb, len, first + j0, p);
         const float *v = load(c, x, j0, len, xb);
         if (bias) {
             bias_run(c, bb, bias, col, cols, len);
@@ -290,6 +355,16 @@ static void add_fwd_op(const hctx *c, void *y, const void *x, const void *bias,
                 bb[j] = v[j] + bb[j];
             v = bb;
         }
+        col = (col + len % cols) % cols;
+        if (c->rule == GD_MASK_32) { /* x + b done: the rest is the fused op's */
+            c->hk->f32->add_fwd(yb, v, NULL, residual ? load(c, residual, j0, len, rb) : NULL,
+                                mask ? mask + j0 / 8 : NULL, 1, len, first + j0, gd_threshold(p),
+                                s, &c->key);
+            store(c, y, j0, yb, len);
+            continue;
+        }
+        uint8_t *kb = mask ? mask + j0 / 8 : bits;
+        chunk_bits(c, kb, len, first + j0, p);
         c->hk->f32->bwd_mask(yb, v, kb, len, s);
         if (residual) {
             const float *res = load(c, residual, j0, len, rb);
@@ -300,7 +375,6 @@ static void add_fwd_op(const hctx *c, void *y, const void *x, const void *bias,
             memcpy((float *)y + j0, yb, len * sizeof *yb);
         else
             store(c, y, j0, yb, len);
-        col = (col + len % cols) % cols;
     }
 }
 

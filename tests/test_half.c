@@ -389,12 +389,13 @@ START_TEST(cols_match_float)
 {
     static const size_t shapes[][2] = {{1, 1},   {3, 5},   {7, 9},   {2, 64},
                                        {5, 130}, {4, 600}, {33, 17}, {1, 1100},
-                                       {2, 4099} /* beyond the column table */};
+                                       {2, 4099} /* beyond the column table */,
+                                       {2, 4104} /* its blocks, by row segment */, {1, 8200}};
     uint16_t *x = malloc(MAXN * 2), *y = malloc(MAXN * 2), *want = malloc(MAXN * 2);
-    float *xf = tu_alloc_f(MAXN), *yf = tu_alloc_f(MAXN), pc[4100];
+    float *xf = tu_alloc_f(MAXN), *yf = tu_alloc_f(MAXN), pc[8200];
     uint8_t m[MAXN / 8 + 1], mf[MAXN / 8 + 1];
     REQ(x && y && want);
-    for (size_t c = 0; c < 4100; c++)
+    for (size_t c = 0; c < 8200; c++)
         pc[c] = c % 7 == 0 ? 0.0f : c % 11 == 0 ? 1.0f : (float)(c % 97) / 97.0f;
     for (size_t l = 0; l < n_levels; l++) {
         gd_half_test_force(levels[l]);
