@@ -748,7 +748,12 @@ static inline void cols_window(float *y, const float *x, uint8_t *mask, const ui
  * ends.  The element-order path (up to 2048 columns) does without: with one
  * sequential stream the hardware does it, and at 2048 columns the
  * prefetches measured 1.12-1.27x gd_dropout_fwd against 1.13-1.15x
- * without.  The plain ops gain nothing from them (no table to keep). */
+ * without.  The plain ops gain nothing from them (no table to keep).
+ * Streaming (non-temporal) stores of y were tried too (2026-12-06, 16M
+ * floats, 64-byte-aligned y): a plain scale loop gains from them (3.6 ->
+ * 3.0 ms), but in fwd, the Gaussian and add_fwd, whose stores come in
+ * bursts between the generator's batches, they were slower (fwd 5.0 ->
+ * 7.0 ms, interleaved on the same host), so every op stores normally. */
 enum { PF_AHEAD = 512 };
 
 static inline void prefetch_batch(const float *p)
