@@ -1,8 +1,8 @@
 #!/bin/sh
 # gdropout-plan on fixtures: expected plan files, messages and exit codes.
-#   test_plan_tool.sh TOOL FIXTURE.safetensors DATA_DIR WORK_DIR
+#   test_plan_tool.sh TOOL FIXTURE.safetensors DATA_DIR WORK_DIR [NAMES.safetensors]
 set -u
-tool=$1 fixture=$2 data=$3 work=$4
+tool=$1 fixture=$2 data=$3 work=$4 names=${5:-}
 mkdir -p "$work"
 fails=0
 
@@ -42,6 +42,15 @@ expect_in "$work/out" "encoder.0.attn.q"
 expect_status 0 --input-format fisher --reduce max --rule uniform "$fixture" -o "$work/u.plan"
 expect_in "$work/u.plan" "0 embeddings 4 0.100000001"
 expect_status 0 --rule log-score-linear "$data/scores.txt"
+
+# the site-naming examples of gdropout-plan(1) (issue 27 item 14): a common
+# prefix cut at the last '.', none inside a part of a name ("-"), fc0
+if [ -n "$names" ]; then
+    expect_status 0 -q "$names" -o "$work/names.plan"
+    expect_in "$work/names.plan" "0 encoder.layer.0.attention 1 "
+    expect_in "$work/names.plan" "1 - 0.5 "
+    expect_in "$work/names.plan" "2 fc0 0.25 "
+fi
 
 # usage errors: 2
 expect_status 2

@@ -146,8 +146,10 @@ if git status --porcelain --untracked-files=all | grep "^??"; then
     echo "scripts/dev digits left files in the source tree (above)"
     exit 1
 fi
-scripts/dev help | grep '^usage: scripts/dev' >/dev/null || { echo "scripts/dev help: no usage"; exit 1; }
-if scripts/dev help | grep '^#' >/dev/null; then echo "scripts/dev help prints '#' lines"; exit 1; fi
+for h in help --help -h; do # exit 0, the usage without '#' (--help once exited 2)
+    scripts/dev $h | grep '^usage: scripts/dev' >/dev/null || { echo "scripts/dev $h: no usage"; exit 1; }
+    if scripts/dev $h | grep '^#' >/dev/null; then echo "scripts/dev $h prints '#' lines"; exit 1; fi
+done
 if scripts/dev no-such-command 2>/dev/null; then echo "scripts/dev took a bad command"; exit 1; fi
 
 echo "== docs/RESULTS.md's digits tables reproduce (examples/results/)"

@@ -308,7 +308,10 @@ void enc_load_task(enc_task *t, const char *name, const char *wordnet, const enc
 }
 
 /* Loads a checkpoint folder's model (sizes from its metadata) and vocabulary
- * into a model laid out with `classes` classes; returns the parameters. */
+ * into a model laid out with `classes` classes; returns the parameters.  A
+ * fine-tuned model (finetune --save) is read with its own head, whatever
+ * its class count and pooling: callers take only the encoder, which comes
+ * before the head in every layout, and start a fresh head. */
 float *enc_load_pretrained(enc_config *cfg, enc_vocab *v, const char *dir, size_t classes)
 {
     char path[4096];
@@ -316,10 +319,12 @@ float *enc_load_pretrained(enc_config *cfg, enc_vocab *v, const char *dir, size_
     enc_path(path, sizeof path, dir, "model.safetensors");
     enc_ckpt_meta_read(&meta, path);
     *cfg = meta.cfg;
-    cfg->classes = classes;
+    if (!meta.has_classifier)
+        cfg->classes = classes;
     enc_model m;
     enc_model_create(&m, cfg);
     enc_ckpt_load(&m, path, 1);
+    cfg->classes = classes;
     float *p = m.param;
     m.param = NULL;
     enc_model_free(&m);

@@ -25,13 +25,19 @@
 #   5. TF-IDF + logistic regression on the same subsets; 6. the report.
 # Every fine-tuning run keeps its best-validation state (finetune.h), and
 # writes its learning curve (curves-*.tsv).  Runs go in --jobs processes
-# (default 2, one per core); every stage resumes where it stopped.
+# (default 2, one per core), each printing a line per run with its ETA;
+# every stage resumes where it stopped.  The full run: 354 fine-tuning runs,
+# three to four hours on two idle cores (the Compute line of
+# examples/results/encoder/results.md).
 # --demo: the README's quick start; the committed encoder, supersense at 2 %,
 # 3 seeds, none / standard 0.2 / guided 0.2 (p_max) / matched (guided's mean
 # rate, 0.1, everywhere), no selection (about 3
 # minutes).  --quick: a tiny encoder pretrained for 300 steps and a few
 # steps a run, for CI: every stage and regime produce rows.
 set -euo pipefail
+# The comment above; answered before env.sh, which needs a built encoder.
+usage() { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+for a in "$@"; do case $a in -h | --help) usage; exit 0 ;; esac; done
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=examples/encoder/env.sh
 . "$here/env.sh"
@@ -54,7 +60,6 @@ while [ $# -gt 0 ]; do
     --train | --val | --test) task+=("$1" "$2"); shift ;;
     --regression) task+=(--regression) ;;
     --pool) task+=(--pool "$2" --pair-pool "$2"); shift ;;
-    -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-experiment.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -99,17 +104,19 @@ stage() { echo "== $* ($((SECONDS - start)) s so far)"; }
 grid() {
     local name=$1 k pids=()
     shift
+    # Each process's whole output into its log, and its progress lines (one
+    # a run, with its ETA) here as they come: every process's, to its end
+    # (a tail of the logs missed lines of a process outliving the one it
+    # watched).  The subshell's status is the encoder's (pipefail).
     for ((k = 0; k < jobs; k++)); do
-        "$enc" experiment --ckpt "$ckpt" --plan "$out/guided.plan" "${task[@]}" "${budget[@]}" \
+        ("$enc" experiment --ckpt "$ckpt" --plan "$out/guided.plan" "${task[@]}" "${budget[@]}" \
             --scratch-lr $scratch_lr --shard $k/$jobs --out "$out/$name-$k.tsv" \
-            --curves "$out/curves-$name-$k.tsv" "$@" >>"$out/$name-$k.log" 2>&1 &
+            --curves "$out/curves-$name-$k.tsv" "$@" 2>&1 |
+            tee -a "$out/$name-$k.log" | { grep --line-buffered -E '^\[' || true; }) &
         pids+=($!)
     done
-    # Progress: every process's lines as they come (each carries its ETA).
-    tail -q -n 0 -f "$out/$name"-*.log --pid "${pids[-1]}" 2>/dev/null | grep --line-buffered -E '^\[' &
-    local tailer=$! rc=0
+    local rc=0
     for k in "${pids[@]}"; do wait "$k" || rc=1; done
-    kill $tailer 2>/dev/null || true
     if [ $rc != 0 ]; then
         echo "run-experiment.sh: a grid process failed; its log:" >&2
         tail -n 5 "$out/$name"-*.log >&2
