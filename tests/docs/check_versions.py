@@ -13,6 +13,8 @@ pages (.TH "libgdropout X.Y.Z").  Written by hand, so checked here:
                                      unpublished crate: publish = false)
   bindings/rust/gdropout-sys/src/lib.rs  GD_VERSION_MAJOR/MINOR/PATCH
   debian/changelog                   the newest entry's upstream version
+  bindings/python/README.md          the version its install prints and
+                                     its wheel's file name
 
 usage: check_versions.py <source dir> [<built man dir>]
 Prints each value it compared; exits 1 naming every file that disagrees.
@@ -74,6 +76,15 @@ def main():
         compare("bindings/python/gdropout/__init__.py __version__", m.group(2))
     else:
         checked.append("bindings/python/gdropout/__init__.py __version__: not a literal (derived)")
+
+    readme = read(os.path.join(src, "bindings/python/README.md"))
+    for what, pattern in (("the version the install prints", r"prints `(\d+\.\d+\.\d+) bundled"),
+                          ("the wheel's file name", r"gdropout-(\d+\.\d+\.\d+)-py3-")):
+        found = re.findall(pattern, readme)
+        if not found:
+            problems.append(f"bindings/python/README.md: {what} not found")
+        for v in found:
+            compare(f"bindings/python/README.md {what}", v)
 
     # Rust
     manifests = sorted(glob.glob(os.path.join(src, "bindings/rust/*/Cargo.toml")))
