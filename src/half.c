@@ -216,6 +216,10 @@ static void fwd_op(const hctx *c, void *y, const void *x, uint8_t *mask, size_t 
 {
     float xb[CH], yb[CH];
     const float s = scale_of(c, p);
+    if (c->rule == GD_MASK_32 && c->dtype != GD_F32 && c->hk->f32->fwd_h) { /* one pass */
+        c->hk->f32->fwd_h(y, x, mask, n, first, gd_threshold(p), s, &c->key, c->dtype);
+        return;
+    }
     for (size_t j0 = 0; j0 < n; j0 += CH) {
         const size_t len = min_sz(CH, n - j0);
         const float *in = load(c, x, j0, len, xb);
@@ -401,6 +405,10 @@ static void sum_cols_op(const hctx *c, float *out, const void *dx, size_t rows, 
 static void gauss_op(const hctx *c, void *y, const void *x, size_t n, float sigma, uint64_t first)
 {
     float xb[CH], yb[CH];
+    if (c->dtype != GD_F32 && c->hk->f32->gauss_h) { /* one pass */
+        c->hk->f32->gauss_h(y, x, n, sigma, first, &c->key, c->dtype);
+        return;
+    }
     for (size_t j0 = 0; j0 < n; j0 += CH) {
         const size_t len = min_sz(CH, n - j0);
         const float *in = load(c, x, j0, len, xb);

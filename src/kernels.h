@@ -114,6 +114,14 @@ typedef struct gd_kernels {
     /* y = x * (1 + sigma * z) */
     void (*gauss)(float *y, const float *x, size_t n, float sigma, uint64_t first,
                   const gd_keyctx *k);
+    /* fwd and gauss on bf16 or fp16 tensors (dt GD_BF16 or GD_F16: widened
+     * exactly, computed as the float op, rounded to nearest even as
+     * src/half.h's references), one pass; NULL in a family without the
+     * conversions (src/half.c then goes chunk by chunk through float). */
+    void (*fwd_h)(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t n, uint64_t first,
+                  uint64_t thr, float s, const gd_keyctx *k, int dt);
+    void (*gauss_h)(uint16_t *y, const uint16_t *x, size_t n, float sigma, uint64_t first,
+                    const gd_keyctx *k, int dt);
     /* Test hook: the normal transform of given words, as if they were the
      * Philox output of nblocks blocks (4 words in, 4 normals out a block),
      * through the same code the family's normal and gauss ops use. */
