@@ -418,6 +418,27 @@ static void gauss_op(const hctx *c, void *y, const void *x, size_t n, float sigm
     }
 }
 
+/* The one-pass forms of the level's float family (AVX-512: conversions in
+ * lanes beside the generator) where it has them, for the 32-bit rule on
+ * half tensors and the shapes they take; false: nothing done, go chunk by
+ * chunk through float.  Called from the public functions, not from inside
+ * the chunked ops, so the two paths' stack tables are never live at once. */
+static bool cols_one_pass(const hctx *c, void *y, const void *x, uint8_t *mask, size_t rows,
+                          size_t cols, const float *p_cols, uint64_t first)
+{
+    return c->rule == GD_MASK_32 && c->dtype != GD_F32 && c->hk->f32->fwd_cols_h &&
+           c->hk->f32->fwd_cols_h(y, x, mask, rows, cols, p_cols, first, &c->key, c->dtype);
+}
+
+static bool add_one_pass(const hctx *c, void *y, const void *x, const void *bias,
+                         const void *residual, uint8_t *mask, size_t rows, size_t cols, float p,
+                         uint64_t first)
+{
+    return c->rule == GD_MASK_32 && c->dtype != GD_F32 && c->hk->f32->add_fwd_h &&
+           c->hk->f32->add_fwd_h(y, x, bias, residual, mask, rows, cols, first, gd_threshold(p),
+                                 gd_keep_scale(p), &c->key, c->dtype);
+}
+
 /* ---- the public functions ---------------------------------------------------- */
 
 static bool is_v1(int dtype, int rule)
@@ -497,7 +518,8 @@ int gd_dropout_fwd_cols_ex(int dtype, int rule, void *y, const void *x, size_t r
     if ((rc = gd_check_stream(s, n)) || (rc = gd_check_cols(p_cols, cols)))
         return rc;
     const hctx c = ctx_of(dtype, rule, s);
-    cols_op(&c, y, x, mask_out, NULL, rows, cols, p_cols, s->offset);
+    if (!cols_one_pass(&c, y, x, mask_out, rows, cols, p_cols, s->offset))
+        cols_op(&c, y, x, mask_out, NULL, rows, cols, p_cols, s->offset);
     return GD_OK;
 }
 
@@ -517,7 +539,8 @@ int gd_dropout_bwd_cols_ex(int dtype, int rule, void *dx, const void *dy, size_t
     if ((rc = gd_check_cols(p_cols, cols)))
         return rc;
     const hctx c = ctx_of(dtype, rule, mask ? NULL : s);
-    cols_op(&c, dx, dy, NULL, mask, rows, cols, p_cols, mask ? 0 : s->offset);
+    if (mask || !cols_one_pass(&c, dx, dy, NULL, rows, cols, p_cols, s->offset))
+        cols_op(&c, dx, dy, NULL, mask, rows, cols, p_cols, mask ? 0 : s->offset);
     return GD_OK;
 }
 
@@ -538,7 +561,8 @@ int gd_dropout_add_fwd_ex(int dtype, int rule, void *y, const void *x, const voi
     if ((rc = gd_check_stream(s, n)))
         return rc;
     const hctx c = ctx_of(dtype, rule, s);
-    add_fwd_op(&c, y, x, bias, residual, mask_out, rows, cols, p, s->offset);
+    if (!add_one_pass(&c, y, x, bias, residual, mask_out, rows, cols, p, s->offset))
+        add_fwd_op(&c, y, x, bias, residual, mask_out, rows, cols, p, s->offset);
     return GD_OK;
 }
 

@@ -122,6 +122,14 @@ typedef struct gd_kernels {
                   uint64_t thr, float s, const gd_keyctx *k, int dt);
     void (*gauss_h)(uint16_t *y, const uint16_t *x, size_t n, float sigma, uint64_t first,
                     const gd_keyctx *k, int dt);
+    /* add_fwd and fwd_cols (the 32-bit rule) on bf16 or fp16 tensors the
+     * same way; false, with nothing done, for shapes they do not take (a
+     * bias row or a column table wider than the family's one-pass limit). */
+    bool (*add_fwd_h)(uint16_t *y, const uint16_t *x, const uint16_t *bias,
+                      const uint16_t *residual, uint8_t *mask, size_t rows, size_t cols,
+                      uint64_t first, uint64_t thr, float s, const gd_keyctx *k, int dt);
+    bool (*fwd_cols_h)(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t rows, size_t cols,
+                       const float *p_cols, uint64_t first, const gd_keyctx *k, int dt);
     /* Test hook: the normal transform of given words, as if they were the
      * Philox output of nblocks blocks (4 words in, 4 normals out a block),
      * through the same code the family's normal and gauss ops use. */

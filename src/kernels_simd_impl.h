@@ -1011,6 +1011,144 @@ static void bwd_mask_cols_simd(float *dx, const float *dy, const uint8_t *mask, 
     }
 }
 
+#if defined(GD_SIMD_HALF)
+/* ---- half-precision tensors: the fused epilogue and per-column rates ------ */
+
+/* add_fwd on bf16 or fp16 tensors, as add_fwd_simd with its bias table:
+ * the bias widened once into the cyclic table, x and the residual widened
+ * in lanes, y rounded in lanes.  false (nothing done) past ADD_TAB_COLS
+ * columns with a bias: the caller goes through float. */
+static inline __attribute__((always_inline)) void
+add_h_run(uint16_t *y, const uint16_t *x, const float *btab, const uint16_t *residual,
+          uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr, float s,
+          const gd_keyctx *k, int dt)
+{
+    const size_t n = rows * cols, step = GB % cols;
+    const thr32 t = thr32_of(thr);
+    const vi tv = vi_set1(t.t), av = vi_set1(t.a);
+    const vf sv = vf_set1(s);
+    wstream g;
+    if (!thr_constant(thr))
+        ws_init(&g, first, false, k);
+    size_t c = 0; /* column of element j0 */
+    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
+        const size_t len = min_sz(GB, n - j0);
+        const float *b = btab ? btab + c : NULL;
+        const uint16_t *xc = x + j0, *rc = residual ? residual + j0 : NULL;
+        uint16_t *yc = y + j0;
+        uint8_t *mc = mask ? mask + j0 / 8 : NULL;
+        size_t j = 0;
+        for (; j + VL <= len; j += VL) {
+            vf v = vf_load_h(xc + j, dt);
+            if (b)
+                v = vf_add(v, vf_load(b + j));
+            const vk keep = keep_of(vi_load(w + j), tv, av);
+            v = vf_keep(keep, vf_mul(v, sv));
+            if (rc)
+                v = vf_add(vf_load_h(rc + j, dt), v);
+            vf_store_h(yc + j, v, dt);
+            if (mc)
+                put_lane_bits(mc + j / 8, vk_bits(keep));
+        }
+        for (size_t i = j; i < len; i++) {
+            float v = h_to_f32(xc[i], dt);
+            if (b)
+                v = v + b[i];
+            v = keep1(w[i], t.t, t.a) ? v * s : 0.0f;
+            if (rc)
+                v = h_to_f32(rc[i], dt) + v;
+            yc[i] = f32_to_h(v, dt);
+        }
+        if (mc && j < len)
+            pack_chunk(mc + j / 8, w + j, len - j, t);
+        c += step;
+        c = c >= cols ? c - cols : c;
+    }
+}
+
+/* The bias widened into btab, entry i being column i % cols up to cols +
+ * GB (GB divisions in all). */
+static const float *bias_table_h(float *btab, const uint16_t *bias, size_t cols, int dt)
+{
+    for (size_t i = 0; i < cols + GB; i++)
+        btab[i] = h_to_f32(bias[i < cols ? i : i % cols], dt);
+    return btab;
+}
+
+static bool add_fwd_h_simd(uint16_t *y, const uint16_t *x, const uint16_t *bias,
+                           const uint16_t *residual, uint8_t *mask, size_t rows, size_t cols,
+                           uint64_t first, uint64_t thr, float s, const gd_keyctx *k, int dt)
+{
+    if (bias && cols > ADD_TAB_COLS)
+        return false;
+    _Alignas(64) float btab[ADD_TAB_COLS + GB];
+    const float *b = bias ? bias_table_h(btab, bias, cols, dt) : NULL;
+    if (dt == GD_F16)
+        add_h_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_F16);
+    else
+        add_h_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_BF16);
+    return true;
+}
+
+/* fwd_cols on bf16 or fp16 tensors up to BANDED_MIN_COLS columns, as
+ * fwd_cols_narrow (element order, the cyclic table); false (nothing done)
+ * for wider rows: the caller goes through float. */
+static inline __attribute__((always_inline)) void
+cols_h_run(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t n, size_t cols,
+           const col_tab *tb, uint64_t first, const gd_keyctx *k, int dt)
+{
+    const size_t step = GB % cols;
+    wstream g;
+    ws_init(&g, first, false, k);
+    size_t c = 0; /* column of element j0 */
+    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        const uint32_t *w = ws_next(&g, k);
+        const size_t len = min_sz(GB, n - j0);
+        const uint32_t *t = tb->t + c;
+        const float *sc = tb->s + c;
+        const uint16_t *xc = x + j0;
+        uint16_t *yc = y + j0;
+        uint8_t *mc = mask ? mask + j0 / 8 : NULL;
+        size_t j = 0;
+        for (; j + VL <= len; j += VL) {
+            const vf sv = vf_load(sc + j);
+            const vk keep = keep_of_nz(vi_load(w + j), vi_load(t + j), vf_bits(sv));
+            vf_store_h(yc + j, vf_keep(keep, vf_mul(vf_load_h(xc + j, dt), sv)), dt);
+            if (mc)
+                put_lane_bits(mc + j / 8, vk_bits(keep));
+        }
+        for (; j < len; j += 8) {
+            unsigned byte = 0;
+            for (size_t i = j; i < min_sz(len, j + 8); i++) {
+                const bool keep = keep_col(w[i], t[i], sc[i]);
+                yc[i] = f32_to_h(keep ? h_to_f32(xc[i], dt) * sc[i] : 0.0f, dt);
+                byte |= (unsigned)keep << (i & 7);
+            }
+            if (mc)
+                mc[j / 8] = (uint8_t)byte;
+        }
+        c += step;
+        c = c >= cols ? c - cols : c;
+    }
+}
+
+static bool fwd_cols_h_simd(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t rows,
+                            size_t cols, const float *p_cols, uint64_t first, const gd_keyctx *k,
+                            int dt)
+{
+    if (cols > BANDED_MIN_COLS)
+        return false;
+    col_tab tb;
+    tab_fill_cyclic(&tb, p_cols, cols);
+    if (dt == GD_F16)
+        cols_h_run(y, x, mask, rows * cols, cols, &tb, first, k, GD_F16);
+    else
+        cols_h_run(y, x, mask, rows * cols, cols, &tb, first, k, GD_BF16);
+    return true;
+}
+#endif
+
 /* ---- Gaussian ------------------------------------------------------------- */
 
 static void normal_simd(float *z, size_t n, uint64_t first, const gd_keyctx *k)
@@ -1145,6 +1283,8 @@ const gd_kernels GD_SIMD_TABLE = {
 #if defined(GD_SIMD_HALF)
     .fwd_h = fwd_h_simd,
     .gauss_h = gauss_h_simd,
+    .add_fwd_h = add_fwd_h_simd,
+    .fwd_cols_h = fwd_cols_h_simd,
 #endif
     .normal_words = normal_words_simd,
     .finite = finite_simd,
