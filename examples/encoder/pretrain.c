@@ -183,6 +183,10 @@ static void save_all(const enc_model *m, const enc_adamw *o, const pretrain_opts
     enc_path(model_new, sizeof model_new, op->out, "model.safetensors.new");
     enc_path(opt, sizeof opt, op->out, "optimizer.safetensors");
     enc_path(opt_new, sizeof opt_new, op->out, "optimizer.safetensors.new");
+    /* Both targets before either is replaced: an optimizer target refused
+     * after the model's rename would leave a model without its pair. */
+    enc_check_writable(model);
+    enc_check_writable(opt);
     /* Left by a save that failed (a full disk): stale by now (resume_pair
      * has completed or refused the pair), and the space may be needed. */
     if ((unlink(model_new) != 0 && errno != ENOENT) || (unlink(opt_new) != 0 && errno != ENOENT))
@@ -293,6 +297,14 @@ int enc_cmd_pretrain(int argc, char **argv)
         openblas_set_num_threads((int)op.threads);
     make_dir(op.out);
     lock_folder(op.out);
+    /* The targets before any work: a symlink or a device there is refused
+     * now, not at the first save. */
+    char opt_path[4096];
+    enc_path(opt_path, sizeof opt_path, op.out, "optimizer.safetensors");
+    enc_check_writable(model_path);
+    enc_check_writable(opt_path);
+    if (!op.resume)
+        enc_check_writable(vocab_path);
     if (op.resume) {
         /* Read again under the lock: a run that held it may have saved since. */
         enc_ckpt_meta_read(&meta, model_path);
