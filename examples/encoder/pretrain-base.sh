@@ -20,7 +20,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=$here/pretrained
 mkdir -p "$out"
 resume=()
-[ -f "$out/optimizer.safetensors" ] && resume=(--resume)
+# optimizer.safetensors.new alone: the first save was killed between its
+# two renames, which --resume completes.
+if [ -f "$out/optimizer.safetensors" ] || [ -f "$out/optimizer.safetensors.new" ]; then
+    resume=(--resume)
+fi
 echo "# $(date -u +%FT%TZ) $(uname -n): pretrain-base.sh ${resume[*]}" >>"$out/pretrain.log"
 exec "$enc" pretrain --out "$out" --batch 256 --steps 8000 --warmup 300 --lr 1e-3 \
     --threads 1 --log-every 25 --eval-every 250 --eval-n 2000 --ckpt-minutes 5 --seed 1 \

@@ -207,11 +207,16 @@ static void resume_pair(enc_adamw *o, const enc_model *m, uint64_t model_step, c
     enc_path(opt, sizeof opt, out, "optimizer.safetensors");
     enc_path(opt_new, sizeof opt_new, out, "optimizer.safetensors.new");
     const uint64_t want = enc_param_digest(m);
-    uint64_t digest;
-    enc_opt_load(o->m, o->v, o->n, &o->step, &digest, opt);
-    if (o->step == model_step && (digest == 0 || digest == want))
-        return;
-    const uint64_t found = o->step;
+    uint64_t digest, found = 0;
+    /* No optimizer at all: the run's first save was interrupted between
+     * its two renames (the model is in place, its optimizer still *.new). */
+    const int have = !(access(opt, F_OK) != 0 && errno == ENOENT);
+    if (have) {
+        enc_opt_load(o->m, o->v, o->n, &o->step, &digest, opt);
+        if (o->step == model_step && (digest == 0 || digest == want))
+            return;
+        found = o->step;
+    }
     if (access(opt_new, F_OK) == 0) {
         enc_opt_load(o->m, o->v, o->n, &o->step, &digest, opt_new);
         if (o->step == model_step && digest == want) {
@@ -221,6 +226,9 @@ static void resume_pair(enc_adamw *o, const enc_model *m, uint64_t model_step, c
             return;
         }
     }
+    if (!have)
+        enc_die("%s: missing, and no %s pairs with the model of step %llu", opt, opt_new,
+                (unsigned long long)model_step);
     enc_die("%s: optimizer state of step %llu does not pair with the model of step %llu (and "
             "no %s completes the pair)",
             opt, (unsigned long long)found, (unsigned long long)model_step, opt_new);

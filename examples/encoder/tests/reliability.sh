@@ -122,6 +122,18 @@ for k in 1 2 3 4; do
     fi
 done
 
+# The first save of a run killed between its two renames: no
+# optimizer.safetensors yet, only its *.new (once unresumable).
+status=0
+{ env LD_PRELOAD="$shim" ENC_FAULT_KILL_AT_RENAME=5 "$enc" pretrain --out k5 --steps 200 \
+    --stop-after 10 "${tiny[@]}" >/dev/null 2>&1 || status=$?; } 2>/dev/null
+[ "$status" -eq 137 ] && [ -e k5/model.safetensors ] && [ ! -e k5/optimizer.safetensors ] ||
+    bad "kill at the first save's last rename: exit $status, $(ls k5 | paste -sd' ')"
+expect 0 "" "resume after kill -9 between the first save's renames" -- \
+    "$enc" pretrain --out k5 --resume --stop-after 10 --threads 1 --wordnet "$wordnet"
+grep -q 'completed the interrupted save of step 10' out.log && grep -q 'resumed at step 10 ' out.log &&
+    ok "the first pair was completed" || bad "$(grep -E 'completed|resumed' out.log)"
+
 echo "== #26.4: two runs on one folder"
 "$enc" pretrain --out busy "${tiny[@]}" --steps 100000000 --log-every 100000000 >bg.log 2>&1 &
 bg=$!
