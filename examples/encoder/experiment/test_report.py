@@ -6,11 +6,14 @@ Run: /usr/bin/python3 test_report.py  (ctest: encoder_report).  Exits 77,
 ctest's skip code, when a Debian package it needs is missing.
 """
 import contextlib
+import fcntl
 import io
 import math
 import os
 import random
+import resource
 import shutil
+import signal
 import struct
 import sys
 import tempfile
@@ -646,6 +649,65 @@ class Baseline(unittest.TestCase):
         def key(r):
             return {k: v for k, v in r.items() if k != "seconds"}
         self.assertEqual(sorted(map(str, map(key, ra))), sorted(map(str, map(key, rb))))
+
+    def baseline_err(self, argv):
+        """(status, stderr) of a baseline run."""
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = run_baseline(argv)
+        return status, err.getvalue()
+
+    def assert_whole_rows(self, path):
+        with open(path, "rb") as f:
+            data = f.read()
+        self.assertTrue(data.endswith(b"\n"), data[-80:])
+        for line in data.decode().splitlines():
+            self.assertEqual(len(line.split("\t")), 19, line)
+
+    def test_torn_row_is_cut(self):
+        # A crash mid-row left a fragment: the next run cuts it, names it and
+        # reruns that cell (it used to fail on the fragment until cut by hand).
+        out = os.path.join(self.dir, "t.tsv")
+        self.assertEqual(run_baseline([self.export, "--out", out, "--seeds", "1"]), 0)
+        with open(out, "a") as f:
+            f.write("toy\t0.5\t2\ttfidf-lr\t0\t10")
+        status, err = self.baseline_err([self.export, "--out", out])
+        self.assertEqual(status, 0, err)
+        self.assertRegex(err, r"t\.tsv:6: cutting a torn last line")
+        self.assert_whole_rows(out)
+        self.assertEqual(len(read_results(out)), 8)
+
+    def test_full_disk_leaves_whole_rows(self):
+        # A file-size limit (SIGXFSZ ignored: the write fails with EFBIG, as
+        # ENOSPC on a full disk) a row and a half past the first seed's rows.
+        out = os.path.join(self.dir, "f.tsv")
+        self.assertEqual(run_baseline([self.export, "--out", out, "--seeds", "1"]), 0)
+        size = os.path.getsize(out)
+        row = size // 5  # the header and 4 rows
+        old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+        old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        try:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size + row + row // 2, old_limit[1]))
+            status, err = self.baseline_err([self.export, "--out", out])
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+            signal.signal(signal.SIGXFSZ, old_handler)
+        self.assertEqual(status, 1)
+        self.assertRegex(err, r"f\.tsv: append failed: File too large \(the file is back at its "
+                              r"previous length\)")
+        self.assert_whole_rows(out)
+        self.assertEqual(len(read_results(out)), 5)
+        self.assertEqual(run_baseline([self.export, "--out", out]), 0)
+        self.assertEqual(len(read_results(out)), 8)
+
+    def test_second_writer_is_refused(self):
+        out = os.path.join(self.dir, "w.tsv")
+        with open(out, "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            status, err = self.baseline_err([self.export, "--out", out])
+        self.assertEqual(status, 1)
+        self.assertIn("w.tsv: another process is writing it", err)
+        self.assertEqual(os.path.getsize(out), 0)
 
     def test_bad_subset_index_is_named(self):
         with open(os.path.join(self.export, "toy", "subsets.tsv"), "a") as f:
