@@ -511,6 +511,39 @@ class Synthetic(unittest.TestCase):
         self.assertEqual(run_main(select_rates, [os.path.join(self.dir, "none.tsv"), "--out",
                                                  bad])[0], 1)
 
+    def test_outputs_whole_or_untouched(self):
+        # The report, the headline and the selection are written whole or
+        # not at all (_common.write_text): a full disk (here a file-size
+        # limit, SIGXFSZ ignored) or a FIFO at the path exits 1 naming it,
+        # and leaves the previous file (they were written in place before,
+        # a full disk ending in a traceback and a cut file).
+        prev = "the previous page\n" * 8
+        out, sel = os.path.join(self.dir, "keep.md"), os.path.join(self.dir, "keep.sel")
+        for path in (out, sel):
+            with open(path, "w") as f:
+                f.write(prev)
+        old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+        old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        try:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (100, old_limit[1]))
+            report_status, report_err = run_main(report, self.paths + ["--out", out])
+            sel_status, sel_err = run_main(select_rates, self.paths + ["--out", sel])
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+            signal.signal(signal.SIGXFSZ, old_handler)
+        self.assertEqual((report_status, sel_status), (1, 1))
+        self.assertIn("keep.md: cannot write: File too large (the previous file", report_err)
+        self.assertIn("keep.sel: cannot write: File too large", sel_err)
+        for path in (out, sel):
+            with open(path) as f:
+                self.assertEqual(f.read(), prev)
+        self.assertEqual([n for n in os.listdir(self.dir) if n.startswith(".tmp-")], [])
+        fifo = os.path.join(self.dir, "fifo.md")
+        os.mkfifo(fifo)
+        status, err = run_main(report, self.paths + ["--out", fifo, "--headline", fifo])
+        self.assertEqual(status, 1)
+        self.assertIn("fifo.md: not a regular file", err)
+
 
 # ---- the baseline --------------------------------------------------------
 
