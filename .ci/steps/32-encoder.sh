@@ -6,7 +6,9 @@
 #      the reliability test (tests/reliability.sh: hostile targets and
 #      inputs, full disks, fsync errors, kill -9 during saves, concurrent
 #      runs, non-finite values, MPI ranks that disagree: Open MPI installed
-#      here so that part runs);
+#      here so that part runs) and the fault sweep (tests/fault_sweep.sh:
+#      EIO and kill -9 at every fsync and rename of the saves, full disks,
+#      failed appends; tests/FAULTS.md);
 #   2. a tiny pretraining run of a few hundred steps, plain and under
 #      ASan/UBSan, whose MLM loss must fall by more than LOSS_DROP nats;
 #   3. bad input (WordNet missing or malformed, a vocabulary that does not

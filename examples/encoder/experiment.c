@@ -135,9 +135,7 @@ static void make_key(char *key, size_t cap, const char *task, const char *frac,
 static void read_done(done_set *d, const char *path, int fd, const char *config,
                       const char *lr, const char *scratch_lr)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        enc_die("%s: cannot read: %s", path, strerror(errno));
+    FILE *f = enc_open_regular(path, NULL); /* a FIFO (--also) is refused, not waited on */
     char line[ROW_MAX + 2];
     size_t lineno = 0;
     long good = 0; /* bytes of whole lines */
@@ -268,9 +266,7 @@ typedef struct selection {
 
 static void read_selection(selection *sel, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        enc_die("--selection %s: %s", path, strerror(errno));
+    FILE *f = enc_open_regular(path, NULL); /* a FIFO is refused, not waited on */
     char line[ROW_MAX + 2];
     size_t lineno = 0;
     while (fgets(line, sizeof line, f) != NULL) {

@@ -8,6 +8,7 @@
  *
  * `encoder COMMAND --help` lists each command's flags.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,8 +32,16 @@ int main(int argc, char **argv)
     const size_t n = sizeof cmds / sizeof *cmds;
     if (argc >= 2)
         for (size_t i = 0; i < n; i++)
-            if (strcmp(argv[1], cmds[i].name) == 0)
-                return cmds[i].run(argc, argv);
+            if (strcmp(argv[1], cmds[i].name) == 0) {
+                const int rc = cmds[i].run(argc, argv);
+                /* A report lost on a full disk is a failure too (the files
+                 * themselves are checked where they are written). */
+                errno = 0;
+                if (fflush(stdout) != 0 || ferror(stdout))
+                    enc_die("standard output: write failed%s%s", errno ? ": " : "",
+                            errno ? strerror(errno) : "");
+                return rc;
+            }
     int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     FILE *out = help ? stdout : stderr;
     if (argc >= 2 && !help)

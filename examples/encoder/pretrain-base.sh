@@ -20,7 +20,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=$here/pretrained
 mkdir -p "$out"
 resume=()
-[ -f "$out/optimizer.safetensors" ] && resume=(--resume)
+# On the model, not the optimizer: a first save killed between its two
+# renames leaves the model beside optimizer.safetensors.new, which --resume
+# completes (a fresh run would refuse the folder).
+[ -f "$out/model.safetensors" ] && resume=(--resume)
 echo "# $(date -u +%FT%TZ) $(uname -n): pretrain-base.sh ${resume[*]}" >>"$out/pretrain.log"
 exec "$enc" pretrain --out "$out" --batch 256 --steps 8000 --warmup 300 --lr 1e-3 \
     --threads 1 --log-every 25 --eval-every 250 --eval-n 2000 --ckpt-minutes 5 --seed 1 \

@@ -183,6 +183,10 @@ static void save_all(const enc_model *m, const enc_adamw *o, const pretrain_opts
     enc_path(model_new, sizeof model_new, op->out, "model.safetensors.new");
     enc_path(opt, sizeof opt, op->out, "optimizer.safetensors");
     enc_path(opt_new, sizeof opt_new, op->out, "optimizer.safetensors.new");
+    /* Both targets before either is replaced: an optimizer target refused
+     * after the model's rename would leave a model without its pair. */
+    enc_check_writable(model);
+    enc_check_writable(opt);
     /* Left by a save that failed (a full disk): stale by now (resume_pair
      * has completed or refused the pair), and the space may be needed. */
     if ((unlink(model_new) != 0 && errno != ENOENT) || (unlink(opt_new) != 0 && errno != ENOENT))
@@ -203,11 +207,16 @@ static void resume_pair(enc_adamw *o, const enc_model *m, uint64_t model_step, c
     enc_path(opt, sizeof opt, out, "optimizer.safetensors");
     enc_path(opt_new, sizeof opt_new, out, "optimizer.safetensors.new");
     const uint64_t want = enc_param_digest(m);
-    uint64_t digest;
-    enc_opt_load(o->m, o->v, o->n, &o->step, &digest, opt);
-    if (o->step == model_step && (digest == 0 || digest == want))
-        return;
-    const uint64_t found = o->step;
+    uint64_t digest, found = 0;
+    /* No optimizer at all: the run's first save was interrupted between
+     * its two renames (the model is in place, its optimizer still *.new). */
+    const int have = !(access(opt, F_OK) != 0 && errno == ENOENT);
+    if (have) {
+        enc_opt_load(o->m, o->v, o->n, &o->step, &digest, opt);
+        if (o->step == model_step && (digest == 0 || digest == want))
+            return;
+        found = o->step;
+    }
     if (access(opt_new, F_OK) == 0) {
         enc_opt_load(o->m, o->v, o->n, &o->step, &digest, opt_new);
         if (o->step == model_step && digest == want) {
@@ -217,6 +226,9 @@ static void resume_pair(enc_adamw *o, const enc_model *m, uint64_t model_step, c
             return;
         }
     }
+    if (!have)
+        enc_die("%s: missing, and no %s pairs with the model of step %llu", opt, opt_new,
+                (unsigned long long)model_step);
     enc_die("%s: optimizer state of step %llu does not pair with the model of step %llu (and "
             "no %s completes the pair)",
             opt, (unsigned long long)found, (unsigned long long)model_step, opt_new);
@@ -293,6 +305,14 @@ int enc_cmd_pretrain(int argc, char **argv)
         openblas_set_num_threads((int)op.threads);
     make_dir(op.out);
     lock_folder(op.out);
+    /* The targets before any work: a symlink or a device there is refused
+     * now, not at the first save. */
+    char opt_path[4096];
+    enc_path(opt_path, sizeof opt_path, op.out, "optimizer.safetensors");
+    enc_check_writable(model_path);
+    enc_check_writable(opt_path);
+    if (!op.resume)
+        enc_check_writable(vocab_path);
     if (op.resume) {
         /* Read again under the lock: a run that held it may have saved since. */
         enc_ckpt_meta_read(&meta, model_path);

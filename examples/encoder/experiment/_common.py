@@ -1,10 +1,12 @@
 """What the experiment scripts share: the import check and the formats
 written by `encoder experiment` (examples/encoder/experiment.c): the results
 TSV (one row per fine-tuning run) and the learning-curve TSV (one line per
-evaluation)."""
+evaluation); and the one way they write a whole file."""
 import importlib
 import math
+import os
 import sys
+import tempfile
 
 DEBIAN = {
     "numpy": "python3-numpy",
@@ -59,6 +61,34 @@ def open_text(path, error=FormatError):
         return open(path, encoding="utf-8")
     except OSError as e:
         raise error("%s: %s" % (path, e.strerror)) from None
+
+
+def write_text(path, text):
+    """Writes text to path whole or not at all, as the encoder saves (a
+    temporary file beside it, fsync'ed, renamed over it): a crash or a full
+    disk leaves the previous file.  A target that is not a regular file is
+    refused.  FormatError("path: why") on failure, path unchanged."""
+    folder = os.path.dirname(path) or "."
+    tmp = None
+    try:
+        if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+            raise FormatError("%s: not a regular file; refusing to replace it" % path)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise FormatError("%s: cannot write: %s (the previous file, if any, is unchanged)"
+                          % (path, e.strerror)) from None
+    finally:
+        if tmp is not None:
+            os.unlink(tmp)
 
 
 def number(text):

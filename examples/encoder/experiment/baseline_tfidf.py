@@ -14,7 +14,11 @@ regime `tfidf-lr`, rate 0, lr the chosen C (nan for a one-class subset),
 steps, budget and best_step 0, train_loss and best_train_loss both the
 chosen model's mean log-loss on its training rows, metric acc, config
 "tfidf".  Rows already in FILE.tsv are skipped (as the C driver does), so an
-interrupted run resumes.  --seeds N keeps the N smallest seeds.
+interrupted run resumes.  --seeds N keeps the N smallest seeds.  As the C
+driver's rows, each is appended whole and fsync'ed or not at all (a full
+disk cuts it back and exits 1 naming the file), a torn last line (a crash
+mid-row) is cut on the next run, and a second process on FILE.tsv is
+refused (flock).
 
 Model (deterministic: no random state is involved):
   * features: sklearn TfidfVectorizer (lowercased word unigrams and bigrams,
@@ -42,7 +46,9 @@ Model (deterministic: no random state is involved):
 non-deterministic column).
 """
 import argparse
+import fcntl
 import os
+import stat
 import sys
 import time
 
@@ -191,6 +197,59 @@ def load_export(export_dir):
     return {t: load_task(os.path.join(export_dir, t)) for t in names}
 
 
+def open_results(path):
+    """path opened for appending rows (created if missing, a regular file
+    only), locked against a second writer as the C driver locks its results
+    file, with a torn last line cut off; its descriptor.  InputError naming
+    path when it cannot be."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                     | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        raise InputError("%s: cannot open: %s" % (path, e.strerror)) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError("%s: not a regular file" % path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            raise InputError("%s: another process is writing it (%s)" % (path, e.strerror)) \
+                from None
+        with open(path, "rb") as f:
+            data = f.read()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            sys.stderr.write("baseline_tfidf: %s:%d: cutting a torn last line (an interrupted "
+                             "write)\n" % (path, data.count(b"\n") + 1))
+            os.ftruncate(fd, keep)
+            os.fsync(fd)
+    except OSError as e:
+        os.close(fd)
+        raise InputError("%s: %s" % (path, e.strerror)) from None
+    except InputError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def append_row(fd, path, text):
+    """Appends text to fd (path's) whole and fsync'ed, or cuts the file back
+    to its length before and raises InputError naming path."""
+    data, before = text.encode("utf-8"), os.fstat(fd).st_size
+    try:
+        done = 0
+        while done < len(data):
+            done += os.write(fd, data[done:])
+        os.fsync(fd)
+    except OSError as e:
+        try:
+            os.ftruncate(fd, before)
+            state = "the file is back at its previous length"
+        except OSError:
+            state = "could not cut the partial row; remove it by hand"
+        raise InputError("%s: append failed: %s (%s)" % (path, e.strerror, state)) from None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("export_dir")
@@ -202,10 +261,11 @@ def main(argv=None):
     try:
         # Every input is read and checked before --out is touched.
         tasks = load_export(a.export_dir)
-        done = {row_key(r) for r in read_results(a.out)}
-        with open(a.out, "a", encoding="utf-8") as out:
-            if out.tell() == 0:
-                out.write(HEADER)
+        out = open_results(a.out)
+        try:
+            done = {row_key(r) for r in read_results(a.out)}
+            if os.fstat(out).st_size == 0:
+                append_row(out, a.out, HEADER)
             for task, (train, val, test, classes, subsets) in tasks.items():
                 seeds = sorted({s for _, _, s, _ in subsets})
                 keep = set(seeds[:a.seeds] if a.seeds else seeds)
@@ -216,15 +276,17 @@ def main(argv=None):
                     t0 = time.monotonic()
                     va, vf, ta, tf, c, feats, loss = run_one(train, val, test, idx, classes)
                     sec = time.monotonic() - t0
-                    out.write("%s\t%s\t%d\t%s\t0\t%.9g\t%d\t0\t0\t0\t%.6f\t%.6f\tacc\t"
-                              "%.6f\t%.6f\t%.6f\t%.6f\t%.1f\t%s\n"
-                              % (task, frac_text, seed, REGIME, c, len(idx), loss, loss,
-                                 va, vf, ta, tf, sec, CONFIG))
-                    out.flush()
+                    append_row(out, a.out,
+                               "%s\t%s\t%d\t%s\t0\t%.9g\t%d\t0\t0\t0\t%.6f\t%.6f\tacc\t"
+                               "%.6f\t%.6f\t%.6f\t%.6f\t%.1f\t%s\n"
+                               % (task, frac_text, seed, REGIME, c, len(idx), loss, loss,
+                                  va, vf, ta, tf, sec, CONFIG))
                     done.add(key)
                     print("%s %s seed %d: n %d %s C %g train log-loss %.4f val %.4f test %.4f "
                           "(%.1f s)" % (task, frac_text, seed, len(idx), feats, c, loss, va, ta,
                                         sec))
+        finally:
+            os.close(out)
     except (InputError, FormatError) as e:
         sys.stderr.write("baseline_tfidf: %s\n" % e)
         return 1

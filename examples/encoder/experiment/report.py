@@ -53,7 +53,8 @@ import sys
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import FormatError, cell_key, open_text, read_curves, read_results, require  # noqa
+from _common import (FormatError, cell_key, open_text, read_curves, read_results, require,  # noqa
+                     write_text)
 import select_rates  # noqa: E402
 
 require("numpy", "scipy")
@@ -1155,9 +1156,7 @@ def main(argv=None):
         sys.stderr.write("report: warning: %s fraction %g seed %d %s rate %g appears twice "
                          "with different results; the first is kept\n" % k)
     if a.demo:
-        with open(a.out, "w", encoding="utf-8") as f:
-            f.write("\n".join(demo_lines(res)).rstrip("\n") + "\n")
-        return 0
+        return write_or_fail(a.out, "\n".join(demo_lines(res)).rstrip("\n") + "\n")
     select_rates.warn_uneven(res.computed.values(), "report")
     base = os.path.abspath(a.link_base) if a.link_base else os.path.dirname(os.path.abspath(a.out))
     note, sites_link = [], None
@@ -1168,11 +1167,20 @@ def main(argv=None):
         lines += task_section(res, task)
     if sites:
         lines += sites_section(sites, a.sites, sites_link)
-    with open(a.out, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines).rstrip("\n") + "\n")
+    if write_or_fail(a.out, "\n".join(lines).rstrip("\n") + "\n"):
+        return 1
     if a.headline:
-        with open(a.headline, "w", encoding="utf-8") as f:
-            f.write("\n".join(headline_lines(res)) + "\n")
+        return write_or_fail(a.headline, "\n".join(headline_lines(res)) + "\n")
+    return 0
+
+
+def write_or_fail(path, text):
+    """0 when text went to path whole (write_text), else 1 with the message."""
+    try:
+        write_text(path, text)
+    except FormatError as e:
+        sys.stderr.write("report: %s\n" % e)
+        return 1
     return 0
 
 

@@ -32,7 +32,7 @@ import sys
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import FormatError, cell_key, number, open_text, read_results  # noqa: E402
+from _common import FormatError, cell_key, number, open_text, read_results, write_text  # noqa: E402
 
 # The candidates: (regime, what its rate column means).
 STANDARD, GUIDED, NONE = "standard", "guided", "none"
@@ -135,8 +135,7 @@ def write_selection(choices, path):
         fields.append(str(len(ch.seeds)))
         fields += ["%.6f" % ch.val[c] if c in ch.val else "nan" for c in cols]
         lines.append("\t".join(fields))
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
 
 
 def is_selection(path):
@@ -205,7 +204,11 @@ def main(argv=None):
         sys.stderr.write("select_rates: warning: the candidates' rows come from %d settings "
                          "(config %s)\n" % (len(configs), ", ".join(configs)))
     warn_uneven(choices, "select_rates")
-    write_selection(choices, a.out)
+    try:
+        write_selection(choices, a.out)
+    except FormatError as e:
+        sys.stderr.write("select_rates: %s\n" % e)
+        return 1
     for ch in choices:
         print("%s %s: %s (%d seeds)" % (ch.task, ch.fraction_s, ", ".join(
             "%s %s" % (k, fmt_rate(ch.rates[k])) for k in CHOICES), len(ch.seeds)))

@@ -6,11 +6,14 @@ Run: /usr/bin/python3 test_report.py  (ctest: encoder_report).  Exits 77,
 ctest's skip code, when a Debian package it needs is missing.
 """
 import contextlib
+import fcntl
 import io
 import math
 import os
 import random
+import resource
 import shutil
+import signal
 import struct
 import sys
 import tempfile
@@ -508,6 +511,39 @@ class Synthetic(unittest.TestCase):
         self.assertEqual(run_main(select_rates, [os.path.join(self.dir, "none.tsv"), "--out",
                                                  bad])[0], 1)
 
+    def test_outputs_whole_or_untouched(self):
+        # The report, the headline and the selection are written whole or
+        # not at all (_common.write_text): a full disk (here a file-size
+        # limit, SIGXFSZ ignored) or a FIFO at the path exits 1 naming it,
+        # and leaves the previous file (they were written in place before,
+        # a full disk ending in a traceback and a cut file).
+        prev = "the previous page\n" * 8
+        out, sel = os.path.join(self.dir, "keep.md"), os.path.join(self.dir, "keep.sel")
+        for path in (out, sel):
+            with open(path, "w") as f:
+                f.write(prev)
+        old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+        old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        try:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (100, old_limit[1]))
+            report_status, report_err = run_main(report, self.paths + ["--out", out])
+            sel_status, sel_err = run_main(select_rates, self.paths + ["--out", sel])
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+            signal.signal(signal.SIGXFSZ, old_handler)
+        self.assertEqual((report_status, sel_status), (1, 1))
+        self.assertIn("keep.md: cannot write: File too large (the previous file", report_err)
+        self.assertIn("keep.sel: cannot write: File too large", sel_err)
+        for path in (out, sel):
+            with open(path) as f:
+                self.assertEqual(f.read(), prev)
+        self.assertEqual([n for n in os.listdir(self.dir) if n.startswith(".tmp-")], [])
+        fifo = os.path.join(self.dir, "fifo.md")
+        os.mkfifo(fifo)
+        status, err = run_main(report, self.paths + ["--out", fifo, "--headline", fifo])
+        self.assertEqual(status, 1)
+        self.assertIn("fifo.md: not a regular file", err)
+
 
 # ---- the baseline --------------------------------------------------------
 
@@ -646,6 +682,65 @@ class Baseline(unittest.TestCase):
         def key(r):
             return {k: v for k, v in r.items() if k != "seconds"}
         self.assertEqual(sorted(map(str, map(key, ra))), sorted(map(str, map(key, rb))))
+
+    def baseline_err(self, argv):
+        """(status, stderr) of a baseline run."""
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = run_baseline(argv)
+        return status, err.getvalue()
+
+    def assert_whole_rows(self, path):
+        with open(path, "rb") as f:
+            data = f.read()
+        self.assertTrue(data.endswith(b"\n"), data[-80:])
+        for line in data.decode().splitlines():
+            self.assertEqual(len(line.split("\t")), 19, line)
+
+    def test_torn_row_is_cut(self):
+        # A crash mid-row left a fragment: the next run cuts it, names it and
+        # reruns that cell (it used to fail on the fragment until cut by hand).
+        out = os.path.join(self.dir, "t.tsv")
+        self.assertEqual(run_baseline([self.export, "--out", out, "--seeds", "1"]), 0)
+        with open(out, "a") as f:
+            f.write("toy\t0.5\t2\ttfidf-lr\t0\t10")
+        status, err = self.baseline_err([self.export, "--out", out])
+        self.assertEqual(status, 0, err)
+        self.assertRegex(err, r"t\.tsv:6: cutting a torn last line")
+        self.assert_whole_rows(out)
+        self.assertEqual(len(read_results(out)), 8)
+
+    def test_full_disk_leaves_whole_rows(self):
+        # A file-size limit (SIGXFSZ ignored: the write fails with EFBIG, as
+        # ENOSPC on a full disk) a row and a half past the first seed's rows.
+        out = os.path.join(self.dir, "f.tsv")
+        self.assertEqual(run_baseline([self.export, "--out", out, "--seeds", "1"]), 0)
+        size = os.path.getsize(out)
+        row = size // 5  # the header and 4 rows
+        old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+        old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        try:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size + row + row // 2, old_limit[1]))
+            status, err = self.baseline_err([self.export, "--out", out])
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+            signal.signal(signal.SIGXFSZ, old_handler)
+        self.assertEqual(status, 1)
+        self.assertRegex(err, r"f\.tsv: append failed: File too large \(the file is back at its "
+                              r"previous length\)")
+        self.assert_whole_rows(out)
+        self.assertEqual(len(read_results(out)), 5)
+        self.assertEqual(run_baseline([self.export, "--out", out]), 0)
+        self.assertEqual(len(read_results(out)), 8)
+
+    def test_second_writer_is_refused(self):
+        out = os.path.join(self.dir, "w.tsv")
+        with open(out, "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            status, err = self.baseline_err([self.export, "--out", out])
+        self.assertEqual(status, 1)
+        self.assertIn("w.tsv: another process is writing it", err)
+        self.assertEqual(os.path.getsize(out), 0)
 
     def test_bad_subset_index_is_named(self):
         with open(os.path.join(self.export, "toy", "subsets.tsv"), "a") as f:

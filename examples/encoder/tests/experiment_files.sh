@@ -2,7 +2,8 @@
 # The experiment's results file under accidents (ctest: encoder_experiment_files;
 # issue 26 items 2 and 10, issue 27 item 6): a full disk, a torn last row, a
 # second process on the same file, a resume with a fraction the row format
-# rounds, rows of other settings, a target that is not a regular file.
+# rounds, rows of other settings, a target or input that is not a regular
+# file.
 #   experiment_files.sh ENCODER WORK_DIR
 # Exit 77 (skipped) without WordNet.  Every failure must exit 1 naming the
 # file, and the file must hold only whole rows.
@@ -86,5 +87,10 @@ expect 1 'link\.tsv: not a regular file' "a symlink as --out" -- \
     "$enc" "${grid[@]}" --fractions 0.1 --out link.tsv
 expect 1 'curves: not a regular file|fifo\.tsv: not a regular file' "a FIFO as --curves" -- \
     timeout 60 "$enc" "${grid[@]}" --fractions 0.1 --out c.tsv --curves fifo.tsv
+# Read, not written: refused, not waited on (they hung).
+expect 1 'fifo\.tsv: not a regular file' "a FIFO as --also" -- \
+    timeout 60 "$enc" "${grid[@]}" --fractions 0.1 --out a.tsv --also fifo.tsv
+expect 1 'fifo\.tsv: not a regular file' "a FIFO as --selection" -- \
+    timeout 60 "$enc" "${grid[@]}" --fractions 0.1 --out s.tsv --selection fifo.tsv
 
 enc_test_end experiment_files

@@ -1,6 +1,6 @@
 # Sourced by the encoder's shell tests (reliability.sh, experiment_files.sh,
-# site_rules.sh, fisher_sequences.sh, finetune_outputs.sh): the preamble and
-# the checks they share, written once.
+# site_rules.sh, fisher_sequences.sh, finetune_outputs.sh, fault_sweep.sh):
+# the preamble and the checks they share, written once.
 #   . lib.sh; enc_test_begin WORK_DIR    skips (exit 77) without WordNet, then
 #                                        works in a fresh WORK_DIR
 #   ok WHAT / bad WHAT                   report a check; bad counts a failure

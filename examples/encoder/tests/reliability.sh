@@ -46,6 +46,24 @@ done
 same_file dev/reg <(echo keep) && ok "the symlink's target is untouched" || bad "dev/reg changed"
 ls -A dev | grep -q '^\.enc-' && bad "a temporary file was left in dev/" || ok "no temporary file left"
 
+# The pair's targets are checked before any work and before either file is
+# replaced: an optimizer target refused after the model's rename left a
+# model without its optimizer.
+mkdir -p slink
+ln -s /proc/self/fd/1 slink/optimizer.safetensors
+expect 1 "slink/optimizer.safetensors: is a symbolic link" "pretrain --out with a symlinked optimizer" -- \
+    "$enc" pretrain --out slink --steps 3 "${tiny[@]}"
+[ -e slink/model.safetensors ] && bad "a model was saved without its optimizer" || ok "no model saved"
+"$enc" pretrain --out rlink --steps 200 --stop-after 2 "${tiny[@]}" >rlink.log 2>&1 ||
+    bad "pretrain --out rlink: $(tail -n 1 rlink.log)"
+mv rlink/optimizer.safetensors rlink/opt.real
+ln -s opt.real rlink/optimizer.safetensors
+cp rlink/model.safetensors rlink.model
+expect 1 "rlink/optimizer.safetensors: is a symbolic link" "resume with a symlinked optimizer" -- \
+    "$enc" pretrain --out rlink --resume --stop-after 1 --threads 1 --wordnet "$wordnet"
+same_file rlink/model.safetensors rlink.model && ok "the model is untouched" ||
+    bad "the model was replaced: the pair is split"
+
 echo "== #26.13: the Fisher outputs are checked before the pass and named"
 expect 1 "/nonexistent/f.safetensors: cannot create" "fisher --out in a missing folder" -- \
     "$enc" "${fisher[@]}" --ckpt t --out /nonexistent/f.safetensors
@@ -53,6 +71,14 @@ grep -q 'Fisher of the MLM loss' out.log && bad "the pass ran before the path wa
     ok "no pass before the check"
 expect 1 "dev/fifo: is not a regular file" "fisher --plan FIFO" -- \
     "$enc" "${fisher[@]}" --ckpt t --plan dev/fifo
+# A save that fails after the pass (an fsync error in the library's save)
+# names its file and leaves nothing in the folder.
+mkdir -p feio
+expect 1 "^encoder: feio/f\.safetensors: cannot save the Fisher file: GD_EIO" \
+    "fsync EIO in gd_fisher_save" -- env LD_PRELOAD="$shim" ENC_FAULT_FSYNC_EIO=1 "$enc" \
+    "${fisher[@]}" --ckpt t --out feio/f.safetensors --plan feio/f.plan --sites feio/f.tsv
+[ -z "$(ls -A feio)" ] && ok "no Fisher file, plan or temporary file left" ||
+    bad "files left: $(ls -A feio)"
 
 echo "== #26.4: a full disk, an fsync error, a failed rename or kill -9 during a save"
 "$enc" pretrain --out r --steps 200 --stop-after 10 "${tiny[@]}" >r.log 2>&1 || { cat r.log; exit 1; }
@@ -95,6 +121,18 @@ for k in 1 2 3 4; do
             bad "$(grep resumed out.log)"
     fi
 done
+
+# The first save of a run killed between its two renames: no
+# optimizer.safetensors yet, only its *.new (once unresumable).
+status=0
+{ env LD_PRELOAD="$shim" ENC_FAULT_KILL_AT_RENAME=5 "$enc" pretrain --out k5 --steps 200 \
+    --stop-after 10 "${tiny[@]}" >/dev/null 2>&1 || status=$?; } 2>/dev/null
+[ "$status" -eq 137 ] && [ -e k5/model.safetensors ] && [ ! -e k5/optimizer.safetensors ] ||
+    bad "kill at the first save's last rename: exit $status, $(ls k5 | paste -sd' ')"
+expect 0 "" "resume after kill -9 between the first save's renames" -- \
+    "$enc" pretrain --out k5 --resume --stop-after 10 --threads 1 --wordnet "$wordnet"
+grep -q 'completed the interrupted save of step 10' out.log && grep -q 'resumed at step 10 ' out.log &&
+    ok "the first pair was completed" || bad "$(grep -E 'completed|resumed' out.log)"
 
 echo "== #26.4: two runs on one folder"
 "$enc" pretrain --out busy "${tiny[@]}" --steps 100000000 --log-every 100000000 >bg.log 2>&1 &
@@ -187,6 +225,10 @@ printf 'a\tthe dog\nb\ta cat\n' >ok.tsv
 tsv() { "$enc" finetune --ckpt t --task tsv --max-steps 1 --min-steps 1 --threads 1 "$@"; }
 expect 1 "/dev/zero: not a regular file" "--train /dev/zero" -- tsv --train /dev/zero --val ok.tsv \
     --test ok.tsv
+# A read error is not an end of file (/proc/self/mem: a regular file whose
+# first read fails with EIO, as address 0 is never mapped).
+expect 1 "/proc/self/mem:1: read error: Input/output error" "a read error in --train" -- \
+    tsv --train /proc/self/mem --val ok.tsv --test ok.tsv
 expect 1 "dev/fifo: not a regular file" "--train FIFO (no hang)" -- timeout 20 \
     "$enc" finetune --ckpt t --task tsv --train dev/fifo --val ok.tsv --test ok.tsv
 cp -r t vfifo
@@ -282,5 +324,9 @@ EOF
 else
     echo "== #26.6: MPI ranks agree: skipped (no encoder-mpi or mpirun)"
 fi
+
+echo "== a report lost on a full disk is a failure, not exit 0"
+expect 1 "standard output: write failed" "dump with its standard output on /dev/full" -- \
+    bash -c 'exec "$@" >/dev/full' _ "$enc" dump --wordnet "$wordnet" --ckpt t --out full-out.st
 
 enc_test_end reliability
