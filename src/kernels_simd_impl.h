@@ -950,7 +950,11 @@ static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size
  * x prefetch and 2048-column blocks for wider rows gave 1.21-1.28 at 3072
  * and 4096 columns, 1.34-1.45 at 8192 and 16384; these tiles 1.16-1.25 and
  * 1.06-1.23.  Tiles of 8x1024, 16x1024 and 4x2048 measured 1.2-1.5, of
- * 64x256 2x (a segment shorter than PF_AHEAD is never prefetched). */
+ * 64x256 2x (a segment shorter than PF_AHEAD is never prefetched).  The
+ * cyclic table in element order up to 4096 columns (32 KiB of a 48 KiB
+ * L1), retried on an idle host: 1.05-1.32 at 3072 and 4096 columns from
+ * one build of the library to the next (code layout), the tiles 1.11-1.25;
+ * no steady gain, so the tiles stay from 2048 columns on. */
 enum { BAND = 32, SUB = 512, BANDED_MIN_COLS = 2048 };
 _Static_assert((int)SUB >= (int)PF_AHEAD && (int)SUB % (int)GB == 0 && (int)COLS_BLOCK % (int)SUB == 0,
                "a tile segment is prefetched whole and starts on a batch");
