@@ -79,6 +79,9 @@
          the refusal is the compiler's only message */
 
 #include <string.h>
+#if defined(GD_SIMD_HALF)
+#include "half.h" /* the scalar conversions of the one-pass 1.2 ops */
+#endif
 
 _Static_assert(VL == 8 || VL == 16, "VL: 32-bit lanes per vector, 8 or 16");
 _Static_assert(VB * 2 == VL, "VB: one Philox block per 64-bit lane");
@@ -474,27 +477,91 @@ static void mask_simd(uint8_t *mask, size_t n, uint64_t first, uint64_t thr, con
     }
 }
 
-/* y = keep ? x * s : 0 on len <= GB elements from a mask byte boundary. */
-static inline void fwd_window(float *y, const float *x, uint8_t *mask, const uint32_t *w,
-                              size_t len, thr32 t, float s)
+/* ---- element types --------------------------------------------------------- */
+
+/* The fused ops read and write their tensors through these four, with dt a
+ * constant in each inlined copy: GD_F32 for the float ops, and, in a family
+ * that defines GD_SIMD_HALF, GD_BF16 and GD_F16 for the one-pass forms of
+ * the 1.2 kernels (src/half.c).  So each op is one loop, compiled once per
+ * type.  Half elements are widened exactly and results rounded to nearest
+ * even as src/half.h's references do.  Chunk by chunk through float buffers
+ * (src/half.c's other path) the conversions and the generator ran one after
+ * the other: 1.3-2.3x their floor, the conversions 41 % of a bf16 forward
+ * (perf). */
+static inline __attribute__((always_inline)) vf ld_v(const void *p, size_t i, int dt)
+{
+#if defined(GD_SIMD_HALF)
+    if (dt != GD_F32)
+        return vf_load_h((const uint16_t *)p + i, dt);
+#endif
+    (void)dt;
+    return vf_load((const float *)p + i);
+}
+
+static inline __attribute__((always_inline)) void st_v(void *p, size_t i, vf v, int dt)
+{
+#if defined(GD_SIMD_HALF)
+    if (dt != GD_F32) {
+        vf_store_h((uint16_t *)p + i, v, dt);
+        return;
+    }
+#endif
+    (void)dt;
+    vf_store((float *)p + i, v);
+}
+
+static inline __attribute__((always_inline)) float ld_1(const void *p, size_t i, int dt)
+{
+#if defined(GD_SIMD_HALF)
+    if (dt == GD_BF16)
+        return gd_bf16_to_f32(((const uint16_t *)p)[i]);
+    if (dt == GD_F16)
+        return gd_f16_to_f32(((const uint16_t *)p)[i]);
+#endif
+    (void)dt;
+    return ((const float *)p)[i];
+}
+
+static inline __attribute__((always_inline)) void st_1(void *p, size_t i, float f, int dt)
+{
+#if defined(GD_SIMD_HALF)
+    if (dt == GD_BF16) {
+        ((uint16_t *)p)[i] = gd_f32_to_bf16(f);
+        return;
+    }
+    if (dt == GD_F16) {
+        ((uint16_t *)p)[i] = gd_f32_to_f16(f);
+        return;
+    }
+#endif
+    (void)dt;
+    ((float *)p)[i] = f;
+}
+
+/* y = keep ? x * s : 0 on elements at .. at + len - 1 (len <= GB, at on a
+ * mask byte boundary, mask the byte of element at). */
+static inline __attribute__((always_inline)) void
+fwd_window(void *y, const void *x, size_t at, uint8_t *mask, const uint32_t *w, size_t len,
+           thr32 t, float s, int dt)
 {
     const vi tv = vi_set1(t.t), av = vi_set1(t.a);
     const vf sv = vf_set1(s);
     size_t j = 0;
     for (; j + VL <= len; j += VL) {
         const vk keep = keep_of(vi_load(w + j), tv, av);
-        vf_store(y + j, vf_keep(keep, vf_mul(vf_load(x + j), sv)));
+        st_v(y, at + j, vf_keep(keep, vf_mul(ld_v(x, at + j, dt), sv)), dt);
         if (mask)
             put_lane_bits(mask + j / 8, vk_bits(keep));
     }
     for (size_t i = j; i < len; i++)
-        y[i] = keep1(w[i], t.t, t.a) ? x[i] * s : 0.0f;
+        st_1(y, at + i, keep1(w[i], t.t, t.a) ? ld_1(x, at + i, dt) * s : 0.0f, dt);
     if (mask && j < len)
         pack_chunk(mask + j / 8, w + j, len - j, t);
 }
 
-static void fwd_simd(float *y, const float *x, uint8_t *mask, size_t n, uint64_t first,
-                     uint64_t thr, float s, const gd_keyctx *k)
+static inline __attribute__((always_inline)) void
+fwd_run(void *y, const void *x, uint8_t *mask, size_t n, uint64_t first, uint64_t thr, float s,
+        const gd_keyctx *k, int dt)
 {
     const thr32 t = thr32_of(thr);
     wstream g;
@@ -502,8 +569,14 @@ static void fwd_simd(float *y, const float *x, uint8_t *mask, size_t n, uint64_t
         ws_init(&g, first, false, k);
     for (size_t j0 = 0; j0 < n; j0 += GB) {
         const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
-        fwd_window(y + j0, x + j0, mask ? mask + j0 / 8 : NULL, w, min_sz(GB, n - j0), t, s);
+        fwd_window(y, x, j0, mask ? mask + j0 / 8 : NULL, w, min_sz(GB, n - j0), t, s, dt);
     }
+}
+
+static void fwd_simd(float *y, const float *x, uint8_t *mask, size_t n, uint64_t first,
+                     uint64_t thr, float s, const gd_keyctx *k)
+{
+    fwd_run(y, x, mask, n, first, thr, s, k, GD_F32);
 }
 
 static void bwd_mask_simd(float *dx, const float *dy, const uint8_t *mask, size_t n, float s)
@@ -546,33 +619,41 @@ static inline void add_run(float *y, const float *x, const float *bias, const fl
     }
 }
 
-/* add_run on len <= GB elements from a mask byte boundary, the keep bits
- * stored as they are computed (as fwd_window does), so the mask needs no
- * second pass over the words. */
-static inline void add_window(float *y, const float *x, const float *bias, const float *residual,
-                              uint8_t *mask, const uint32_t *w, size_t len, thr32 t, float s)
+/* The fused epilogue on elements at .. at + len - 1 (len <= GB, from a mask
+ * byte boundary; bias, if not NULL, at the first one's column of the cyclic
+ * table), the keep bits stored as they are computed (as fwd_window does),
+ * so the mask needs no second pass over the words.  The operations and
+ * their order are add_run's. */
+static inline __attribute__((always_inline)) void
+add_window(void *y, const void *x, const float *bias, const void *residual, size_t at,
+           uint8_t *mask, const uint32_t *w, size_t len, thr32 t, float s, int dt)
 {
     const vi tv = vi_set1(t.t), av = vi_set1(t.a);
     const vf sv = vf_set1(s);
     size_t j = 0;
     for (; j + VL <= len; j += VL) {
-        vf v = vf_load(x + j);
+        vf v = ld_v(x, at + j, dt);
         if (bias)
             v = vf_add(v, vf_load(bias + j));
         const vk keep = keep_of(vi_load(w + j), tv, av);
         v = vf_keep(keep, vf_mul(v, sv));
         if (residual)
-            v = vf_add(vf_load(residual + j), v);
-        vf_store(y + j, v);
+            v = vf_add(ld_v(residual, at + j, dt), v);
+        st_v(y, at + j, v, dt);
         if (mask)
             put_lane_bits(mask + j / 8, vk_bits(keep));
     }
-    if (j < len) {
-        add_run(y + j, x + j, bias ? bias + j : NULL, residual ? residual + j : NULL, w + j,
-                len - j, t, s);
-        if (mask)
-            pack_chunk(mask + j / 8, w + j, len - j, t);
+    for (size_t i = j; i < len; i++) {
+        float v = ld_1(x, at + i, dt);
+        if (bias)
+            v = v + bias[i];
+        v = keep1(w[i], t.t, t.a) ? v * s : 0.0f;
+        if (residual)
+            v = ld_1(residual, at + i, dt) + v;
+        st_1(y, at + i, v, dt);
     }
+    if (mask && j < len)
+        pack_chunk(mask + j / 8, w + j, len - j, t);
 }
 
 /* Up to ADD_TAB_COLS columns the bias is read through a cyclic copy (entry
@@ -610,6 +691,27 @@ static void add_fwd_split(float *y, const float *x, const float *bias, const flo
     }
 }
 
+/* The batches of the table path: btab the cyclic bias table, or NULL. */
+static inline __attribute__((always_inline)) void
+add_tab_run(void *y, const void *x, const float *btab, const void *residual, uint8_t *mask,
+            size_t rows, size_t cols, uint64_t first, uint64_t thr, float s, const gd_keyctx *k,
+            int dt)
+{
+    const size_t n = rows * cols, step = GB % cols;
+    const thr32 t = thr32_of(thr);
+    wstream g;
+    if (!thr_constant(thr))
+        ws_init(&g, first, false, k);
+    size_t c = 0; /* column of element j0 */
+    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
+        add_window(y, x, btab ? btab + c : NULL, residual, j0, mask ? mask + j0 / 8 : NULL, w,
+                   min_sz(GB, n - j0), t, s, dt);
+        c += step;
+        c = c >= cols ? c - cols : c;
+    }
+}
+
 static void add_fwd_simd(float *y, const float *x, const float *bias, const float *residual,
                          uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
                          float s, const gd_keyctx *k)
@@ -624,113 +726,9 @@ static void add_fwd_simd(float *y, const float *x, const float *bias, const floa
         for (size_t i = cols; i < cols + GB; i++) /* no division per entry */
             btab[i] = btab[i - cols];
     }
-    const size_t n = rows * cols, step = GB % cols;
-    const thr32 t = thr32_of(thr);
-    wstream g;
-    if (!thr_constant(thr))
-        ws_init(&g, first, false, k);
-    size_t c = 0; /* column of element j0 */
-    for (size_t j0 = 0; j0 < n; j0 += GB) {
-        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
-        add_window(y + j0, x + j0, bias ? btab + c : NULL, residual ? residual + j0 : NULL,
-                   mask ? mask + j0 / 8 : NULL, w, min_sz(GB, n - j0), t, s);
-        c += step;
-        c = c >= cols ? c - cols : c;
-    }
+    add_tab_run(y, x, bias ? btab : NULL, residual, mask, rows, cols, first, thr, s, k, GD_F32);
 }
 
-/* ---- half-precision tensors ---------------------------------------------- */
-
-#if defined(GD_SIMD_HALF)
-#include "half.h"
-
-/* The fused ops on bf16 and fp16 tensors: the half elements widened in
- * lanes, the float op's operations, the result rounded in lanes, so the
- * generator's arithmetic overlaps the data's loads and stores as in the
- * float ops.  Chunk by chunk through float buffers (src/half.c) the
- * conversions and the generator ran one after the other: 1.3-2.3x their
- * floor, the conversions 41 % of a bf16 forward (perf).  Specialised per
- * type (dt is a constant in each inlined copy). */
-static inline float h_to_f32(uint16_t h, int dt)
-{
-    return dt == GD_F16 ? gd_f16_to_f32(h) : gd_bf16_to_f32(h);
-}
-
-static inline uint16_t f32_to_h(float f, int dt)
-{
-    return dt == GD_F16 ? gd_f32_to_f16(f) : gd_f32_to_bf16(f);
-}
-
-static inline __attribute__((always_inline)) void
-fwd_h_run(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t n, uint64_t first, uint64_t thr,
-          float s, const gd_keyctx *k, int dt)
-{
-    const thr32 t = thr32_of(thr);
-    const vi tv = vi_set1(t.t), av = vi_set1(t.a);
-    const vf sv = vf_set1(s);
-    wstream g;
-    if (!thr_constant(thr))
-        ws_init(&g, first, false, k);
-    for (size_t j0 = 0; j0 < n; j0 += GB) {
-        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
-        const size_t len = min_sz(GB, n - j0);
-        uint16_t *yc = y + j0;
-        const uint16_t *xc = x + j0;
-        uint8_t *mc = mask ? mask + j0 / 8 : NULL;
-        size_t j = 0;
-        for (; j + VL <= len; j += VL) {
-            const vk keep = keep_of(vi_load(w + j), tv, av);
-            vf_store_h(yc + j, vf_keep(keep, vf_mul(vf_load_h(xc + j, dt), sv)), dt);
-            if (mc)
-                put_lane_bits(mc + j / 8, vk_bits(keep));
-        }
-        for (size_t i = j; i < len; i++)
-            yc[i] = f32_to_h(keep1(w[i], t.t, t.a) ? h_to_f32(xc[i], dt) * s : 0.0f, dt);
-        if (mc && j < len)
-            pack_chunk(mc + j / 8, w + j, len - j, t);
-    }
-}
-
-static void fwd_h_simd(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t n, uint64_t first,
-                       uint64_t thr, float s, const gd_keyctx *k, int dt)
-{
-    if (dt == GD_F16)
-        fwd_h_run(y, x, mask, n, first, thr, s, k, GD_F16);
-    else
-        fwd_h_run(y, x, mask, n, first, thr, s, k, GD_BF16);
-}
-
-static inline __attribute__((always_inline)) void
-gauss_h_run(uint16_t *y, const uint16_t *x, size_t n, float sigma, uint64_t first,
-            const gd_keyctx *k, int dt)
-{
-    const vf sg = vf_set1(sigma), one = vf_set1(1.0f);
-    wstream g;
-    ws_init(&g, first, true, k);
-    for (size_t j0 = 0; j0 < n; j0 += GB) {
-        const size_t len = min_sz(GB, n - j0);
-        const float *z = (const float *)ws_next(&g, k);
-        uint16_t *yc = y + j0;
-        const uint16_t *xc = x + j0;
-        size_t j = 0;
-        for (; j + VL <= len; j += VL) {
-            const vf m = vf_add(one, vf_mul(sg, vf_load(z + j)));
-            vf_store_h(yc + j, vf_mul(vf_load_h(xc + j, dt), m), dt);
-        }
-        for (; j < len; j++)
-            yc[j] = f32_to_h(h_to_f32(xc[j], dt) * (1.0f + sigma * z[j]), dt);
-    }
-}
-
-static void gauss_h_simd(uint16_t *y, const uint16_t *x, size_t n, float sigma, uint64_t first,
-                         const gd_keyctx *k, int dt)
-{
-    if (dt == GD_F16)
-        gauss_h_run(y, x, n, sigma, first, k, GD_F16);
-    else
-        gauss_h_run(y, x, n, sigma, first, k, GD_BF16);
-}
-#endif
 
 /* ---- per-column ops ------------------------------------------------------- */
 
@@ -810,14 +808,15 @@ static inline bool keep_col(uint32_t w, uint32_t t, float s)
 /* y = keep ? x * s[j] : 0 on len <= GB elements with thresholds t[j] and
  * scales s[j]; mask, if not NULL, is the byte of element 0 (a byte
  * boundary of the call) and receives whole bytes, padding bits 0. */
-static inline void cols_window(float *y, const float *x, uint8_t *mask, const uint32_t *w,
-                               size_t len, const uint32_t *t, const float *s)
+static inline __attribute__((always_inline)) void
+cols_window(void *y, const void *x, size_t at, uint8_t *mask, const uint32_t *w, size_t len,
+            const uint32_t *t, const float *s, int dt)
 {
     size_t j = 0;
     for (; j + VL <= len; j += VL) {
         const vf sv = vf_load(s + j);
         const vk keep = keep_of_nz(vi_load(w + j), vi_load(t + j), vf_bits(sv));
-        vf_store(y + j, vf_keep(keep, vf_mul(vf_load(x + j), sv)));
+        st_v(y, at + j, vf_keep(keep, vf_mul(ld_v(x, at + j, dt), sv)), dt);
         if (mask)
             put_lane_bits(mask + j / 8, vk_bits(keep));
     }
@@ -825,7 +824,7 @@ static inline void cols_window(float *y, const float *x, uint8_t *mask, const ui
         unsigned byte = 0;
         for (size_t i = j; i < min_sz(len, j + 8); i++) {
             const bool keep = keep_col(w[i], t[i], s[i]);
-            y[i] = keep ? x[i] * s[i] : 0.0f;
+            st_1(y, at + i, keep ? ld_1(x, at + i, dt) * s[i] : 0.0f, dt);
             byte |= (unsigned)keep << (i & 7);
         }
         if (mask)
@@ -865,23 +864,30 @@ static inline void prefetch_next_row(const float *x, const float *y)
 }
 
 /* cols <= BANDED_MIN_COLS: the tensor in element order, batch by batch,
- * like fwd; every batch starts on a mask byte, so mask bytes are stored as
- * they are, never shifted. */
-static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
-                            const float *p_cols, uint64_t first, const gd_keyctx *k)
+ * like fwd, through the cyclic table tb; every batch starts on a mask
+ * byte, so mask bytes are stored as they are, never shifted. */
+static inline __attribute__((always_inline)) void
+cols_narrow_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
+                const col_tab *tb, uint64_t first, const gd_keyctx *k, int dt)
 {
     const size_t n = rows * cols, step = GB % cols;
-    col_tab tb;
     wstream g;
-    tab_fill_cyclic(&tb, p_cols, cols);
     ws_init(&g, first, false, k);
     size_t c = 0; /* column of element j0 */
     for (size_t j0 = 0; j0 < n; j0 += GB) {
-        cols_window(y + j0, x + j0, mask ? mask + j0 / 8 : NULL, ws_next(&g, k),
-                    min_sz(GB, n - j0), tb.t + c, tb.s + c);
+        cols_window(y, x, j0, mask ? mask + j0 / 8 : NULL, ws_next(&g, k), min_sz(GB, n - j0),
+                    tb->t + c, tb->s + c, dt);
         c += step;
         c = c >= cols ? c - cols : c;
     }
+}
+
+static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
+                            const float *p_cols, uint64_t first, const gd_keyctx *k)
+{
+    col_tab tb;
+    tab_fill_cyclic(&tb, p_cols, cols);
+    cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F32);
 }
 
 /* A row segment of len elements from table entry c whose mask bits start at
@@ -924,8 +930,8 @@ static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size
                 prefetch_batch(x + j + ahead);
             else if (x_next && ahead >= width && ahead - width + GB <= width)
                 prefetch_next_row(x_next + (ahead - width), y + (x_next - x) + (ahead - width));
-            cols_window(y + j + i0, x + j + i0, mask ? mask + (j + i0) / 8 : NULL, ws_next(&g, k),
-                        min_sz(GB, width - i0), t + i0, s + i0);
+            cols_window(y, x, j + i0, mask ? mask + (j + i0) / 8 : NULL, ws_next(&g, k),
+                        min_sz(GB, width - i0), t + i0, s + i0, GD_F32);
         }
         return;
     }
@@ -1015,144 +1021,6 @@ static void bwd_mask_cols_simd(float *dx, const float *dy, const uint8_t *mask, 
     }
 }
 
-#if defined(GD_SIMD_HALF)
-/* ---- half-precision tensors: the fused epilogue and per-column rates ------ */
-
-/* add_fwd on bf16 or fp16 tensors, as add_fwd_simd with its bias table:
- * the bias widened once into the cyclic table, x and the residual widened
- * in lanes, y rounded in lanes.  false (nothing done) past ADD_TAB_COLS
- * columns with a bias: the caller goes through float. */
-static inline __attribute__((always_inline)) void
-add_h_run(uint16_t *y, const uint16_t *x, const float *btab, const uint16_t *residual,
-          uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr, float s,
-          const gd_keyctx *k, int dt)
-{
-    const size_t n = rows * cols, step = GB % cols;
-    const thr32 t = thr32_of(thr);
-    const vi tv = vi_set1(t.t), av = vi_set1(t.a);
-    const vf sv = vf_set1(s);
-    wstream g;
-    if (!thr_constant(thr))
-        ws_init(&g, first, false, k);
-    size_t c = 0; /* column of element j0 */
-    for (size_t j0 = 0; j0 < n; j0 += GB) {
-        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
-        const size_t len = min_sz(GB, n - j0);
-        const float *b = btab ? btab + c : NULL;
-        const uint16_t *xc = x + j0, *rc = residual ? residual + j0 : NULL;
-        uint16_t *yc = y + j0;
-        uint8_t *mc = mask ? mask + j0 / 8 : NULL;
-        size_t j = 0;
-        for (; j + VL <= len; j += VL) {
-            vf v = vf_load_h(xc + j, dt);
-            if (b)
-                v = vf_add(v, vf_load(b + j));
-            const vk keep = keep_of(vi_load(w + j), tv, av);
-            v = vf_keep(keep, vf_mul(v, sv));
-            if (rc)
-                v = vf_add(vf_load_h(rc + j, dt), v);
-            vf_store_h(yc + j, v, dt);
-            if (mc)
-                put_lane_bits(mc + j / 8, vk_bits(keep));
-        }
-        for (size_t i = j; i < len; i++) {
-            float v = h_to_f32(xc[i], dt);
-            if (b)
-                v = v + b[i];
-            v = keep1(w[i], t.t, t.a) ? v * s : 0.0f;
-            if (rc)
-                v = h_to_f32(rc[i], dt) + v;
-            yc[i] = f32_to_h(v, dt);
-        }
-        if (mc && j < len)
-            pack_chunk(mc + j / 8, w + j, len - j, t);
-        c += step;
-        c = c >= cols ? c - cols : c;
-    }
-}
-
-/* The bias widened into btab, entry i being column i % cols up to cols +
- * GB (GB divisions in all). */
-static const float *bias_table_h(float *btab, const uint16_t *bias, size_t cols, int dt)
-{
-    for (size_t i = 0; i < cols + GB; i++)
-        btab[i] = h_to_f32(bias[i < cols ? i : i % cols], dt);
-    return btab;
-}
-
-static bool add_fwd_h_simd(uint16_t *y, const uint16_t *x, const uint16_t *bias,
-                           const uint16_t *residual, uint8_t *mask, size_t rows, size_t cols,
-                           uint64_t first, uint64_t thr, float s, const gd_keyctx *k, int dt)
-{
-    if (bias && cols > ADD_TAB_COLS)
-        return false;
-    _Alignas(64) float btab[ADD_TAB_COLS + GB];
-    const float *b = bias ? bias_table_h(btab, bias, cols, dt) : NULL;
-    if (dt == GD_F16)
-        add_h_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_F16);
-    else
-        add_h_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_BF16);
-    return true;
-}
-
-/* fwd_cols on bf16 or fp16 tensors up to BANDED_MIN_COLS columns, as
- * fwd_cols_narrow (element order, the cyclic table); false (nothing done)
- * for wider rows: the caller goes through float. */
-static inline __attribute__((always_inline)) void
-cols_h_run(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t n, size_t cols,
-           const col_tab *tb, uint64_t first, const gd_keyctx *k, int dt)
-{
-    const size_t step = GB % cols;
-    wstream g;
-    ws_init(&g, first, false, k);
-    size_t c = 0; /* column of element j0 */
-    for (size_t j0 = 0; j0 < n; j0 += GB) {
-        const uint32_t *w = ws_next(&g, k);
-        const size_t len = min_sz(GB, n - j0);
-        const uint32_t *t = tb->t + c;
-        const float *sc = tb->s + c;
-        const uint16_t *xc = x + j0;
-        uint16_t *yc = y + j0;
-        uint8_t *mc = mask ? mask + j0 / 8 : NULL;
-        size_t j = 0;
-        for (; j + VL <= len; j += VL) {
-            const vf sv = vf_load(sc + j);
-            const vk keep = keep_of_nz(vi_load(w + j), vi_load(t + j), vf_bits(sv));
-            vf_store_h(yc + j, vf_keep(keep, vf_mul(vf_load_h(xc + j, dt), sv)), dt);
-            if (mc)
-                put_lane_bits(mc + j / 8, vk_bits(keep));
-        }
-        for (; j < len; j += 8) {
-            unsigned byte = 0;
-            for (size_t i = j; i < min_sz(len, j + 8); i++) {
-                const bool keep = keep_col(w[i], t[i], sc[i]);
-                yc[i] = f32_to_h(keep ? h_to_f32(xc[i], dt) * sc[i] : 0.0f, dt);
-                byte |= (unsigned)keep << (i & 7);
-            }
-            if (mc)
-                mc[j / 8] = (uint8_t)byte;
-        }
-        c += step;
-        c = c >= cols ? c - cols : c;
-    }
-}
-
-static bool fwd_cols_h_simd(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t rows,
-                            size_t cols, const float *p_cols, uint64_t first, const gd_keyctx *k,
-                            int dt)
-{
-    if (cols > BANDED_MIN_COLS)
-        return false;
-    col_tab tb;
-    tab_fill_cyclic(&tb, p_cols, cols);
-    if (dt == GD_F16)
-        cols_h_run(y, x, mask, rows * cols, cols, &tb, first, k, GD_F16);
-    else
-        cols_h_run(y, x, mask, rows * cols, cols, &tb, first, k, GD_BF16);
-    return true;
-}
-#endif
-
 /* ---- Gaussian ------------------------------------------------------------- */
 
 static void normal_simd(float *z, size_t n, uint64_t first, const gd_keyctx *k)
@@ -1165,8 +1033,9 @@ static void normal_simd(float *z, size_t n, uint64_t first, const gd_keyctx *k)
     }
 }
 
-static void gauss_simd(float *y, const float *x, size_t n, float sigma, uint64_t first,
-                       const gd_keyctx *k)
+static inline __attribute__((always_inline)) void
+gauss_run(void *y, const void *x, size_t n, float sigma, uint64_t first, const gd_keyctx *k,
+          int dt)
 {
     const vf sg = vf_set1(sigma), one = vf_set1(1.0f);
     wstream g;
@@ -1174,17 +1043,82 @@ static void gauss_simd(float *y, const float *x, size_t n, float sigma, uint64_t
     for (size_t j0 = 0; j0 < n; j0 += GB) {
         const size_t len = min_sz(GB, n - j0);
         const float *z = (const float *)ws_next(&g, k);
-        float *yc = y + j0;
-        const float *xc = x + j0;
         size_t j = 0;
         for (; j + VL <= len; j += VL) {
             const vf m = vf_add(one, vf_mul(sg, vf_load(z + j)));
-            vf_store(yc + j, vf_mul(vf_load(xc + j), m));
+            st_v(y, j0 + j, vf_mul(ld_v(x, j0 + j, dt), m), dt);
         }
         for (; j < len; j++)
-            yc[j] = xc[j] * (1.0f + sigma * z[j]);
+            st_1(y, j0 + j, ld_1(x, j0 + j, dt) * (1.0f + sigma * z[j]), dt);
     }
 }
+
+static void gauss_simd(float *y, const float *x, size_t n, float sigma, uint64_t first,
+                       const gd_keyctx *k)
+{
+    gauss_run(y, x, n, sigma, first, k, GD_F32);
+}
+
+#if defined(GD_SIMD_HALF)
+/* ---- the one-pass forms of the 1.2 kernels ------------------------------- */
+
+/* The float ops' loops on bf16 or fp16 tensors (see "element types"), one
+ * copy per type. */
+static void fwd_h_simd(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t n, uint64_t first,
+                       uint64_t thr, float s, const gd_keyctx *k, int dt)
+{
+    if (dt == GD_F16)
+        fwd_run(y, x, mask, n, first, thr, s, k, GD_F16);
+    else
+        fwd_run(y, x, mask, n, first, thr, s, k, GD_BF16);
+}
+
+static void gauss_h_simd(uint16_t *y, const uint16_t *x, size_t n, float sigma, uint64_t first,
+                         const gd_keyctx *k, int dt)
+{
+    if (dt == GD_F16)
+        gauss_run(y, x, n, sigma, first, k, GD_F16);
+    else
+        gauss_run(y, x, n, sigma, first, k, GD_BF16);
+}
+
+/* The table path of add_fwd_simd, the bias widened once into its cyclic
+ * table (entry i is column i % cols up to cols + GB, GB divisions in all);
+ * false, with nothing done, past ADD_TAB_COLS columns with a bias. */
+static bool add_fwd_h_simd(uint16_t *y, const uint16_t *x, const uint16_t *bias,
+                           const uint16_t *residual, uint8_t *mask, size_t rows, size_t cols,
+                           uint64_t first, uint64_t thr, float s, const gd_keyctx *k, int dt)
+{
+    if (bias && cols > ADD_TAB_COLS)
+        return false;
+    _Alignas(64) float btab[ADD_TAB_COLS + GB];
+    for (size_t i = 0; bias && i < cols + GB; i++)
+        btab[i] = ld_1(bias, i < cols ? i : i % cols, dt);
+    const float *b = bias ? btab : NULL;
+    if (dt == GD_F16)
+        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_F16);
+    else
+        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_BF16);
+    return true;
+}
+
+/* fwd_cols_narrow's path (element order, the cyclic table) up to
+ * BANDED_MIN_COLS columns; false, with nothing done, for wider rows. */
+static bool fwd_cols_h_simd(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t rows,
+                            size_t cols, const float *p_cols, uint64_t first, const gd_keyctx *k,
+                            int dt)
+{
+    if (cols > BANDED_MIN_COLS)
+        return false;
+    col_tab tb;
+    tab_fill_cyclic(&tb, p_cols, cols);
+    if (dt == GD_F16)
+        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F16);
+    else
+        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_BF16);
+    return true;
+}
+#endif
 
 /* The test hook: words loaded into the generator's lane layout (set i,
  * 64-bit lane l holds block i*VB + ph_lanes()[l]), then ph_store_normals,
