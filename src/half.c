@@ -11,6 +11,12 @@
  * generator: under the 32-bit rule its mask or fused op, under the 16-bit
  * rule its words of indices first/2 .. last/2 through the level's mask16.
  * With GD_F32 and GD_MASK_32 each function is its 1.0 function.
+ *
+ * Under the 32-bit rule on bf16 and fp16, where the level's float family
+ * has them (AVX-512: fwd_h, gauss_h, add_fwd_h, fwd_cols_h in
+ * src/kernels.h), the call goes in one pass instead: the float op's own
+ * loop with the conversions in lanes, so the generator's arithmetic
+ * overlaps the memory traffic; the chunks are what every other case uses.
  */
 #include "half.h"
 
