@@ -759,11 +759,15 @@ typedef struct col_tab {
  *   product;
  * - s: the same double subtraction, division and rounding to float;
  * - p >= 1 (keep nothing): t 0, s 0 (its `a`), and it is divided as p = 0,
- *   never by 0 (a host may trap on FE_DIVBYZERO). */
+ *   never by 0 (a host may trap on FE_DIVBYZERO);
+ * - p = -0.0f (valid: it compares equal to 0): t 0 and s 1, as for +0. */
 static inline void tab_lanes(uint32_t *t, float *s, const float *p)
 {
     const vf pv = vf_load(p);
-    const vk whole = keep_of(vf_bits(pv), vi_set1(0x3f800000u), vi_set1(~0u)); /* p >= 1 */
+    /* p >= 1 on the magnitude's bits: a valid p may be -0.0f, which keeps
+     * everything (t 0, s 1) as +0.0f does */
+    const vi mag = vi_and(vf_bits(pv), vi_set1(0x7fffffffu));
+    const vk whole = keep_of(mag, vi_set1(0x3f800000u), vi_set1(~0u));
     const vf q = vf_sel(whole, vf_set1(0.0f), pv);
     const vd one = vd_set1(1.0);
     const vf sc = vf_of_vd(vd_div(one, vd_sub(one, vd_of_lo(q))), vd_div(one, vd_sub(one, vd_of_hi(q))));

@@ -21,7 +21,7 @@ static size_t n_families;
 
 static const gd_kernels *const S = &gd_kernels_scalar;
 
-static const float probs[] = {0.0f, 1e-40f, 1e-9f, 0.1f, 0.5f, 0.999999f, 0x1.fffffep-1f, 1.0f};
+static const float probs[] = {0.0f, -0.0f, 1e-40f, 1e-9f, 0.1f, 0.5f, 0.999999f, 0x1.fffffep-1f, 1.0f};
 enum { N_PROBS = sizeof probs / sizeof probs[0] };
 
 /* Offsets: block-aligned and not, the low counter word about to carry into
