@@ -4,7 +4,7 @@
  * Every check runs before any output is written, so a refused call leaves
  * the caller's buffers exactly as they were.
  */
-#include "kernels.h"
+#include "half.h" /* gd_add_bwd_run, gd_sum_cols_run: one driver for every type */
 
 int gd_mask_bernoulli(uint8_t *mask, size_t n, float p, const gd_stream *s)
 {
@@ -102,25 +102,6 @@ int gd_dropout_add_fwd(float *y, const float *x, const float *bias, const float 
     return GD_OK;
 }
 
-/* Column sums in double, one rounding per column; dbias must not alias x. */
-static void sum_cols(float *out, const float *x, size_t rows, size_t cols)
-{
-    enum { BLOCK = 256 };
-    double acc[BLOCK];
-    for (size_t c0 = 0; c0 < cols; c0 += BLOCK) {
-        const size_t w = cols - c0 < BLOCK ? cols - c0 : BLOCK;
-        for (size_t c = 0; c < w; c++)
-            acc[c] = 0.0;
-        for (size_t r = 0; r < rows; r++) {
-            const float *row = x + r * cols + c0;
-            for (size_t c = 0; c < w; c++)
-                acc[c] += (double)row[c];
-        }
-        for (size_t c = 0; c < w; c++)
-            out[c0 + c] = (float)acc[c];
-    }
-}
-
 int gd_sum_cols(float *out, const float *x, size_t rows, size_t cols)
 {
     size_t n;
@@ -131,7 +112,7 @@ int gd_sum_cols(float *out, const float *x, size_t rows, size_t cols)
         return GD_OK;
     if (!out || (rows > 0 && !x))
         return GD_EINVAL;
-    sum_cols(out, x, rows, cols);
+    gd_sum_cols_run(out, x, rows, cols, GD_F32);
     return GD_OK;
 }
 
@@ -146,10 +127,8 @@ int gd_dropout_add_bwd(float *dx, float *dbias, const float *dy, size_t rows, si
         return GD_EDOMAIN;
     if (!mask && (rc = gd_check_stream(s, n)))
         return rc;
-    rc = gd_dropout_bwd(dx, dy, n, p, s, mask);
-    if (rc == GD_OK && dbias)
-        sum_cols(dbias, dx, rows, cols);
-    return rc;
+    gd_add_bwd_run(GD_F32, GD_MASK_32, dx, dbias, dy, rows, cols, p, s, mask);
+    return GD_OK;
 }
 
 int gd_gaussian_dropout_fwd(float *y, const float *x, size_t n, float sigma, const gd_stream *s)

@@ -12,11 +12,13 @@
  * rule its words of indices first/2 .. last/2 through the level's mask16.
  * With GD_F32 and GD_MASK_32 each function is its 1.0 function.
  *
- * Under the 32-bit rule on bf16 and fp16, where the level's float family
- * has them (AVX-512: fwd_h, gauss_h, add_fwd_h, fwd_cols_h in
- * src/kernels.h), the call goes in one pass instead: the float op's own
- * loop with the conversions in lanes, so the generator's arithmetic
- * overlaps the memory traffic; the chunks are what every other case uses.
+ * Where the level's float family has them (AVX-512: fwd_ex, gauss_h,
+ * add_fwd_ex, fwd_cols_ex in src/kernels.h), the forward, regenerated
+ * backward, Gaussian, fused epilogue and per-column forward go in one pass
+ * instead, for bf16 and fp16 under either rule and for float under the
+ * 16-bit rule: the float op's own loop with the conversions and the 16-bit
+ * draws in lanes, so the generator's arithmetic overlaps the memory
+ * traffic.  The chunks are what every other case uses.
  */
 #include "half.h"
 
@@ -88,12 +90,29 @@ static void store(const hctx *c, void *dst, size_t at, const float *buf, size_t 
         c->hk->f32_to_f16(h, buf, n);
 }
 
+/* Element e of a tensor of the call's type. */
+static void *elem_at(const hctx *c, void *p, size_t e)
+{
+    return (unsigned char *)p + e * (c->dtype == GD_F32 ? sizeof(float) : sizeof(uint16_t));
+}
+
+static const void *celem_at(const hctx *c, const void *p, size_t e)
+{
+    return (const unsigned char *)p + e * (c->dtype == GD_F32 ? sizeof(float) : sizeof(uint16_t));
+}
+
 /* ---- keep bits ------------------------------------------------------------ */
 
 /* The keep scale of p under the call's rule. */
 static float scale_of(const hctx *c, float p)
 {
     return c->rule == GD_MASK_16 ? gd_keep_scale16(gd_k16(p)) : gd_keep_scale(p);
+}
+
+/* p's threshold under the call's rule: t(p) or k(p) (the one-pass ops). */
+static uint64_t thr_of(const hctx *c, float p)
+{
+    return c->rule == GD_MASK_16 ? gd_k16(p) : gd_threshold(p);
 }
 
 /* The words holding the 16-bit draws of indices first .. first+len-1 into
@@ -222,8 +241,12 @@ static void fwd_op(const hctx *c, void *y, const void *x, uint8_t *mask, size_t 
 {
     float xb[CH], yb[CH];
     const float s = scale_of(c, p);
-    if (c->rule == GD_MASK_32 && c->dtype != GD_F32 && c->hk->f32->fwd_h) { /* one pass */
-        c->hk->f32->fwd_h(y, x, mask, n, first, gd_threshold(p), s, &c->key, c->dtype);
+    if (c->dtype == GD_F32 && c->rule == GD_MASK_32) { /* the 1.0 op (add_bwd_op) */
+        c->hk->f32->fwd(y, x, mask, n, first, gd_threshold(p), s, &c->key);
+        return;
+    }
+    if (c->hk->f32->fwd_ex) { /* one pass */
+        c->hk->f32->fwd_ex(y, x, mask, n, first, thr_of(c, p), s, &c->key, c->dtype, c->rule);
         return;
     }
     for (size_t j0 = 0; j0 < n; j0 += CH) {
@@ -247,6 +270,14 @@ static void bwd_mask_op(const hctx *c, void *dx, const void *dy, const uint8_t *
 {
     float xb[CH], yb[CH];
     const float s = scale_of(c, p);
+    if (c->dtype == GD_F32) {
+        c->hk->f32->bwd_mask(dx, dy, mask, n, s);
+        return;
+    }
+    if (c->hk->f32->bwd_mask_h) { /* one pass */
+        c->hk->f32->bwd_mask_h(dx, dy, mask, n, s, c->dtype);
+        return;
+    }
     for (size_t j0 = 0; j0 < n; j0 += CH) {
         const size_t len = min_sz(CH, n - j0);
         const float *in = load(c, dy, j0, len, xb);
@@ -388,23 +419,93 @@ static void add_fwd_op(const hctx *c, void *y, const void *x, const void *bias,
     }
 }
 
-/* dbias[c] = sum over rows of dx[r, c] as stored, in double, rounded once. */
-static void sum_cols_op(const hctx *c, float *out, const void *dx, size_t rows, size_t cols)
+/* ---- column sums and the fused epilogue's backward ------------------------ */
+
+/* acc[i] += x[r * ld + i] as stored, for rows r = 0 .. rows - 1 in order,
+ * i < cols: the family's op, or row pieces widened to float here. */
+static void acc_rows_op(const hctx *c, double *acc, const void *x, size_t rows, size_t cols,
+                        size_t ld)
+{
+    if (c->hk->f32->acc_rows(acc, x, rows, cols, ld, c->dtype))
+        return;
+    float buf[CH];
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < cols; i += CH) {
+            const size_t len = min_sz(CH, cols - i);
+            c->hk->f32->acc_add(acc + i, load(c, x, r * ld + i, len, buf), len);
+        }
+}
+
+/* out[c] = the sum over rows of x[r, c] as stored, in double, rounded once;
+ * rows > 0. */
+static void sum_cols_op(const hctx *c, float *out, const void *x, size_t rows, size_t cols)
 {
     enum { BLOCK = 256 };
     double acc[BLOCK];
-    float buf[BLOCK];
     for (size_t c0 = 0; c0 < cols; c0 += BLOCK) {
         const size_t w = min_sz(BLOCK, cols - c0);
-        for (size_t i = 0; i < w; i++)
-            acc[i] = 0.0;
-        for (size_t r = 0; r < rows; r++) {
-            const float *row = load(c, dx, r * cols + c0, w, buf);
-            for (size_t i = 0; i < w; i++)
-                acc[i] += (double)row[i];
-        }
+        memset(acc, 0, w * sizeof *acc);
+        acc_rows_op(c, acc, celem_at(c, x, c0), rows, w, cols);
         for (size_t i = 0; i < w; i++)
             out[c0 + i] = (float)acc[i];
+    }
+}
+
+void gd_sum_cols_run(float *out, const void *x, size_t rows, size_t cols, int dtype)
+{
+    if (rows == 0) {
+        memset(out, 0, cols * sizeof *out); /* the empty sum */
+        return;
+    }
+    const hctx c = ctx_of(dtype, GD_MASK_32, NULL);
+    sum_cols_op(&c, out, x, rows, cols);
+}
+
+/* dx from dy on elements e .. e + len - 1 (e on a mask byte if a mask is
+ * given): by the stored mask, or regenerated from the stream. */
+static void bwd_range(const hctx *c, void *dx, const void *dy, const uint8_t *mask, size_t e,
+                      size_t len, float p, uint64_t first)
+{
+    if (mask)
+        bwd_mask_op(c, elem_at(c, dx, e), celem_at(c, dy, e), mask + e / 8, len, p);
+    else
+        fwd_op(c, elem_at(c, dx, e), celem_at(c, dy, e), NULL, len, p, first + e);
+}
+
+/* The fused epilogue's backward with dbias: dx block by block of rows, each
+ * block's column sums taken while it is in cache, into ACC_COLS sums at a
+ * time on the stack (wider rows: that many columns of each row a block, one
+ * row piece at a time).  The sums run down the rows in order, as one pass
+ * over the whole of dx gives them.  Before, they were that second pass, from
+ * memory, element by element: 10x the scale loop at 16M elements.  A wide
+ * row whose pieces do not start on mask bytes (a stored mask, cols % 8 !=
+ * 0) takes the two passes. */
+enum { ACC_COLS = 4096, BLOCK_ELEMS = 16384 };
+
+static void add_bwd_op(const hctx *c, void *dx, float *dbias, const void *dy, size_t rows,
+                       size_t cols, float p, uint64_t first, const uint8_t *mask)
+{
+    if (cols > ACC_COLS && mask && cols % 8 != 0) {
+        bwd_range(c, dx, dy, mask, 0, rows * cols, p, first);
+        sum_cols_op(c, dbias, dx, rows, cols);
+        return;
+    }
+    double acc[ACC_COLS];
+    for (size_t c0 = 0; c0 < cols; c0 += ACC_COLS) {
+        const size_t w = min_sz(ACC_COLS, cols - c0);
+        const size_t rb = BLOCK_ELEMS / w > 8 ? BLOCK_ELEMS / w / 8 * 8 : 8;
+        memset(acc, 0, w * sizeof *acc);
+        for (size_t r0 = 0; r0 < rows; r0 += rb) {
+            const size_t nr = min_sz(rb, rows - r0);
+            if (w == cols) /* whole rows: one range from a mask byte (rb % 8 == 0) */
+                bwd_range(c, dx, dy, mask, r0 * cols, nr * cols, p, first);
+            else
+                for (size_t r = r0; r < r0 + nr; r++)
+                    bwd_range(c, dx, dy, mask, r * cols + c0, w, p, first);
+            acc_rows_op(c, acc, celem_at(c, dx, r0 * cols + c0), nr, w, cols);
+        }
+        for (size_t i = 0; i < w; i++)
+            dbias[c0 + i] = (float)acc[i];
     }
 }
 
@@ -424,25 +525,27 @@ static void gauss_op(const hctx *c, void *y, const void *x, size_t n, float sigm
     }
 }
 
-/* The one-pass forms of the level's float family (AVX-512: conversions in
- * lanes beside the generator) where it has them, for the 32-bit rule on
- * half tensors and the shapes they take; false: nothing done, go chunk by
- * chunk through float.  Called from the public functions, not from inside
- * the chunked ops, so the two paths' stack tables are never live at once. */
+/* The one-pass forms of the level's float family (AVX-512: conversions
+ * and 16-bit draws in lanes beside the generator) where it has them, for
+ * the shapes they take; false: nothing done, go chunk by chunk through
+ * float.  Never the 1.0 case (is_v1).  Called from the public functions,
+ * not from inside the chunked ops, so the two paths' stack tables are never
+ * live at once. */
 static bool cols_one_pass(const hctx *c, void *y, const void *x, uint8_t *mask, size_t rows,
                           size_t cols, const float *p_cols, uint64_t first)
 {
-    return c->rule == GD_MASK_32 && c->dtype != GD_F32 && c->hk->f32->fwd_cols_h &&
-           c->hk->f32->fwd_cols_h(y, x, mask, rows, cols, p_cols, first, &c->key, c->dtype);
+    return c->hk->f32->fwd_cols_ex &&
+           c->hk->f32->fwd_cols_ex(y, x, mask, rows, cols, p_cols, first, &c->key, c->dtype,
+                                   c->rule);
 }
 
 static bool add_one_pass(const hctx *c, void *y, const void *x, const void *bias,
                          const void *residual, uint8_t *mask, size_t rows, size_t cols, float p,
                          uint64_t first)
 {
-    return c->rule == GD_MASK_32 && c->dtype != GD_F32 && c->hk->f32->add_fwd_h &&
-           c->hk->f32->add_fwd_h(y, x, bias, residual, mask, rows, cols, first, gd_threshold(p),
-                                 gd_keep_scale(p), &c->key, c->dtype);
+    return c->hk->f32->add_fwd_ex &&
+           c->hk->f32->add_fwd_ex(y, x, bias, residual, mask, rows, cols, first, thr_of(c, p),
+                                  scale_of(c, p), &c->key, c->dtype, c->rule);
 }
 
 /* ---- the public functions ---------------------------------------------------- */
@@ -577,7 +680,7 @@ int gd_dropout_add_bwd_ex(int dtype, int rule, void *dx, float *dbias, const voi
 {
     if (!dtype_ok(dtype) || !rule_ok(rule))
         return GD_EINVAL;
-    if (is_v1(dtype, rule))
+    if (is_v1(dtype, rule)) /* the same driver after 1.0's checks */
         return gd_dropout_add_bwd(dx, dbias, dy, rows, cols, p, s, mask);
     size_t n;
     int rc = gd_check_matrix(rows, cols, dx, dy, &n);
@@ -587,12 +690,19 @@ int gd_dropout_add_bwd_ex(int dtype, int rule, void *dx, float *dbias, const voi
         return GD_EDOMAIN;
     if (!mask && (rc = gd_check_stream(s, n)))
         return rc;
-    rc = gd_dropout_bwd_ex(dtype, rule, dx, dy, n, p, s, mask);
-    if (rc == GD_OK && dbias) {
-        const hctx c = ctx_of(dtype, rule, NULL);
-        sum_cols_op(&c, dbias, dx, rows, cols);
-    }
-    return rc;
+    gd_add_bwd_run(dtype, rule, dx, dbias, dy, rows, cols, p, s, mask);
+    return GD_OK;
+}
+
+void gd_add_bwd_run(int dtype, int rule, void *dx, float *dbias, const void *dy, size_t rows,
+                    size_t cols, float p, const gd_stream *s, const uint8_t *mask)
+{
+    const hctx c = ctx_of(dtype, rule, mask ? NULL : s);
+    const uint64_t first = mask ? 0 : s->offset;
+    if (dbias)
+        add_bwd_op(&c, dx, dbias, dy, rows, cols, p, first, mask);
+    else
+        bwd_range(&c, dx, dy, mask, 0, rows * cols, p, first);
 }
 
 int gd_gaussian_dropout_fwd_ex(int dtype, void *y, const void *x, size_t n, float sigma,

@@ -157,6 +157,17 @@ static inline uint32_t gd_draw16(const uint32_t *w, size_t j)
     return w[j >> 1] >> (16u * (unsigned)(j & 1)) & 0xFFFFu;
 }
 
+/* The fused epilogue's backward (gd_dropout_add_bwd and _ex) after their
+ * checks, n = rows * cols > 0: dx from dy by the mask, or regenerated from
+ * s when mask is NULL, and, if dbias is not NULL, its column sums of dx as
+ * stored (src/half.c: block by block, the sums while a block is in cache). */
+void gd_add_bwd_run(int dtype, int rule, void *dx, float *dbias, const void *dy, size_t rows,
+                    size_t cols, float p, const gd_stream *s, const uint8_t *mask);
+
+/* gd_sum_cols on x of type dtype, arguments checked (x may be NULL only
+ * when rows is 0). */
+void gd_sum_cols_run(float *out, const void *x, size_t rows, size_t cols, int dtype);
+
 /* k(p) = floor(p * 65536 + 0.5) for a valid p, 0 .. 65536. */
 static inline uint32_t gd_k16(float p)
 {

@@ -114,22 +114,27 @@ typedef struct gd_kernels {
     /* y = x * (1 + sigma * z) */
     void (*gauss)(float *y, const float *x, size_t n, float sigma, uint64_t first,
                   const gd_keyctx *k);
-    /* fwd and gauss on bf16 or fp16 tensors (dt GD_BF16 or GD_F16: widened
-     * exactly, computed as the float op, rounded to nearest even as
-     * src/half.h's references), one pass; NULL in a family without the
-     * conversions (src/half.c then goes chunk by chunk through float). */
-    void (*fwd_h)(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t n, uint64_t first,
-                  uint64_t thr, float s, const gd_keyctx *k, int dt);
+    /* The 1.2 ops in one pass (dt GD_BF16 or GD_F16 under either rule, or
+     * GD_F32 under GD_MASK_16; half elements widened exactly, computed as
+     * the float op, rounded to nearest even as src/half.h's references;
+     * under GD_MASK_16 thr is k(p) and the draws are gd_draw16's); NULL in
+     * a family without them (src/half.c then goes chunk by chunk through
+     * float).  fwd as fwd above; gauss_h (bf16, fp16) as gauss. */
+    void (*fwd_ex)(void *y, const void *x, uint8_t *mask, size_t n, uint64_t first, uint64_t thr,
+                   float s, const gd_keyctx *k, int dt, int rule);
     void (*gauss_h)(uint16_t *y, const uint16_t *x, size_t n, float sigma, uint64_t first,
                     const gd_keyctx *k, int dt);
-    /* add_fwd and fwd_cols (the 32-bit rule) on bf16 or fp16 tensors the
-     * same way; false, with nothing done, for shapes they do not take (a
-     * bias row or a column table wider than the family's one-pass limit). */
-    bool (*add_fwd_h)(uint16_t *y, const uint16_t *x, const uint16_t *bias,
-                      const uint16_t *residual, uint8_t *mask, size_t rows, size_t cols,
-                      uint64_t first, uint64_t thr, float s, const gd_keyctx *k, int dt);
-    bool (*fwd_cols_h)(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t rows, size_t cols,
-                       const float *p_cols, uint64_t first, const gd_keyctx *k, int dt);
+    /* bwd_mask on bf16 or fp16 tensors the same way. */
+    void (*bwd_mask_h)(uint16_t *dx, const uint16_t *dy, const uint8_t *mask, size_t n, float s,
+                       int dt);
+    /* add_fwd and fwd_cols the same way; false, with nothing done, for
+     * shapes they do not take (a bias row or a column table wider than the
+     * family's one-pass limit). */
+    bool (*add_fwd_ex)(void *y, const void *x, const void *bias, const void *residual,
+                       uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
+                       float s, const gd_keyctx *k, int dt, int rule);
+    bool (*fwd_cols_ex)(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
+                        const float *p_cols, uint64_t first, const gd_keyctx *k, int dt, int rule);
     /* Test hook: the normal transform of given words, as if they were the
      * Philox output of nblocks blocks (4 words in, 4 normals out a block),
      * through the same code the family's normal and gauss ops use. */
@@ -143,6 +148,11 @@ typedef struct gd_kernels {
     void (*acc_add)(double *acc, const float *g, size_t n);
     /* acc[i] += (double)g[i] * (double)g[i] (the product is exact) */
     void (*acc_add_sq)(double *acc, const float *g, size_t n);
+    /* Column sums (gd_sum_cols, the fused epilogue's dbias): acc[c] +=
+     * (double)x[r * ld + c] for each row r in order, c < cols, x of type
+     * dt; the same bits in every family.  False, with nothing done, for a
+     * dt the family has no conversions for (every family takes GD_F32). */
+    bool (*acc_rows)(double *acc, const void *x, size_t rows, size_t cols, size_t ld, int dt);
 } gd_kernels;
 
 extern const gd_kernels gd_kernels_scalar;

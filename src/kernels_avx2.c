@@ -16,6 +16,8 @@ typedef __m256i vk; /* all-ones lanes */
 static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
 static inline vi vi_load(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+/* VL uint16 from p, zero-extended (the 16-bit rule's draws) */
+static inline vi vi_load_u16(const void *p) { return _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)); }
 static inline void vi_store(void *p, vi v) { _mm256_storeu_si256((__m256i *)p, v); }
 
 static inline vf vf_set1(float f) { return _mm256_set1_ps(f); }

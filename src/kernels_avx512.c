@@ -5,6 +5,7 @@
  * AVX-512F and ZMM state enabled.  The ops are kernels_simd_impl.h.
  */
 #include "kernels.h"
+#include "half_avx512.h"
 
 #include <immintrin.h>
 
@@ -17,6 +18,8 @@ typedef __mmask16 vk;
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
 static inline vi vi_load(const void *p) { return _mm512_loadu_si512(p); }
+/* VL uint16 from p, zero-extended (the 16-bit rule's draws) */
+static inline vi vi_load_u16(const void *p) { return _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)); }
 static inline void vi_store(void *p, vi v) { _mm512_storeu_si512(p, v); }
 
 static inline vf vf_set1(float f) { return _mm512_set1_ps(f); }
@@ -97,7 +100,8 @@ static inline vf vf_of_vd(vd lo, vd hi)
 
 /* bf16 and fp16 lanes (dt GD_BF16 or GD_F16) as floats, and floats
  * rounded back to nearest even: the operations of src/half.h's scalar
- * references (and of src/kernels_half_avx512.c), for the fused 1.2 ops.
+ * references (src/half_avx512.h, shared with src/kernels_half_avx512.c),
+ * for the fused 1.2 ops.
  * AVX-512F has the fp16 conversions; the AVX2 family does without (F16C is
  * not part of its level), so only this family defines GD_SIMD_HALF.  The
  * bf16 rounding stays integer arithmetic on AVX512_BF16 CPUs too: a build
@@ -108,27 +112,14 @@ static inline vf vf_of_vd(vd lo, vd hi)
 static inline vf vf_load_h(const uint16_t *p, int dt)
 {
     const __m256i h = _mm256_loadu_si256((const __m256i *)p);
-    if (dt == GD_F16)
-        return _mm512_cvtph_ps(h);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return dt == GD_F16 ? gd_f16x16_to_f32(h) : gd_bf16x16_to_f32(h);
 }
+
+static inline vf vf_maskz_mul(vk k, vf a, vf b) { return _mm512_maskz_mul_ps(k, a, b); }
 
 static inline void vf_store_h(uint16_t *p, vf v, int dt)
 {
-    __m256i h;
-    if (dt == GD_F16) {
-        h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
-    } else {
-        const __m512i u = _mm512_castps_si512(v);
-        const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-        const __m512i r =
-            _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb), 16);
-        const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF));
-        const __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x7F800000));
-        const __m512i q = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-        h = _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, r, q));
-    }
-    _mm256_storeu_si256((__m256i *)p, h);
+    _mm256_storeu_si256((__m256i *)p, dt == GD_F16 ? gd_f32x16_to_f16(v) : gd_f32x16_to_bf16(v));
 }
 
 /* The ops, and the table they fill. */

@@ -10,15 +10,13 @@
  * AVX-512F's VCVTPH2PS / VCVTPS2PH used here, which every AVX-512 CPU has.
  */
 #include "half.h"
-
-#include <immintrin.h>
+#include "half_avx512.h"
 
 static void bf16_to_f32_avx512(float *dst, const uint16_t *src, size_t n)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(src + i)));
-        _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+        _mm512_storeu_ps(dst + i, gd_bf16x16_to_f32(_mm256_loadu_si256((const __m256i *)(src + i))));
     }
     for (; i < n; i++)
         dst[i] = gd_bf16_to_f32(src[i]);
@@ -28,17 +26,8 @@ static void bf16_to_f32_avx512(float *dst, const uint16_t *src, size_t n)
 static void f32_to_bf16_avx512(uint16_t *dst, const float *src, size_t n)
 {
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m512i u = _mm512_castps_si512(_mm512_loadu_ps(src + i));
-        const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-        const __m512i r = _mm512_srli_epi32(
-            _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb), 16);
-        const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF));
-        const __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x7F800000));
-        const __m512i q = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
-        _mm256_storeu_si256((__m256i *)(dst + i),
-                            _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, r, q)));
-    }
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), gd_f32x16_to_bf16(_mm512_loadu_ps(src + i)));
     for (; i < n; i++)
         dst[i] = gd_f32_to_bf16(src[i]);
 }
@@ -47,7 +36,7 @@ static void f16_to_f32_avx512(float *dst, const uint16_t *src, size_t n)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+        _mm512_storeu_ps(dst + i, gd_f16x16_to_f32(_mm256_loadu_si256((const __m256i *)(src + i))));
     for (; i < n; i++)
         dst[i] = gd_f16_to_f32(src[i]);
 }
@@ -56,8 +45,7 @@ static void f32_to_f16_avx512(uint16_t *dst, const float *src, size_t n)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
-        _mm256_storeu_si256((__m256i *)(dst + i),
-                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+        _mm256_storeu_si256((__m256i *)(dst + i), gd_f32x16_to_f16(_mm512_loadu_ps(src + i)));
     for (; i < n; i++)
         dst[i] = gd_f32_to_f16(src[i]);
 }

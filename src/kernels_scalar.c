@@ -213,6 +213,20 @@ static void acc_add_sq_scalar(double *acc, const float *g, size_t n)
         acc[i] += (double)g[i] * (double)g[i];
 }
 
+/* Row by row in order, each column's sum in double (the families' order). */
+static bool acc_rows_scalar(double *acc, const void *x, size_t rows, size_t cols, size_t ld,
+                            int dt)
+{
+    if (dt != GD_F32)
+        return false;
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = (const float *)x + r * ld;
+        for (size_t c = 0; c < cols; c++)
+            acc[c] += (double)row[c];
+    }
+    return true;
+}
+
 const gd_kernels gd_kernels_scalar = {
     .name = "scalar",
     .words = words_scalar,
@@ -228,4 +242,5 @@ const gd_kernels gd_kernels_scalar = {
     .finite = finite_scalar,
     .acc_add = acc_add_scalar,
     .acc_add_sq = acc_add_sq_scalar,
+    .acc_rows = acc_rows_scalar,
 };

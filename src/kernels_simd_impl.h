@@ -41,6 +41,7 @@
  *   NV                          Philox vector sets run interleaved (even)
  *   vf, vi, vk                  float vector, u32 vector, lane predicate
  *   vf_load, vf_store, vi_load, vi_store    unaligned loads and stores
+ *   vi_load_u16(p)              VL uint16 from p, zero-extended
  *   vf_set1, vi_set1, vf_add, vf_sub, vf_mul, vf_div, vf_sqrt
  *   vi_add, vi_sub, vi_and, vi_xor, vi_srli, vi_slli
  *   vi_srai (arithmetic shift), vi_bit(a, bit) (lanes with that single
@@ -68,6 +69,10 @@
  *   ph_lanes()                  which block of a set each 64-bit lane
  *                               computes, chosen so that unpacking two
  *                               sets' words gives element order
+ *   GD_SIMD_HALF                optional: the family has the one-pass 1.2
+ *                               ops, and defines vf_load_h(p, dt) and
+ *                               vf_store_h(p, v, dt) (VL bf16 or fp16
+ *                               lanes) and vf_maskz_mul(k, a, b)
  *   GD_SIMD_TABLE, GD_SIMD_NAME the table this file defines, and its name
  *   GD_SIMD_INTERFACE           defined (to 1) once all of the above is
  */
@@ -343,6 +348,7 @@ typedef struct wstream {
     uint64_t block;                     /* first block of the next batch */
     size_t lead;                        /* slot of the window's first element */
     bool normals, carry;
+    bool odd; /* 16-bit draws: the batch's second window is next */
 } wstream;
 
 static void ws_init(wstream *g, uint64_t first, bool normals, const gd_keyctx *k)
@@ -352,6 +358,7 @@ static void ws_init(wstream *g, uint64_t first, bool normals, const gd_keyctx *k
     g->lead = VL;
     g->normals = normals;
     g->carry = false;
+    g->odd = false;
     if (h == 0)
         return;
     uint32_t w[4];
@@ -369,14 +376,50 @@ static void ws_init(wstream *g, uint64_t first, bool normals, const gd_keyctx *k
 
 /* The next GB words (normals) in element order: after m calls, those of the
  * call's elements GB*m .. GB*m + GB - 1. */
-static inline const uint32_t *ws_next(wstream *g, const gd_keyctx *k)
+static inline void ws_fill(wstream *g, const gd_keyctx *k, size_t whole)
 {
     if (g->carry)
         memcpy(g->buf + VL - 4, g->buf + VL + GB - 4, 4 * sizeof(uint32_t));
-    g->carry = g->lead != VL;
+    g->carry = g->lead != whole; /* a partial first block: carry the last */
     ph_fill(g->buf + VL, g->block, k, g->normals);
     g->block += GB / 4;
+}
+
+static inline const uint32_t *ws_next(wstream *g, const gd_keyctx *k)
+{
+    ws_fill(g, k, VL);
     return g->buf + g->lead;
+}
+
+/* The 16-bit rule's draws (src/half.h, gd_draw16): element e's is half
+ * e % 2 of word e / 2, low half first, so on this little-endian ISA the
+ * words' bytes read as uint16 are the draws in element order, 8 a block,
+ * and a batch of GB words is 2 GB draws: two windows.  The same stream,
+ * counted in draws (lead is a draw slot of buf), and a block carried over
+ * when the call starts inside one (first % 8 != 0). */
+static void ws16_init(wstream *g, uint64_t first, const gd_keyctx *k)
+{
+    const unsigned h = (unsigned)(first & 7);
+    g->block = first >> 3;
+    g->lead = 2 * VL;
+    g->normals = false;
+    g->carry = false;
+    g->odd = false;
+    if (h == 0)
+        return;
+    gd_philox_block(g->block++, k, g->buf + VL - 4);
+    g->lead = 2 * (VL - 4) + h;
+}
+
+/* The draws of the next GB elements, as bytes (read them with ld_d). */
+static inline const unsigned char *ws16_next(wstream *g, const gd_keyctx *k)
+{
+    const unsigned char *d = (const unsigned char *)g->buf;
+    g->odd = !g->odd;
+    if (!g->odd)
+        return d + 2 * (g->lead + GB);
+    ws_fill(g, k, 2 * VL);
+    return d + 2 * g->lead;
 }
 
 /* ---- thresholds and mask bits ------------------------------------------- */
@@ -405,6 +448,68 @@ static const uint32_t zero_words[CHUNK]; /* CHUNK >= GB: mask_simd reads CHUNK *
 static inline bool thr_constant(uint64_t thr)
 {
     return thr == 0 || thr > UINT32_MAX;
+}
+
+/* ---- the draws of either rule --------------------------------------------- */
+
+/* The ops that keep by a draw read it through these, with r16 a constant in
+ * each inlined copy: 0, the 32-bit rule (a word per element, thr = t(p)),
+ * or 1, the 16-bit rule (ws16_init's halves, thr = k(p) in 0 .. 65536,
+ * kept iff draw >= k, so k = 65536 keeps none, as t(1) = 2^32 does).
+ * Draw buffers are read as bytes (memcpy, the vector loads): the stream's
+ * words are uint32_t, and its halves are not read through a uint16_t
+ * lvalue. */
+static inline __attribute__((always_inline)) const void *d_at(const void *w, size_t j, int r16)
+{
+    return (const unsigned char *)w + (r16 ? 2 : 4) * j;
+}
+
+static inline __attribute__((always_inline)) vi ld_d(const void *w, size_t j, int r16)
+{
+    return r16 ? vi_load_u16(d_at(w, j, 1)) : vi_load(d_at(w, j, 0));
+}
+
+static inline __attribute__((always_inline)) uint32_t ld_d1(const void *w, size_t j, int r16)
+{
+    if (r16) {
+        uint16_t d;
+        memcpy(&d, d_at(w, j, 1), sizeof d);
+        return d;
+    }
+    uint32_t d;
+    memcpy(&d, d_at(w, j, 0), sizeof d);
+    return d;
+}
+
+static inline thr32 thr_of(uint64_t thr, int r16)
+{
+    if (!r16)
+        return thr32_of(thr);
+    const thr32 r = {(uint32_t)thr, UINT32_MAX};
+    return r;
+}
+
+/* Whether the draws do not matter (nothing or everything kept). */
+static inline bool thr_const(uint64_t thr, int r16)
+{
+    return r16 ? thr == 0 || thr >= 65536 : thr_constant(thr);
+}
+
+static inline void ws_start(wstream *g, uint64_t first, const gd_keyctx *k, int r16)
+{
+    if (r16)
+        ws16_init(g, first, k);
+    else
+        ws_init(g, first, false, k);
+}
+
+/* The draws of the next GB elements (the zeros when thr_const). */
+static inline __attribute__((always_inline)) const void *ws_draws(wstream *g, const gd_keyctx *k,
+                                                                  bool cst, int r16)
+{
+    if (cst)
+        return zero_words;
+    return r16 ? (const void *)ws16_next(g, k) : (const void *)ws_next(g, k);
 }
 
 static inline void put_lane_bits(uint8_t *mask, uint32_t bits)
@@ -440,17 +545,18 @@ static inline void put_bits(uint64_t *acc, size_t pos, uint64_t bits, unsigned n
         acc[(pos >> 6) + 1] |= bits >> (64 - sh);
 }
 
-/* Mask bytes of len words from a byte boundary, padding bits 0. */
-static void pack_chunk(uint8_t *mask, const uint32_t *w, size_t len, thr32 t)
+/* Mask bytes of len draws from a byte boundary, padding bits 0. */
+static inline __attribute__((always_inline)) void pack_chunk(uint8_t *mask, const void *w,
+                                                             size_t len, thr32 t, int r16)
 {
     const vi tv = vi_set1(t.t), av = vi_set1(t.a);
     size_t j = 0;
     for (; j + VL <= len; j += VL)
-        put_lane_bits(mask + j / 8, vk_bits(keep_of(vi_load(w + j), tv, av)));
+        put_lane_bits(mask + j / 8, vk_bits(keep_of(ld_d(w, j, r16), tv, av)));
     for (size_t b = j / 8; b * 8 < len; b++) {
         unsigned byte = 0;
         for (size_t i = b * 8; i < min_sz(len, b * 8 + 8); i++)
-            byte |= (unsigned)keep1(w[i], t.t, t.a) << (i & 7);
+            byte |= (unsigned)keep1(ld_d1(w, i, r16), t.t, t.a) << (i & 7);
         mask[b] = (uint8_t)byte;
     }
 }
@@ -473,7 +579,7 @@ static void mask_simd(uint8_t *mask, size_t n, uint64_t first, uint64_t thr, con
     for (size_t j0 = 0; j0 < n; j0 += CHUNK) {
         const size_t len = min_sz(CHUNK, n - j0);
         const uint32_t *w = thr_constant(thr) ? zero_words : fill_words(buf, first + j0, len, k);
-        pack_chunk(mask + j0 / 8, w, len, t);
+        pack_chunk(mask + j0 / 8, w, len, t, 0);
     }
 }
 
@@ -538,57 +644,76 @@ static inline __attribute__((always_inline)) void st_1(void *p, size_t i, float 
     ((float *)p)[i] = f;
 }
 
+/* keep ? a * b : +0.0f.  On half tensors one zero-masked multiply where
+ * the family has it: a is a conversion's result there, not a load the
+ * compiler could fold into a masked load (vf_keep's reason). */
+static inline __attribute__((always_inline)) vf keep_mul(vk keep, vf a, vf b, int dt)
+{
+#if defined(GD_SIMD_HALF)
+    if (dt != GD_F32)
+        return vf_maskz_mul(keep, a, b);
+#endif
+    (void)dt;
+    return vf_keep(keep, vf_mul(a, b));
+}
+
 /* y = keep ? x * s : 0 on elements at .. at + len - 1 (len <= GB, at on a
  * mask byte boundary, mask the byte of element at). */
 static inline __attribute__((always_inline)) void
-fwd_window(void *y, const void *x, size_t at, uint8_t *mask, const uint32_t *w, size_t len,
-           thr32 t, float s, int dt)
+fwd_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, size_t len, thr32 t,
+           float s, int dt, int r16)
 {
     const vi tv = vi_set1(t.t), av = vi_set1(t.a);
     const vf sv = vf_set1(s);
     size_t j = 0;
     for (; j + VL <= len; j += VL) {
-        const vk keep = keep_of(vi_load(w + j), tv, av);
-        st_v(y, at + j, vf_keep(keep, vf_mul(ld_v(x, at + j, dt), sv)), dt);
+        const vk keep = keep_of(ld_d(w, j, r16), tv, av);
+        st_v(y, at + j, keep_mul(keep, ld_v(x, at + j, dt), sv, dt), dt);
         if (mask)
             put_lane_bits(mask + j / 8, vk_bits(keep));
     }
     for (size_t i = j; i < len; i++)
-        st_1(y, at + i, keep1(w[i], t.t, t.a) ? ld_1(x, at + i, dt) * s : 0.0f, dt);
+        st_1(y, at + i, keep1(ld_d1(w, i, r16), t.t, t.a) ? ld_1(x, at + i, dt) * s : 0.0f, dt);
     if (mask && j < len)
-        pack_chunk(mask + j / 8, w + j, len - j, t);
+        pack_chunk(mask + j / 8, d_at(w, j, r16), len - j, t, r16);
 }
 
 static inline __attribute__((always_inline)) void
 fwd_run(void *y, const void *x, uint8_t *mask, size_t n, uint64_t first, uint64_t thr, float s,
-        const gd_keyctx *k, int dt)
+        const gd_keyctx *k, int dt, int r16)
 {
-    const thr32 t = thr32_of(thr);
+    const thr32 t = thr_of(thr, r16);
+    const bool cst = thr_const(thr, r16);
     wstream g;
-    if (!thr_constant(thr))
-        ws_init(&g, first, false, k);
-    for (size_t j0 = 0; j0 < n; j0 += GB) {
-        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
-        fwd_window(y, x, j0, mask ? mask + j0 / 8 : NULL, w, min_sz(GB, n - j0), t, s, dt);
-    }
+    if (!cst)
+        ws_start(&g, first, k, r16);
+    for (size_t j0 = 0; j0 < n; j0 += GB)
+        fwd_window(y, x, j0, mask ? mask + j0 / 8 : NULL, ws_draws(&g, k, cst, r16),
+                   min_sz(GB, n - j0), t, s, dt, r16);
 }
 
 static void fwd_simd(float *y, const float *x, uint8_t *mask, size_t n, uint64_t first,
                      uint64_t thr, float s, const gd_keyctx *k)
 {
-    fwd_run(y, x, mask, n, first, thr, s, k, GD_F32);
+    fwd_run(y, x, mask, n, first, thr, s, k, GD_F32, 0);
 }
 
-static void bwd_mask_simd(float *dx, const float *dy, const uint8_t *mask, size_t n, float s)
+static inline __attribute__((always_inline)) void
+bwd_mask_run(void *dx, const void *dy, const uint8_t *mask, size_t n, float s, int dt)
 {
     const vf sv = vf_set1(s);
     size_t j = 0;
     for (; j + VL <= n; j += VL) {
         const vk keep = vk_from_bits(get_lane_bits(mask + j / 8));
-        vf_store(dx + j, vf_keep(keep, vf_mul(vf_load(dy + j), sv)));
+        st_v(dx, j, keep_mul(keep, ld_v(dy, j, dt), sv, dt), dt);
     }
     for (; j < n; j++)
-        dx[j] = (mask[j >> 3] >> (j & 7)) & 1u ? dy[j] * s : 0.0f;
+        st_1(dx, j, (mask[j >> 3] >> (j & 7)) & 1u ? ld_1(dy, j, dt) * s : 0.0f, dt);
+}
+
+static void bwd_mask_simd(float *dx, const float *dy, const uint8_t *mask, size_t n, float s)
+{
+    bwd_mask_run(dx, dy, mask, n, s, GD_F32);
 }
 
 /* One run of the fused epilogue inside a row: bias points at the run's first
@@ -626,7 +751,7 @@ static inline void add_run(float *y, const float *x, const float *bias, const fl
  * their order are add_run's. */
 static inline __attribute__((always_inline)) void
 add_window(void *y, const void *x, const float *bias, const void *residual, size_t at,
-           uint8_t *mask, const uint32_t *w, size_t len, thr32 t, float s, int dt)
+           uint8_t *mask, const void *w, size_t len, thr32 t, float s, int dt, int r16)
 {
     const vi tv = vi_set1(t.t), av = vi_set1(t.a);
     const vf sv = vf_set1(s);
@@ -635,8 +760,8 @@ add_window(void *y, const void *x, const float *bias, const void *residual, size
         vf v = ld_v(x, at + j, dt);
         if (bias)
             v = vf_add(v, vf_load(bias + j));
-        const vk keep = keep_of(vi_load(w + j), tv, av);
-        v = vf_keep(keep, vf_mul(v, sv));
+        const vk keep = keep_of(ld_d(w, j, r16), tv, av);
+        v = keep_mul(keep, v, sv, dt);
         if (residual)
             v = vf_add(ld_v(residual, at + j, dt), v);
         st_v(y, at + j, v, dt);
@@ -647,13 +772,13 @@ add_window(void *y, const void *x, const float *bias, const void *residual, size
         float v = ld_1(x, at + i, dt);
         if (bias)
             v = v + bias[i];
-        v = keep1(w[i], t.t, t.a) ? v * s : 0.0f;
+        v = keep1(ld_d1(w, i, r16), t.t, t.a) ? v * s : 0.0f;
         if (residual)
             v = ld_1(residual, at + i, dt) + v;
         st_1(y, at + i, v, dt);
     }
     if (mask && j < len)
-        pack_chunk(mask + j / 8, w + j, len - j, t);
+        pack_chunk(mask + j / 8, d_at(w, j, r16), len - j, t, r16);
 }
 
 /* Up to ADD_TAB_COLS columns the bias is read through a cyclic copy (entry
@@ -687,7 +812,7 @@ static void add_fwd_split(float *y, const float *x, const float *bias, const flo
             c = c + run == cols ? 0 : c + run;
         }
         if (mask)
-            pack_chunk(mask + j0 / 8, w, len, t);
+            pack_chunk(mask + j0 / 8, w, len, t, 0);
     }
 }
 
@@ -695,18 +820,18 @@ static void add_fwd_split(float *y, const float *x, const float *bias, const flo
 static inline __attribute__((always_inline)) void
 add_tab_run(void *y, const void *x, const float *btab, const void *residual, uint8_t *mask,
             size_t rows, size_t cols, uint64_t first, uint64_t thr, float s, const gd_keyctx *k,
-            int dt)
+            int dt, int r16)
 {
     const size_t n = rows * cols, step = GB % cols;
-    const thr32 t = thr32_of(thr);
+    const thr32 t = thr_of(thr, r16);
+    const bool cst = thr_const(thr, r16);
     wstream g;
-    if (!thr_constant(thr))
-        ws_init(&g, first, false, k);
+    if (!cst)
+        ws_start(&g, first, k, r16);
     size_t c = 0; /* column of element j0 */
     for (size_t j0 = 0; j0 < n; j0 += GB) {
-        const uint32_t *w = thr_constant(thr) ? zero_words : ws_next(&g, k);
-        add_window(y, x, btab ? btab + c : NULL, residual, j0, mask ? mask + j0 / 8 : NULL, w,
-                   min_sz(GB, n - j0), t, s, dt);
+        add_window(y, x, btab ? btab + c : NULL, residual, j0, mask ? mask + j0 / 8 : NULL,
+                   ws_draws(&g, k, cst, r16), min_sz(GB, n - j0), t, s, dt, r16);
         c += step;
         c = c >= cols ? c - cols : c;
     }
@@ -726,7 +851,7 @@ static void add_fwd_simd(float *y, const float *x, const float *bias, const floa
         for (size_t i = cols; i < cols + GB; i++) /* no division per entry */
             btab[i] = btab[i - cols];
     }
-    add_tab_run(y, x, bias ? btab : NULL, residual, mask, rows, cols, first, thr, s, k, GD_F32);
+    add_tab_run(y, x, bias ? btab : NULL, residual, mask, rows, cols, first, thr, s, k, GD_F32, 0);
 }
 
 
@@ -775,9 +900,50 @@ static inline void tab_lanes(uint32_t *t, float *s, const float *p)
     vf_store(s, vf_sel(whole, vf_set1(0.0f), sc));
 }
 
-static void tab_fill(col_tab *tb, const float *p, size_t ncols)
+#if defined(GD_SIMD_HALF)
+/* The 16-bit rule's entries of VL columns, as gd_k16(p) and
+ * gd_keep_scale16(k) give them one at a time:
+ * - k = floor(p * 65536 + 0.5) in double is trunc(u) + (frac(u) >= 0.5)
+ *   with u = p * 65536, exact in float (a power of two), and frac(u) =
+ *   u - trunc(u) exact too; the double sum cannot round across an integer,
+ *   as a frac within a float ulp of 0.5 is still 2^-8 or more from it;
+ * - s: k / 65536 is exact in float below 65536, then the same double
+ *   subtraction, division and rounding to float; k = 65536 (p within
+ *   2^-17 of 1: nothing kept) gets s 0 and is divided as k = 0. */
+static inline void tab16_lanes(uint32_t *t, float *s, const float *p)
+{
+    const vi ones = vi_set1(~0u);
+    const vf u = vf_mul(vf_load(p), vf_set1(65536.0f)); /* -0.0f and 0 .. 65536 */
+    const vi i = vi_trunc_u32(u);
+    const vi frac = vi_and(vf_bits(vf_sub(u, vf_of_i32(i))), vi_set1(0x7fffffffu));
+    const vk up = keep_of(frac, vi_set1(0x3f000000u), ones); /* frac >= 0.5f */
+    const vi kv = vi_add(i, vf_bits(vf_keep(up, vf_from_bits(vi_set1(1)))));
+    const vk whole = keep_of(kv, vi_set1(65536), ones);
+    const vf q = vf_mul(vf_sel(whole, vf_set1(0.0f), vf_of_i32(kv)), vf_set1(1.0f / 65536.0f));
+    const vd one = vd_set1(1.0);
+    const vf sc = vf_of_vd(vd_div(one, vd_sub(one, vd_of_lo(q))), vd_div(one, vd_sub(one, vd_of_hi(q))));
+    vi_store(t, kv);
+    vf_store(s, vf_sel(whole, vf_set1(0.0f), sc));
+}
+#endif
+
+/* The table of columns 0 .. ncols - 1 of p under the call's rule. */
+static inline __attribute__((always_inline)) void tab_fill(col_tab *tb, const float *p,
+                                                           size_t ncols, int r16)
 {
     size_t c = 0;
+#if defined(GD_SIMD_HALF)
+    if (r16) {
+        for (; c + VL <= ncols; c += VL)
+            tab16_lanes(tb->t + c, tb->s + c, p + c);
+        for (; c < ncols; c++) {
+            tb->t[c] = gd_k16(p[c]);
+            tb->s[c] = gd_keep_scale16(tb->t[c]);
+        }
+        return;
+    }
+#endif
+    (void)r16; /* the AVX2 family has no 16-bit one-pass ops */
     for (; c + VL <= ncols; c += VL)
         tab_lanes(tb->t + c, tb->s + c, p + c);
     for (; c < ncols; c++) {
@@ -788,9 +954,10 @@ static void tab_fill(col_tab *tb, const float *p, size_t ncols)
 }
 
 /* ncols <= COLS_BLOCK entries, then their cyclic repetition up to ncols + GB. */
-static void tab_fill_cyclic(col_tab *tb, const float *p, size_t ncols)
+static inline __attribute__((always_inline)) void tab_fill_cyclic(col_tab *tb, const float *p,
+                                                                  size_t ncols, int r16)
 {
-    tab_fill(tb, p, ncols);
+    tab_fill(tb, p, ncols, r16);
     for (size_t i = ncols; i < ncols + GB; i++) {
         tb->t[i] = tb->t[i - ncols];
         tb->s[i] = tb->s[i - ncols];
@@ -813,21 +980,21 @@ static inline bool keep_col(uint32_t w, uint32_t t, float s)
  * scales s[j]; mask, if not NULL, is the byte of element 0 (a byte
  * boundary of the call) and receives whole bytes, padding bits 0. */
 static inline __attribute__((always_inline)) void
-cols_window(void *y, const void *x, size_t at, uint8_t *mask, const uint32_t *w, size_t len,
-            const uint32_t *t, const float *s, int dt)
+cols_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, size_t len,
+            const uint32_t *t, const float *s, int dt, int r16)
 {
     size_t j = 0;
     for (; j + VL <= len; j += VL) {
         const vf sv = vf_load(s + j);
-        const vk keep = keep_of_nz(vi_load(w + j), vi_load(t + j), vf_bits(sv));
-        st_v(y, at + j, vf_keep(keep, vf_mul(ld_v(x, at + j, dt), sv)), dt);
+        const vk keep = keep_of_nz(ld_d(w, j, r16), vi_load(t + j), vf_bits(sv));
+        st_v(y, at + j, keep_mul(keep, ld_v(x, at + j, dt), sv, dt), dt);
         if (mask)
             put_lane_bits(mask + j / 8, vk_bits(keep));
     }
     for (; j < len; j += 8) {
         unsigned byte = 0;
         for (size_t i = j; i < min_sz(len, j + 8); i++) {
-            const bool keep = keep_col(w[i], t[i], s[i]);
+            const bool keep = keep_col(ld_d1(w, i, r16), t[i], s[i]);
             st_1(y, at + i, keep ? ld_1(x, at + i, dt) * s[i] : 0.0f, dt);
             byte |= (unsigned)keep << (i & 7);
         }
@@ -872,15 +1039,15 @@ static inline void prefetch_next_row(const float *x, const float *y)
  * byte, so mask bytes are stored as they are, never shifted. */
 static inline __attribute__((always_inline)) void
 cols_narrow_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
-                const col_tab *tb, uint64_t first, const gd_keyctx *k, int dt)
+                const col_tab *tb, uint64_t first, const gd_keyctx *k, int dt, int r16)
 {
     const size_t n = rows * cols, step = GB % cols;
     wstream g;
-    ws_init(&g, first, false, k);
+    ws_start(&g, first, k, r16);
     size_t c = 0; /* column of element j0 */
     for (size_t j0 = 0; j0 < n; j0 += GB) {
-        cols_window(y, x, j0, mask ? mask + j0 / 8 : NULL, ws_next(&g, k), min_sz(GB, n - j0),
-                    tb->t + c, tb->s + c, dt);
+        cols_window(y, x, j0, mask ? mask + j0 / 8 : NULL, ws_draws(&g, k, false, r16),
+                    min_sz(GB, n - j0), tb->t + c, tb->s + c, dt, r16);
         c += step;
         c = c >= cols ? c - cols : c;
     }
@@ -890,8 +1057,8 @@ static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows
                             const float *p_cols, uint64_t first, const gd_keyctx *k)
 {
     col_tab tb;
-    tab_fill_cyclic(&tb, p_cols, cols);
-    cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F32);
+    tab_fill_cyclic(&tb, p_cols, cols, 0);
+    cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F32, 0);
 }
 
 /* A row segment of len elements from table entry c whose mask bits start at
@@ -935,7 +1102,7 @@ static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size
             else if (x_next && ahead >= width && ahead - width + GB <= width)
                 prefetch_next_row(x_next + (ahead - width), y + (x_next - x) + (ahead - width));
             cols_window(y, x, j + i0, mask ? mask + (j + i0) / 8 : NULL, ws_next(&g, k),
-                        min_sz(GB, width - i0), t + i0, s + i0, GD_F32);
+                        min_sz(GB, width - i0), t + i0, s + i0, GD_F32, 0);
         }
         return;
     }
@@ -977,7 +1144,7 @@ static void fwd_cols_banded(float *y, const float *x, uint8_t *mask, size_t rows
         memset(mask, 0, gd_mask_bytes(rows * cols));
     for (size_t c0 = 0; c0 < cols; c0 += COLS_BLOCK) {
         const size_t width = min_sz(COLS_BLOCK, cols - c0);
-        tab_fill(&tb, p_cols + c0, width);
+        tab_fill(&tb, p_cols + c0, width, 0);
         for (size_t r0 = 0; r0 < rows; r0 += BAND) {
             const size_t rend = min_sz(rows, r0 + BAND);
             for (size_t s0 = 0; s0 < width; s0 += SUB) {
@@ -1066,15 +1233,24 @@ static void gauss_simd(float *y, const float *x, size_t n, float sigma, uint64_t
 #if defined(GD_SIMD_HALF)
 /* ---- the one-pass forms of the 1.2 kernels ------------------------------- */
 
-/* The float ops' loops on bf16 or fp16 tensors (see "element types"), one
- * copy per type. */
-static void fwd_h_simd(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t n, uint64_t first,
-                       uint64_t thr, float s, const gd_keyctx *k, int dt)
+/* The float ops' loops on bf16 or fp16 tensors (see "element types") under
+ * either rule, and on float tensors under the 16-bit rule (the 32-bit
+ * rule's float ops are the 1.0 ops above): one inlined copy per element
+ * type and rule, chosen here. */
+static void fwd_ex_simd(void *y, const void *x, uint8_t *mask, size_t n, uint64_t first,
+                        uint64_t thr, float s, const gd_keyctx *k, int dt, int rule)
 {
-    if (dt == GD_F16)
-        fwd_run(y, x, mask, n, first, thr, s, k, GD_F16);
+    const bool r16 = rule == GD_MASK_16;
+    if (dt == GD_F16 && r16)
+        fwd_run(y, x, mask, n, first, thr, s, k, GD_F16, 1);
+    else if (dt == GD_F16)
+        fwd_run(y, x, mask, n, first, thr, s, k, GD_F16, 0);
+    else if (dt == GD_BF16 && r16)
+        fwd_run(y, x, mask, n, first, thr, s, k, GD_BF16, 1);
+    else if (dt == GD_BF16)
+        fwd_run(y, x, mask, n, first, thr, s, k, GD_BF16, 0);
     else
-        fwd_run(y, x, mask, n, first, thr, s, k, GD_BF16);
+        fwd_run(y, x, mask, n, first, thr, s, k, GD_F32, 1);
 }
 
 static void gauss_h_simd(uint16_t *y, const uint16_t *x, size_t n, float sigma, uint64_t first,
@@ -1089,9 +1265,9 @@ static void gauss_h_simd(uint16_t *y, const uint16_t *x, size_t n, float sigma, 
 /* The table path of add_fwd_simd, the bias widened once into its cyclic
  * table (entry i is column i % cols up to cols + GB, GB divisions in all);
  * false, with nothing done, past ADD_TAB_COLS columns with a bias. */
-static bool add_fwd_h_simd(uint16_t *y, const uint16_t *x, const uint16_t *bias,
-                           const uint16_t *residual, uint8_t *mask, size_t rows, size_t cols,
-                           uint64_t first, uint64_t thr, float s, const gd_keyctx *k, int dt)
+static bool add_fwd_ex_simd(void *y, const void *x, const void *bias, const void *residual,
+                            uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
+                            float s, const gd_keyctx *k, int dt, int rule)
 {
     if (bias && cols > ADD_TAB_COLS)
         return false;
@@ -1099,27 +1275,44 @@ static bool add_fwd_h_simd(uint16_t *y, const uint16_t *x, const uint16_t *bias,
     for (size_t i = 0; bias && i < cols + GB; i++)
         btab[i] = ld_1(bias, i < cols ? i : i % cols, dt);
     const float *b = bias ? btab : NULL;
-    if (dt == GD_F16)
-        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_F16);
+    const bool r16 = rule == GD_MASK_16;
+    if (dt == GD_F16 && r16)
+        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_F16, 1);
+    else if (dt == GD_F16)
+        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_F16, 0);
+    else if (dt == GD_BF16 && r16)
+        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_BF16, 1);
+    else if (dt == GD_BF16)
+        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_BF16, 0);
     else
-        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_BF16);
+        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_F32, 1);
     return true;
 }
 
 /* fwd_cols_narrow's path (element order, the cyclic table) up to
  * BANDED_MIN_COLS columns; false, with nothing done, for wider rows. */
-static bool fwd_cols_h_simd(uint16_t *y, const uint16_t *x, uint8_t *mask, size_t rows,
-                            size_t cols, const float *p_cols, uint64_t first, const gd_keyctx *k,
-                            int dt)
+static bool fwd_cols_ex_simd(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
+                             const float *p_cols, uint64_t first, const gd_keyctx *k, int dt,
+                             int rule)
 {
     if (cols > BANDED_MIN_COLS)
         return false;
+    const bool r16 = rule == GD_MASK_16;
     col_tab tb;
-    tab_fill_cyclic(&tb, p_cols, cols);
-    if (dt == GD_F16)
-        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F16);
+    if (r16)
+        tab_fill_cyclic(&tb, p_cols, cols, 1);
     else
-        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_BF16);
+        tab_fill_cyclic(&tb, p_cols, cols, 0);
+    if (dt == GD_F16 && r16)
+        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F16, 1);
+    else if (dt == GD_F16)
+        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F16, 0);
+    else if (dt == GD_BF16 && r16)
+        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_BF16, 1);
+    else if (dt == GD_BF16)
+        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_BF16, 0);
+    else
+        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F32, 1);
     return true;
 }
 #endif
@@ -1209,6 +1402,76 @@ static void acc_add_sq_simd(double *acc, const float *g, size_t n)
         acc[i] += (double)g[i] * (double)g[i];
 }
 
+/* acc[c] += (double)x[r * ld + c] for r = 0 .. rows - 1 in that order
+ * (each column's sum is the scalar loop's, bit for bit), c < cols.  Sums
+ * stay in registers down the rows, four strips of VL columns at a time so
+ * that eight additions are in flight (one strip's two chains waited on the
+ * adder's latency). */
+static inline __attribute__((always_inline)) void
+acc_rows_run(double *acc, const void *x, size_t rows, size_t cols, size_t ld, int dt)
+{
+    enum { H = VL / 2, S = 4 };
+    size_t c = 0;
+    for (; c + S * VL <= cols; c += S * VL) {
+        vd a[2 * S];
+        for (int i = 0; i < 2 * S; i++)
+            a[i] = vd_load(acc + c + (size_t)i * H);
+        for (size_t r = 0; r < rows; r++)
+            for (int i = 0; i < S; i++) {
+                const vf v = ld_v(x, r * ld + c + (size_t)i * VL, dt);
+                a[2 * i] = vd_add(a[2 * i], vd_of_lo(v));
+                a[2 * i + 1] = vd_add(a[2 * i + 1], vd_of_hi(v));
+            }
+        for (int i = 0; i < 2 * S; i++)
+            vd_store(acc + c + (size_t)i * H, a[i]);
+    }
+    for (; c + VL <= cols; c += VL) {
+        vd lo = vd_load(acc + c), hi = vd_load(acc + c + H);
+        for (size_t r = 0; r < rows; r++) {
+            const vf v = ld_v(x, r * ld + c, dt);
+            lo = vd_add(lo, vd_of_lo(v));
+            hi = vd_add(hi, vd_of_hi(v));
+        }
+        vd_store(acc + c, lo);
+        vd_store(acc + c + H, hi);
+    }
+    for (; c < cols; c++) {
+        double a = acc[c];
+        for (size_t r = 0; r < rows; r++)
+            a += (double)ld_1(x, r * ld + c, dt);
+        acc[c] = a;
+    }
+}
+
+static bool acc_rows_simd(double *acc, const void *x, size_t rows, size_t cols, size_t ld, int dt)
+{
+#if defined(GD_SIMD_HALF)
+    if (dt == GD_F16) {
+        acc_rows_run(acc, x, rows, cols, ld, GD_F16);
+        return true;
+    }
+    if (dt == GD_BF16) {
+        acc_rows_run(acc, x, rows, cols, ld, GD_BF16);
+        return true;
+    }
+#endif
+    if (dt != GD_F32)
+        return false;
+    acc_rows_run(acc, x, rows, cols, ld, GD_F32);
+    return true;
+}
+
+#if defined(GD_SIMD_HALF)
+static void bwd_mask_h_simd(uint16_t *dx, const uint16_t *dy, const uint8_t *mask, size_t n,
+                            float s, int dt)
+{
+    if (dt == GD_F16)
+        bwd_mask_run(dx, dy, mask, n, s, GD_F16);
+    else
+        bwd_mask_run(dx, dy, mask, n, s, GD_BF16);
+}
+#endif
+
 /* ---- the table ------------------------------------------------------------ */
 
 const gd_kernels GD_SIMD_TABLE = {
@@ -1223,15 +1486,17 @@ const gd_kernels GD_SIMD_TABLE = {
     .normal = normal_simd,
     .gauss = gauss_simd,
 #if defined(GD_SIMD_HALF)
-    .fwd_h = fwd_h_simd,
+    .fwd_ex = fwd_ex_simd,
+    .bwd_mask_h = bwd_mask_h_simd,
     .gauss_h = gauss_h_simd,
-    .add_fwd_h = add_fwd_h_simd,
-    .fwd_cols_h = fwd_cols_h_simd,
+    .add_fwd_ex = add_fwd_ex_simd,
+    .fwd_cols_ex = fwd_cols_ex_simd,
 #endif
     .normal_words = normal_words_simd,
     .finite = finite_simd,
     .acc_add = acc_add_simd,
     .acc_add_sq = acc_add_sq_simd,
+    .acc_rows = acc_rows_simd,
 };
 
 #endif /* the template body */

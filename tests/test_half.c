@@ -397,8 +397,17 @@ START_TEST(cols_match_float)
     float *xf = tu_alloc_f(MAXN), *yf = tu_alloc_f(MAXN), pc[8200];
     uint8_t m[MAXN / 8 + 1], mf[MAXN / 8 + 1];
     REQ(x && y && want);
+    /* rates at and beside the 16-bit rule's rounding ties (k(p) = floor(p *
+     * 65536 + 0.5), computed in lanes by the one-pass ops): a k off by one
+     * changes the column's scale, which the float check below sees */
+    const float ties[] = {0x1p-17f,          0x1.fffffep-18f, 0x1.8p-16f,   0x1.7ffffep-16f,
+                          0.5f + 0x1p-17f,   0.5f + 0x1p-18f, 1.0f - 0x1p-17f, 1.0f - 0x1p-16f,
+                          1.0f - 0x1.8p-16f, -0.0f,           0x1p-149f,    0.999f};
     for (size_t c = 0; c < 8200; c++)
-        pc[c] = c % 7 == 0 ? 0.0f : c % 11 == 0 ? 1.0f : (float)(c % 97) / 97.0f;
+        pc[c] = c % 7 == 0    ? 0.0f
+                : c % 11 == 0 ? 1.0f
+                : c % 13 == 0 ? ties[(c / 13) % (sizeof ties / sizeof ties[0])]
+                              : (float)(c % 97) / 97.0f;
     for (size_t l = 0; l < n_levels; l++) {
         gd_half_test_force(levels[l]);
         for (int d = 0; d < 2; d++)
@@ -521,6 +530,52 @@ START_TEST(add_match_float)
     }
     gd_half_test_force(NULL);
     free(x), free(b), free(res), free(y), free(want), free(xf), free(bf), free(rf), free(yf);
+}
+END_TEST
+
+/* The backward with dbias block by block (src/half.c, add_bwd_op; test_kernels
+ * add_bwd_blocks has the shapes' reasons) at every level, type and rule:
+ * dx is gd_dropout_bwd_ex's, dbias the double sums of dx as stored. */
+START_TEST(add_bwd_blocks_match)
+{
+    static const size_t shapes[][2] = {{40, 1000}, {3, 4104}, {3, 4099}, {17, 8200}};
+    enum { NB = 17 * 8200 };
+    uint16_t *x = malloc(NB * 2), *y = malloc(NB * 2), *want = malloc(NB * 2);
+    uint8_t *m = malloc(NB / 8 + 1);
+    float *db = tu_alloc_f(8200);
+    REQ(x && y && want && m);
+    for (size_t l = 0; l < n_levels; l++) {
+        gd_half_test_force(levels[l]);
+        for (int d = 0; d < 2; d++)
+            for (int r = 0; r < 2; r++)
+                for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+                    for (int stored = 0; stored < 2; stored++) {
+                        const size_t rows = shapes[si][0], cols = shapes[si][1], n = rows * cols;
+                        const int dt = dtypes[d], rule = rules[r];
+                        const gd_stream s = {21, 5 + si, 3};
+                        float *tmp = tu_alloc_f(n);
+                        tu_fill_data(tmp, n, (uint32_t)si + 3);
+                        narrow(dt, x, tmp, n);
+                        free(tmp);
+                        REQ_OK(gd_mask_bernoulli_ex(rule, m, n, 0.3f, &s));
+                        REQ_OK(gd_dropout_bwd_ex(dt, rule, want, x, n, 0.3f, NULL, m));
+                        REQ_OK(gd_dropout_add_bwd_ex(dt, rule, y, db, x, rows, cols, 0.3f,
+                                                     stored ? NULL : &s, stored ? m : NULL));
+                        assert_same16(y, want, n, "add_bwd blocks", levels[l]->name, dt, rule, n,
+                                      s.offset);
+                        for (size_t c = 0; c < cols; c++) {
+                            double acc = 0;
+                            for (size_t rr = 0; rr < rows; rr++)
+                                acc += (double)to_f32(dt, want[rr * cols + c]);
+                            REQ_MSG(tu_f32_bits(db[c]) == tu_f32_bits((float)acc),
+                                    "%s %s rule %d %zux%zu: dbias[%zu] is %a, want %a",
+                                    levels[l]->name, dname(dt), rule, rows, cols, c, (double)db[c],
+                                    (double)(float)acc);
+                        }
+                    }
+    }
+    gd_half_test_force(NULL);
+    free(x), free(y), free(want), free(m), free(db);
 }
 END_TEST
 
@@ -647,6 +702,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, fwd_bwd_match_float);
     tcase_add_test(tc, cols_match_float);
     tcase_add_test(tc, add_match_float);
+    tcase_add_test(tc, add_bwd_blocks_match);
     tcase_add_test(tc, gauss_match_float);
     tcase_add_test(tc, f32_rule32_is_v1);
     tcase_add_test(tc, errors_leave_outputs);

@@ -398,6 +398,50 @@ static double ref_normal(uint64_t seed, uint64_t stream, uint64_t i)
     return i % 2 == 0 ? rad * cos(theta) : rad * sin(theta);
 }
 
+/* The backward with dbias goes block by block of rows, and wide rows in
+ * pieces of 4096 columns (src/half.c, add_bwd_op): several blocks, a last
+ * partial one, pieces from mask bytes (cols % 8 == 0) and the two-pass path
+ * (a stored mask, cols % 8 != 0), in place and not, against the formula and
+ * a double sum down each column in row order. */
+START_TEST(add_bwd_blocks)
+{
+    static const size_t shapes[][2] = {{40, 1000}, {600, 40}, {3, 4104},
+                                       {3, 4099},  {17, 8200}, {70, 1}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int stored = 0; stored < 2; stored++)
+            for (int in_place = 0; in_place < 2; in_place++) {
+                const size_t rows = shapes[si][0], cols = shapes[si][1], n = rows * cols;
+                float *dy = tu_alloc_f(n), *dx = tu_alloc_f(n), *db = tu_alloc_f(cols);
+                uint8_t *mask = malloc((n + 7) / 8);
+                ck_assert_ptr_nonnull(mask);
+                const gd_stream s = {5, 6 + si, 3};
+                tu_fill_data(dy, n, (uint32_t)si + 7);
+                ck_assert_int_eq(gd_mask_bernoulli(mask, n, 0.3f, &s), GD_OK);
+                if (in_place)
+                    memcpy(dx, dy, n * sizeof *dx);
+                ck_assert_int_eq(gd_dropout_add_bwd(dx, db, in_place ? dx : dy, rows, cols, 0.3f,
+                                                    stored ? NULL : &s, stored ? mask : NULL),
+                                 GD_OK);
+                tu_fill_data(dy, n, (uint32_t)si + 7); /* again, if overwritten */
+                for (size_t c = 0; c < cols; c++) {
+                    double sum = 0;
+                    for (size_t r = 0; r < rows; r++) {
+                        const size_t j = r * cols + c;
+                        const float want = tu_ref_bit(mask, j) ? dy[j] * tu_ref_scale(0.3f) : 0.0f;
+                        if (tu_f32_bits(dx[j]) != tu_f32_bits(want))
+                            ck_abort_msg("%zux%zu: dx[%zu] is %a, want %a", rows, cols, j,
+                                         (double)dx[j], (double)want);
+                        sum += want;
+                    }
+                    if (tu_f32_bits(db[c]) != tu_f32_bits((float)sum))
+                        ck_abort_msg("%zux%zu stored %d: dbias[%zu] is %a, want %a", rows, cols,
+                                     stored, c, (double)db[c], (double)(float)sum);
+                }
+                free(dy), free(dx), free(db), free(mask);
+            }
+}
+END_TEST
+
 START_TEST(normal_matches_box_muller)
 {
     enum { N = 20000 };
@@ -652,6 +696,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, cols_match_reference);
     tcase_add_test(tc, cols_rates_per_column);
     tcase_add_test(tc, add_fwd_and_bwd);
+    tcase_add_test(tc, add_bwd_blocks);
     tcase_add_test(tc, normal_matches_box_muller);
     tcase_add_test(tc, normal_moments);
     tcase_add_test(tc, gaussian_dropout);
