@@ -1,9 +1,14 @@
 /*
  * The AVX2 kernel family: 8 lanes.  Only this file is compiled with -mavx2
- * (src/CMakeLists.txt); dispatch.c calls it only on a CPU and OS with AVX2.
- * The ops themselves are kernels_simd_impl.h, shared with the AVX-512 family.
+ * -mf16c (src/CMakeLists.txt); dispatch.c calls it only on a CPU and OS
+ * with AVX2, and its one-pass 1.2 ops (fwd_ex and the others), the only
+ * code here with F16C instructions, are reached only through the AVX2 half
+ * level, which src/half_dispatch.c picks only where cpuid reports F16C.
+ * The ops themselves are kernels_simd_impl.h, shared with the AVX-512
+ * family.
  */
 #include "kernels.h"
+#include "half_avx2.h"
 
 #include <immintrin.h>
 
@@ -110,6 +115,21 @@ static inline vf vf_of_vd(vd lo, vd hi)
 }
 
 /* The ops, and the table they fill. */
+/* bf16 and fp16 lanes for the one-pass 1.2 ops (src/half_avx2.h). */
+#define GD_SIMD_HALF 1
+static inline vf vf_load_h(const uint16_t *p, int dt)
+{
+    const __m128i h = _mm_loadu_si128((const __m128i *)p);
+    return dt == GD_F16 ? gd_f16x8_to_f32(h) : gd_bf16x8_to_f32(h);
+}
+
+static inline void vf_store_h(uint16_t *p, vf v, int dt)
+{
+    _mm_storeu_si128((__m128i *)p, dt == GD_F16 ? gd_f32x8_to_f16(v) : gd_f32x8_to_bf16(v));
+}
+
+static inline vf vf_maskz_mul(vk k, vf a, vf b) { return vf_keep(k, vf_mul(a, b)); }
+
 #define GD_SIMD_INTERFACE 1
 #define GD_SIMD_TABLE gd_kernels_avx2
 #define GD_SIMD_NAME "avx2"

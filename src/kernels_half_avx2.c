@@ -5,41 +5,22 @@
  * src/kernels_half_scalar.c bit for bit; tails use the reference itself.
  */
 #include "half.h"
-
-#include <immintrin.h>
+#include "half_avx2.h"
 
 static void bf16_to_f32_avx2(float *dst, const uint16_t *src, size_t n)
 {
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
-        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
-    }
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, gd_bf16x8_to_f32(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++)
         dst[i] = gd_bf16_to_f32(src[i]);
-}
-
-/* gd_f32_to_bf16 on 8 lanes: the rounding add, and NaN lanes replaced by
- * their quiet top halves. */
-static inline __m128i bf16_of(__m256 v)
-{
-    const __m256i u = _mm256_castps_si256(v);
-    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    const __m256i r = _mm256_srli_epi32(
-        _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb), 16);
-    const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
-    const __m256i nan = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7F800000)); /* a >= 0 */
-    const __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
-    const __m256i h = _mm256_blendv_epi8(r, q, nan);
-    /* every lane is <= 0xFFFF, so the unsigned saturation changes nothing */
-    return _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
 static void f32_to_bf16_avx2(uint16_t *dst, const float *src, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128((__m128i *)(dst + i), bf16_of(_mm256_loadu_ps(src + i)));
+        _mm_storeu_si128((__m128i *)(dst + i), gd_f32x8_to_bf16(_mm256_loadu_ps(src + i)));
     for (; i < n; i++)
         dst[i] = gd_f32_to_bf16(src[i]);
 }
@@ -48,7 +29,7 @@ static void f16_to_f32_avx2(float *dst, const uint16_t *src, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+        _mm256_storeu_ps(dst + i, gd_f16x8_to_f32(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++)
         dst[i] = gd_f16_to_f32(src[i]);
 }
@@ -57,8 +38,7 @@ static void f32_to_f16_avx2(uint16_t *dst, const float *src, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128((__m128i *)(dst + i),
-                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+        _mm_storeu_si128((__m128i *)(dst + i), gd_f32x8_to_f16(_mm256_loadu_ps(src + i)));
     for (; i < n; i++)
         dst[i] = gd_f32_to_f16(src[i]);
 }
