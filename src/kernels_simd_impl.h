@@ -342,7 +342,15 @@ static const uint32_t *fill_words(uint32_t *buf, uint64_t first, size_t len, con
  * large out-of-place outputs, which skip the read-for-ownership of y and
  * make a plain scale loop ~10% faster, but made these kernels 30-40%
  * slower (fwd 1.65-1.8x the scale loop against 1.2-1.3x with ordinary
- * stores). */
+ * stores).  Also tried (2026-12-06, idle-then-loaded 2-vCPU EPYC host):
+ * software pipelining, the next batch's ten rounds run between this
+ * window's vectors so that the memory never idles during the rounds.  One
+ * gd_bench run put gd_dropout_fwd at 1.02-1.09x its floor against
+ * 1.11-1.18; but interleaved in one process (old and new call by call, 25
+ * pairs) the float forward measured 0.95-1.04x the old, and the
+ * per-column and half forms 1.07-1.30x at 16M elements and 1.18-1.33x in
+ * cache: the sixteen generator vectors live beside the window's leave too
+ * few registers.  Not kept. */
 typedef struct wstream {
     _Alignas(64) uint32_t buf[VL + GB]; /* batch at buf + VL, carry just before */
     uint64_t block;                     /* first block of the next batch */
