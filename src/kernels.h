@@ -128,8 +128,9 @@ typedef struct gd_kernels {
     void (*bwd_mask_h)(uint16_t *dx, const uint16_t *dy, const uint8_t *mask, size_t n, float s,
                        int dt);
     /* add_fwd and fwd_cols the same way; false, with nothing done, for
-     * shapes they do not take (a bias row or a column table wider than the
-     * family's one-pass limit). */
+     * shapes they do not take (a bias row wider than the family's table, a
+     * mask on rows wider than its column table that do not start on mask
+     * bytes). */
     bool (*add_fwd_ex)(void *y, const void *x, const void *bias, const void *residual,
                        uint8_t *mask, size_t rows, size_t cols, uint64_t first, uint64_t thr,
                        float s, const gd_keyctx *k, int dt, int rule);

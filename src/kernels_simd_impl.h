@@ -1027,19 +1027,22 @@ cols_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, siz
  * 7.0 ms, interleaved on the same host), so every op stores normally. */
 enum { PF_AHEAD = 512 };
 
-static inline void prefetch_batch(const float *p)
+/* GB elements of esz bytes from element e of p. */
+static inline void prefetch_batch(const void *p, size_t e, size_t esz)
 {
-    for (size_t i = 0; i < GB; i += 64 / sizeof(float))
-        __builtin_prefetch(p + i, 0, 0);
+    const unsigned char *b = (const unsigned char *)p + e * esz;
+    for (size_t i = 0; i < GB * esz; i += 64)
+        __builtin_prefetch(b + i, 0, 0);
 }
 
 /* Where a segment jumps to the next, y's stream starts over as well: its
  * first lines are fetched ahead too. */
-static inline void prefetch_next_row(const float *x, const float *y)
+static inline void prefetch_next_row(const void *x, const void *y, size_t e, size_t esz)
 {
-    prefetch_batch(x);
-    for (size_t i = 0; i < GB; i += 64 / sizeof(float))
-        __builtin_prefetch(y + i, 1, 3);
+    prefetch_batch(x, e, esz);
+    const unsigned char *b = (const unsigned char *)y + e * esz;
+    for (size_t i = 0; i < GB * esz; i += 64)
+        __builtin_prefetch(b + i, 1, 3);
 }
 
 /* cols <= BANDED_MIN_COLS: the tensor in element order, batch by batch,
@@ -1091,29 +1094,43 @@ static inline void cols_run_bits(float *y, const float *x, const uint32_t *w, si
     }
 }
 
-/* One row segment: call elements j .. j + width - 1, table entries from 0.
- * When the segment starts and ends on mask bytes (the usual widths), its
- * mask bytes are its own and are stored directly; otherwise its bits are
- * assembled at their bit offset and ORed into the (cleared) mask. */
+/* One row segment whose mask bytes are its own (no mask, or j and width
+ * multiples of 8): call elements j .. j + width - 1, table entries from 0,
+ * the next segment's first element nx (NO_NEXT: none). */
+enum { NO_NEXT = 0 };
+
+static inline __attribute__((always_inline)) void
+cols_seg_run(void *y, const void *x, uint8_t *mask, size_t j, size_t width, const uint32_t *t,
+             const float *s, uint64_t first, const gd_keyctx *k, size_t nx, int dt, int r16)
+{
+    const size_t esz = dt == GD_F32 ? sizeof(float) : sizeof(uint16_t);
+    wstream g;
+    ws_start(&g, first + j, k, r16);
+    for (size_t i0 = 0; i0 < width; i0 += GB) {
+        /* PF_AHEAD elements on in this segment, else in the next row's */
+        const size_t ahead = i0 + PF_AHEAD;
+        if (ahead + GB <= width)
+            prefetch_batch(x, j + ahead, esz);
+        else if (nx != NO_NEXT && ahead >= width && ahead - width + GB <= width)
+            prefetch_next_row(x, y, nx + (ahead - width), esz);
+        cols_window(y, x, j + i0, mask ? mask + (j + i0) / 8 : NULL, ws_draws(&g, k, false, r16),
+                    min_sz(GB, width - i0), t + i0, s + i0, dt, r16);
+    }
+}
+
+/* One float row segment under the 32-bit rule: cols_seg_run when its mask
+ * bytes are its own (the usual widths); otherwise its bits are assembled at
+ * their bit offset and ORed into the (cleared) mask. */
 static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size_t width,
                          const uint32_t *t, const float *s, uint64_t first, const gd_keyctx *k,
-                         const float *x_next)
+                         size_t nx)
 {
-    wstream g;
-    ws_init(&g, first + j, false, k);
     if (!mask || (j % 8 == 0 && width % 8 == 0)) {
-        for (size_t i0 = 0; i0 < width; i0 += GB) {
-            /* PF_AHEAD elements on in this segment, else in the next row's */
-            const size_t ahead = i0 + PF_AHEAD;
-            if (ahead + GB <= width)
-                prefetch_batch(x + j + ahead);
-            else if (x_next && ahead >= width && ahead - width + GB <= width)
-                prefetch_next_row(x_next + (ahead - width), y + (x_next - x) + (ahead - width));
-            cols_window(y, x, j + i0, mask ? mask + (j + i0) / 8 : NULL, ws_next(&g, k),
-                        min_sz(GB, width - i0), t + i0, s + i0, GD_F32, 0);
-        }
+        cols_seg_run(y, x, mask, j, width, t, s, first, k, nx, GD_F32, 0);
         return;
     }
+    wstream g;
+    ws_init(&g, first + j, false, k);
     uint64_t acc[COLS_BLOCK / 64 + 2];
     memset(acc, 0, sizeof acc);
     for (size_t i0 = 0; i0 < width; i0 += GB)
@@ -1149,29 +1166,42 @@ enum { BAND = 32, SUB = 512, BANDED_MIN_COLS = 2048 };
 _Static_assert((int)SUB >= (int)PF_AHEAD && (int)SUB % (int)GB == 0 && (int)COLS_BLOCK % (int)SUB == 0,
                "a tile segment is prefetched whole and starts on a batch");
 
-static void fwd_cols_banded(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
-                            const float *p_cols, uint64_t first, const gd_keyctx *k)
+/* The tiles; a float tensor under the 32-bit rule may have cols % 8 != 0
+ * with a mask (cols_segment), any other only cols % 8 == 0 or no mask. */
+static inline __attribute__((always_inline)) void
+cols_banded_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
+                const float *p_cols, uint64_t first, const gd_keyctx *k, int dt, int r16)
 {
     col_tab tb;
     if (mask && cols % 8 != 0)
         memset(mask, 0, gd_mask_bytes(rows * cols));
     for (size_t c0 = 0; c0 < cols; c0 += COLS_BLOCK) {
         const size_t width = min_sz(COLS_BLOCK, cols - c0);
-        tab_fill(&tb, p_cols + c0, width, 0);
+        tab_fill(&tb, p_cols + c0, width, r16);
         for (size_t r0 = 0; r0 < rows; r0 += BAND) {
             const size_t rend = min_sz(rows, r0 + BAND);
             for (size_t s0 = 0; s0 < width; s0 += SUB) {
                 const size_t sw = min_sz(SUB, width - s0);
                 for (size_t r = r0; r < rend; r++) {
-                    const size_t j = r * cols + c0 + s0;
-                    const float *nx = r + 1 < rend ? x + j + cols
-                                      : s0 + SUB < width ? x + r0 * cols + c0 + s0 + SUB
-                                                         : NULL;
-                    cols_segment(y, x, mask, j, sw, tb.t + s0, tb.s + s0, first, k, nx);
+                    const size_t j = r * cols + c0 + s0; /* never 0 with a next segment */
+                    const size_t nx = r + 1 < rend       ? j + cols
+                                      : s0 + SUB < width ? r0 * cols + c0 + s0 + SUB
+                                                         : NO_NEXT;
+                    if (dt == GD_F32 && !r16)
+                        cols_segment(y, x, mask, j, sw, tb.t + s0, tb.s + s0, first, k, nx);
+                    else
+                        cols_seg_run(y, x, mask, j, sw, tb.t + s0, tb.s + s0, first, k, nx, dt,
+                                     r16);
                 }
             }
         }
     }
+}
+
+static void fwd_cols_banded(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
+                            const float *p_cols, uint64_t first, const gd_keyctx *k)
+{
+    cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_F32, 0);
 }
 
 static void fwd_cols_simd(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
@@ -1302,15 +1332,35 @@ static bool add_fwd_ex_simd(void *y, const void *x, const void *bias, const void
     return true;
 }
 
-/* fwd_cols_narrow's path (element order, the cyclic table) up to
- * BANDED_MIN_COLS columns; false, with nothing done, for wider rows. */
+/* The wide rows' tiles (cols_banded_run); false, with nothing done, for a
+ * mask whose rows do not start on mask bytes. */
+static bool fwd_cols_wide(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
+                          const float *p_cols, uint64_t first, const gd_keyctx *k, int dt, bool r16)
+{
+    if (mask && cols % 8 != 0)
+        return false;
+    if (dt == GD_F16 && r16)
+        cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_F16, 1);
+    else if (dt == GD_F16)
+        cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_F16, 0);
+    else if (dt == GD_BF16 && r16)
+        cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_BF16, 1);
+    else if (dt == GD_BF16)
+        cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_BF16, 0);
+    else
+        cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_F32, 1);
+    return true;
+}
+
+/* fwd_cols_simd's two paths: element order through the cyclic table up to
+ * BANDED_MIN_COLS columns, the tiles for wider rows. */
 static bool fwd_cols_ex_simd(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
                              const float *p_cols, uint64_t first, const gd_keyctx *k, int dt,
                              int rule)
 {
-    if (cols > BANDED_MIN_COLS)
-        return false;
     const bool r16 = rule == GD_MASK_16;
+    if (cols > BANDED_MIN_COLS)
+        return fwd_cols_wide(y, x, mask, rows, cols, p_cols, first, k, dt, r16);
     col_tab tb;
     if (r16)
         tab_fill_cyclic(&tb, p_cols, cols, 1);
