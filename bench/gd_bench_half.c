@@ -11,7 +11,9 @@
  * conversions without the generator) and against its generator alone (the
  * Philox words of n elements under the 32-bit rule, of n/2 under the
  * 16-bit rule, the normals for Gaussian dropout), giving the ratio to the
- * floor max(baseline, generator).  Then the 16-bit rule's float forward
+ * floor max(baseline, generator); the per-column forward twice, on rows
+ * of 768 and of 3072 columns (the wide rows' tiles: BERT-base's FFN).
+ * Then the 16-bit rule's float forward
  * against the 32-bit rule's (gd_dropout_fwd), interleaved.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -33,7 +35,7 @@ void bench_add3_f16(uint16_t *restrict y, const uint16_t *restrict r, const uint
 typedef struct ctx {
     int dt;
     uint16_t *x, *y, *r, *b;
-    float *xf, *yf, *pc, *db;
+    float *xf, *yf, *pc, *pcw, *db;
     uint8_t *m;
     size_t n, rows, cols;
 } ctx;
@@ -42,7 +44,7 @@ typedef void (*op_fn)(const ctx *);
 
 static const gd_stream STREAM = {UINT64_C(0x5eed), UINT64_C(3) << 16 | 7, 0};
 static const float P = 0.1f;
-enum { COLS = 768 };
+enum { COLS = 768, WIDE = 3072 }; /* BERT-base's hidden and FFN widths */
 
 static void ok(int rc)
 {
@@ -98,6 +100,17 @@ static void op_bwd_regen32(const ctx *c)
 static void op_cols32(const ctx *c)
 {
     ok(gd_dropout_fwd_cols_ex(c->dt, GD_MASK_32, c->y, c->x, c->rows, c->cols, c->pc, &STREAM,
+                              c->m));
+}
+/* the same elements as rows of WIDE columns (the tiles of the wide path) */
+static void op_cols32_wide(const ctx *c)
+{
+    ok(gd_dropout_fwd_cols_ex(c->dt, GD_MASK_32, c->y, c->x, c->n / WIDE, WIDE, c->pcw, &STREAM,
+                              c->m));
+}
+static void op_cols16_wide(const ctx *c)
+{
+    ok(gd_dropout_fwd_cols_ex(c->dt, GD_MASK_16, c->y, c->x, c->n / WIDE, WIDE, c->pcw, &STREAM,
                               c->m));
 }
 static void op_add_fwd32(const ctx *c)
@@ -254,7 +267,7 @@ static ctx make_ctx(int dt, size_t n)
     c.n = c.rows * c.cols;
     c.x = xalloc(c.n * 2), c.y = xalloc(c.n * 2), c.r = xalloc(c.n * 2), c.b = xalloc(COLS * 2);
     c.xf = xalloc(c.n * 4), c.yf = xalloc(c.n * 4), c.pc = xalloc(COLS * 4);
-    c.db = xalloc(COLS * 4), c.m = xalloc(gd_mask_bytes(c.n));
+    c.db = xalloc(COLS * 4), c.m = xalloc(gd_mask_bytes(c.n)), c.pcw = xalloc(WIDE * 4);
     uint32_t s = 12345;
     for (size_t i = 0; i < c.n; i++) {
         s ^= s << 13, s ^= s >> 17, s ^= s << 5;
@@ -267,12 +280,15 @@ static ctx make_ctx(int dt, size_t n)
         c.b[j] = c.x[j];
         c.pc[j] = 0.1f * (float)(j % 11) / 10.0f;
     }
+    for (size_t j = 0; j < WIDE; j++)
+        c.pcw[j] = 0.1f * (float)(j % 11) / 10.0f;
     return c;
 }
 
 static void free_ctx(ctx *c)
 {
     free(c->x), free(c->y), free(c->r), free(c->b), free(c->xf), free(c->yf), free(c->pc);
+    free(c->pcw);
     free(c->db), free(c->m);
 }
 
@@ -291,12 +307,14 @@ static void half_table(int dt, size_t n)
     row("bwd_ex from mask", &c, op_bwd_mask32, base, op_scale, NULL);
     row("bwd_ex regenerated, 32-bit rule", &c, op_bwd_regen32, base, op_scale, op_gen32);
     row("fwd_cols_ex + mask, 32-bit rule", &c, op_cols32, base, op_scale, op_gen32);
+    row("fwd_cols_ex + mask, 32-bit rule, 3072 cols", &c, op_cols32_wide, base, op_scale, op_gen32);
     row("add_fwd_ex + mask, 32-bit rule", &c, op_add_fwd32, add, op_add3, op_gen32);
     row("add_bwd_ex from mask, dbias", &c, op_add_bwd32, base, op_scale, NULL);
     row("gaussian_dropout_fwd_ex", &c, op_gauss, base, op_scale, op_gen_normal);
     row("fwd_ex + mask, 16-bit rule", &c, op_fwd_mask16, base, op_scale, op_gen16);
     row("bwd_ex regenerated, 16-bit rule", &c, op_bwd_regen16, base, op_scale, op_gen16);
     row("fwd_cols_ex + mask, 16-bit rule", &c, op_cols16, base, op_scale, op_gen16);
+    row("fwd_cols_ex + mask, 16-bit rule, 3072 cols", &c, op_cols16_wide, base, op_scale, op_gen16);
     row("add_fwd_ex + mask, 16-bit rule", &c, op_add_fwd16, add, op_add3, op_gen16);
     free_ctx(&c);
 }
