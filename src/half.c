@@ -12,9 +12,9 @@
  * rule its words of indices first/2 .. last/2 through the level's mask16.
  * With GD_F32 and GD_MASK_32 each function is its 1.0 function.
  *
- * Where the level's float family has them (AVX-512, and AVX2 with F16C:
- * fwd_ex, gauss_h, add_fwd_ex, fwd_cols_ex, bwd_mask_h in src/kernels.h;
- * the scalar level has none), the forward, regenerated
+ * Where the level's float family has them (AVX-512: fwd_ex, gauss_h,
+ * add_fwd_ex, fwd_cols_ex, bwd_mask_h in src/kernels.h; src/kernels_avx2.c
+ * says why the AVX2 family has none), the forward, regenerated
  * backward, Gaussian, fused epilogue and per-column forward go in one pass
  * instead, for bf16 and fp16 under either rule and for float under the
  * 16-bit rule: the float op's own loop with the conversions and the 16-bit

@@ -1,10 +1,10 @@
 /*
  * bf16 and fp16 lanes of AVX2 + F16C as floats, and floats rounded back:
  * the operations of src/half.h's scalar references on 8 lanes, for the
- * conversions of src/kernels_half_avx2.c and the one-pass ops of
- * src/kernels_avx2.c (the two files compiled with -mavx2 -mf16c; include it
- * nowhere else).  Either runs its half ops only where cpuid reports F16C
- * (src/half_dispatch.c).
+ * conversions of src/kernels_half_avx2.c (compiled with -mavx2 -mf16c, and
+ * run only where cpuid reports F16C: src/half_dispatch.c).  A header so
+ * that a one-pass AVX2 family (src/kernels_avx2.c says why there is none)
+ * would share them.
  */
 #ifndef GDROPOUT_HALF_AVX2_H
 #define GDROPOUT_HALF_AVX2_H

@@ -1,14 +1,9 @@
 /*
  * The AVX2 kernel family: 8 lanes.  Only this file is compiled with -mavx2
- * -mf16c (src/CMakeLists.txt); dispatch.c calls it only on a CPU and OS
- * with AVX2, and its one-pass 1.2 ops (fwd_ex and the others), the only
- * code here with F16C instructions, are reached only through the AVX2 half
- * level, which src/half_dispatch.c picks only where cpuid reports F16C.
- * The ops themselves are kernels_simd_impl.h, shared with the AVX-512
- * family.
+ * (src/CMakeLists.txt); dispatch.c calls it only on a CPU and OS with AVX2.
+ * The ops themselves are kernels_simd_impl.h, shared with the AVX-512 family.
  */
 #include "kernels.h"
-#include "half_avx2.h"
 
 #include <immintrin.h>
 
@@ -115,20 +110,16 @@ static inline vf vf_of_vd(vd lo, vd hi)
 }
 
 /* The ops, and the table they fill. */
-/* bf16 and fp16 lanes for the one-pass 1.2 ops (src/half_avx2.h). */
-#define GD_SIMD_HALF 1
-static inline vf vf_load_h(const uint16_t *p, int dt)
-{
-    const __m128i h = _mm_loadu_si128((const __m128i *)p);
-    return dt == GD_F16 ? gd_f16x8_to_f32(h) : gd_bf16x8_to_f32(h);
-}
-
-static inline void vf_store_h(uint16_t *p, vf v, int dt)
-{
-    _mm_storeu_si128((__m128i *)p, dt == GD_F16 ? gd_f32x8_to_f16(v) : gd_f32x8_to_bf16(v));
-}
-
-static inline vf vf_maskz_mul(vk k, vf a, vf b) { return vf_keep(k, vf_mul(a, b)); }
+/* No GD_SIMD_HALF here: the one-pass 1.2 ops of the AVX-512 family were
+ * built for this family too (F16C conversions, src/half_avx2.h) and
+ * measured against the chunks of src/half.c (2026-12-06, 16M elements,
+ * interleaved call by call, GDROPOUT_DISPATCH=avx2 on the Zen 5 host):
+ * the fused epilogue gained (bf16 0.94x, fp16 0.84x the chunks' time), but
+ * the bf16 forward lost (1.11x) and the 16-bit rule more (bf16 1.16x, float
+ * 1.10x; 1.4-1.6x with the generator inlined into the loop).  Here the
+ * generator's arithmetic, about six times the memory time, is the whole
+ * cost, and with 16 registers it runs best in its own loop (the chunks'
+ * words op), so the AVX2 half level keeps the chunks. */
 
 #define GD_SIMD_INTERFACE 1
 #define GD_SIMD_TABLE gd_kernels_avx2

@@ -102,7 +102,8 @@ static inline vf vf_of_vd(vd lo, vd hi)
  * rounded back to nearest even: the operations of src/half.h's scalar
  * references (src/half_avx512.h, shared with src/kernels_half_avx512.c),
  * for the fused 1.2 ops.
- * AVX-512F has the fp16 conversions (the AVX2 family's come from F16C).  The
+ * AVX-512F has the fp16 conversions (src/kernels_avx2.c says why the AVX2
+ * family has no one-pass half ops).  The
  * bf16 rounding stays integer arithmetic on AVX512_BF16 CPUs too: a build
  * of this family with VCVTNEPS2BF16 (and the subnormal check it needs)
  * measured 1.32-1.37x its floor against 1.40 (bf16 forward, 4M elements),
