@@ -62,6 +62,8 @@
  *   vi_unpacklo64, vi_unpackhi64  per 128-bit lane, as the instructions
  *   vi_max_u32(a, b)            unsigned 32-bit maximum per lane
  *   vd, vd_load, vd_store, vd_add, vd_mul   VL/2 doubles (Fisher passes)
+ *   vd_mul_add(a, b, c)         a * b + c, fused or not: used only where
+ *                               a * b is exact, so the bits agree
  *   vd_set1, vd_sub, vd_div     (the per-column scales)
  *   vd_of_lo(v), vd_of_hi(v)    the low, high VL/2 floats of v as doubles
  *   vf_of_vd(lo, hi)            VL floats from two vd, each rounded as a
@@ -1458,8 +1460,9 @@ static void acc_add_sq_simd(double *acc, const float *g, size_t n)
     for (; i + VL <= n; i += VL) {
         const vf v = vf_load(g + i);
         const vd lo = vd_of_lo(v), hi = vd_of_hi(v);
-        vd_store(acc + i, vd_add(vd_load(acc + i), vd_mul(lo, lo)));
-        vd_store(acc + i + VL / 2, vd_add(vd_load(acc + i + VL / 2), vd_mul(hi, hi)));
+        /* the square of a float is exact in double: fused or not, one rounding */
+        vd_store(acc + i, vd_mul_add(lo, lo, vd_load(acc + i)));
+        vd_store(acc + i + VL / 2, vd_mul_add(hi, hi, vd_load(acc + i + VL / 2)));
     }
     for (; i < n; i++)
         acc[i] += (double)g[i] * (double)g[i];
