@@ -97,7 +97,6 @@ typedef __m256d vd;
 static inline vd vd_load(const double *p) { return _mm256_loadu_pd(p); }
 static inline void vd_store(double *p, vd v) { _mm256_storeu_pd(p, v); }
 static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
-static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
 /* a * b + c, two roundings (FMA is not part of this level) */
 static inline vd vd_mul_add(vd a, vd b, vd c) { return _mm256_add_pd(_mm256_mul_pd(a, b), c); }
 static inline vd vd_set1(double d) { return _mm256_set1_pd(d); }

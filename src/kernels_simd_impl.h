@@ -61,7 +61,7 @@
  *   vi_blend_odd(e, o)          even 32-bit lanes of e, odd lanes of o
  *   vi_unpacklo64, vi_unpackhi64  per 128-bit lane, as the instructions
  *   vi_max_u32(a, b)            unsigned 32-bit maximum per lane
- *   vd, vd_load, vd_store, vd_add, vd_mul   VL/2 doubles (Fisher passes)
+ *   vd, vd_load, vd_store, vd_add   VL/2 doubles (Fisher passes)
  *   vd_mul_add(a, b, c)         a * b + c, fused or not: used only where
  *                               a * b is exact, so the bits agree
  *   vd_set1, vd_sub, vd_div     (the per-column scales)
@@ -1281,21 +1281,27 @@ static void gauss_simd(float *y, const float *x, size_t n, float sigma, uint64_t
 /* The float ops' loops on bf16 or fp16 tensors (see "element types") under
  * either rule, and on float tensors under the 16-bit rule (the 32-bit
  * rule's float ops are the 1.0 ops above): one inlined copy per element
- * type and rule, chosen here. */
+ * type and rule.  EX_VARIANTS calls RUN(..., dt, r16) with the two as
+ * constants, the variants listed once; a macro because only a call written
+ * out with constant arguments gets its own specialised copy. */
+#define EX_VARIANTS(dt, r16, RUN, ...)                                                            \
+    do {                                                                                           \
+        if ((dt) == GD_F16 && (r16))                                                               \
+            RUN(__VA_ARGS__, GD_F16, 1);                                                           \
+        else if ((dt) == GD_F16)                                                                   \
+            RUN(__VA_ARGS__, GD_F16, 0);                                                           \
+        else if ((dt) == GD_BF16 && (r16))                                                         \
+            RUN(__VA_ARGS__, GD_BF16, 1);                                                          \
+        else if ((dt) == GD_BF16)                                                                  \
+            RUN(__VA_ARGS__, GD_BF16, 0);                                                          \
+        else                                                                                       \
+            RUN(__VA_ARGS__, GD_F32, 1);                                                           \
+    } while (0)
+
 static void fwd_ex_simd(void *y, const void *x, uint8_t *mask, size_t n, uint64_t first,
                         uint64_t thr, float s, const gd_keyctx *k, int dt, int rule)
 {
-    const bool r16 = rule == GD_MASK_16;
-    if (dt == GD_F16 && r16)
-        fwd_run(y, x, mask, n, first, thr, s, k, GD_F16, 1);
-    else if (dt == GD_F16)
-        fwd_run(y, x, mask, n, first, thr, s, k, GD_F16, 0);
-    else if (dt == GD_BF16 && r16)
-        fwd_run(y, x, mask, n, first, thr, s, k, GD_BF16, 1);
-    else if (dt == GD_BF16)
-        fwd_run(y, x, mask, n, first, thr, s, k, GD_BF16, 0);
-    else
-        fwd_run(y, x, mask, n, first, thr, s, k, GD_F32, 1);
+    EX_VARIANTS(dt, rule == GD_MASK_16, fwd_run, y, x, mask, n, first, thr, s, k);
 }
 
 static void gauss_h_simd(uint16_t *y, const uint16_t *x, size_t n, float sigma, uint64_t first,
@@ -1320,17 +1326,8 @@ static bool add_fwd_ex_simd(void *y, const void *x, const void *bias, const void
     for (size_t i = 0; bias && i < cols + GB; i++)
         btab[i] = ld_1(bias, i < cols ? i : i % cols, dt);
     const float *b = bias ? btab : NULL;
-    const bool r16 = rule == GD_MASK_16;
-    if (dt == GD_F16 && r16)
-        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_F16, 1);
-    else if (dt == GD_F16)
-        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_F16, 0);
-    else if (dt == GD_BF16 && r16)
-        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_BF16, 1);
-    else if (dt == GD_BF16)
-        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_BF16, 0);
-    else
-        add_tab_run(y, x, b, residual, mask, rows, cols, first, thr, s, k, GD_F32, 1);
+    EX_VARIANTS(dt, rule == GD_MASK_16, add_tab_run, y, x, b, residual, mask, rows, cols, first,
+                thr, s, k);
     return true;
 }
 
@@ -1341,16 +1338,7 @@ static bool fwd_cols_wide(void *y, const void *x, uint8_t *mask, size_t rows, si
 {
     if (mask && cols % 8 != 0)
         return false;
-    if (dt == GD_F16 && r16)
-        cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_F16, 1);
-    else if (dt == GD_F16)
-        cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_F16, 0);
-    else if (dt == GD_BF16 && r16)
-        cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_BF16, 1);
-    else if (dt == GD_BF16)
-        cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_BF16, 0);
-    else
-        cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_F32, 1);
+    EX_VARIANTS(dt, r16, cols_banded_run, y, x, mask, rows, cols, p_cols, first, k);
     return true;
 }
 
@@ -1368,18 +1356,10 @@ static bool fwd_cols_ex_simd(void *y, const void *x, uint8_t *mask, size_t rows,
         tab_fill_cyclic(&tb, p_cols, cols, 1);
     else
         tab_fill_cyclic(&tb, p_cols, cols, 0);
-    if (dt == GD_F16 && r16)
-        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F16, 1);
-    else if (dt == GD_F16)
-        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F16, 0);
-    else if (dt == GD_BF16 && r16)
-        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_BF16, 1);
-    else if (dt == GD_BF16)
-        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_BF16, 0);
-    else
-        cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F32, 1);
+    EX_VARIANTS(dt, r16, cols_narrow_run, y, x, mask, rows, cols, &tb, first, k);
     return true;
 }
+#undef EX_VARIANTS
 #endif
 
 /* The test hook: words loaded into the generator's lane layout (set i,
