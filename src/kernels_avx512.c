@@ -109,10 +109,23 @@ static inline vf vf_of_vd(vd lo, vd hi)
  * for the fused 1.2 ops.
  * AVX-512F has the fp16 conversions (src/kernels_avx2.c says why the AVX2
  * family has no one-pass half ops).  The
- * bf16 rounding stays integer arithmetic on AVX512_BF16 CPUs too: a build
- * of this family with VCVTNEPS2BF16 (and the subnormal check it needs)
- * measured 1.32-1.37x its floor against 1.40 (bf16 forward, 4M elements),
- * not worth a second 126 KB copy of the family. */
+ * bf16 rounding stays integer arithmetic on AVX512_BF16 CPUs too.  The
+ * instruction (VCVTNEPS2BF16) flushes subnormal inputs to zero, which the
+ * contract does not, so lanes holding one must be redone, and that check
+ * takes back most of what the instruction saves.  Builds of this family compared
+ * in one process against this one (bf16 forward with mask, 32-bit rule,
+ * 16M elements, Zen 5, 2026-12-07; time of the build / this one):
+ *   the instruction alone, subnormals wrong       0.82-0.88
+ *   the rounding dropped, a plain truncation       0.83-0.89 (the bound)
+ *   the instruction, check by VFPCLASSPS + branch  0.90-0.96
+ *   the instruction, check by two VPTESTMDs        1.10
+ *   the NaN step dropped (a bf16 input's NaN has   1.18-1.21 (0.91 under
+ *   no low bits to carry), nothing else changed    the 16-bit rule)
+ * and, for the load, VPERMW into the high halves for VPMOVZXWD + VPSLLD
+ * 1.02.  So even free rounding leaves the bf16 forward at 1.1-1.2x its
+ * floor, and the best correct form gains 4-10 % at the price of a second
+ * copy of the bf16 ops for AVX512_BF16 CPUs; the last rows show how much
+ * code placement alone moves this loop. */
 #define GD_SIMD_HALF 1
 static inline vf vf_load_h(const uint16_t *p, int dt)
 {
