@@ -608,6 +608,9 @@ static void mask_simd(uint8_t *mask, size_t n, uint64_t first, uint64_t thr, con
  * (src/half.c's other path) the conversions and the generator ran one after
  * the other: 1.3-2.3x their floor, the conversions 41 % of a bf16 forward
  * (perf). */
+/* Bytes per element of type dt. */
+static inline size_t esz_of(int dt) { return dt == GD_F32 ? sizeof(float) : sizeof(uint16_t); }
+
 static inline __attribute__((always_inline)) vf ld_v(const void *p, size_t i, int dt)
 {
 #if defined(GD_SIMD_HALF)
@@ -692,6 +695,37 @@ fwd_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, size
         pack_chunk(mask + j / 8, d_at(w, j, r16), len - j, t, r16);
 }
 
+/* The element-order ops fetch their streams' lines STREAM_AHEAD bytes
+ * ahead, one batch's worth per batch: x (and a residual) to read, y to
+ * write.  In these loops a batch's Philox arithmetic and its loads and
+ * stores come one after the other, and the hardware prefetchers alone left
+ * a fwd + mask at 16M floats at 1.14-1.24x max(scale loop, generator);
+ * with the hints it took 0.92-0.96x its time (interleaved in one process,
+ * Zen 5, 2026-12-07, 1K-8K bytes ahead alike), the per-column forward up
+ * to 2048 columns 0.89-0.96x.  Fetching x alone or y alone measured
+ * 1.07-1.10x: both, or neither.  In cache the hints cost nothing
+ * measurable.  Not taken where they measured no gain: the half types
+ * (1.00-1.02x), the Gaussian (0.99-1.04x), add_fwd with its residual as
+ * a third stream (1.03x, and 1.06-1.12x in cache). */
+enum { STREAM_AHEAD = 4096 };
+
+/* Both of an op's streams, STREAM_AHEAD bytes past element j0, a line of x
+ * then a line of y (all of x's lines first measured 1.04x this order's
+ * time). */
+static inline __attribute__((always_inline)) void prefetch_streams(const void *x, const void *y,
+                                                                   size_t j0, size_t n, size_t esz)
+{
+    const size_t e = j0 + STREAM_AHEAD / esz;
+    if (e + GB > n)
+        return;
+    const unsigned char *bx = (const unsigned char *)x + e * esz;
+    const unsigned char *by = (const unsigned char *)y + e * esz;
+    for (size_t i = 0; i < GB * esz; i += 64) {
+        __builtin_prefetch(bx + i, 0, 3);
+        __builtin_prefetch(by + i, 1, 3);
+    }
+}
+
 static inline __attribute__((always_inline)) void
 fwd_run(void *y, const void *x, uint8_t *mask, size_t n, uint64_t first, uint64_t thr, float s,
         const gd_keyctx *k, int dt, int r16)
@@ -701,9 +735,12 @@ fwd_run(void *y, const void *x, uint8_t *mask, size_t n, uint64_t first, uint64_
     wstream g;
     if (!cst)
         ws_start(&g, first, k, r16);
-    for (size_t j0 = 0; j0 < n; j0 += GB)
+    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        if (dt == GD_F32) /* the half types measured 1.00-1.02x with them */
+            prefetch_streams(x, y, j0, n, sizeof(float));
         fwd_window(y, x, j0, mask ? mask + j0 / 8 : NULL, ws_draws(&g, k, cst, r16),
                    min_sz(GB, n - j0), t, s, dt, r16);
+    }
 }
 
 static void fwd_simd(float *y, const float *x, uint8_t *mask, size_t n, uint64_t first,
@@ -1022,10 +1059,10 @@ cols_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, siz
  * prefetched PF_AHEAD elements ahead in the order the op reads it, with the
  * non-temporal hint (fills L1 without making x's lines the ones L1 keeps,
  * so the table slice stays), and the next segment's first lines as one
- * ends.  The element-order path (up to 2048 columns) does without: with one
- * sequential stream the hardware does it, and at 2048 columns the
- * prefetches measured 1.12-1.27x gd_dropout_fwd against 1.13-1.15x
- * without.  The plain ops gain nothing from them (no table to keep).
+ * ends.  The element-order path (up to 2048 columns) takes fwd's hints
+ * instead (prefetch_streams: x and y, for reading and writing): x alone,
+ * non-temporal, had measured 1.12-1.27x gd_dropout_fwd at 2048 columns
+ * against 1.13-1.15x without; x and y 0.89-0.96x the time without.
  * Streaming (non-temporal) stores of y were tried too (2026-12-06, 16M
  * floats, 64-byte-aligned y): a plain scale loop gains from them (3.6 ->
  * 3.0 ms), but in fwd, the Gaussian and add_fwd, whose stores come in
@@ -1063,6 +1100,8 @@ cols_narrow_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
     ws_start(&g, first, k, r16);
     size_t c = 0; /* column of element j0 */
     for (size_t j0 = 0; j0 < n; j0 += GB) {
+        if (dt == GD_F32) /* the half types measured 1.00-1.02x with them */
+            prefetch_streams(x, y, j0, n, sizeof(float));
         cols_window(y, x, j0, mask ? mask + j0 / 8 : NULL, ws_draws(&g, k, false, r16),
                     min_sz(GB, n - j0), tb->t + c, tb->s + c, dt, r16);
         c += step;
@@ -1109,7 +1148,7 @@ static inline __attribute__((always_inline)) void
 cols_seg_run(void *y, const void *x, uint8_t *mask, size_t j, size_t width, const uint32_t *t,
              const float *s, uint64_t first, const gd_keyctx *k, size_t nx, int dt, int r16)
 {
-    const size_t esz = dt == GD_F32 ? sizeof(float) : sizeof(uint16_t);
+    const size_t esz = esz_of(dt);
     wstream g;
     ws_start(&g, first + j, k, r16);
     for (size_t i0 = 0; i0 < width; i0 += GB) {
