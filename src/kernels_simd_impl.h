@@ -914,9 +914,10 @@ static void add_fwd_simd(float *y, const float *x, const float *bias, const floa
  * all scale bits 0, and keep_of reads the scale's bits as its `a`: the table
  * is 8 bytes a column (keep_of_nz), so 4096 columns (32 KiB) are one block.
  *
- * Up to BANDED_MIN_COLS columns the table is cyclic: entry i is column i % cols
- * for i < cols + GB, so a batch of GB elements whose first element is in
- * column c reads entries c .. c + GB - 1 whatever row ends it crosses, and
+ * Up to BANDED_MIN_COLS (COLS_BLOCK) columns the table is cyclic: entry i
+ * is column i % cols for i < cols + GB, so a batch of GB elements whose
+ * first element is in column c reads entries c .. c + GB - 1 whatever row
+ * ends it crosses, and
  * the hot loop is fwd's with two table loads in place of the broadcast
  * threshold and scale. */
 enum { COLS_BLOCK = 4096, TAB = COLS_BLOCK + GB };
@@ -1059,7 +1060,7 @@ cols_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, siz
  * prefetched PF_AHEAD elements ahead in the order the op reads it, with the
  * non-temporal hint (fills L1 without making x's lines the ones L1 keeps,
  * so the table slice stays), and the next segment's first lines as one
- * ends.  The element-order path (up to 2048 columns) takes fwd's hints
+ * ends.  The element-order path (up to 4096 columns) takes fwd's hints
  * instead (prefetch_streams: x and y, for reading and writing): x alone,
  * non-temporal, had measured 1.12-1.27x gd_dropout_fwd at 2048 columns
  * against 1.13-1.15x without; x and y 0.89-0.96x the time without.
@@ -1200,14 +1201,23 @@ static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size
  * 64x256 2x (a segment shorter than PF_AHEAD is never prefetched).  The
  * cyclic table in element order up to 4096 columns (32 KiB of a 48 KiB
  * L1), retried on an idle host: 1.05-1.32 at 3072 and 4096 columns from
- * one build of the library to the next (code layout), the tiles 1.11-1.25;
- * no steady gain, so the tiles stay from 2048 columns on.  Four rows at a
+ * one build of the library to the next (code layout), the tiles 1.11-1.25.
+ * With fwd's hints for x and y (prefetch_streams), element order took
+ * 0.85-0.96x the tiles' time at 3072 and 4096 float columns (two libraries
+ * in one process, called in turn, 2026-12-07; the half types 0.95-1.10x
+ * either way), so the tiles start past 4096 columns, where the cyclic
+ * table would no longer fit the stack frame: a 16384-column one measured
+ * 0.88-0.91x the tiles at 8192 and 16384, and tiles 4096 columns wide
+ * over all rows 0.92-1.12x.  Ratios to gd_dropout_fwd taken in one
+ * process mislead here: the op run before fwd moves fwd's own time by up
+ * to a quarter (after the tiles it ran 6.9 ms, after element order 5.5).
+ * Four rows at a
  * time in element order, each with its own word stream and each table
  * vector loaded once for the four, measured 1.15-1.40x the tiles' time
  * (interleaved call by call, 3072-16384 columns, in cache and at 16M): the
  * four rows' x and y, a multiple of 4 KiB apart, contend for the same L1
  * sets. */
-enum { BAND = 32, SUB = 512, BANDED_MIN_COLS = 2048 };
+enum { BAND = 32, SUB = 512, BANDED_MIN_COLS = COLS_BLOCK };
 _Static_assert((int)SUB >= (int)PF_AHEAD && (int)SUB % (int)GB == 0 && (int)COLS_BLOCK % (int)SUB == 0,
                "a tile segment is prefetched whole and starts on a batch");
 

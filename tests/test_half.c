@@ -391,6 +391,8 @@ START_TEST(cols_match_float)
 {
     static const size_t shapes[][2] = {{1, 1},   {3, 5},   {7, 9},   {2, 64},
                                        {5, 130}, {4, 600}, {33, 17}, {1, 1100},
+                                       {2, 3073} /* the cyclic table, rows off mask bytes */,
+                                       {2, 4096} /* the widest cyclic table */,
                                        {2, 4099} /* beyond the column table */,
                                        {2, 4104} /* its blocks, by row segment */, {1, 8200}};
     uint16_t *x = malloc(MAXN * 2), *y = malloc(MAXN * 2), *want = malloc(MAXN * 2);
@@ -416,6 +418,7 @@ START_TEST(cols_match_float)
                     for (size_t oi = 0; oi < N_OFFSETS; oi += 3) {
                         const size_t rows = shapes[si][0], cols = shapes[si][1], n = rows * cols;
                         const int dt = dtypes[d], rule = rules[r];
+                        REQ(n <= MAXN && cols <= 8200); /* the buffers' and pc's sizes */
                         const gd_stream s = {7 + si, 11, offset_for(oi, n)};
                         fill_half(x, n, si * 5 + oi);
                         widen(dt, xf, x, n);
