@@ -23,11 +23,11 @@
  *                       elements, the call's    word chunk first left memory
  *                       partial block carried   idle while Philox ran
  *   fwd_cols            column table + word     per-column t(p) and 1/(1-p)
- *                       stream: cols <= 2048 a  computed once per call or
+ *                       stream: cols <= 4096 a  computed once per call or
  *                       cyclic table walked in  column block, so the element
  *                       element order; wider,   loop never divides and stays
- *                       tiles of 32 rows x 512  fwd's loop with two table
- *                       columns                 loads (from L1: the tiles)
+ *                       blocks of columns, each fwd's loop with two table
+ *                       over every row in turn  loads
  *   bwd_mask,           stored mask bits to     no generator: the mask is the
  *   bwd_mask_cols       lanes (per-column: a    whole state; one scale per
  *                       scale table per block)  column per call
@@ -709,21 +709,28 @@ fwd_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, size
  * a third stream (1.03x, and 1.06-1.12x in cache). */
 enum { STREAM_AHEAD = 4096 };
 
-/* Both of an op's streams, STREAM_AHEAD bytes past element j0, a line of x
- * then a line of y (all of x's lines first measured 1.04x this order's
- * time). */
-static inline __attribute__((always_inline)) void prefetch_streams(const void *x, const void *y,
-                                                                   size_t j0, size_t n, size_t esz)
+/* GB elements of x and y from element e (esz bytes each), a line of x then
+ * a line of y (all of x's lines first measured 1.04x this order's time in
+ * fwd). */
+static inline __attribute__((always_inline)) void prefetch_pair(const void *x, const void *y,
+                                                                size_t e, size_t esz)
 {
-    const size_t e = j0 + STREAM_AHEAD / esz;
-    if (e + GB > n)
-        return;
     const unsigned char *bx = (const unsigned char *)x + e * esz;
     const unsigned char *by = (const unsigned char *)y + e * esz;
     for (size_t i = 0; i < GB * esz; i += 64) {
         __builtin_prefetch(bx + i, 0, 3);
         __builtin_prefetch(by + i, 1, 3);
     }
+}
+
+/* Both of an element-order op's streams, STREAM_AHEAD bytes past element
+ * j0 of n. */
+static inline __attribute__((always_inline)) void prefetch_streams(const void *x, const void *y,
+                                                                   size_t j0, size_t n, size_t esz)
+{
+    const size_t e = j0 + STREAM_AHEAD / esz;
+    if (e + GB <= n)
+        prefetch_pair(x, y, e, esz);
 }
 
 static inline __attribute__((always_inline)) void
@@ -1055,39 +1062,14 @@ cols_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, siz
     }
 }
 
-/* The tiles of the wide path (fwd_cols_banded) are row segments, and a
- * segment's start is a stream the hardware prefetchers have not seen: x is
- * prefetched PF_AHEAD elements ahead in the order the op reads it, with the
- * non-temporal hint (fills L1 without making x's lines the ones L1 keeps,
- * so the table slice stays), and the next segment's first lines as one
- * ends.  The element-order path (up to 4096 columns) takes fwd's hints
- * instead (prefetch_streams: x and y, for reading and writing): x alone,
- * non-temporal, had measured 1.12-1.27x gd_dropout_fwd at 2048 columns
- * against 1.13-1.15x without; x and y 0.89-0.96x the time without.
- * Streaming (non-temporal) stores of y were tried too (2026-12-06, 16M
- * floats, 64-byte-aligned y): a plain scale loop gains from them (3.6 ->
- * 3.0 ms), but in fwd, the Gaussian and add_fwd, whose stores come in
- * bursts between the generator's batches, they were slower (fwd 5.0 ->
- * 7.0 ms, interleaved on the same host), so every op stores normally. */
-enum { PF_AHEAD = 512 };
-
-/* GB elements of esz bytes from element e of p. */
-static inline void prefetch_batch(const void *p, size_t e, size_t esz)
-{
-    const unsigned char *b = (const unsigned char *)p + e * esz;
-    for (size_t i = 0; i < GB * esz; i += 64)
-        __builtin_prefetch(b + i, 0, 0);
-}
-
-/* Where a segment jumps to the next, y's stream starts over as well: its
- * first lines are fetched ahead too. */
-static inline void prefetch_next_row(const void *x, const void *y, size_t e, size_t esz)
-{
-    prefetch_batch(x, e, esz);
-    const unsigned char *b = (const unsigned char *)y + e * esz;
-    for (size_t i = 0; i < GB * esz; i += 64)
-        __builtin_prefetch(b + i, 1, 3);
-}
+/* The per-column paths take fwd's hints too (prefetch_streams; in the
+ * strips, prefetch_pair within a row segment and into the next row's).
+ * Streaming (non-temporal) stores of y were tried (2026-12-06, 16M floats,
+ * 64-byte-aligned y): a plain scale loop gains from them (3.6 -> 3.0 ms),
+ * but in fwd, the Gaussian and add_fwd, whose stores come in bursts between
+ * the generator's batches, they were slower (fwd 5.0 -> 7.0 ms, interleaved
+ * on the same host), and in the element-order per-column path 1.00-1.02x,
+ * so every op stores normally. */
 
 /* cols <= BANDED_MIN_COLS: the tensor in element order, batch by batch,
  * like fwd, through the cyclic table tb; every batch starts on a mask
@@ -1145,20 +1127,27 @@ static inline void cols_run_bits(float *y, const float *x, const uint32_t *w, si
  * the next segment's first element nx (NO_NEXT: none). */
 enum { NO_NEXT = 0 };
 
+/* Before the batch at i0 of the segment at j: the batch STREAM_AHEAD bytes
+ * on in this segment, else in the next row's (of the same width). */
+static inline __attribute__((always_inline)) void seg_prefetch(const void *x, const void *y,
+                                                               size_t j, size_t i0, size_t width,
+                                                               size_t nx, size_t esz)
+{
+    const size_t ahead = i0 + STREAM_AHEAD / esz;
+    if (ahead + GB <= width)
+        prefetch_pair(x, y, j + ahead, esz);
+    else if (nx != NO_NEXT && ahead >= width && ahead - width + GB <= width)
+        prefetch_pair(x, y, nx + (ahead - width), esz);
+}
+
 static inline __attribute__((always_inline)) void
 cols_seg_run(void *y, const void *x, uint8_t *mask, size_t j, size_t width, const uint32_t *t,
              const float *s, uint64_t first, const gd_keyctx *k, size_t nx, int dt, int r16)
 {
-    const size_t esz = esz_of(dt);
     wstream g;
     ws_start(&g, first + j, k, r16);
     for (size_t i0 = 0; i0 < width; i0 += GB) {
-        /* PF_AHEAD elements on in this segment, else in the next row's */
-        const size_t ahead = i0 + PF_AHEAD;
-        if (ahead + GB <= width)
-            prefetch_batch(x, j + ahead, esz);
-        else if (nx != NO_NEXT && ahead >= width && ahead - width + GB <= width)
-            prefetch_next_row(x, y, nx + (ahead - width), esz);
+        seg_prefetch(x, y, j, i0, width, nx, esz_of(dt));
         cols_window(y, x, j + i0, mask ? mask + (j + i0) / 8 : NULL, ws_draws(&g, k, false, r16),
                     min_sz(GB, width - i0), t + i0, s + i0, dt, r16);
     }
@@ -1179,49 +1168,49 @@ static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size
     ws_init(&g, first + j, false, k);
     uint64_t acc[COLS_BLOCK / 64 + 2];
     memset(acc, 0, sizeof acc);
-    for (size_t i0 = 0; i0 < width; i0 += GB)
+    for (size_t i0 = 0; i0 < width; i0 += GB) {
+        seg_prefetch(x, y, j, i0, width, nx, sizeof(float));
         cols_run_bits(y + j + i0, x + j + i0, ws_next(&g, k), min_sz(GB, width - i0), t + i0,
                       s + i0, acc, (j & 7) + i0);
+    }
     const uint8_t *bytes = (const uint8_t *)acc;
     for (size_t b = 0; b < gd_mask_bytes((j & 7) + width); b++)
         mask[j / 8 + b] |= bytes[b];
 }
 
-/* cols > BANDED_MIN_COLS: the table no longer stays in L1 beside the
- * streams of x and y when the tensor is walked in element order, so the
- * tensor goes in tiles of BAND rows by SUB columns (a 4 KiB slice of the
- * table, read from L1 by all BAND rows), each tile's rows one segment
- * after another, with the next segment's x and y prefetched as one ends;
- * the table itself is computed once per COLS_BLOCK columns.  Measured at
- * 16M floats (AVX-512, Zen 5, a shared machine, ratio to gd_dropout_fwd,
- * medians of 21 interleaved pairs, three runs each): element order with the
- * x prefetch and 2048-column blocks for wider rows gave 1.21-1.28 at 3072
- * and 4096 columns, 1.34-1.45 at 8192 and 16384; these tiles 1.16-1.25 and
- * 1.06-1.23.  Tiles of 8x1024, 16x1024 and 4x2048 measured 1.2-1.5, of
- * 64x256 2x (a segment shorter than PF_AHEAD is never prefetched).  The
- * cyclic table in element order up to 4096 columns (32 KiB of a 48 KiB
- * L1), retried on an idle host: 1.05-1.32 at 3072 and 4096 columns from
- * one build of the library to the next (code layout), the tiles 1.11-1.25.
- * With fwd's hints for x and y (prefetch_streams), element order took
- * 0.85-0.96x the tiles' time at 3072 and 4096 float columns (two libraries
- * in one process, called in turn, 2026-12-07; the half types 0.95-1.10x
- * either way), so the tiles start past 4096 columns, where the cyclic
- * table would no longer fit the stack frame: a 16384-column one measured
- * 0.88-0.91x the tiles at 8192 and 16384, and tiles 4096 columns wide
- * over all rows 0.92-1.12x.  Ratios to gd_dropout_fwd taken in one
- * process mislead here: the op run before fwd moves fwd's own time by up
- * to a quarter (after the tiles it ran 6.9 ms, after element order 5.5).
- * Four rows at a
- * time in element order, each with its own word stream and each table
- * vector loaded once for the four, measured 1.15-1.40x the tiles' time
- * (interleaved call by call, 3072-16384 columns, in cache and at 16M): the
- * four rows' x and y, a multiple of 4 KiB apart, contend for the same L1
- * sets. */
-enum { BAND = 32, SUB = 512, BANDED_MIN_COLS = COLS_BLOCK };
-_Static_assert((int)SUB >= (int)PF_AHEAD && (int)SUB % (int)GB == 0 && (int)COLS_BLOCK % (int)SUB == 0,
-               "a tile segment is prefetched whole and starts on a batch");
+/* cols > BANDED_MIN_COLS: a cyclic table of every column would no longer
+ * fit the stack frame, so the columns go in strips of at most STRIP_COLS
+ * (as even as whole batches allow: 4100 columns are 1536 + 1536 + 1028,
+ * not 2048 + 2048 + 4), each strip's table computed once (16 KiB, which
+ * stays in L1 beside x and y), and each strip's segment of every row in
+ * turn, the next row's segment prefetched as one ends.  Measured at 16M
+ * elements (AVX-512, Zen 5, a shared machine, 2026-12-07), two libraries
+ * in one process called in turn, time against the tiles before them (32
+ * rows by 512 columns, x prefetched non-temporally):
+ * - these strips: float 0.93-0.98 at 8192 and 16384 columns, 0.94 at 6144,
+ *   0.85 at 8195 (rows off mask bytes); the 16-bit rule's float forward
+ *   0.85-1.00, fp16's 0.92-0.97, bf16's 1.03-1.06; the half types' 32-bit
+ *   rule 0.99;
+ * - strips 4096 columns wide: float 0.92-0.99, but the 16-bit rule's float
+ *   forward 1.04-1.18 (a 32 KiB table leaves L1 as x and y stream by);
+ * - a full-width cyclic table (up to 128 KiB, too big for the stack):
+ *   0.88-0.91; tiles 32 rows by 4096 columns 1.02-1.07.
+ * Earlier, against gd_dropout_fwd: element order with 2048-column blocks
+ * 1.21-1.45, the tiles 1.06-1.25; tiles of 8x1024, 16x1024 and 4x2048
+ * 1.2-1.5, of 64x256 2x; four rows at a time in element order, each with
+ * its own word stream and each table vector loaded once for the four,
+ * 1.15-1.40x the tiles' time (the rows' x and y, a multiple of 4 KiB
+ * apart, contend for the same L1 sets).  Up to 4096 columns element order
+ * through the cyclic table took 0.85-0.96x the tiles' time at 3072 and
+ * 4096 float columns (the half types 0.95-1.10x either way).  Ratios to
+ * gd_dropout_fwd taken in one process mislead here: the op run before fwd
+ * moves fwd's own time by up to a quarter (after the tiles it ran 6.9 ms,
+ * after element order 5.5). */
+enum { BANDED_MIN_COLS = COLS_BLOCK, STRIP_COLS = 2048 };
+_Static_assert((int)STRIP_COLS % (int)GB == 0 && (int)STRIP_COLS <= (int)COLS_BLOCK,
+               "a strip rounded up to whole batches still fits the table");
 
-/* The tiles; a float tensor under the 32-bit rule may have cols % 8 != 0
+/* The strips; a float tensor under the 32-bit rule may have cols % 8 != 0
  * with a mask (cols_segment), any other only cols % 8 == 0 or no mask. */
 static inline __attribute__((always_inline)) void
 cols_banded_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
@@ -1230,25 +1219,18 @@ cols_banded_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
     col_tab tb;
     if (mask && cols % 8 != 0)
         memset(mask, 0, gd_mask_bytes(rows * cols));
-    for (size_t c0 = 0; c0 < cols; c0 += COLS_BLOCK) {
-        const size_t width = min_sz(COLS_BLOCK, cols - c0);
+    const size_t blocks = (cols + STRIP_COLS - 1) / STRIP_COLS;
+    const size_t wb = ((cols + blocks - 1) / blocks + GB - 1) / GB * GB; /* <= STRIP_COLS */
+    for (size_t c0 = 0; c0 < cols; c0 += wb) {
+        const size_t width = min_sz(wb, cols - c0);
         tab_fill(&tb, p_cols + c0, width, r16);
-        for (size_t r0 = 0; r0 < rows; r0 += BAND) {
-            const size_t rend = min_sz(rows, r0 + BAND);
-            for (size_t s0 = 0; s0 < width; s0 += SUB) {
-                const size_t sw = min_sz(SUB, width - s0);
-                for (size_t r = r0; r < rend; r++) {
-                    const size_t j = r * cols + c0 + s0; /* never 0 with a next segment */
-                    const size_t nx = r + 1 < rend       ? j + cols
-                                      : s0 + SUB < width ? r0 * cols + c0 + s0 + SUB
-                                                         : NO_NEXT;
-                    if (dt == GD_F32 && !r16)
-                        cols_segment(y, x, mask, j, sw, tb.t + s0, tb.s + s0, first, k, nx);
-                    else
-                        cols_seg_run(y, x, mask, j, sw, tb.t + s0, tb.s + s0, first, k, nx, dt,
-                                     r16);
-                }
-            }
+        for (size_t r = 0; r < rows; r++) {
+            const size_t j = r * cols + c0;
+            const size_t nx = r + 1 < rows ? j + cols : NO_NEXT; /* j + cols > 0 */
+            if (dt == GD_F32 && !r16)
+                cols_segment(y, x, mask, j, width, tb.t, tb.s, first, k, nx);
+            else
+                cols_seg_run(y, x, mask, j, width, tb.t, tb.s, first, k, nx, dt, r16);
         }
     }
 }
@@ -1384,7 +1366,7 @@ static bool add_fwd_ex_simd(void *y, const void *x, const void *bias, const void
     return true;
 }
 
-/* The wide rows' tiles (cols_banded_run); false, with nothing done, for a
+/* The wide rows' strips (cols_banded_run); false, with nothing done, for a
  * mask whose rows do not start on mask bytes. */
 static bool fwd_cols_wide(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
                           const float *p_cols, uint64_t first, const gd_keyctx *k, int dt, bool r16)
@@ -1396,7 +1378,7 @@ static bool fwd_cols_wide(void *y, const void *x, uint8_t *mask, size_t rows, si
 }
 
 /* fwd_cols_simd's two paths: element order through the cyclic table up to
- * BANDED_MIN_COLS columns, the tiles for wider rows. */
+ * BANDED_MIN_COLS columns, the strips for wider rows. */
 static bool fwd_cols_ex_simd(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
                              const float *p_cols, uint64_t first, const gd_keyctx *k, int dt,
                              int rule)
