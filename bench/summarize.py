@@ -100,6 +100,9 @@ def parse_run(path):
         m = re.match(r"command: (.*)", line)
         if m:
             run["command"] = m.group(1).strip()
+        m = re.match(r"source: (\w+)", line)
+        if m:
+            run["source"] = m.group(1)
     for need in ("date", "family", "reps", "core", "gbs"):
         if need not in run:
             sys.exit("summarize: %s: no %s found (not a recorded bench/run.sh output?)"
@@ -138,8 +141,19 @@ def keys_of(runs, section, op):
     return seen
 
 
-def summarise(runs):
+def current(runs):
+    """The runs of the newest run's source (bench/run.sh's digest of the
+    library, build and benchmark sources; runs from before it recorded one
+    count as one source), and how many older runs are left out."""
+    newest = max(runs, key=lambda r: (r["date"], r["time"]))
+    key = newest.get("source", "")
+    same = [r for r in runs if r.get("source", "") == key]
+    return same, len(runs) - len(same), key
+
+
+def summarise(all_runs):
     goal_list = goals_mod.load()
+    runs, older, source = current(all_runs)
     out = []
     days = sorted({r["date"] for r in runs})
     fams = sorted({r["family"] for r in runs})
@@ -152,11 +166,16 @@ def summarise(runs):
                "%s GB/s, load average %s at the starts (a shared machine). Each run's figure "
                "is the median of its interleaved samples; the runs are "
                "`bench/results/runs/*.md`, this table is `bench/summarize.py`'s, the goals "
-               "`bench/goals.tsv`.\n"
+               "`bench/goals.tsv`.%s\n"
                % (len(runs), " / ".join("`%s`" % c for c in commands), len(days),
                   "" if len(days) == 1 else "s", ", ".join(days), "; ".join(cpus),
                   " / ".join("`%s`" % f for f in fams), " / ".join("`%s`" % c for c in cores),
-                  span([r["gbs"] for r in runs], 1), span(loads, 1) or "unknown"))
+                  span([r["gbs"] for r in runs], 1), span(loads, 1) or "unknown",
+                  (" Only the runs of the newest source (`source: %s` in their header, the "
+                   "digest bench/run.sh takes of the library's, build's and benchmark's "
+                   "files) are ranged; %d older run%s of earlier code stay in that folder."
+                   % (source, older, "" if older == 1 else "s")) if older and source else
+                  (" %d older runs stay in that folder." % older if older else "")))
     out.append("| op | n | ratio to baseline | baseline | ratio to max(baseline, generator) "
                "| goal |")
     out.append("|---|---:|---:|---|---:|---|")
@@ -231,7 +250,8 @@ def main():
         return
     with open(OUT, "w", encoding="utf-8") as f:
         f.write(text)
-    print("summarize: wrote %s from %d runs" % (os.path.relpath(OUT), len(paths)))
+    print("summarize: wrote %s from the %d runs of the newest source (%d in all)"
+          % (os.path.relpath(OUT), len(current([parse_run(p) for p in paths])[0]), len(paths)))
 
 
 if __name__ == "__main__":

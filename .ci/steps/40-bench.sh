@@ -28,6 +28,10 @@ grep -q '^host: kernel family `[a-z0-9]*`; OpenBLAS core `[A-Za-z0-9]*`' "$out" 
     echo "the bench output does not record its host"
     exit 1
 }
+grep -Eq '^source: [0-9a-f]{12} \([0-9a-f]+\)$' "$out" || {
+    echo "the bench output does not record the source it measured (a clean checkout)"
+    exit 1
+}
 grep -q '^### Goals missed (bench/goals.tsv): ' "$out" || {
     echo "the bench output does not end with the goals missed"
     exit 1
