@@ -369,6 +369,37 @@ START_TEST(fwd_bwd_match_float)
 }
 END_TEST
 
+/* The stored-mask backward on a tensor past L2, where the half types take
+ * the prefetching loop (src/kernels_simd_impl.h, bwd_mask_run): the float
+ * backward rounded, at every level, with a tail past the last batch. */
+START_TEST(bwd_mask_large)
+{
+    enum { NL = (1 << 19) + (1 << 10) + 13 }; /* over 1 MiB of halves */
+    uint16_t *x = malloc(NL * 2), *z = malloc(NL * 2), *want = malloc(NL * 2);
+    float *xf = tu_alloc_f(NL), *yf = tu_alloc_f(NL);
+    uint8_t *m = malloc(NL / 8 + 1);
+    REQ(x && z && want && m);
+    const gd_stream s = {77, 5, 3};
+    REQ_OK(gd_mask_bernoulli(m, NL, 0.3f, &s));
+    for (int d = 0; d < 2; d++) {
+        const int dt = dtypes[d];
+        fill_half(x, NL, 99 + (size_t)d);
+        widen(dt, xf, x, NL);
+        REQ_OK(gd_dropout_bwd(yf, xf, NL, 0.3f, NULL, m));
+        narrow(dt, want, yf, NL);
+        for (size_t l = 0; l < n_levels; l++) {
+            gd_half_test_force(levels[l]);
+            memset(z, 0xA5, NL * 2);
+            REQ_OK(gd_dropout_bwd_ex(dt, GD_MASK_32, z, x, NL, 0.3f, NULL, m));
+            assert_same16(z, want, NL, "bwd(mask), large", levels[l]->name, dt, GD_MASK_32, NL,
+                          0);
+        }
+    }
+    gd_half_test_force(NULL);
+    free(x), free(z), free(want), free(xf), free(yf), free(m);
+}
+END_TEST
+
 /* The per-column forms: float reference by 1.0's gd_dropout_fwd_cols
  * (32-bit rule) or by the definition (16-bit rule). */
 static void ref_cols(int rule, float *y, const float *x, size_t rows, size_t cols, const float *pc,
@@ -699,6 +730,7 @@ END_TEST
 static void add_tests(TCase *tc)
 {
     tcase_add_test(tc, conversions_match_scalar);
+    tcase_add_test(tc, bwd_mask_large);
     tcase_add_test(tc, conversion_reference);
     tcase_add_test(tc, rule16_float_definition);
     tcase_add_test(tc, rule16_rate);
