@@ -24,14 +24,16 @@ static uint64_t xcr0(void)
 }
 
 /* Highest level usable here: the instructions (cpuid) and the OS saving
- * YMM (XCR0 bits 1-2) and, for AVX-512, opmask and ZMM state (bits 5-7). */
+ * YMM (XCR0 bits 1-2) and, for AVX-512, opmask and ZMM state (bits 5-7).
+ * The AVX2 family also uses FMA (acc_seq_sq's fused adds); every CPU with
+ * AVX2 shipped so far has it, and one without would get the scalar family. */
 static int cpu_level(void)
 {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return GD_LEVEL_SCALAR;
-    const bool osxsave = c >> 27 & 1, avx = c >> 28 & 1;
-    if (!osxsave || !avx || __get_cpuid_max(0, NULL) < 7)
+    const bool fma = c >> 12 & 1, osxsave = c >> 27 & 1, avx = c >> 28 & 1;
+    if (!fma || !osxsave || !avx || __get_cpuid_max(0, NULL) < 7)
         return GD_LEVEL_SCALAR;
     const uint64_t xcr = xcr0();
     __cpuid_count(7, 0, a, b, c, d);

@@ -210,21 +210,27 @@ int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id, const
     int rc = dense_shape(f, w_id, b_id, &c);
     if (rc != GD_OK || batch == 0 || (rc = dense_values(&c, NULL, NULL)) != GD_OK)
         return rc;
-    /* the only scratch, one allocation: one example's gradient (out*in
-     * floats, a size add_tensor's doubles bound) and the bias's sums over
-     * positions (out doubles), at an 8-byte boundary after it */
-    const size_t g_bytes = (out * in * sizeof(float) + 7) / 8 * 8;
+    /* the only scratch, one allocation: for the sgemm path one example's
+     * gradient (out*in floats, a size add_tensor's doubles bound), then the
+     * bias's sums over positions (out doubles), at an 8-byte boundary.
+     * Without a host's sgemm, a SIMD family forms g in registers instead. */
+    const gd_kernels *kf = gd_kernels_get();
+    const bool fused = !f->sgemm && kf->acc_seq_sq;
+    const size_t g_bytes = fused ? 0 : (out * in * sizeof(float) + 7) / 8 * 8;
     size_t bytes;
     if (!gd_add_ok(g_bytes, out * sizeof(double), &bytes))
         return GD_ENOMEM;
     float *g = gd_malloc(bytes);
     if (!g)
         return GD_ENOMEM;
-    const gd_kernels *kf = gd_kernels_get();
     for (size_t b = 0; b < batch; b++) {
-        /* g[out x in] = dy_b^T [out x seq] * x_b [seq x in] */
-        product_at_b(f, out, in, seq, dy + b * seq * out, x + b * seq * in, g);
-        kf->acc_add_sq(c.w->sums, g, out * in);
+        const float *dy_b = dy + b * seq * out, *x_b = x + b * seq * in;
+        if (fused) { /* acc += (dy_b^T x_b)^2, a tile at a time (kernels.h) */
+            kf->acc_seq_sq(c.w->sums, dy_b, x_b, seq, in, out);
+        } else { /* g[out x in] = dy_b^T [out x seq] * x_b [seq x in] */
+            product_at_b(f, out, in, seq, dy_b, x_b, g);
+            kf->acc_add_sq(c.w->sums, g, out * in);
+        }
     }
     c.w->weight += (double)batch;
     if (c.b) {

@@ -43,6 +43,10 @@
  *   vf_load, vf_store, vi_load, vi_store    unaligned loads and stores
  *   vi_load_u16(p)              VL uint16 from p, zero-extended
  *   vf_set1, vi_set1, vf_add, vf_sub, vf_mul, vf_div, vf_sqrt
+ *   vf_fma(a, b, c)             a * b + c rounded once, as fmaf
+ *   SEQ_ROWS                    acc_seq_sq's tile height: SEQ_ROWS * 2
+ *                               sums, 2 loads and a broadcast must fit
+ *                               the register file
  *   vi_add, vi_sub, vi_and, vi_xor, vi_srli, vi_slli
  *   vi_srai (arithmetic shift), vi_bit(a, bit) (lanes with that single
  *                               bit set in a)
@@ -80,11 +84,12 @@
  */
 #if !defined(GD_SIMD_INTERFACE) || !defined(GD_SIMD_TABLE) || !defined(GD_SIMD_NAME)
 #error "kernels_simd_impl.h is a template: include it only from a kernels_<isa>.c that defines the vector interface, GD_SIMD_TABLE, GD_SIMD_NAME and GD_SIMD_INTERFACE"
-#elif !defined(__AVX2__) && !defined(__AVX512F__)
-#error "kernels_simd_impl.h needs -mavx2 or -mavx512f on its including file (src/CMakeLists.txt)"
+#elif !defined(__AVX512F__) && !(defined(__AVX2__) && defined(__FMA__))
+#error "kernels_simd_impl.h needs -mavx2 -mfma or -mavx512f on its including file (src/CMakeLists.txt)"
 #else /* the template's body: nothing below is compiled after an #error, so
          the refusal is the compiler's only message */
 
+#include <math.h>
 #include <string.h>
 #if defined(GD_SIMD_HALF)
 #include "half.h" /* the scalar conversions of the one-pass 1.2 ops */
@@ -1558,6 +1563,98 @@ static bool acc_rows_simd(double *acc, const void *x, size_t rows, size_t cols, 
     return true;
 }
 
+/* ---- acc_seq_sq: one sequence's squared gradient, g never stored ------- */
+
+enum {
+    SEQ_VECS = 2,            /* a tile's width in vectors; SEQ_ROWS (the family's) its height */
+    SEQ_X_BYTES = 32 * 1024, /* x's block: seq rows of a column block, L1-sized */
+};
+
+/* acc[i] += (double)g[i]^2 for the VL floats of g (acc_add_sq's bits). */
+static inline __attribute__((always_inline)) void seq_sq_add(double *acc, vf g)
+{
+    const vd lo = vd_of_lo(g), hi = vd_of_hi(g);
+    vd_store(acc, vd_mul_add(lo, lo, vd_load(acc)));
+    vd_store(acc + VL / 2, vd_mul_add(hi, hi, vd_load(acc + VL / 2)));
+}
+
+/* g[o0 .. o0+rows) x [i0 .. i0 + vecs*VL) in rows*vecs registers: per
+ * position, vecs loads of x and rows broadcasts of dy feed rows*vecs
+ * fused multiply-adds.  rows and vecs are constants at every call, so the
+ * loops unroll and g stays in registers. */
+static inline __attribute__((always_inline)) void
+seq_tile(double *acc, const float *dy, const float *x, size_t seq, size_t in, size_t out,
+         size_t o0, size_t i0, int rows, int vecs)
+{
+    vf g[SEQ_ROWS][SEQ_VECS];
+#pragma GCC unroll 16
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < vecs; v++)
+            g[r][v] = vf_set1(0.0f);
+    for (size_t t = 0; t < seq; t++) {
+        const float *xt = x + t * in + i0, *dt = dy + t * out + o0;
+        vf xv[SEQ_VECS];
+#pragma GCC unroll 4
+        for (int v = 0; v < vecs; v++)
+            xv[v] = vf_load(xt + (size_t)v * VL);
+#pragma GCC unroll 16
+        for (int r = 0; r < rows; r++) {
+            const vf d = vf_set1(dt[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < vecs; v++)
+                g[r][v] = vf_fma(d, xv[v], g[r][v]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < vecs; v++)
+            seq_sq_add(acc + (o0 + (size_t)r) * in + i0 + (size_t)v * VL, g[r][v]);
+}
+
+/* Columns [i0, i1) (whole vectors) for every row of g. */
+static void seq_columns(double *acc, const float *dy, const float *x, size_t seq, size_t in,
+                        size_t out, size_t i0, size_t i1)
+{
+    size_t o = 0;
+    for (; o + SEQ_ROWS <= out; o += SEQ_ROWS) {
+        size_t i = i0;
+        for (; i + SEQ_VECS * VL <= i1; i += SEQ_VECS * VL)
+            seq_tile(acc, dy, x, seq, in, out, o, i, SEQ_ROWS, SEQ_VECS);
+        for (; i < i1; i += VL)
+            seq_tile(acc, dy, x, seq, in, out, o, i, SEQ_ROWS, 1);
+    }
+    for (; o < out; o++) {
+        size_t i = i0;
+        for (; i + SEQ_VECS * VL <= i1; i += SEQ_VECS * VL)
+            seq_tile(acc, dy, x, seq, in, out, o, i, 1, SEQ_VECS);
+        for (; i < i1; i += VL)
+            seq_tile(acc, dy, x, seq, in, out, o, i, 1, 1);
+    }
+}
+
+/* Column blocks whose x (seq rows of them) stays in L1 while every row of
+ * g passes over it; the in % VL last columns one at a time with fmaf, the
+ * same operations in the same order as the lanes. */
+static void acc_seq_sq_simd(double *acc, const float *dy, const float *x, size_t seq, size_t in,
+                            size_t out)
+{
+    const size_t unit = (size_t)SEQ_VECS * VL, wide = in / VL * VL;
+    size_t block = SEQ_X_BYTES / sizeof(float) / seq / unit * unit;
+    if (block < unit)
+        block = unit;
+    for (size_t i0 = 0; i0 < wide; i0 += block)
+        seq_columns(acc, dy, x, seq, in, out, i0, wide - i0 < block ? wide : i0 + block);
+    for (size_t o = 0; o < out && wide < in; o++)
+        for (size_t i = wide; i < in; i++) {
+            float g = 0.0f;
+            for (size_t t = 0; t < seq; t++)
+                g = fmaf(dy[t * out + o], x[t * in + i], g);
+            acc[o * in + i] += (double)g * (double)g;
+        }
+}
+
 #if defined(GD_SIMD_HALF)
 static void bwd_mask_h_simd(uint16_t *dx, const uint16_t *dy, const uint8_t *mask, size_t n,
                             float s, int dt)
@@ -1594,6 +1691,7 @@ const gd_kernels GD_SIMD_TABLE = {
     .acc_add = acc_add_simd,
     .acc_add_sq = acc_add_sq_simd,
     .acc_rows = acc_rows_simd,
+    .acc_seq_sq = acc_seq_sq_simd,
 };
 
 #endif /* the template body */

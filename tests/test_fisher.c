@@ -238,6 +238,65 @@ START_TEST(dense_equals_per_sample)
 }
 END_TEST
 
+/* Sequences of shapes that fill whole SIMD tiles, leave rows and columns
+ * over, and span several column blocks, against a double reference with a
+ * rigorous bound for each estimate: a float sum of seq terms, in any order
+ * and fused or not, is within e = gamma(seq) sum_t |dy_t x_t| of the exact
+ * sum g (gamma(n) = n u / (1 - n u), u = 2^-24), so its square is within
+ * 2|g| e + e^2, summed over the examples (the double work adds ~1e-16). */
+static void check_dense_seq_bound(size_t batch, size_t seq, size_t in, size_t out, uint64_t seed)
+{
+    const size_t rows = batch * seq;
+    float *x = tu_alloc_f(rows * in), *dy = tu_alloc_f(rows * out);
+    tu_fill_normal(x, rows * in, seed, 1.0);
+    tu_fill_normal(dy, rows * out, seed + 1, 0.1);
+    for (size_t k = 0; k < rows * in; k += 7)
+        x[k] = 0.0f; /* exact zeros among the terms */
+    double *want = calloc(out * in, sizeof *want), *tol = calloc(out * in, sizeof *tol);
+    const double u = 0x1p-24, gamma = (double)seq * u / (1.0 - (double)seq * u);
+    for (size_t b = 0; b < batch; b++)
+        for (size_t o = 0; o < out; o++)
+            for (size_t i = 0; i < in; i++) {
+                double g = 0.0, mag = 0.0;
+                for (size_t t = 0; t < seq; t++) {
+                    const double p = (double)dy[(b * seq + t) * out + o] *
+                                     (double)x[(b * seq + t) * in + i];
+                    g += p;
+                    mag += fabs(p);
+                }
+                const double e = gamma * mag;
+                want[o * in + i] += g * g;
+                tol[o * in + i] += 2.0 * fabs(g) * e + e * e;
+            }
+    gd_fisher *f = new_fisher();
+    const size_t w = add(f, "w", out * in, 0);
+    ck_assert_int_eq(gd_fisher_accumulate_dense_seq(f, w, GD_NONE, x, dy, batch, seq, in, out),
+                     GD_OK);
+    double ww, *sw = get_sums(f, w, out * in, &ww);
+    ck_assert(ww == (double)batch);
+    double worst = 0.0;
+    for (size_t k = 0; k < out * in; k++) {
+        const double d = fabs(sw[k] - want[k]), lim = tol[k] + 1e-12 * want[k];
+        ck_assert_msg(d <= lim, "seq %zu in %zu out %zu: [%zu] %.17g, want %.17g +- %.3g", seq,
+                      in, out, k, sw[k], want[k], lim);
+        worst = d / lim > worst ? d / lim : worst;
+    }
+    fprintf(stderr, "dense_seq batch %zu seq %zu in %zu out %zu: worst error %.2f of its bound\n",
+            batch, seq, in, out, worst);
+    free(sw), free(want), free(tol), free(x), free(dy);
+    gd_fisher_destroy(f);
+}
+
+START_TEST(dense_seq_tiles)
+{
+    check_dense_seq_bound(3, 21, 70, 19, 41);  /* rows and columns over a tile */
+    check_dense_seq_bound(2, 64, 300, 11, 43); /* several column blocks */
+    check_dense_seq_bound(1, 1, 129, 17, 45);  /* one position */
+    check_dense_seq_bound(1, 300, 40, 9, 47);  /* blocks narrower than a tile's x */
+    check_dense_seq_bound(2, 16, 128, 64, 49); /* the encoder's shape, whole tiles */
+}
+END_TEST
+
 START_TEST(dense_seq_vs_naive)
 {
     enum { B = 5, T = 13, IN = 11, OUT = 9 };
@@ -579,6 +638,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, dense_vs_naive);
     tcase_add_test(tc, dense_equals_per_sample);
     tcase_add_test(tc, dense_seq_vs_naive);
+    tcase_add_test(tc, dense_seq_tiles);
     tcase_add_test(tc, dense_errors);
     tcase_add_test(tc, merge_halves);
     tcase_add_test(tc, sums_round_trip);
