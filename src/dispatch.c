@@ -25,7 +25,7 @@ static uint64_t xcr0(void)
 
 /* Highest level usable here: the instructions (cpuid) and the OS saving
  * YMM (XCR0 bits 1-2) and, for AVX-512, opmask and ZMM state (bits 5-7).
- * The AVX2 family also uses FMA (acc_seq_sq's fused adds); every CPU with
+ * The AVX2 family also uses FMA (acc_prod's fused adds); every CPU with
  * AVX2 shipped so far has it, and one without would get the scalar family. */
 static int cpu_level(void)
 {

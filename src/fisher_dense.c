@@ -170,14 +170,16 @@ int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id, const flo
     if (rc != GD_OK || batch == 0)
         return rc;
     const gd_kernels *kf = gd_kernels_get();
+    const bool fused = !f->sgemm && kf->acc_prod; /* as in the sequence path */
     const size_t chunk = batch < DENSE_CHUNK ? batch : DENSE_CHUNK;
     /* sizes cannot overflow: chunk*in <= batch*in and out*in were checked */
     float *x2 = gd_malloc(chunk * in * sizeof(float));
     float *dy2 = gd_malloc(chunk * out * sizeof(float));
-    float *g2 = gd_malloc(out * in * sizeof(float));
-    const bool one_chunk = chunk == batch && x2 && dy2 && g2;
+    float *g2 = fused ? NULL : gd_malloc(out * in * sizeof(float));
+    const bool have = x2 && dy2 && (fused || g2);
+    const bool one_chunk = chunk == batch && have;
     rc = one_chunk ? dense_values(&c, x2, dy2) : dense_values(&c, NULL, NULL);
-    if (rc == GD_OK && !(x2 && dy2 && g2))
+    if (rc == GD_OK && !have)
         rc = GD_ENOMEM;
     if (rc == GD_OK) {
         for (size_t b0 = 0; b0 < batch; b0 += chunk) {
@@ -186,9 +188,12 @@ int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id, const flo
                 kf->finite(x2, x + b0 * in, k * in, NULL);
                 kf->finite(dy2, dy + b0 * out, k * out, NULL);
             }
-            /* g2[out x in] = dy2^T [out x k] * x2 [k x in] */
-            product_at_b(f, out, in, k, dy2, x2, g2);
-            kf->acc_add(c.w->sums, g2, out * in);
+            if (fused) { /* acc += dy2^T x2, a tile at a time (kernels.h) */
+                kf->acc_prod(c.w->sums, dy2, x2, k, in, out, false);
+            } else { /* g2[out x in] = dy2^T [out x k] * x2 [k x in] */
+                product_at_b(f, out, in, k, dy2, x2, g2);
+                kf->acc_add(c.w->sums, g2, out * in);
+            }
         }
         c.w->weight += (double)batch;
         if (c.b) {
@@ -215,7 +220,7 @@ int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id, const
      * bias's sums over positions (out doubles), at an 8-byte boundary.
      * Without a host's sgemm, a SIMD family forms g in registers instead. */
     const gd_kernels *kf = gd_kernels_get();
-    const bool fused = !f->sgemm && kf->acc_seq_sq;
+    const bool fused = !f->sgemm && kf->acc_prod;
     const size_t g_bytes = fused ? 0 : (out * in * sizeof(float) + 7) / 8 * 8;
     size_t bytes;
     if (!gd_add_ok(g_bytes, out * sizeof(double), &bytes))
@@ -226,7 +231,7 @@ int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id, const
     for (size_t b = 0; b < batch; b++) {
         const float *dy_b = dy + b * seq * out, *x_b = x + b * seq * in;
         if (fused) { /* acc += (dy_b^T x_b)^2, a tile at a time (kernels.h) */
-            kf->acc_seq_sq(c.w->sums, dy_b, x_b, seq, in, out);
+            kf->acc_prod(c.w->sums, dy_b, x_b, seq, in, out, true);
         } else { /* g[out x in] = dy_b^T [out x seq] * x_b [seq x in] */
             product_at_b(f, out, in, seq, dy_b, x_b, g);
             kf->acc_add_sq(c.w->sums, g, out * in);

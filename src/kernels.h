@@ -154,20 +154,21 @@ typedef struct gd_kernels {
      * dt; the same bits in every family.  False, with nothing done, for a
      * dt the family has no conversions for (every family takes GD_F32). */
     bool (*acc_rows)(double *acc, const void *x, size_t rows, size_t cols, size_t ld, int dt);
-    /* One sequence's squared weight gradient, added (fisher_dense.c without
-     * a host sgemm): for o < out, i < in,
-     *   g = dy[0*out+o] x[0*in+i] + ... + dy[(seq-1)*out+o] x[(seq-1)*in+i]
+    /* The product of the dense Fisher paths (fisher_dense.c, without a host
+     * sgemm), added: for o < out, i < in,
+     *   g = a[0*out+o] b[0*in+i] + ... + a[(k-1)*out+o] b[(k-1)*in+i]
      * summed in float from +0 with one fused multiply-add a term (fmaf), t
-     * ascending, then acc[o*in+i] += (double)g * (double)g.  Fixing the
+     * ascending, then acc[o*in+i] += (double)g, or (double)g * (double)g
+     * with square (one sequence's gradient: a = dy, b = x).  Fixing the
      * order makes the families give the same bits; forming g a tile at a
      * time in registers means it never goes to memory and back (what an
-     * sgemm into scratch followed by acc_add_sq costs: 1.6-2x the time).
-     * The caller bounds |g| (dense_bounds), so nothing overflows.  NULL in
-     * the scalar family, whose callers take the sgemm path: on x86-64
-     * without FMA fmaf is a library call, and a loop of them measured 60x
-     * the sgemm path's time (16 x 128 by 16 x 512). */
-    void (*acc_seq_sq)(double *acc, const float *dy, const float *x, size_t seq, size_t in,
-                       size_t out);
+     * sgemm into scratch followed by acc_add(_sq) costs: 1.6-2x the time on
+     * sequences).  The caller bounds |g| (dense_bounds), so nothing
+     * overflows.  NULL in the scalar family, whose callers take the sgemm
+     * path: on x86-64 without FMA fmaf is a library call, and a loop of them
+     * measured 60x the sgemm path's time (16 x 128 by 16 x 512). */
+    void (*acc_prod)(double *acc, const float *a, const float *b, size_t k, size_t in,
+                     size_t out, bool square);
 } gd_kernels;
 
 extern const gd_kernels gd_kernels_scalar;

@@ -7,7 +7,7 @@
 
 #include <immintrin.h>
 
-enum { VL = 8, VB = 4, NV = 2, SEQ_ROWS = 6 }; /* 16 registers: 12 sums */
+enum { VL = 8, VB = 4, NV = 2, PROD_ROWS = 6 }; /* 16 registers: 12 sums */
 
 typedef __m256 vf;
 typedef __m256i vi;
@@ -25,7 +25,7 @@ static inline vi vi_set1(uint32_t u) { return _mm256_set1_epi32((int)u); }
 static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
 static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
-/* a * b + c, rounded once (fmaf); only acc_seq_sq uses it */
+/* a * b + c, rounded once (fmaf); only acc_prod uses it */
 static inline vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
 static inline vf vf_sqrt(vf a) { return _mm256_sqrt_ps(a); }

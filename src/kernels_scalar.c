@@ -243,5 +243,5 @@ const gd_kernels gd_kernels_scalar = {
     .acc_add = acc_add_scalar,
     .acc_add_sq = acc_add_sq_scalar,
     .acc_rows = acc_rows_scalar,
-    .acc_seq_sq = NULL, /* see kernels.h */
+    .acc_prod = NULL, /* see kernels.h */
 };

@@ -44,7 +44,7 @@
  *   vi_load_u16(p)              VL uint16 from p, zero-extended
  *   vf_set1, vi_set1, vf_add, vf_sub, vf_mul, vf_div, vf_sqrt
  *   vf_fma(a, b, c)             a * b + c rounded once, as fmaf
- *   SEQ_ROWS                    acc_seq_sq's tile height: SEQ_ROWS * 2
+ *   PROD_ROWS                   acc_prod's tile height: PROD_ROWS * 2
  *                               sums, 2 loads and a broadcast must fit
  *                               the register file
  *   vi_add, vi_sub, vi_and, vi_xor, vi_srli, vi_slli
@@ -1563,96 +1563,108 @@ static bool acc_rows_simd(double *acc, const void *x, size_t rows, size_t cols, 
     return true;
 }
 
-/* ---- acc_seq_sq: one sequence's squared gradient, g never stored ------- */
+/* ---- acc_prod: a product of the dense Fisher paths, never stored ------- */
 
 enum {
-    SEQ_VECS = 2,            /* a tile's width in vectors; SEQ_ROWS (the family's) its height */
-    SEQ_X_BYTES = 32 * 1024, /* x's block: seq rows of a column block, L1-sized */
+    PROD_VECS = 2,            /* a tile's width in vectors; PROD_ROWS (the family's) its height */
+    PROD_B_BYTES = 32 * 1024, /* b's block: k rows of a column block, L1-sized */
 };
 
-/* acc[i] += (double)g[i]^2 for the VL floats of g (acc_add_sq's bits). */
-static inline __attribute__((always_inline)) void seq_sq_add(double *acc, vf g)
+/* acc[i] += g[i], or g[i]^2, in double for the VL floats of g (acc_add's
+ * and acc_add_sq's bits). */
+static inline __attribute__((always_inline)) void prod_add(double *acc, vf g, int square)
 {
     const vd lo = vd_of_lo(g), hi = vd_of_hi(g);
-    vd_store(acc, vd_mul_add(lo, lo, vd_load(acc)));
-    vd_store(acc + VL / 2, vd_mul_add(hi, hi, vd_load(acc + VL / 2)));
+    vd_store(acc, square ? vd_mul_add(lo, lo, vd_load(acc)) : vd_add(vd_load(acc), lo));
+    vd_store(acc + VL / 2,
+             square ? vd_mul_add(hi, hi, vd_load(acc + VL / 2)) : vd_add(vd_load(acc + VL / 2), hi));
 }
 
-/* g[o0 .. o0+rows) x [i0 .. i0 + vecs*VL) in rows*vecs registers: per
- * position, vecs loads of x and rows broadcasts of dy feed rows*vecs
- * fused multiply-adds.  rows and vecs are constants at every call, so the
- * loops unroll and g stays in registers. */
+/* g[o0 .. o0+rows) x [i0 .. i0 + vecs*VL) in rows*vecs registers: per row
+ * t of a and b, vecs loads of b and rows broadcasts of a feed rows*vecs
+ * fused multiply-adds.  rows, vecs and square are constants at every call,
+ * so the loops unroll and g stays in registers. */
 static inline __attribute__((always_inline)) void
-seq_tile(double *acc, const float *dy, const float *x, size_t seq, size_t in, size_t out,
-         size_t o0, size_t i0, int rows, int vecs)
+prod_tile(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
+          size_t o0, size_t i0, int rows, int vecs, int square)
 {
-    vf g[SEQ_ROWS][SEQ_VECS];
+    vf g[PROD_ROWS][PROD_VECS];
 #pragma GCC unroll 16
     for (int r = 0; r < rows; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < vecs; v++)
             g[r][v] = vf_set1(0.0f);
-    for (size_t t = 0; t < seq; t++) {
-        const float *xt = x + t * in + i0, *dt = dy + t * out + o0;
-        vf xv[SEQ_VECS];
+    for (size_t t = 0; t < k; t++) {
+        const float *bt = b + t * in + i0, *at = a + t * out + o0;
+        vf bv[PROD_VECS];
 #pragma GCC unroll 4
         for (int v = 0; v < vecs; v++)
-            xv[v] = vf_load(xt + (size_t)v * VL);
+            bv[v] = vf_load(bt + (size_t)v * VL);
 #pragma GCC unroll 16
         for (int r = 0; r < rows; r++) {
-            const vf d = vf_set1(dt[r]);
+            const vf d = vf_set1(at[r]);
 #pragma GCC unroll 4
             for (int v = 0; v < vecs; v++)
-                g[r][v] = vf_fma(d, xv[v], g[r][v]);
+                g[r][v] = vf_fma(d, bv[v], g[r][v]);
         }
     }
 #pragma GCC unroll 16
     for (int r = 0; r < rows; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < vecs; v++)
-            seq_sq_add(acc + (o0 + (size_t)r) * in + i0 + (size_t)v * VL, g[r][v]);
+            prod_add(acc + (o0 + (size_t)r) * in + i0 + (size_t)v * VL, g[r][v], square);
 }
 
 /* Columns [i0, i1) (whole vectors) for every row of g. */
-static void seq_columns(double *acc, const float *dy, const float *x, size_t seq, size_t in,
-                        size_t out, size_t i0, size_t i1)
+static inline __attribute__((always_inline)) void
+prod_columns(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
+             size_t i0, size_t i1, int square)
 {
     size_t o = 0;
-    for (; o + SEQ_ROWS <= out; o += SEQ_ROWS) {
+    for (; o + PROD_ROWS <= out; o += PROD_ROWS) {
         size_t i = i0;
-        for (; i + SEQ_VECS * VL <= i1; i += SEQ_VECS * VL)
-            seq_tile(acc, dy, x, seq, in, out, o, i, SEQ_ROWS, SEQ_VECS);
+        for (; i + PROD_VECS * VL <= i1; i += PROD_VECS * VL)
+            prod_tile(acc, a, b, k, in, out, o, i, PROD_ROWS, PROD_VECS, square);
         for (; i < i1; i += VL)
-            seq_tile(acc, dy, x, seq, in, out, o, i, SEQ_ROWS, 1);
+            prod_tile(acc, a, b, k, in, out, o, i, PROD_ROWS, 1, square);
     }
     for (; o < out; o++) {
         size_t i = i0;
-        for (; i + SEQ_VECS * VL <= i1; i += SEQ_VECS * VL)
-            seq_tile(acc, dy, x, seq, in, out, o, i, 1, SEQ_VECS);
+        for (; i + PROD_VECS * VL <= i1; i += PROD_VECS * VL)
+            prod_tile(acc, a, b, k, in, out, o, i, 1, PROD_VECS, square);
         for (; i < i1; i += VL)
-            seq_tile(acc, dy, x, seq, in, out, o, i, 1, 1);
+            prod_tile(acc, a, b, k, in, out, o, i, 1, 1, square);
     }
 }
 
-/* Column blocks whose x (seq rows of them) stays in L1 while every row of
- * g passes over it; the in % VL last columns one at a time with fmaf, the
+/* Column blocks whose b (k rows of them) stays in L1 while every row of g
+ * passes over it; the in % VL last columns one at a time with fmaf, the
  * same operations in the same order as the lanes. */
-static void acc_seq_sq_simd(double *acc, const float *dy, const float *x, size_t seq, size_t in,
-                            size_t out)
+static inline __attribute__((always_inline)) void
+prod_run(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out, int square)
 {
-    const size_t unit = (size_t)SEQ_VECS * VL, wide = in / VL * VL;
-    size_t block = SEQ_X_BYTES / sizeof(float) / seq / unit * unit;
+    const size_t unit = (size_t)PROD_VECS * VL, wide = in / VL * VL;
+    size_t block = PROD_B_BYTES / sizeof(float) / k / unit * unit;
     if (block < unit)
         block = unit;
     for (size_t i0 = 0; i0 < wide; i0 += block)
-        seq_columns(acc, dy, x, seq, in, out, i0, wide - i0 < block ? wide : i0 + block);
+        prod_columns(acc, a, b, k, in, out, i0, wide - i0 < block ? wide : i0 + block, square);
     for (size_t o = 0; o < out && wide < in; o++)
         for (size_t i = wide; i < in; i++) {
             float g = 0.0f;
-            for (size_t t = 0; t < seq; t++)
-                g = fmaf(dy[t * out + o], x[t * in + i], g);
-            acc[o * in + i] += (double)g * (double)g;
+            for (size_t t = 0; t < k; t++)
+                g = fmaf(a[t * out + o], b[t * in + i], g);
+            acc[o * in + i] += square ? (double)g * (double)g : (double)g;
         }
+}
+
+static void acc_prod_simd(double *acc, const float *a, const float *b, size_t k, size_t in,
+                          size_t out, bool square)
+{
+    if (square)
+        prod_run(acc, a, b, k, in, out, 1);
+    else
+        prod_run(acc, a, b, k, in, out, 0);
 }
 
 #if defined(GD_SIMD_HALF)
@@ -1691,7 +1703,7 @@ const gd_kernels GD_SIMD_TABLE = {
     .acc_add = acc_add_simd,
     .acc_add_sq = acc_add_sq_simd,
     .acc_rows = acc_rows_simd,
-    .acc_seq_sq = acc_seq_sq_simd,
+    .acc_prod = acc_prod_simd,
 };
 
 #endif /* the template body */

@@ -127,7 +127,12 @@ static double max_rel_diff(const gd_fisher *f, const gd_fisher *g, size_t id, si
     return m;
 }
 
-START_TEST(counting_wrapper_is_bit_identical)
+/* A host's sgemm that is OpenBLAS itself, counted: the calls carry the
+ * documented arguments, and the estimates are the default's bit for bit
+ * where the default is that sgemm (the scalar family); above it the
+ * default forms the products in registers (fisher.h), within the tolerance
+ * other_sgemms_match_the_reference gives two sgemms. */
+START_TEST(counting_wrapper_matches_default)
 {
     gd_fisher *def = run_dense(NULL, NULL);
     sgemm_log log = {0};
@@ -143,10 +148,17 @@ START_TEST(counting_wrapper_is_bit_identical)
     ck_assert_uint_eq(log.ldb, IN);
     ck_assert_uint_eq(log.ldc, IN);
     ck_assert(log.alpha == 1.0f && log.beta == 0.0f);
-    tu_fisher_snap a;
-    tu_fisher_snap_take(def, &a);
-    tu_fisher_assert_same(host, &a); /* every sum and weight, bit for bit */
-    tu_fisher_snap_free(&a);
+    if (strcmp(gd_dispatch_name(), "scalar") == 0) {
+        tu_fisher_snap a;
+        tu_fisher_snap_take(def, &a);
+        tu_fisher_assert_same(host, &a); /* every sum and weight, bit for bit */
+        tu_fisher_snap_free(&a);
+    } else {
+        const double e = max_rel_diff(host, def, 0, OUT * IN), es = max_rel_diff(host, def, 2, OUT * IN);
+        fprintf(stderr, "OpenBLAS as the host's sgemm vs the registers: %.3g / %.3g\n", e, es);
+        ck_assert(e <= 2e-5 && es <= 2e-4);
+        ck_assert(max_rel_diff(host, def, 1, OUT) == 0.0 && max_rel_diff(host, def, 3, OUT) == 0.0);
+    }
     gd_fisher_destroy(def);
     gd_fisher_destroy(host);
 }
@@ -309,7 +321,7 @@ static int run_blis(void)
 
 static void add_tests(TCase *tc)
 {
-    tcase_add_test(tc, counting_wrapper_is_bit_identical);
+    tcase_add_test(tc, counting_wrapper_matches_default);
     tcase_add_test(tc, other_sgemms_match_the_reference);
     tcase_add_test(tc, null_restores_default_and_errors);
     tcase_add_test(tc, setting_is_per_object);

@@ -583,46 +583,48 @@ START_TEST(fisher_passes)
 }
 END_TEST
 
-/* acc_seq_sq against its contract, bit for bit: g summed in float from +0
- * by fmaf, t ascending, its square added in double.  Shapes fill whole
- * tiles, leave rows (out % SEQ_ROWS) and columns (in % VL, in % 2VL) over,
- * and cross column blocks (32 KiB of x: 128 columns at seq 64); terms
- * include zeros of both signs and products that cancel.  The scalar family
- * has none (its callers take the sgemm path). */
-START_TEST(seq_sq_contract)
+/* acc_prod against its contract, bit for bit: g summed in float from +0
+ * by fmaf, t ascending, g or its square added in double.  Shapes fill
+ * whole tiles, leave rows (out % PROD_ROWS) and columns (in % VL, in %
+ * 2VL) over, and cross column blocks (32 KiB of b: 128 columns at k 64);
+ * terms include zeros of both signs and products that cancel.  The scalar
+ * family has none (its callers take the sgemm path). */
+START_TEST(prod_contract)
 {
     static const size_t shapes[][3] = {{1, 1, 1},    {3, 17, 5},  {13, 77, 19}, {64, 300, 11},
                                        {16, 128, 64}, {7, 33, 9}, {300, 40, 7}, {2, 8, 24},
                                        {5, 16, 8},   {1, 2049, 3}};
-    ck_assert(S->acc_seq_sq == NULL);
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        const size_t seq = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
-        float *x = tu_alloc_f(seq * in), *dy = tu_alloc_f(seq * out);
-        tu_fill_normal(x, seq * in, 100 + s, 1.0);
-        tu_fill_normal(dy, seq * out, 200 + s, 0.5);
-        for (size_t k = 0; k < seq * in; k += 5)
-            x[k] = k % 2 ? -0.0f : 0.0f;
-        if (seq > 1) /* row 1 cancels row 0 for every even column */
+    ck_assert(S->acc_prod == NULL);
+    for (size_t s = 0; s < 2 * sizeof shapes / sizeof shapes[0]; s++) {
+        const bool square = s % 2 == 0;
+        const size_t k = shapes[s / 2][0], in = shapes[s / 2][1], out = shapes[s / 2][2];
+        float *b = tu_alloc_f(k * in), *a = tu_alloc_f(k * out);
+        tu_fill_normal(b, k * in, 100 + s, 1.0);
+        tu_fill_normal(a, k * out, 200 + s, 0.5);
+        for (size_t e = 0; e < k * in; e += 5)
+            b[e] = e % 2 ? -0.0f : 0.0f;
+        if (k > 1) /* row 1 cancels row 0 for every even column */
             for (size_t i = 0; i < in; i += 2)
-                x[in + i] = x[i], dy[out] = -dy[0];
+                b[in + i] = b[i], a[out] = -a[0];
         double *want = malloc(out * in * sizeof *want), *got = malloc(out * in * sizeof *got);
         for (size_t o = 0; o < out; o++)
             for (size_t i = 0; i < in; i++) {
                 float g = 0.0f;
-                for (size_t t = 0; t < seq; t++)
-                    g = fmaf(dy[t * out + o], x[t * in + i], g);
+                for (size_t t = 0; t < k; t++)
+                    g = fmaf(a[t * out + o], b[t * in + i], g);
                 const double a0 = (double)(o * in + i) * 0.125 - 1.0;
-                want[o * in + i] = a0 + (double)g * (double)g;
+                want[o * in + i] = a0 + (square ? (double)g * (double)g : (double)g);
             }
         for (size_t f = 0; f < n_families; f++) {
-            for (size_t k = 0; k < out * in; k++)
-                got[k] = (double)k * 0.125 - 1.0;
-            families[f]->acc_seq_sq(got, dy, x, seq, in, out);
-            for (size_t k = 0; k < out * in; k++)
-                ck_assert_msg(got[k] == want[k], "%s: seq %zu in %zu out %zu: [%zu] %.17g != %.17g",
-                              families[f]->name, seq, in, out, k, got[k], want[k]);
+            for (size_t e = 0; e < out * in; e++)
+                got[e] = (double)e * 0.125 - 1.0;
+            families[f]->acc_prod(got, a, b, k, in, out, square);
+            for (size_t e = 0; e < out * in; e++)
+                ck_assert_msg(got[e] == want[e],
+                              "%s: k %zu in %zu out %zu square %d: [%zu] %.17g != %.17g",
+                              families[f]->name, k, in, out, square, e, got[e], want[e]);
         }
-        free(x), free(dy), free(want), free(got);
+        free(a), free(b), free(want), free(got);
     }
 }
 END_TEST
@@ -670,7 +672,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, many_keys);
     tcase_add_test(tc, normal_edge_words);
     tcase_add_test(tc, fisher_passes);
-    tcase_add_test(tc, seq_sq_contract);
+    tcase_add_test(tc, prod_contract);
 }
 
 int main(int argc, char **argv)

@@ -100,12 +100,16 @@ GD_NODISCARD GD_API int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, cons
  *   bias: sum_b dy_b^2.
  * w_id must have out*in elements, b_id (or GD_NONE, never w_id) out
  * elements; each counts batch samples of weight 1.  The products are float
- * (sgemm) added into the double accumulators; a batch of up to 1024
- * examples is one sgemm, larger batches go in chunks of 1024, so scratch
- * memory (gd_malloc'ed, freed before return) is at most
- * 1024*(in+out) + out*in floats.  The sgemm is OpenBLAS's unless the host
- * set its own (gd_fisher_set_sgemm); OpenBLAS threads are the host's
- * business (OPENBLAS_NUM_THREADS / openblas_set_num_threads).  batch == 0 is a no-op.
+ * added into the double accumulators; a batch of up to 1024 examples is
+ * one product, larger batches go in chunks of 1024, so scratch memory
+ * (gd_malloc'ed, freed before return) is at most 1024*(in+out) + out*in
+ * floats.  The product is an sgemm, OpenBLAS's unless the host set its own
+ * (gd_fisher_set_sgemm); OpenBLAS threads are the host's business
+ * (OPENBLAS_NUM_THREADS / openblas_set_num_threads).  Since 1.2, without
+ * a host's sgemm and on a CPU with AVX2 and FMA or AVX-512, the library
+ * forms it a tile at a time in registers instead (each element summed in
+ * float over the examples in order by fused multiply-adds, the same bits
+ * on both; no out*in scratch), one thread.  batch == 0 is a no-op.
  * Everything is checked before anything is added: NaN or Inf in x or dy,
  * or magnitudes whose float squares or sums could overflow
  * (max|x|^2 or max|dy|^2 >= 2^127, or max|x|^2 max|dy|^2 * 1024 >= 2^127),
@@ -123,9 +127,9 @@ GD_NODISCARD GD_API int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, si
  * and on a CPU with AVX2 and FMA or AVX-512, G_b is formed a tile at a time
  * in registers, each element summed in float over t ascending by fused
  * multiply-adds (the same bits on both), and never stored: 0.5-0.65x the
- * time of the sgemm path below on AVX-512 (bench/README.md).  Otherwise
- * it is one sgemm (OpenBLAS's, or the host's) into a scratch buffer of
- * out*in floats.  The only allocation is that buffer and out doubles.  seq == 0 is GD_ESHAPE; GD_EDOMAIN also
+ * time of the sgemm path on AVX-512 (bench/README.md).  Otherwise it is
+ * one sgemm (OpenBLAS's, or the host's) into a scratch buffer of out*in
+ * floats.  The only allocation is that buffer and out doubles.  seq == 0 is GD_ESHAPE; GD_EDOMAIN also
  * when (max|x| max|dy| seq)^2 or (max|dy| seq)^2 >= 2^127 (an estimate
  * could pass the limit above).  Errors as gd_fisher_accumulate_dense. */
 GD_NODISCARD GD_API int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id,
