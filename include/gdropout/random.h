@@ -67,9 +67,9 @@ GD_NODISCARD GD_API int gd_random_normal(float *z, size_t n, const gd_stream *s)
 /* Name of the kernel family chosen for this CPU: "avx512", "avx2" (with
  * FMA) or "scalar": the best family this CPU and OS support (cpuid, and
  * xgetbv for the OS saving YMM/ZMM state).  All families give bitwise
- * identical random numbers, masks and dropout outputs (Fisher estimates of
- * sequences differ in the last bits between "scalar", which uses the
- * sgemm, and the others: gd_fisher_accumulate_dense_seq); the environment
+ * identical random numbers, masks and dropout outputs (the dense Fisher
+ * paths' estimates differ in the last bits between "scalar", which uses
+ * the sgemm, and the others: gd_fisher_accumulate_dense); the environment
  * variable GDROPOUT_DISPATCH=scalar|avx2|avx512,
  * read once on first use, caps the choice (tests and benchmarks use it to
  * check each path); a cap never selects a family the CPU lacks, and any
