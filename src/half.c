@@ -23,7 +23,8 @@
  */
 #include "half.h"
 
-enum { CH = 512, TABC = 4096 };
+enum { CH = 512, TABC = 4096, MASK_CH = 8192 /* gd_mask_bernoulli_ex: 16 KiB of words */ };
+_Static_assert(MASK_CH % 8 == 0, "a step starts on a mask byte");
 _Static_assert(CH % 8 == 0, "a chunk starts on a mask byte");
 
 typedef struct hctx {
@@ -572,8 +573,17 @@ int gd_mask_bernoulli_ex(int rule, uint8_t *mask, size_t n, float p, const gd_st
     if (rc || (rc = gd_check_stream(s, n)))
         return rc;
     const hctx c = ctx_of(GD_F32, rule, s);
-    for (size_t j0 = 0; j0 < n; j0 += CH)
-        chunk_bits(&c, mask + j0 / 8, min_sz(CH, n - j0), s->offset + j0, p);
+    /* MASK_CH elements a step, not CH: per CH-element chunk the words
+     * op's setup and partial blocks made this 1.61-1.69x its words' time
+     * at 16M elements (the 32-bit rule's mask: 1.03-1.05x); 8192 elements
+     * a step took 0.70x the time of CH steps, 2048 0.74x */
+    uint32_t w[MASK_CH / 2 + 1];
+    const uint32_t k = gd_k16(p);
+    for (size_t j0 = 0; j0 < n; j0 += MASK_CH) {
+        const size_t len = min_sz(MASK_CH, n - j0);
+        const unsigned h = words16(&c, w, s->offset + j0, len);
+        c.hk->mask16(mask + j0 / 8, w, h, len, k);
+    }
     return GD_OK;
 }
 

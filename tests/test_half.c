@@ -293,6 +293,38 @@ START_TEST(rule16_float_definition)
 }
 END_TEST
 
+/* gd_mask_bernoulli_ex under the 16-bit rule goes 8192 elements a step:
+ * calls of several steps, starting at every draw of a Philox block and near
+ * 2^64, against the reference bit by bit at every level. */
+START_TEST(rule16_mask_steps)
+{
+    static const size_t ns[] = {8192, 8193, 2 * 8192 + 13};
+    enum { NMAX = 2 * 8192 + 13 };
+    uint8_t *m = malloc(NMAX / 8 + 2);
+    for (size_t l = 0; l < n_levels; l++) {
+        gd_half_test_force(levels[l]);
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+            for (uint64_t h = 0; h < 9; h++) {
+                const size_t n = ns[ni];
+                const uint64_t off = h < 8 ? h + 8 * 1000 : UINT64_MAX - n + 1;
+                const gd_stream s = {0xabcULL + h, 5 + ni, off};
+                const float p = h % 2 ? 0.3f : 0.07f;
+                memset(m, 0xA5, NMAX / 8 + 2);
+                REQ_OK(gd_mask_bernoulli_ex(GD_MASK_16, m, n, p, &s));
+                for (size_t j = 0; j < n; j++)
+                    REQ_MSG(tu_ref_bit(m, j) == ref_kept16(&s, off + j, p),
+                            "%s bit %zu (n=%zu off=%llu)", levels[l]->name, j, n,
+                            (unsigned long long)off);
+                for (size_t j = n; j < (n + 7) / 8 * 8; j++)
+                    REQ(tu_ref_bit(m, j) == 0);
+                REQ(m[(n + 7) / 8] == 0xA5); /* nothing past the mask */
+            }
+    }
+    gd_half_test_force(NULL);
+    free(m);
+}
+END_TEST
+
 /* The rate is k(p) / 65536, and k(p) is the nearest quantum. */
 START_TEST(rule16_rate)
 {
@@ -733,6 +765,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, bwd_mask_large);
     tcase_add_test(tc, conversion_reference);
     tcase_add_test(tc, rule16_float_definition);
+    tcase_add_test(tc, rule16_mask_steps);
     tcase_add_test(tc, rule16_rate);
     tcase_add_test(tc, fwd_bwd_match_float);
     tcase_add_test(tc, cols_match_float);
