@@ -253,18 +253,12 @@ static void check_dense_seq_bound(size_t batch, size_t seq, size_t in, size_t ou
     for (size_t k = 0; k < rows * in; k += 7)
         x[k] = 0.0f; /* exact zeros among the terms */
     double *want = calloc(out * in, sizeof *want), *tol = calloc(out * in, sizeof *tol);
-    const double u = 0x1p-24, gamma = (double)seq * u / (1.0 - (double)seq * u);
     for (size_t b = 0; b < batch; b++)
         for (size_t o = 0; o < out; o++)
             for (size_t i = 0; i < in; i++) {
-                double g = 0.0, mag = 0.0;
-                for (size_t t = 0; t < seq; t++) {
-                    const double p = (double)dy[(b * seq + t) * out + o] *
-                                     (double)x[(b * seq + t) * in + i];
-                    g += p;
-                    mag += fabs(p);
-                }
-                const double e = gamma * mag;
+                double e;
+                const double g =
+                    tu_ref_seq_grad(x + b * seq * in, dy + b * seq * out, seq, in, out, o, i, &e);
                 want[o * in + i] += g * g;
                 tol[o * in + i] += 2.0 * fabs(g) * e + e * e;
             }
