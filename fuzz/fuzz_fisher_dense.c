@@ -22,7 +22,7 @@
  * float bits for x and dy (4 bytes each; a byte of 0xFF in the first
  * position of a value picks one of the special values).
  */
-#include "test_util.h" /* tu_ref_seq_grad */
+#include "test_util.h" /* tu_ref_gamma, tu_ref_seq_grad */
 #include "fuzz.h"
 
 #include <math.h>
@@ -71,12 +71,6 @@ static int expected_rc(const float *x, const float *dy, size_t rows, size_t in, 
     return ax * ax < lim && ady * ady < lim && prod * prod * 1024.0 < lim ? GD_OK : GD_EDOMAIN;
 }
 
-static double gamma_of(size_t k)
-{
-    const double u = 0x1p-24;
-    return (double)k * u / (1.0 - (double)k * u);
-}
-
 /* The weight tensor's sums after the call: want +- tol per element. */
 static void reference(const float *x, const float *dy, size_t batch, size_t seq, size_t in,
                       size_t out, bool sequence, double *want, double *tol)
@@ -100,7 +94,7 @@ static void reference(const float *x, const float *dy, size_t batch, size_t seq,
                     w += d * d * v * v;
                     slack += (d * d + v * v + 1.0) * tiny;
                 }
-                t = gamma_of(batch + 2) * w + 4.0 * (double)(batch + 2) * slack;
+                t = tu_ref_gamma(batch + 2) * w + 4.0 * (double)(batch + 2) * slack;
             }
             want[o * in + i] = w;
             tol[o * in + i] = t + 1e-12 * w;

@@ -8,8 +8,9 @@
  *                tu_alloc_f, tu_f32_bits, tu_rel_ok
  *   references   tu_ref_word, tu_ref_dropped, tu_ref_scale, tu_ref_bit: the
  *                contract's formulas as plain loops over gd_philox4x32_10,
- *                never through the kernels under test; tu_ref_seq_grad, a
- *                sequence's gradient element and its float error bound
+ *                never through the kernels under test; tu_ref_gamma and
+ *                tu_ref_seq_grad, a sequence's gradient element and its
+ *                float error bound
  *   files        tu_tmpdir_make, tu_tmpdir_remove, tu_dir_setup,
  *                tu_dir_teardown, tu_path, tu_read_file, tu_write_file,
  *                tu_contains, tu_strdup
@@ -177,22 +178,30 @@ static inline int tu_ref_bit(const uint8_t *mask, size_t j)
     return (mask[j / 8] >> (j % 8)) & 1;
 }
 
+/* gamma(k) = k u / (1 - k u), u = 2^-24: a float sum of k terms (by fused
+ * multiply-adds, in any order) is within gamma(k) times the sum of their
+ * absolute values of the exact sum, results in the normal range. */
+static inline double tu_ref_gamma(size_t k)
+{
+    const double u = 0x1p-24;
+    return (double)k * u / (1.0 - (double)k * u);
+}
+
 /* Element (o, i) of one example's gradient over seq positions, g =
  * sum_t dy[t*out+o] x[t*in+i], in double, and in *bound how far a float
  * sum of those terms by fused multiply-adds, in any order, can be from it:
- * gamma(seq) = seq u / (1 - seq u) (u = 2^-24) times the sum of |terms|,
- * plus 2^-149 a step for results in the subnormal range. */
+ * tu_ref_gamma(seq) times the sum of |terms|, plus 2^-149 a step for
+ * results in the subnormal range. */
 static inline double tu_ref_seq_grad(const float *x, const float *dy, size_t seq, size_t in,
                                      size_t out, size_t o, size_t i, double *bound)
 {
-    const double u = 0x1p-24;
     double g = 0.0, mag = 0.0;
     for (size_t t = 0; t < seq; t++) {
         const double p = (double)dy[t * out + o] * (double)x[t * in + i];
         g += p;
         mag += fabs(p);
     }
-    *bound = (double)seq * u / (1.0 - (double)seq * u) * mag + (double)seq * 0x1p-149;
+    *bound = tu_ref_gamma(seq) * mag + (double)seq * 0x1p-149;
     return g;
 }
 
