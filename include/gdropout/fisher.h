@@ -129,9 +129,10 @@ GD_NODISCARD GD_API int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, si
  * multiply-adds (the same bits on both), and never stored: 0.5-0.65x the
  * time of the sgemm path on AVX-512 (bench/README.md).  Otherwise it is
  * one sgemm (OpenBLAS's, or the host's) into a scratch buffer of out*in
- * floats.  The only allocation is that buffer and out doubles.  seq == 0 is GD_ESHAPE; GD_EDOMAIN also
- * when (max|x| max|dy| seq)^2 or (max|dy| seq)^2 >= 2^127 (an estimate
- * could pass the limit above).  Errors as gd_fisher_accumulate_dense. */
+ * floats.  The only allocation is that buffer and out doubles.  seq == 0
+ * is GD_ESHAPE; GD_EDOMAIN also when (max|x| max|dy| seq)^2 or
+ * (max|dy| seq)^2 >= 2^127 (an estimate could pass the limit above).
+ * Errors as gd_fisher_accumulate_dense. */
 GD_NODISCARD GD_API int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id,
                                                        const float *x, const float *dy,
                                                        size_t batch, size_t seq, size_t in,
