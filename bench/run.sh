@@ -28,16 +28,16 @@ cmake --build "$build" -j "$(nproc)" --target gd_bench >/dev/null
 [ $encoder -eq 0 ] || cmake --build "$build" -j "$(nproc)" --target encoder >/dev/null
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
 echo "command: bench/run.sh $*"
-# What was measured: a digest of the committed library, build and benchmark
-# sources (bench/summarize.py ranges only the runs of the newest one).
-if src=$(git ls-tree -r HEAD -- src include CMakeLists.txt bench/gd_bench.c bench/run.sh \
-    2>/dev/null) && [ -n "$src" ]; then
-    dirty=$(git diff --quiet HEAD -- src include CMakeLists.txt bench/gd_bench.c bench/run.sh ||
-        echo " with uncommitted changes")
-    echo "source: $(printf '%s\n' "$src" | sha1sum | cut -c1-12)$dirty ($(git rev-parse --short HEAD))"
+# What was measured (bench/digest.sh): the committed sources, and the
+# machine code built from them, by which bench/summarize.py ranges the runs.
+if git rev-parse --verify -q HEAD >/dev/null 2>&1; then
+    echo "source: $(bench/digest.sh source) ($(git rev-parse --short HEAD))"
 else
     echo "source: unknown (not a git checkout)"
 fi
+with=() && [ $encoder -eq 0 ] || with=(encoder)
+code=$(bench/digest.sh code "$build" "${with[@]}")
+echo "code: $code"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$build/bench/gd_bench" --tsv "$work/gd.tsv" "${args[@]}" | tee "$work/out.md"

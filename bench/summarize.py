@@ -9,7 +9,8 @@ scripts/record-result) and gives, for each row, the range of its ratios over
 all runs: low-high, and how many runs met its goal (bench/goals.tsv, read
 through bench/goals.py).  Each run records its host (kernel family, OpenBLAS
 core, the scale loop's memory bandwidth), so the ranges come with the hosts
-they were measured on.  scripts/paste-results pastes the result into the
+they were measured on.  Only the runs of the newest run's machine code
+(its `code:` line, bench/digest.sh) are ranged.  scripts/paste-results pastes the result into the
 README and bench/README.md.
 """
 import difflib
@@ -24,6 +25,7 @@ import goals as goals_mod  # noqa: E402  (bench/goals.py)
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = os.path.join(HERE, "results", "runs")
 OUT = os.path.join(HERE, "results", "speed.md")
+CODES = os.path.join(HERE, "results", "codes.tsv")
 
 # The rows shown, in order: (section, op as gd_bench prints it, label); an op
 # ending in * stands for every row it matches (the per-unit widths, Fisher
@@ -100,9 +102,14 @@ def parse_run(path):
         m = re.match(r"command: (.*)", line)
         if m:
             run["command"] = m.group(1).strip()
-        m = re.match(r"source: (\w+)", line)
+        m = re.match(r"source: (\w+)( with uncommitted changes)? \((\w+)\)", line)
         if m:
             run["source"] = m.group(1)
+            if not m.group(2):
+                run["commit"] = m.group(3)
+        m = re.match(r"code: (\w+)$", line)
+        if m:
+            run["code"] = m.group(1)
     for need in ("date", "family", "reps", "core", "gbs"):
         if need not in run:
             sys.exit("summarize: %s: no %s found (not a recorded bench/run.sh output?)"
@@ -141,19 +148,40 @@ def keys_of(runs, section, op):
     return seen
 
 
+def load_codes():
+    """bench/results/codes.tsv: commit -> code digest, for runs recorded
+    before bench/run.sh printed a `code:` line."""
+    codes = {}
+    with open(CODES, encoding="utf-8") as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                commit, code = line.split()
+                codes[commit] = code
+    return codes
+
+
 def current(runs):
-    """The runs of the newest run's source (bench/run.sh's digest of the
-    library, build and benchmark sources; runs from before it recorded one
-    count as one source), and how many older runs are left out."""
-    newest = max(runs, key=lambda r: (r["date"], r["time"]))
-    key = newest.get("source", "")
-    same = [r for r in runs if r.get("source", "") == key]
-    return same, len(runs) - len(same), key
+    """The runs of the newest run's code (bench/digest.sh's digest of the
+    machine code measured; a run without a `code:` line has its committed
+    source's, from codes.tsv, or else is keyed by its source digest: runs
+    from before either count as one), and how many older runs are left
+    out."""
+    codes = load_codes()
+    for r in runs:
+        if "code" not in r and r.get("commit") in codes:
+            r["code"] = codes[r["commit"]]
+
+    def key(r):
+        return ("code", r["code"]) if "code" in r else ("source", r.get("source", ""))
+
+    newest = key(max(runs, key=lambda r: (r["date"], r["time"])))
+    same = [r for r in runs if key(r) == newest]
+    return same, len(runs) - len(same), newest
 
 
 def summarise(all_runs):
     goal_list = goals_mod.load()
-    runs, older, source = current(all_runs)
+    runs, older, (kind, digest) = current(all_runs)
     out = []
     days = sorted({r["date"] for r in runs})
     fams = sorted({r["family"] for r in runs})
@@ -171,10 +199,14 @@ def summarise(all_runs):
                   "" if len(days) == 1 else "s", ", ".join(days), "; ".join(cpus),
                   " / ".join("`%s`" % f for f in fams), " / ".join("`%s`" % c for c in cores),
                   span([r["gbs"] for r in runs], 1), span(loads, 1) or "unknown",
-                  (" Only the runs of the newest source (`source: %s` in their header, the "
-                   "digest bench/run.sh takes of the library's, build's and benchmark's "
-                   "files) are ranged; %d older run%s of earlier code stay in that folder."
-                   % (source, older, "" if older == 1 else "s")) if older and source else
+                  (" Only the runs of the newest %s are ranged (%s; `bench/digest.sh`); "
+                   "%d older run%s of other code stay in that folder."
+                   % (kind, ("`code: %s` in their header or `codes.tsv`, the digest of the "
+                             "library's, benchmark's and encoder's machine code" % digest)
+                      if kind == "code" else
+                      ("`source: %s` in their header, the digest of the library's, build's "
+                       "and benchmark's sources" % digest),
+                      older, "" if older == 1 else "s")) if older and digest else
                   (" %d older runs stay in that folder." % older if older else "")))
     out.append("| op | n | ratio to baseline | baseline | ratio to max(baseline, generator) "
                "| goal |")
@@ -250,7 +282,7 @@ def main():
         return
     with open(OUT, "w", encoding="utf-8") as f:
         f.write(text)
-    print("summarize: wrote %s from the %d runs of the newest source (%d in all)"
+    print("summarize: wrote %s from the %d runs of the newest code (%d in all)"
           % (os.path.relpath(OUT), len(current([parse_run(p) for p in paths])[0]), len(paths)))
 
 

@@ -32,6 +32,10 @@ grep -Eq '^source: [0-9a-f]{12} \([0-9a-f]+\)$' "$out" || {
     echo "the bench output does not record the source it measured (a clean checkout)"
     exit 1
 }
+grep -Eq '^code: [0-9a-f]{12}$' "$out" || {
+    echo "the bench output does not record the machine code it measured"
+    exit 1
+}
 grep -q '^### Goals missed (bench/goals.tsv): ' "$out" || {
     echo "the bench output does not end with the goals missed"
     exit 1
