@@ -35,7 +35,8 @@ if git rev-parse --verify -q HEAD >/dev/null 2>&1; then
 else
     echo "source: unknown (not a git checkout)"
 fi
-with=() && [ $encoder -eq 0 ] || with=(encoder)
+with=()
+[ $encoder -eq 0 ] || with=(encoder)
 code=$(bench/digest.sh code "$build" "${with[@]}")
 echo "code: $code"
 work=$(mktemp -d)
