@@ -171,6 +171,20 @@ typedef struct gd_kernels {
                      size_t out, bool square);
 } gd_kernels;
 
+/* A per-column table too big for a stack frame (src/coltab.c): thresholds
+ * t and scales s of up to GD_WIDE_COLS columns, with GD_COLTAB_PAD entries
+ * past them for a cyclic repetition (a generator batch's worth). */
+enum { GD_WIDE_COLS = 16384, GD_COLTAB_PAD = 1024 };
+typedef struct gd_coltab {
+    _Alignas(64) uint32_t t[GD_WIDE_COLS + GD_COLTAB_PAD];
+    _Alignas(64) float s[GD_WIDE_COLS + GD_COLTAB_PAD];
+} gd_coltab;
+
+/* One of the shared tables, now this thread's alone, or NULL when every one
+ * is taken; never waits.  Give it back with gd_coltab_give. */
+gd_coltab *gd_coltab_take(void);
+void gd_coltab_give(gd_coltab *tb);
+
 extern const gd_kernels gd_kernels_scalar;
 /* The SIMD families (src/kernels_avx2.c, src/kernels_avx512.c); they exist
  * only in x86-64 builds, so reach them through gd_kernels_level. */

@@ -1007,40 +1007,43 @@ static inline void tab16_lanes(uint32_t *t, float *s, const float *p)
 }
 #endif
 
-/* The table of columns 0 .. ncols - 1 of p under the call's rule. */
-static inline __attribute__((always_inline)) void tab_fill(col_tab *tb, const float *p,
+/* The table (thresholds t, scales s) of columns 0 .. ncols - 1 of p under
+ * the call's rule. */
+static inline __attribute__((always_inline)) void tab_fill(uint32_t *t, float *s, const float *p,
                                                            size_t ncols, int r16)
 {
     size_t c = 0;
 #if defined(GD_SIMD_HALF)
     if (r16) {
         for (; c + VL <= ncols; c += VL)
-            tab16_lanes(tb->t + c, tb->s + c, p + c);
+            tab16_lanes(t + c, s + c, p + c);
         for (; c < ncols; c++) {
-            tb->t[c] = gd_k16(p[c]);
-            tb->s[c] = gd_keep_scale16(tb->t[c]);
+            t[c] = gd_k16(p[c]);
+            s[c] = gd_keep_scale16(t[c]);
         }
         return;
     }
 #endif
     (void)r16; /* the AVX2 family has no 16-bit one-pass ops */
     for (; c + VL <= ncols; c += VL)
-        tab_lanes(tb->t + c, tb->s + c, p + c);
+        tab_lanes(t + c, s + c, p + c);
     for (; c < ncols; c++) {
-        const thr32 t = thr32_of(gd_threshold(p[c]));
-        tb->t[c] = t.t;
-        tb->s[c] = t.a ? gd_keep_scale(p[c]) : 0.0f;
+        const thr32 th = thr32_of(gd_threshold(p[c]));
+        t[c] = th.t;
+        s[c] = th.a ? gd_keep_scale(p[c]) : 0.0f;
     }
 }
 
-/* ncols <= COLS_BLOCK entries, then their cyclic repetition up to ncols + GB. */
-static inline __attribute__((always_inline)) void tab_fill_cyclic(col_tab *tb, const float *p,
-                                                                  size_t ncols, int r16)
+/* ncols entries, then their cyclic repetition up to ncols + GB: t and s
+ * hold ncols + GB. */
+static inline __attribute__((always_inline)) void tab_fill_cyclic(uint32_t *t, float *s,
+                                                                  const float *p, size_t ncols,
+                                                                  int r16)
 {
-    tab_fill(tb, p, ncols, r16);
+    tab_fill(t, s, p, ncols, r16);
     for (size_t i = ncols; i < ncols + GB; i++) {
-        tb->t[i] = tb->t[i - ncols];
-        tb->s[i] = tb->s[i - ncols];
+        t[i] = t[i - ncols];
+        s[i] = s[i - ncols];
     }
 }
 
@@ -1061,7 +1064,7 @@ static inline bool keep_col(uint32_t w, uint32_t t, float s)
  * boundary of the call) and receives whole bytes, padding bits 0. */
 static inline __attribute__((always_inline)) void
 cols_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, size_t len,
-            const uint32_t *t, const float *s, int dt, int r16)
+            const uint32_t *restrict t, const float *restrict s, int dt, int r16)
 {
     size_t j = 0;
     for (; j + VL <= len; j += VL) {
@@ -1097,8 +1100,13 @@ cols_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, siz
  * byte, so mask bytes are stored as they are, never shifted. */
 static inline __attribute__((always_inline)) void
 cols_narrow_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
-                const col_tab *tb, uint64_t first, const gd_keyctx *k, int dt, int r16)
+                const uint32_t *restrict t, const float *restrict s, uint64_t first,
+                const gd_keyctx *k, int dt, int r16)
 {
+    /* restrict: a table in static storage (fwd_cols_shared) is, to the
+     * compiler, memory that a store to y might change, and the loads it
+     * then could not move above those stores took 1.3x the time at 8192
+     * columns; a stack table it can see is the call's own */
     const size_t n = rows * cols, step = GB % cols;
     wstream g;
     ws_start(&g, first, k, r16);
@@ -1107,7 +1115,7 @@ cols_narrow_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
         if (dt == GD_F32) /* the half types measured 1.00-1.02x with them */
             prefetch_streams(x, y, j0, n, sizeof(float));
         cols_window(y, x, j0, mask ? mask + j0 / 8 : NULL, ws_draws(&g, k, false, r16),
-                    min_sz(GB, n - j0), tb->t + c, tb->s + c, dt, r16);
+                    min_sz(GB, n - j0), t + c, s + c, dt, r16);
         c += step;
         c = c >= cols ? c - cols : c;
     }
@@ -1117,8 +1125,8 @@ static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows
                             const float *p_cols, uint64_t first, const gd_keyctx *k)
 {
     col_tab tb;
-    tab_fill_cyclic(&tb, p_cols, cols, 0);
-    cols_narrow_run(y, x, mask, rows, cols, &tb, first, k, GD_F32, 0);
+    tab_fill_cyclic(tb.t, tb.s, p_cols, cols, 0);
+    cols_narrow_run(y, x, mask, rows, cols, tb.t, tb.s, first, k, GD_F32, 0);
 }
 
 /* A row segment of len elements from table entry c whose mask bits start at
@@ -1199,8 +1207,10 @@ static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size
         mask[j / 8 + b] |= bytes[b];
 }
 
-/* cols > BANDED_MIN_COLS: a cyclic table of every column would no longer
- * fit the stack frame, so the columns go in strips of at most STRIP_COLS
+/* cols > BANDED_MIN_COLS with no shared table (fwd_cols_shared: wider than
+ * GD_WIDE_COLS, every table taken, or a half type or the 16-bit rule): a
+ * cyclic table of every column would no longer fit the stack frame, so the
+ * columns go in strips of at most STRIP_COLS
  * (as even as whole batches allow: 4100 columns are 1536 + 1536 + 1028,
  * not 2048 + 2048 + 4), each strip's table computed once (16 KiB, which
  * stays in L1 beside x and y), and each strip's segment of every row in
@@ -1214,8 +1224,9 @@ static void cols_segment(float *y, const float *x, uint8_t *mask, size_t j, size
  *   rule 0.99;
  * - strips 4096 columns wide: float 0.92-0.99, but the 16-bit rule's float
  *   forward 1.04-1.18 (a 32 KiB table leaves L1 as x and y stream by);
- * - a full-width cyclic table (up to 128 KiB, too big for the stack):
- *   0.88-0.91; tiles 32 rows by 4096 columns 1.02-1.07.
+ * - a full-width cyclic table (up to 128 KiB, too big for the stack, so
+ *   now in static storage: fwd_cols_shared): 0.88-0.91; tiles 32 rows by
+ *   4096 columns 1.02-1.07.
  * Earlier, against gd_dropout_fwd: element order with 2048-column blocks
  * 1.21-1.45, the tiles 1.06-1.25; tiles of 8x1024, 16x1024 and 4x2048
  * 1.2-1.5, of 64x256 2x; four rows at a time in element order, each with
@@ -1244,7 +1255,7 @@ cols_banded_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
     const size_t wb = ((cols + blocks - 1) / blocks + GB - 1) / GB * GB; /* <= STRIP_COLS */
     for (size_t c0 = 0; c0 < cols; c0 += wb) {
         const size_t width = min_sz(wb, cols - c0);
-        tab_fill(&tb, p_cols + c0, width, r16);
+        tab_fill(tb.t, tb.s, p_cols + c0, width, r16);
         for (size_t r = 0; r < rows; r++) {
             const size_t j = r * cols + c0;
             const size_t nx = r + 1 < rows ? j + cols : NO_NEXT; /* j + cols > 0 */
@@ -1262,13 +1273,36 @@ static void fwd_cols_banded(float *y, const float *x, uint8_t *mask, size_t rows
     cols_banded_run(y, x, mask, rows, cols, p_cols, first, k, GD_F32, 0);
 }
 
+/* BANDED_MIN_COLS < cols <= GD_WIDE_COLS, float under the 32-bit rule:
+ * element order, as up to BANDED_MIN_COLS, through a cyclic table in
+ * static storage (src/coltab.c) if one is free; false, with nothing done,
+ * if none is.  Measured at 16M elements (AVX-512, Zen 5, 2026-12-07), two
+ * libraries in one process called in turn: 0.83x the strips' time at 8192
+ * columns, 0.91x at 16384; against gd_dropout_fwd in one process 1.07 and
+ * 1.07-1.09x, where the strips took 1.09-1.29 and 1.10-1.22x.  The half
+ * types and the 16-bit rule keep the strips: through the shared table they
+ * took 1.04-1.29x the strips' time (fp16 and bf16, either rule; float under
+ * the 16-bit rule 1.04-1.08x). */
+static bool fwd_cols_shared(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
+                            const float *p_cols, uint64_t first, const gd_keyctx *k)
+{
+    _Static_assert((int)GB <= (int)GD_COLTAB_PAD, "a shared table holds its cyclic batch");
+    gd_coltab *tb = cols <= GD_WIDE_COLS ? gd_coltab_take() : NULL;
+    if (!tb)
+        return false;
+    tab_fill_cyclic(tb->t, tb->s, p_cols, cols, 0);
+    cols_narrow_run(y, x, mask, rows, cols, tb->t, tb->s, first, k, GD_F32, 0);
+    gd_coltab_give(tb);
+    return true;
+}
+
 static void fwd_cols_simd(float *y, const float *x, uint8_t *mask, size_t rows, size_t cols,
                           const float *p_cols, uint64_t first, const gd_keyctx *k)
 {
-    if (cols > BANDED_MIN_COLS)
-        fwd_cols_banded(y, x, mask, rows, cols, p_cols, first, k);
-    else
+    if (cols <= BANDED_MIN_COLS)
         fwd_cols_narrow(y, x, mask, rows, cols, p_cols, first, k);
+    else if (!fwd_cols_shared(y, x, mask, rows, cols, p_cols, first, k))
+        fwd_cols_banded(y, x, mask, rows, cols, p_cols, first, k);
 }
 
 /* Column blocks outside, rows inside; one scale per column per call. */
@@ -1409,10 +1443,10 @@ static bool fwd_cols_ex_simd(void *y, const void *x, uint8_t *mask, size_t rows,
         return fwd_cols_wide(y, x, mask, rows, cols, p_cols, first, k, dt, r16);
     col_tab tb;
     if (r16)
-        tab_fill_cyclic(&tb, p_cols, cols, 1);
+        tab_fill_cyclic(tb.t, tb.s, p_cols, cols, 1);
     else
-        tab_fill_cyclic(&tb, p_cols, cols, 0);
-    EX_VARIANTS(dt, r16, cols_narrow_run, y, x, mask, rows, cols, &tb, first, k);
+        tab_fill_cyclic(tb.t, tb.s, p_cols, cols, 0);
+    EX_VARIANTS(dt, r16, cols_narrow_run, y, x, mask, rows, cols, tb.t, tb.s, first, k);
     return true;
 }
 #undef EX_VARIANTS

@@ -214,7 +214,7 @@ static const size_t shapes[][2] = {{1, 1},    {1, 7},    {3, 1},    {5, 3},    {
                                    {3, 1024}, {2, 1025}, {3, 1030}, {5, 2100}, {2, 3073},
                                    {300, 5},  {64, 257}, {1, 4099}, {20, 128}, {7, 129},
                                    {5, 768},  {3, 2049}, {3, 4096}, {2, 4100}, {2, 6144},
-                                   {2, 8195}, {2, 6136}, {1, 16385}};
+                                   {2, 8195}, {2, 6136}, {1, 16384}, {1, 16385}};
 enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
 
 /* The per-column table's thresholds at their boundary, where a mask bit
@@ -274,6 +274,62 @@ START_TEST(cols_threshold_boundary)
     free(pc);
     free(m0);
     free(m1);
+}
+END_TEST
+
+/* Past 4096 columns (up to GD_WIDE_COLS) the float forward takes one of
+ * the shared static tables (src/coltab.c) if one is free, else the strips:
+ * both give the scalar reference's bits, and a call that finds every table
+ * taken still runs.  Rows on and off mask bytes, one to three rows, with a
+ * mask and without, each family. */
+START_TEST(cols_shared_tables_taken)
+{
+    static const size_t wide[][2] = {{2, 8192}, {3, 6136}, {2, 8195}, {1, 16384}, {2, 12289}};
+    enum { MAXN = 3 * 16384, MB = MAXN / 8 + 2 };
+    float *x = tu_alloc_f(MAXN), *y0 = tu_alloc_f(MAXN), *y1 = tu_alloc_f(MAXN);
+    float *y2 = tu_alloc_f(MAXN), *pc = tu_alloc_f(16384);
+    uint8_t *m0 = malloc(MB), *m1 = malloc(MB), *m2 = malloc(MB);
+    ck_assert(m0 && m1 && m2);
+    const gd_keyctx k = key_for(12);
+    for (size_t si = 0; si < sizeof wide / sizeof wide[0]; si++) {
+        const size_t rows = wide[si][0], cols = wide[si][1], n = rows * cols;
+        ck_assert_uint_le(n, MAXN);
+        fill_special(x, n, (uint32_t)si + 40);
+        fill_pcols(pc, cols, (uint32_t)si + 41);
+        memset(m0, 0xA5, MB);
+        S->fwd_cols(y0, x, m0, rows, cols, pc, 5 + si, &k);
+        for (size_t f = 0; f < n_families; f++) {
+            const gd_kernels *K = families[f];
+            memset(m1, 0x5A, MB);
+            memset(m2, 0x3C, MB);
+            K->fwd_cols(y1, x, m1, rows, cols, pc, 5 + si, &k); /* a table free */
+            gd_coltab *held[64];
+            size_t nheld = 0;
+            while (nheld < 64 && (held[nheld] = gd_coltab_take()) != NULL)
+                nheld++;
+            ck_assert_uint_ge(nheld, 1);
+            ck_assert_uint_lt(nheld, 64);
+            K->fwd_cols(y2, x, m2, rows, cols, pc, 5 + si, &k); /* every table taken */
+            for (size_t i = 0; i < nheld; i++)
+                gd_coltab_give(held[i]);
+            assert_same_bytes(y0, y1, n * 4, "fwd_cols, a table free", K->name, n, 5 + si);
+            assert_same_bytes(y0, y2, n * 4, "fwd_cols, tables taken", K->name, n, 5 + si);
+            assert_same_bytes(m0, m1, gd_mask_bytes(n), "mask, a table free", K->name, n, 5 + si);
+            assert_same_bytes(m0, m2, gd_mask_bytes(n), "mask, tables taken", K->name, n, 5 + si);
+        }
+    }
+    /* every table is back: as many can be taken again */
+    gd_coltab *a = gd_coltab_take();
+    ck_assert_ptr_nonnull(a);
+    gd_coltab_give(a);
+    free(x);
+    free(y0);
+    free(y1);
+    free(y2);
+    free(pc);
+    free(m0);
+    free(m1);
+    free(m2);
 }
 END_TEST
 
@@ -667,6 +723,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, mask_fwd_bwd);
     tcase_add_test(tc, cols_ops);
     tcase_add_test(tc, cols_threshold_boundary);
+    tcase_add_test(tc, cols_shared_tables_taken);
     tcase_add_test(tc, add_fwd_ops);
     tcase_add_test(tc, gauss_ops);
     tcase_add_test(tc, many_keys);

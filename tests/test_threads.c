@@ -185,6 +185,66 @@ START_TEST(kernels_split_across_threads)
 }
 END_TEST
 
+/* Wide rows (past 4096 columns) from more threads than the library has
+ * shared tables (src/coltab.c): each call takes a free table or, finding
+ * none, goes by the strips, and every thread's rows are still the
+ * single-threaded call's bits.  Each thread has rates of its own, so two
+ * calls filling one table would show; rows of 8192 columns, a row a call,
+ * many rounds, so that the threads contend for the tables. */
+enum { WIDE_THREADS = 8, WIDE_COLS = 8192, WIDE_ROWS = 16, WIDE_ROUNDS = 40 };
+
+typedef struct wide_job {
+    const float *x, *pc;
+    float *y;
+    size_t t;
+    bool ok;
+} wide_job;
+
+static bool wide_row(float *y, const float *xw, const float *pc, size_t row)
+{
+    const gd_stream s = at(row * WIDE_COLS);
+    return gd_dropout_fwd_cols(y + row * WIDE_COLS, xw + row * WIDE_COLS, 1, WIDE_COLS, pc, &s,
+                               NULL) == GD_OK;
+}
+
+static void *wide_worker(void *arg)
+{
+    wide_job *jb = arg;
+    jb->ok = true;
+    for (int r = 0; r < WIDE_ROUNDS; r++)
+        for (size_t row = jb->t; row < WIDE_ROWS; row += WIDE_THREADS)
+            jb->ok = wide_row(jb->y, jb->x, jb->pc, row) && jb->ok;
+    return NULL;
+}
+
+START_TEST(wide_cols_from_many_threads)
+{
+    const size_t n = (size_t)WIDE_ROWS * WIDE_COLS;
+    float *xw = alloc_fill(n, 21), *ref = tu_alloc_f(n), *mt = tu_alloc_f(n);
+    float *pc = tu_alloc_f((size_t)WIDE_THREADS * WIDE_COLS);
+    for (size_t t = 0; t < WIDE_THREADS; t++)
+        for (size_t c = 0; c < WIDE_COLS; c++)
+            pc[t * WIDE_COLS + c] = 0.9f * (float)((c + 7 * t) % 61) / 60.0f;
+    for (size_t row = 0; row < WIDE_ROWS; row++)
+        ck_assert(wide_row(ref, xw, pc + row % WIDE_THREADS * WIDE_COLS, row));
+    wide_job jobs[WIDE_THREADS];
+    pthread_t tid[WIDE_THREADS];
+    for (size_t t = 0; t < WIDE_THREADS; t++) {
+        jobs[t] = (wide_job){.x = xw, .pc = pc + t * WIDE_COLS, .y = mt, .t = t};
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, wide_worker, &jobs[t]), 0);
+    }
+    for (size_t t = 0; t < WIDE_THREADS; t++)
+        ck_assert_int_eq(pthread_join(tid[t], NULL), 0);
+    for (size_t t = 0; t < WIDE_THREADS; t++)
+        ck_assert_msg(jobs[t].ok, "thread %zu: a call failed", t);
+    assert_same(ref, mt, n, "dropout_fwd_cols, 8192 columns");
+    free(xw);
+    free(ref);
+    free(mt);
+    free(pc);
+}
+END_TEST
+
 /* Many threads racing on the first call of the process (dispatch choice). */
 static void *first_use(void *arg)
 {
@@ -214,6 +274,7 @@ static void add_dispatch_tests(TCase *tc)
 static void add_kernel_tests(TCase *tc)
 {
     tcase_add_test(tc, kernels_split_across_threads);
+    tcase_add_test(tc, wide_cols_from_many_threads);
 }
 
 int main(void)
