@@ -710,8 +710,9 @@ fwd_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, size
  * to 2048 columns 0.89-0.96x.  Fetching x alone or y alone measured
  * 1.07-1.10x: both, or neither.  In cache the hints cost nothing
  * measurable.  Not taken where they measured no gain: the half types
- * (1.00-1.02x), the Gaussian (0.99-1.04x), add_fwd with its residual as
- * a third stream (1.03x, and 1.06-1.12x in cache). */
+ * (1.00-1.02x), the Gaussian (0.99-1.04x).  add_fwd, with its residual
+ * as a third stream, measured 1.03x with these (1.06-1.12x in cache) and
+ * fetches only its reads, nearer (prefetch_reads). */
 enum { STREAM_AHEAD = 4096 };
 
 /* GB elements of x and y from element e (esz bytes each), a line of x then
@@ -895,6 +896,32 @@ static void add_fwd_split(float *y, const float *x, const float *bias, const flo
     }
 }
 
+/* add_fwd's float reads, x and the residual (or NULL), one batch
+ * ADD_AHEAD bytes past element j0 of n.  Measured at 16M floats (Zen 5,
+ * 2026-12-07, two libraries in one process, called in turn in both
+ * orders): 0.87-0.97x the time without, y's lines fetched too the same,
+ * and 4 or 8 KiB ahead with y 1.06-1.09x (round 5's 0.95-1.19x was over
+ * those distances); 1024 and 1536 bytes ahead 0.88-0.99x.  In cache
+ * (64K) 1.01-1.05x, so only past L2 (PF_MIN_BYTES).  The half types were
+ * not measured and do without. */
+enum { ADD_AHEAD = 2048 };
+
+static inline __attribute__((always_inline)) void prefetch_reads(const float *x,
+                                                                 const void *residual,
+                                                                 size_t j0, size_t n)
+{
+    const size_t e = j0 + ADD_AHEAD / sizeof(float);
+    if (e + GB > n)
+        return;
+    const unsigned char *bx = (const unsigned char *)(x + e);
+    const unsigned char *br = residual ? (const unsigned char *)((const float *)residual + e) : NULL;
+    for (size_t i = 0; i < GB * sizeof(float); i += 64) {
+        __builtin_prefetch(bx + i, 0, 3);
+        if (br)
+            __builtin_prefetch(br + i, 0, 3);
+    }
+}
+
 /* The batches of the table path: btab the cyclic bias table, or NULL. */
 static inline __attribute__((always_inline)) void
 add_tab_run(void *y, const void *x, const float *btab, const void *residual, uint8_t *mask,
@@ -904,11 +931,14 @@ add_tab_run(void *y, const void *x, const float *btab, const void *residual, uin
     const size_t n = rows * cols, step = GB % cols;
     const thr32 t = thr_of(thr, r16);
     const bool cst = thr_const(thr, r16);
+    const bool pf = dt == GD_F32 && !r16 && n > PF_MIN_BYTES / sizeof(float);
     wstream g;
     if (!cst)
         ws_start(&g, first, k, r16);
     size_t c = 0; /* column of element j0 */
     for (size_t j0 = 0; j0 < n; j0 += GB) {
+        if (pf)
+            prefetch_reads(x, residual, j0, n);
         add_window(y, x, btab ? btab + c : NULL, residual, j0, mask ? mask + j0 / 8 : NULL,
                    ws_draws(&g, k, cst, r16), min_sz(GB, n - j0), t, s, dt, r16);
         c += step;

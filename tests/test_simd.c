@@ -431,6 +431,54 @@ START_TEST(add_fwd_ops)
 }
 END_TEST
 
+/* Past L2 (1 MiB) the float epilogue fetches x and the residual ahead of
+ * each batch; its bits stay the scalar reference's, with and without a
+ * residual and a bias, in place on x and on the residual, from an offset
+ * inside a Philox block, the tensor's end inside a batch. */
+START_TEST(add_fwd_past_l2)
+{
+    enum { ROWS = 301, COLS = 1023, N = ROWS * COLS, MB = N / 8 + 2 };
+    float *x = tu_alloc_f(N), *r = tu_alloc_f(N), *bias = tu_alloc_f(COLS);
+    float *y0 = tu_alloc_f(N), *y1 = tu_alloc_f(N);
+    uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
+    ck_assert(m0 && m1);
+    ck_assert_uint_gt((size_t)N * sizeof(float), (size_t)1 << 20);
+    const gd_keyctx k = key_for(13);
+    fill_special(x, N, 77);
+    tu_fill_data(r, N, 78);
+    fill_special(bias, COLS, 79);
+    const uint64_t thr = gd_threshold(0.3f), off = 6;
+    const float s = gd_keep_scale(0.3f);
+    for (size_t f = 0; f < n_families; f++) {
+        const gd_kernels *K = families[f];
+        for (unsigned var = 0; var < 4; var++) {
+            const float *b = var & 1 ? bias : NULL, *res = var & 2 ? r : NULL;
+            memset(m0, 0xA5, MB);
+            memset(m1, 0x5A, MB);
+            S->add_fwd(y0, x, b, res, m0, ROWS, COLS, off, thr, s, &k);
+            K->add_fwd(y1, x, b, res, m1, ROWS, COLS, off, thr, s, &k);
+            assert_same_bytes(y0, y1, N * 4, "add_fwd past L2", K->name, N, off);
+            assert_same_bytes(m0, m1, gd_mask_bytes(N), "add_fwd past L2 mask", K->name, N, off);
+            memcpy(y1, x, N * 4);
+            K->add_fwd(y1, y1, b, res, NULL, ROWS, COLS, off, thr, s, &k);
+            assert_same_bytes(y0, y1, N * 4, "add_fwd past L2 y==x", K->name, N, off);
+            if (res) {
+                memcpy(y1, r, N * 4);
+                K->add_fwd(y1, x, b, y1, NULL, ROWS, COLS, off, thr, s, &k);
+                assert_same_bytes(y0, y1, N * 4, "add_fwd past L2 y==res", K->name, N, off);
+            }
+        }
+    }
+    free(x);
+    free(r);
+    free(bias);
+    free(y0);
+    free(y1);
+    free(m0);
+    free(m1);
+}
+END_TEST
+
 START_TEST(gauss_ops)
 {
     enum { MAXN = 70001 };
@@ -725,6 +773,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, cols_threshold_boundary);
     tcase_add_test(tc, cols_shared_tables_taken);
     tcase_add_test(tc, add_fwd_ops);
+    tcase_add_test(tc, add_fwd_past_l2);
     tcase_add_test(tc, gauss_ops);
     tcase_add_test(tc, many_keys);
     tcase_add_test(tc, normal_edge_words);
