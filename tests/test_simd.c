@@ -378,6 +378,38 @@ START_TEST(cols_ops)
 }
 END_TEST
 
+/* One add_fwd call's inputs. */
+typedef struct add_case {
+    const float *x, *bias, *res;
+    size_t rows, cols;
+    uint64_t off, thr;
+    float s;
+    const gd_keyctx *k;
+} add_case;
+
+/* K's add_fwd against the scalar reference bit for bit (y0 and m0 get the
+ * reference, y1 and m1 K's; mb mask bytes are cleared first), then in
+ * place: y aliasing x, and y aliasing the residual. */
+static void check_add_fwd(const gd_kernels *K, const add_case *c, float *y0, float *y1,
+                          uint8_t *m0, uint8_t *m1, size_t mb)
+{
+    const size_t n = c->rows * c->cols;
+    memset(m0, 0xA5, mb);
+    memset(m1, 0xA5, mb);
+    S->add_fwd(y0, c->x, c->bias, c->res, m0, c->rows, c->cols, c->off, c->thr, c->s, c->k);
+    K->add_fwd(y1, c->x, c->bias, c->res, m1, c->rows, c->cols, c->off, c->thr, c->s, c->k);
+    assert_same_bytes(y0, y1, n * 4, "add_fwd", K->name, n, c->off);
+    assert_same_bytes(m0, m1, mb, "add_fwd mask", K->name, n, c->off);
+    memcpy(y1, c->x, n * 4);
+    K->add_fwd(y1, y1, c->bias, c->res, NULL, c->rows, c->cols, c->off, c->thr, c->s, c->k);
+    assert_same_bytes(y0, y1, n * 4, "add_fwd y==x", K->name, n, c->off);
+    if (c->res) {
+        memcpy(y1, c->res, n * 4);
+        K->add_fwd(y1, c->x, c->bias, y1, NULL, c->rows, c->cols, c->off, c->thr, c->s, c->k);
+        assert_same_bytes(y0, y1, n * 4, "add_fwd y==res", K->name, n, c->off);
+    }
+}
+
 START_TEST(add_fwd_ops)
 {
     enum { MAXN = 64 * 257 + 16, MB = MAXN / 8 + 2, MAXC = 16385 };
@@ -402,23 +434,8 @@ START_TEST(add_fwd_ops)
                     fill_special(bias + u, cols, (uint32_t)(si + o + 9));
                     const float *b = var & 1 ? bias + u : NULL;
                     const float *res = var & 2 ? r + u : NULL;
-
-                    memset(m0, 0xA5, MB);
-                    memset(m1, 0xA5, MB);
-                    S->add_fwd(y0, x + u, b, res, m0, rows, cols, off, thr, s, &k);
-                    K->add_fwd(y1 + u, x + u, b, res, m1, rows, cols, off, thr, s, &k);
-                    assert_same_bytes(y0, y1 + u, n * 4, "add_fwd", K->name, n, off);
-                    assert_same_bytes(m0, m1, MB, "add_fwd mask", K->name, n, off);
-
-                    /* y aliasing x, then y aliasing the residual */
-                    memcpy(y1 + u, x + u, n * 4);
-                    K->add_fwd(y1 + u, y1 + u, b, res, NULL, rows, cols, off, thr, s, &k);
-                    assert_same_bytes(y0, y1 + u, n * 4, "add_fwd y==x", K->name, n, off);
-                    if (res) {
-                        memcpy(y1 + u, res, n * 4);
-                        K->add_fwd(y1 + u, x + u, b, y1 + u, NULL, rows, cols, off, thr, s, &k);
-                        assert_same_bytes(y0, y1 + u, n * 4, "add_fwd y==res", K->name, n, off);
-                    }
+                    const add_case c = {x + u, b, res, rows, cols, off, thr, s, &k};
+                    check_add_fwd(K, &c, y0, y1 + u, m0, m1, MB);
                 }
     }
     free(x);
@@ -447,28 +464,19 @@ START_TEST(add_fwd_past_l2)
     fill_special(x, N, 77);
     tu_fill_data(r, N, 78);
     fill_special(bias, COLS, 79);
-    const uint64_t thr = gd_threshold(0.3f), off = 6;
-    const float s = gd_keep_scale(0.3f);
-    for (size_t f = 0; f < n_families; f++) {
-        const gd_kernels *K = families[f];
+    for (size_t f = 0; f < n_families; f++)
         for (unsigned var = 0; var < 4; var++) {
-            const float *b = var & 1 ? bias : NULL, *res = var & 2 ? r : NULL;
-            memset(m0, 0xA5, MB);
-            memset(m1, 0x5A, MB);
-            S->add_fwd(y0, x, b, res, m0, ROWS, COLS, off, thr, s, &k);
-            K->add_fwd(y1, x, b, res, m1, ROWS, COLS, off, thr, s, &k);
-            assert_same_bytes(y0, y1, N * 4, "add_fwd past L2", K->name, N, off);
-            assert_same_bytes(m0, m1, gd_mask_bytes(N), "add_fwd past L2 mask", K->name, N, off);
-            memcpy(y1, x, N * 4);
-            K->add_fwd(y1, y1, b, res, NULL, ROWS, COLS, off, thr, s, &k);
-            assert_same_bytes(y0, y1, N * 4, "add_fwd past L2 y==x", K->name, N, off);
-            if (res) {
-                memcpy(y1, r, N * 4);
-                K->add_fwd(y1, x, b, y1, NULL, ROWS, COLS, off, thr, s, &k);
-                assert_same_bytes(y0, y1, N * 4, "add_fwd past L2 y==res", K->name, N, off);
-            }
+            const add_case c = {.x = x,
+                                .bias = var & 1 ? bias : NULL,
+                                .res = var & 2 ? r : NULL,
+                                .rows = ROWS,
+                                .cols = COLS,
+                                .off = 6,
+                                .thr = gd_threshold(0.3f),
+                                .s = gd_keep_scale(0.3f),
+                                .k = &k};
+            check_add_fwd(families[f], &c, y0, y1, m0, m1, MB);
         }
-    }
     free(x);
     free(r);
     free(bias);
