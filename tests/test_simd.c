@@ -410,13 +410,37 @@ static void check_add_fwd(const gd_kernels *K, const add_case *c, float *y0, flo
     }
 }
 
+/* The add_fwd tests' buffers: n + 1 elements (room for a misaligned
+ * start), cols + 1 bias entries, mb mask bytes each. */
+typedef struct add_bufs {
+    float *x, *r, *bias, *y0, *y1;
+    uint8_t *m0, *m1;
+} add_bufs;
+
+static add_bufs add_bufs_alloc(size_t n, size_t cols, size_t mb)
+{
+    const add_bufs a = {tu_alloc_f(n + 1), tu_alloc_f(n + 1), tu_alloc_f(cols + 1),
+                        tu_alloc_f(n + 1), tu_alloc_f(n + 1), malloc(mb), malloc(mb)};
+    ck_assert(a.m0 && a.m1);
+    return a;
+}
+
+static void add_bufs_free(add_bufs *a)
+{
+    free(a->x);
+    free(a->r);
+    free(a->bias);
+    free(a->y0);
+    free(a->y1);
+    free(a->m0);
+    free(a->m1);
+}
+
 START_TEST(add_fwd_ops)
 {
     enum { MAXN = 64 * 257 + 16, MB = MAXN / 8 + 2, MAXC = 16385 };
-    float *x = tu_alloc_f(MAXN + 1), *r = tu_alloc_f(MAXN + 1), *bias = tu_alloc_f(MAXC + 1);
-    float *y0 = tu_alloc_f(MAXN + 1), *y1 = tu_alloc_f(MAXN + 1);
-    uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
-    ck_assert(m0 && m1);
+    add_bufs a = add_bufs_alloc(MAXN, MAXC, MB);
+    float *x = a.x, *r = a.r, *bias = a.bias;
     const gd_keyctx k = key_for(4);
     for (size_t f = 0; f < n_families; f++) {
         const gd_kernels *K = families[f];
@@ -435,16 +459,10 @@ START_TEST(add_fwd_ops)
                     const float *b = var & 1 ? bias + u : NULL;
                     const float *res = var & 2 ? r + u : NULL;
                     const add_case c = {x + u, b, res, rows, cols, off, thr, s, &k};
-                    check_add_fwd(K, &c, y0, y1 + u, m0, m1, MB);
+                    check_add_fwd(K, &c, a.y0, a.y1 + u, a.m0, a.m1, MB);
                 }
     }
-    free(x);
-    free(r);
-    free(bias);
-    free(y0);
-    free(y1);
-    free(m0);
-    free(m1);
+    add_bufs_free(&a);
 }
 END_TEST
 
@@ -455,10 +473,8 @@ END_TEST
 START_TEST(add_fwd_past_l2)
 {
     enum { ROWS = 301, COLS = 1023, N = ROWS * COLS, MB = N / 8 + 2 };
-    float *x = tu_alloc_f(N), *r = tu_alloc_f(N), *bias = tu_alloc_f(COLS);
-    float *y0 = tu_alloc_f(N), *y1 = tu_alloc_f(N);
-    uint8_t *m0 = malloc(MB), *m1 = malloc(MB);
-    ck_assert(m0 && m1);
+    add_bufs a = add_bufs_alloc(N, COLS, MB);
+    float *x = a.x, *r = a.r, *bias = a.bias;
     ck_assert_uint_gt((size_t)N * sizeof(float), (size_t)1 << 20);
     const gd_keyctx k = key_for(13);
     fill_special(x, N, 77);
@@ -475,15 +491,9 @@ START_TEST(add_fwd_past_l2)
                                 .thr = gd_threshold(0.3f),
                                 .s = gd_keep_scale(0.3f),
                                 .k = &k};
-            check_add_fwd(families[f], &c, y0, y1, m0, m1, MB);
+            check_add_fwd(families[f], &c, a.y0, a.y1, a.m0, a.m1, MB);
         }
-    free(x);
-    free(r);
-    free(bias);
-    free(y0);
-    free(y1);
-    free(m0);
-    free(m1);
+    add_bufs_free(&a);
 }
 END_TEST
 
