@@ -21,9 +21,12 @@
  *     on error leaves every output untouched; nothing aborts, prints or exits;
  *     the result must be used (GD_NODISCARD): an ignored error is a host bug,
  *     and (void)f(...) discards one on purpose;
- *   - no global mutable state: every function is reentrant, kernels on
- *     distinct buffers run concurrently from any threads, and one gd_fisher
- *     or gd_plan is used by one thread at a time;
+ *   - no global mutable state that a caller can observe: every function is
+ *     reentrant and never waits on another thread (the per-column forward
+ *     takes one of four static tables for rows wider than 4096 floats with
+ *     an atomic exchange, and finding none goes without, same bits);
+ *     kernels on distinct buffers run concurrently from any threads, and
+ *     one gd_fisher or gd_plan is used by one thread at a time;
  *   - memory is allocated only by *_create, *_add_*, *_load,
  *     gd_plan_set_site (its copy of the name), the *_save functions (a write
  *     buffer and the temporary file's name, freed before they return) and,
