@@ -3,9 +3,10 @@
  *
  * gd_dropout_fwd_cols reads each element's threshold and scale from a
  * table of its columns.  Up to 4096 columns the table (33 KiB) lives in
- * the kernel's stack frame; a table of 16384 columns is 129 KiB, too much
- * for a library to put on a host thread's stack (musl gives threads 128
- * KiB), and the library allocates nothing outside *_create.  So a few
+ * the kernel's stack frame; a table of 16384 columns is 128 KiB (136 with
+ * the cyclic repetition's padding), too much for a library to put on a
+ * host thread's stack (musl gives threads 128 KiB), and the library
+ * allocates nothing outside *_create.  So a few
  * tables live here, in static storage, and a call takes one with a single
  * atomic exchange: one that finds every table taken goes by the strips,
  * which need only a stack table.  Both paths give the same bits, so which

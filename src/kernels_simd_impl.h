@@ -900,8 +900,8 @@ static void add_fwd_split(float *y, const float *x, const float *bias, const flo
  * ADD_AHEAD bytes past element j0 of n.  Measured at 16M floats (Zen 5,
  * 2026-12-07, two libraries in one process, called in turn in both
  * orders): 0.87-0.97x the time without, y's lines fetched too the same,
- * and 4 or 8 KiB ahead with y 1.06-1.09x (round 5's 0.95-1.19x was over
- * those distances); 1024 and 1536 bytes ahead 0.88-0.99x.  In cache
+ * 4 or 8 KiB ahead with y 1.06-1.09x, 1024 and 1536 bytes ahead
+ * 0.88-0.99x.  In cache
  * (64K) 1.01-1.05x, so only past L2 (PF_MIN_BYTES).  The half types were
  * not measured and do without. */
 enum { ADD_AHEAD = 2048 };
