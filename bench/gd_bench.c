@@ -1,7 +1,9 @@
 /*
  * gd_bench: speed of the dropout kernels as ratios to plain loops over the
- * same buffers, measured in the same run (interleaved, median of --reps
- * samples), so the figures carry over between machines better than times.
+ * same buffers, measured in the same run, so the figures carry over between
+ * machines better than times.  Each round times every op of a row once, in
+ * turn (--reps rounds); a time is the median of an op's samples, a ratio
+ * the median of the rounds' ratios (paired).
  *
  *   gd_bench [--quick] [--n N] [--small N] [--reps R] [--tsv FILE] [--only SECTION]
  *
@@ -172,11 +174,16 @@ enum { MAX_REPS = 101 };
 
 enum { MAX_OPS = 3 };
 
+/* The samples of the last measure_k: round r timed each op once, in turn. */
+static double samples[MAX_OPS][MAX_REPS];
+static int sample_reps;
+
 /* Median seconds per call of each of k ops, samples interleaved so that all
- * see the same machine state; each sample lasts at least ~2 ms. */
+ * see the same machine state; each sample lasts at least ~2 ms.  The
+ * samples stay in `samples` for paired(). */
 static void measure_k(int k, const op_fn op[], const ctx *const c[], int reps, double t[])
 {
-    static double s[MAX_OPS][MAX_REPS];
+    double (*s)[MAX_REPS] = samples, sorted[MAX_REPS];
     double one = 1e30;
     for (int i = 0; i < k; i++)
         op[i](c[i]); /* warm up caches, page tables and the dispatch choice */
@@ -188,8 +195,27 @@ static void measure_k(int k, const op_fn op[], const ctx *const c[], int reps, d
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < k; i++)
             s[i][r] = sample(op[i], c[i], inner);
-    for (int i = 0; i < k; i++)
-        t[i] = median(s[i], reps);
+    sample_reps = reps;
+    for (int i = 0; i < k; i++) {
+        memcpy(sorted, s[i], (size_t)reps * sizeof *sorted);
+        t[i] = median(sorted, reps);
+    }
+}
+
+/* The median over the last measure_k's rounds of op a's time over the
+ * larger of ops b's and c's in the same round (b == c: over b's).  A
+ * paired ratio: on a shared host whose speed changes during a run, each
+ * round's ops ran under the same conditions, where the ratio of two
+ * medians can take one op's from a slow stretch and the other's from a
+ * fast one. */
+static double paired(int a, int b, int c)
+{
+    double q[MAX_REPS];
+    for (int r = 0; r < sample_reps; r++) {
+        const double d = samples[b][r] > samples[c][r] ? samples[b][r] : samples[c][r];
+        q[r] = samples[a][r] / d;
+    }
+    return median(q, sample_reps);
 }
 
 static void measure(op_fn a, const ctx *ca, op_fn b, const ctx *cb, int reps, double *ta,
@@ -219,11 +245,11 @@ static void row_k(const char *what, const char *tag, op_fn op, const ctx *c,
     const ctx *const cs[MAX_OPS] = {c, cb, c};
     double t[MAX_OPS];
     measure_k(gen ? 3 : 2, ops, cs, reps, t);
-    const double ratio = t[0] / t[1];
+    const double ratio = paired(0, 1, 1);
     char gen_s[32] = "", floor_s[32] = "";
     if (gen) {
         snprintf(gen_s, sizeof gen_s, "%.3f", t[2] * 1e3);
-        snprintf(floor_s, sizeof floor_s, "%.2f", t[0] / (t[1] > t[2] ? t[1] : t[2]));
+        snprintf(floor_s, sizeof floor_s, "%.2f", paired(0, 1, 2));
     }
     printf("| %s | %zu | %.3f | %s | %.3f | %s | %.2f | %s |\n", what, c->n, t[0] * 1e3,
            base_name, t[1] * 1e3, gen_s, ratio, floor_s);
@@ -306,7 +332,7 @@ static void threads_check(const ctx *c1, const ctx *c2)
            "and mask as one call; wall time one thread %.3f ms, two threads %.3f ms, "
            "speed-up %.2fx.\n",
            c1->n, c1->n / 2 / 8 * 8, same ? "bitwise the same" : "**DIFFERENT**", t1 * 1e3,
-           t2 * 1e3, t1 / t2);
+           t2 * 1e3, paired(0, 1, 1));
     if (!same)
         bits_differ = true;
 }
@@ -363,7 +389,7 @@ static void threads_in_cache(const size_t *sizes, int count)
         ctx c = make_ctx(sizes[i], 1024);
         double t1, t2;
         measure(op_loop_one, &c, op_loop_two, &c, reps, &t1, &t2);
-        printf("| %zu | %.3f | %.3f | %.2fx |\n", c.n, t1 * 1e3, t2 * 1e3, t1 / t2);
+        printf("| %zu | %.3f | %.3f | %.2fx |\n", c.n, t1 * 1e3, t2 * 1e3, paired(0, 1, 1));
         free_ctx(&c);
     }
     bench_clock = CLOCK_THREAD_CPUTIME_ID;
@@ -475,7 +501,7 @@ static void fisher_row(fisher_ctx *f, op_fn with_bias, op_fn no_bias, op_fn floo
     else
         snprintf(what, sizeof what, "batch %zu, in %zu, out %zu", f->batch, f->in, f->out);
     printf("| %s | %.3f | %.3f | %.3f | %.2f |\n", what, t[0] * 1e3, t[1] * 1e3, t[2] * 1e3,
-           t[0] / t[2]);
+           paired(0, 2, 2));
     fflush(stdout);
 }
 
@@ -718,8 +744,9 @@ int main(int argc, char **argv)
     host_lines();
     printf("\nratio = op time / baseline time over the same buffers; generator = what the "
            "op must generate alone (Philox words, or normals for the Gaussian kernels; "
-           "same family), timed in the same samples; ratio to floor = op time / "
-           "max(baseline, generator).  Goals: bench/goals.tsv.\n");
+           "same family), timed in the same rounds; ratio to floor = op time / "
+           "max(baseline, generator).  Times are medians over the rounds, ratios the "
+           "medians of each round's ratio.  Goals: bench/goals.tsv.\n");
     if (!only || strcmp(only, "large") == 0)
         large_tables(n, quick);
     if (!only || strcmp(only, "small") == 0)

@@ -192,7 +192,8 @@ def summarise(all_runs):
     out.append("Ranges over %d runs of %s on %d day%s (%s), one thread, on %s: kernel family "
                "%s, OpenBLAS core %s, memory bandwidth of the scale loop over 16M floats "
                "%s GB/s, load average %s at the starts (a shared machine). Each run's figure "
-               "is the median of its interleaved samples; the runs are "
+               "is the median over its rounds (every op of a row timed once a round; a "
+               "ratio is the median of the rounds' ratios); the runs are "
                "`bench/results/runs/*.md`, this table is `bench/summarize.py`'s, the goals "
                "`bench/goals.tsv`.%s\n"
                % (len(runs), " / ".join("`%s`" % c for c in commands), len(days),
