@@ -712,7 +712,10 @@ fwd_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, size
  * measurable.  Not taken where they measured no gain: the half types
  * (1.00-1.02x), the Gaussian (0.99-1.04x).  add_fwd, with its residual
  * as a third stream, measured 1.03x with these (1.06-1.12x in cache) and
- * fetches only its reads, nearer (prefetch_reads). */
+ * fetches only its reads, nearer (prefetch_reads).  A second fetch per
+ * batch 16 or 32 KiB ahead into L2 (prefetcht1/t2, which fill L2 from Zen 4
+ * on) made fwd 1.33-1.40x and the regenerating backward 1.27-1.51x as
+ * slow (2026-12-07, bench/README.md round 8). */
 enum { STREAM_AHEAD = 4096 };
 
 /* GB elements of x and y from element e (esz bytes each), a line of x then
