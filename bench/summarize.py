@@ -179,6 +179,37 @@ def current(runs):
     return same, len(runs) - len(same), newest
 
 
+def by_run(runs, goal_list):
+    """A line per ranged run: its host beside the random kernels' ratios to
+    their floors, so that a reader can tell a slow host from a slow kernel:
+    the memory-bound rows miss where the scale loop and the generator take
+    about the same time, the in-cache rows where the generator alone ran
+    slow (the host busy: it does no memory traffic)."""
+    out = ["", "Run by run: the host (the scale loop's bandwidth; the generator alone, "
+           "which touches no memory, in ns per word, and over the scale loop at 16M), "
+           "`gd_dropout_fwd` + mask's ratio to its floor at 16M and 64K, and the goals "
+           "missed.\n",
+           "| run | memory GB/s | generator, ns/word | generator / scale loop, 16M "
+           "| fwd to floor, 16M | fwd to floor, 64K | goals missed |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    fwd = "gd_dropout_fwd p=0.1 + mask"
+    gen = "generator: Philox words of n elements"
+    for r in sorted(runs, key=lambda r: (r["date"], r["time"])):
+        def row(section, op):
+            return next((v for k, v in r["rows"].items() if k[0] == section and k[1] == op), {})
+
+        big = row("large", gen)
+        ns = (float(big["ms"]) * 1e6 / int(big["n"]) if big.get("ms") and big.get("n")
+              else None)
+        results = goals_mod.check(goal_list, [(k[0], v) for k, v in r["rows"].items()])
+        out.append("| %s %s | %.1f | %s | %s | %s | %s | %d of %d |" % (
+            r["date"], r["time"], r["gbs"], "%.3f" % ns if ns is not None else "",
+            big.get("ratio", ""), row("large", fwd).get("ratio to floor", ""),
+            row("small", fwd).get("ratio to floor", ""),
+            sum(not met for *_, met in results), len(results)))
+    return out
+
+
 def summarise(all_runs):
     goal_list = goals_mod.load()
     runs, older, (kind, digest) = current(all_runs)
@@ -234,6 +265,7 @@ def summarise(all_runs):
                 "s, one per example" if section == "fisher-seq" else " (same shape)")
             out.append("| %s | %s | %s | %s | %s | %s |" % (
                 name, size(key[2]), span(ratio), base, span(floor), goal))
+    out.extend(by_run(runs, goal_list))
     enc = [r["enc"] for r in runs if "enc" in r]
     if enc:
         out.append("")
