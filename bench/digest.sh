@@ -20,7 +20,7 @@
 # not depend on the build directory's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SOURCES=(src include CMakeLists.txt bench/gd_bench.c bench/run.sh)
+SOURCES=(src include CMakeLists.txt bench/gd_bench.c bench/timing.c bench/timing.h bench/baselines.c bench/run.sh)
 tmp='' tree=''
 cleanup() {
     [ -z "$tmp" ] || rm -f "$tmp"

@@ -1,9 +1,9 @@
 /*
  * gd_bench: speed of the dropout kernels as ratios to plain loops over the
  * same buffers, measured in the same run, so the figures carry over between
- * machines better than times.  Each round times every op of a row once, in
- * turn (--reps rounds); a time is the median of an op's samples, a ratio
- * the median of the rounds' ratios (paired).
+ * machines better than times: --reps rounds, each timing every op of a row
+ * once, a time the median over the rounds and a ratio the median of the
+ * rounds' own ratios (bench/timing.h).
  *
  *   gd_bench [--quick] [--n N] [--small N] [--reps R] [--tsv FILE] [--only SECTION]
  *
@@ -13,15 +13,12 @@
  * Prints the host (kernel family, OpenBLAS core, memory bandwidth of the
  * scale loop) and markdown tables of ratios; the goals are data
  * (bench/goals.tsv), checked against this output by bench/goals.py.
- *
- * One-thread rows are timed in the thread's CPU time
- * (CLOCK_THREAD_CPUTIME_ID), not wall time: on a shared machine the
- * scheduler's time slices to other work would otherwise land in random
- * samples; the time spent waiting on memory still counts.  The two-thread
- * rows are wall time, which is what a split buys.
+ * One-thread rows are timed in the thread's CPU time, the two-thread rows
+ * in wall time, which is what a split buys.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "kernels.h"
+#include "timing.h"
 
 #include <cblas.h>
 #include <pthread.h>
@@ -139,83 +136,26 @@ static void op_family_fwd(const ctx *c)
     c->fam->fwd(c->y, c->x, c->m, c->n, 0, gd_threshold(P), gd_keep_scale(P), &k);
 }
 
-/* ---- timing --------------------------------------------------------------- */
+/* ---- timing (bench/timing.h) ---------------------------------------------- */
 
-static clockid_t bench_clock = CLOCK_THREAD_CPUTIME_ID;
+/* A row's ops and the buffers each runs on, for bench_measure. */
+typedef struct row_ops {
+    const op_fn *op;
+    const ctx *const *c;
+} row_ops;
 
-static double now(void)
+static void call_op(int i, const void *env)
 {
-    struct timespec t;
-    clock_gettime(bench_clock, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    const row_ops *o = env;
+    o->op[i](o->c[i]);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static double sample(op_fn f, const ctx *c, int inner)
-{
-    const double t0 = now();
-    for (int i = 0; i < inner; i++)
-        f(c);
-    return (now() - t0) / inner;
-}
-
-enum { MAX_REPS = 101 };
-
-enum { MAX_OPS = 3 };
-
-/* The samples of the last measure_k: round r timed each op once, in turn. */
-static double samples[MAX_OPS][MAX_REPS];
-static int sample_reps;
-
-/* Median seconds per call of each of k ops, samples interleaved so that all
- * see the same machine state; each sample lasts at least ~2 ms.  The
- * samples stay in `samples` for paired(). */
+/* Median seconds per call of each of k ops, timed in rounds; the rounds'
+ * samples stay for bench_paired. */
 static void measure_k(int k, const op_fn op[], const ctx *const c[], int reps, double t[])
 {
-    double (*s)[MAX_REPS] = samples, sorted[MAX_REPS];
-    double one = 1e30;
-    for (int i = 0; i < k; i++)
-        op[i](c[i]); /* warm up caches, page tables and the dispatch choice */
-    for (int i = 0; i < k; i++) {
-        const double o = sample(op[i], c[i], 1);
-        one = o < one ? o : one;
-    }
-    const int inner = one >= 2e-3 ? 1 : (int)(2e-3 / (one > 1e-9 ? one : 1e-9)) + 1;
-    for (int r = 0; r < reps; r++)
-        for (int i = 0; i < k; i++)
-            s[i][r] = sample(op[i], c[i], inner);
-    sample_reps = reps;
-    for (int i = 0; i < k; i++) {
-        memcpy(sorted, s[i], (size_t)reps * sizeof *sorted);
-        t[i] = median(sorted, reps);
-    }
-}
-
-/* The median over the last measure_k's rounds of op a's time over the
- * larger of ops b's and c's in the same round (b == c: over b's).  A
- * paired ratio: on a shared host whose speed changes during a run, each
- * round's ops ran under the same conditions, where the ratio of two
- * medians can take one op's from a slow stretch and the other's from a
- * fast one. */
-static double paired(int a, int b, int c)
-{
-    double q[MAX_REPS];
-    for (int r = 0; r < sample_reps; r++) {
-        const double d = samples[b][r] > samples[c][r] ? samples[b][r] : samples[c][r];
-        q[r] = samples[a][r] / d;
-    }
-    return median(q, sample_reps);
+    const row_ops o = {op, c};
+    bench_measure(k, call_op, &o, reps, t);
 }
 
 static void measure(op_fn a, const ctx *ca, op_fn b, const ctx *cb, int reps, double *ta,
@@ -241,15 +181,15 @@ static bool bits_differ; /* the two-thread split gave other bits: the run fails 
 static void row_k(const char *what, const char *tag, op_fn op, const ctx *c,
                   const char *base_name, op_fn base, const ctx *cb, op_fn gen)
 {
-    const op_fn ops[MAX_OPS] = {op, base, gen};
-    const ctx *const cs[MAX_OPS] = {c, cb, c};
-    double t[MAX_OPS];
+    const op_fn ops[BENCH_MAX_OPS] = {op, base, gen};
+    const ctx *const cs[BENCH_MAX_OPS] = {c, cb, c};
+    double t[BENCH_MAX_OPS];
     measure_k(gen ? 3 : 2, ops, cs, reps, t);
-    const double ratio = paired(0, 1, 1);
+    const double ratio = bench_paired(0, 1, 1);
     char gen_s[32] = "", floor_s[32] = "";
     if (gen) {
         snprintf(gen_s, sizeof gen_s, "%.3f", t[2] * 1e3);
-        snprintf(floor_s, sizeof floor_s, "%.2f", paired(0, 1, 2));
+        snprintf(floor_s, sizeof floor_s, "%.2f", bench_paired(0, 1, 2));
     }
     printf("| %s | %zu | %.3f | %s | %.3f | %s | %.2f | %s |\n", what, c->n, t[0] * 1e3,
            base_name, t[1] * 1e3, gen_s, ratio, floor_s);
@@ -332,7 +272,7 @@ static void threads_check(const ctx *c1, const ctx *c2)
            "and mask as one call; wall time one thread %.3f ms, two threads %.3f ms, "
            "speed-up %.2fx.\n",
            c1->n, c1->n / 2 / 8 * 8, same ? "bitwise the same" : "**DIFFERENT**", t1 * 1e3,
-           t2 * 1e3, paired(0, 1, 1));
+           t2 * 1e3, bench_paired(0, 1, 1));
     if (!same)
         bits_differ = true;
 }
@@ -389,7 +329,7 @@ static void threads_in_cache(const size_t *sizes, int count)
         ctx c = make_ctx(sizes[i], 1024);
         double t1, t2;
         measure(op_loop_one, &c, op_loop_two, &c, reps, &t1, &t2);
-        printf("| %zu | %.3f | %.3f | %.2fx |\n", c.n, t1 * 1e3, t2 * 1e3, paired(0, 1, 1));
+        printf("| %zu | %.3f | %.3f | %.2fx |\n", c.n, t1 * 1e3, t2 * 1e3, bench_paired(0, 1, 1));
         free_ctx(&c);
     }
     bench_clock = CLOCK_THREAD_CPUTIME_ID;
@@ -490,9 +430,9 @@ static void fisher_free(fisher_ctx *f)
 static void fisher_row(fisher_ctx *f, op_fn with_bias, op_fn no_bias, op_fn floor)
 {
     fisher_arg = f;
-    const op_fn ops[MAX_OPS] = {with_bias, no_bias, floor};
-    const ctx *const cs[MAX_OPS] = {NULL, NULL, NULL};
-    double t[MAX_OPS];
+    const op_fn ops[BENCH_MAX_OPS] = {with_bias, no_bias, floor};
+    const ctx *const cs[BENCH_MAX_OPS] = {NULL, NULL, NULL};
+    double t[BENCH_MAX_OPS];
     measure_k(3, ops, cs, reps, t);
     char what[96];
     if (f->seq > 1)
@@ -501,7 +441,7 @@ static void fisher_row(fisher_ctx *f, op_fn with_bias, op_fn no_bias, op_fn floo
     else
         snprintf(what, sizeof what, "batch %zu, in %zu, out %zu", f->batch, f->in, f->out);
     printf("| %s | %.3f | %.3f | %.3f | %.2f |\n", what, t[0] * 1e3, t[1] * 1e3, t[2] * 1e3,
-           paired(0, 2, 2));
+           bench_paired(0, 2, 2));
     fflush(stdout);
 }
 
@@ -731,8 +671,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (reps < 5 || reps > MAX_REPS) {
-        fprintf(stderr, "gd_bench: --reps between 5 and %d\n", MAX_REPS);
+    if (reps < 5 || reps > BENCH_MAX_REPS) {
+        fprintf(stderr, "gd_bench: --reps between 5 and %d\n", BENCH_MAX_REPS);
         return 2;
     }
     if (tsv_path && !(tsv = fopen(tsv_path, "w"))) {

@@ -1,8 +1,9 @@
 /*
  * gd_bench_half: speed of the 1.2 kernels (<gdropout/mixed.h>) as ratios
  * to plain loops over the same buffers, measured in the same run
- * (interleaved, median of --reps samples, thread CPU time), as gd_bench
- * does for the float kernels (bench/README.md says why these baselines).
+ * (--reps rounds, paired ratios, thread CPU time: bench/timing.h), as
+ * gd_bench does for the float kernels (bench/README.md says why these
+ * baselines).
  *
  *   gd_bench_half [--n N] [--small N] [--reps R]
  *
@@ -18,6 +19,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "half.h"
+#include "timing.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,66 +192,42 @@ static void op_gen_normal(const ctx *c)
         fam->normal(sink, c->n - j < GEN ? c->n - j : GEN, j, &k);
 }
 
-/* ---- timing (as gd_bench: thread CPU time, interleaved medians) ------------------ */
+/* ---- timing (bench/timing.h, as gd_bench) ----------------------------------------- */
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double sample(op_fn f, const ctx *c, int inner)
-{
-    const double t0 = now();
-    for (int i = 0; i < inner; i++)
-        f(c);
-    return (now() - t0) / inner;
-}
-
-enum { MAX_REPS = 101, MAX_OPS = 3 };
 static int reps = 11;
+
+/* A row's ops, all on the same buffers, for bench_measure. */
+typedef struct row_ops {
+    const op_fn *op;
+    const ctx *c;
+} row_ops;
+
+static void call_op(int i, const void *env)
+{
+    const row_ops *o = env;
+    o->op[i](o->c);
+}
 
 static void measure_k(int k, const op_fn op[], const ctx *c, double t[])
 {
-    static double s[MAX_OPS][MAX_REPS];
-    double one = 1e30;
-    for (int i = 0; i < k; i++)
-        op[i](c);
-    for (int i = 0; i < k; i++) {
-        const double o = sample(op[i], c, 1);
-        one = o < one ? o : one;
-    }
-    const int inner = one >= 2e-3 ? 1 : (int)(2e-3 / (one > 1e-9 ? one : 1e-9)) + 1;
-    for (int r = 0; r < reps; r++)
-        for (int i = 0; i < k; i++)
-            s[i][r] = sample(op[i], c, inner);
-    for (int i = 0; i < k; i++) {
-        qsort(s[i], (size_t)reps, sizeof(double), cmp_double);
-        t[i] = s[i][reps / 2];
-    }
+    const row_ops o = {op, c};
+    bench_measure(k, call_op, &o, reps, t);
 }
 
 /* One row: op, its baseline and (if gen) its generator, interleaved. */
 static void row(const char *what, const ctx *c, op_fn op, const char *base_name, op_fn base,
                 op_fn gen)
 {
-    const op_fn ops[MAX_OPS] = {op, base, gen};
-    double t[MAX_OPS];
+    const op_fn ops[BENCH_MAX_OPS] = {op, base, gen};
+    double t[BENCH_MAX_OPS];
     measure_k(gen ? 3 : 2, ops, c, t);
     char gen_s[32] = "", floor_s[32] = "";
     if (gen) {
         snprintf(gen_s, sizeof gen_s, "%.3f", t[2] * 1e3);
-        snprintf(floor_s, sizeof floor_s, "%.2f", t[0] / (t[1] > t[2] ? t[1] : t[2]));
+        snprintf(floor_s, sizeof floor_s, "%.2f", bench_paired(0, 1, 2));
     }
     printf("| %s | %zu | %.3f | %s | %.3f | %s | %.2f | %s |\n", what, c->n, t[0] * 1e3, base_name,
-           t[1] * 1e3, gen_s, t[0] / t[1], floor_s);
+           t[1] * 1e3, gen_s, bench_paired(0, 1, 1), floor_s);
 }
 
 static void table_head(const char *title)
@@ -350,8 +328,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (reps < 1 || reps > MAX_REPS || n < COLS || small < COLS) {
-        fprintf(stderr, "gd_bench_half: --reps 1..%d, sizes >= %d\n", MAX_REPS, COLS);
+    if (reps < 1 || reps > BENCH_MAX_REPS || n < COLS || small < COLS) {
+        fprintf(stderr, "gd_bench_half: --reps 1..%d, sizes >= %d\n", BENCH_MAX_REPS, COLS);
         return 2;
     }
     printf("gd_bench_half: libgdropout %s, float family %s, half level %s, median of %d\n",
