@@ -26,7 +26,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGD_BUILD_BENCH=ON -DGD_BUILD
     -DGD_BUILD_EXAMPLES=$([ $encoder -eq 1 ] && echo ON || echo OFF) >/dev/null
 cmake --build "$build" -j "$(nproc)" --target gd_bench >/dev/null
 [ $encoder -eq 0 ] || cmake --build "$build" -j "$(nproc)" --target encoder >/dev/null
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
+echo "machine: $(lscpu | awk '/^Model name:/ && !n++ { sub(/^Model name: */, ""); print }'), $(nproc) CPUs"
 echo "command: bench/run.sh $*"
 # What was measured (bench/digest.sh): the committed sources, and the
 # machine code built from them, by which bench/summarize.py ranges the runs.

@@ -96,7 +96,9 @@ vendor add_subdirectory -DGD_VENDOR_SOURCE="$top"
 
 echo "-- vendored: FetchContent of the release tarball"
 ref=$(git stash create)
-tarball=$(scripts/release tarball --out "$work/release" "${ref:-HEAD}" | head -n 1)
+# sed, not head: head exits after one line, and the second line then
+# kills scripts/release with SIGPIPE, which pipefail makes a failure.
+tarball=$(scripts/release tarball --out "$work/release" "${ref:-HEAD}" | sed -n 1p)
 vendor fetchcontent -DGD_VENDOR_URL="file://$tarball" \
     -DGD_VENDOR_SHA256="$(sha256sum "$tarball" | cut -d' ' -f1)"
 echo "-- consumers ok"
