@@ -90,15 +90,33 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* "gdropout-fisher-mpi: rank R: <message>" on stderr. */
+/* "gdropout-fisher-mpi: rank R: <message>" on stderr, in one write: stderr
+ * is unbuffered, so three calls would be three writes, and mpirun forwards
+ * each rank's writes as they come -- another rank's line could land in the
+ * middle of this one (CI saw exactly that).  A write of at most PIPE_BUF
+ * (4096) bytes to a pipe is atomic; longer messages are cut with "...". */
 static void fail_msg(const run *r, const char *fmt, ...)
 {
+    char line[4096];
+    const size_t cap = sizeof line - 1; /* room for the newline */
+    int head = snprintf(line, cap, "%s: rank %d: ", prog, r->rank);
+    size_t len = head < 0 ? 0 : ((size_t)head < cap ? (size_t)head : cap - 1);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: rank %d: ", prog, r->rank);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int body = vsnprintf(line + len, cap - len, fmt, ap);
     va_end(ap);
+    if (body < 0) {
+        body = 0;
+        line[len] = '\0';
+    }
+    if ((size_t)body >= cap - len) {
+        len = cap - 1;
+        memcpy(line + len - 3, "...", 3);
+    } else {
+        len += (size_t)body;
+    }
+    line[len++] = '\n';
+    fwrite(line, 1, len, stderr);
 }
 
 /* Ends a phase on every rank together: 0 if no rank failed.  Rank 0, when
@@ -112,8 +130,7 @@ static int phase_end(const run *r, int failed, const char *phase)
     if (gdx_mpi_agree(MPI_COMM_WORLD, failed, &first) == 0)
         return 0;
     if (r->rank == 0 && !failed)
-        fprintf(stderr, "%s: rank 0: stopping after %s: rank %d failed (its message is above)\n",
-                prog, phase, first);
+        fail_msg(r, "stopping after %s: rank %d failed (its message is above)", phase, first);
     return -1;
 }
 
