@@ -94,27 +94,17 @@ static double now_seconds(void)
  * is unbuffered, so three calls would be three writes, and mpirun forwards
  * each rank's writes as they come -- another rank's line could land in the
  * middle of this one (CI saw exactly that).  A write of at most PIPE_BUF
- * (4096) bytes to a pipe is atomic; longer messages are cut with "...". */
+ * (4096) bytes to a pipe is atomic; a longer message is cut. */
 static void fail_msg(const run *r, const char *fmt, ...)
 {
     char line[4096];
-    const size_t cap = sizeof line - 1; /* room for the newline */
-    int head = snprintf(line, cap, "%s: rank %d: ", prog, r->rank);
-    size_t len = head < 0 ? 0 : ((size_t)head < cap ? (size_t)head : cap - 1);
+    /* prog is a short constant: the prefix always fits. */
+    const int head = snprintf(line, sizeof line, "%s: rank %d: ", prog, r->rank);
     va_list ap;
     va_start(ap, fmt);
-    int body = vsnprintf(line + len, cap - len, fmt, ap);
+    vsnprintf(line + head, sizeof line - (size_t)head, fmt, ap);
     va_end(ap);
-    if (body < 0) {
-        body = 0;
-        line[len] = '\0';
-    }
-    if ((size_t)body >= cap - len) {
-        len = cap - 1;
-        memcpy(line + len - 3, "...", 3);
-    } else {
-        len += (size_t)body;
-    }
+    size_t len = strnlen(line, sizeof line - 1); /* room for the newline */
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
 }
