@@ -21,7 +21,11 @@
  *   gauss               one batch of GB words   the data's loads and stores
  *                       used at once on GB      overlap in the core; a 1024-
  *                       elements, the call's    word chunk first left memory
- *                       partial block carried   idle while Philox ran
+ *                       partial block carried;  idle while Philox ran; kept
+ *                       from a block boundary   in registers, the words need
+ *                       (32-bit rule), the      no store and load
+ *                       batch's words in
+ *                       registers (reg_draws)
  *   fwd_cols            column table + word     per-column t(p) and 1/(1-p)
  *                       stream: cols <= 4096 a  computed once per call or
  *                       cyclic table walked in  column block, so the element
@@ -165,6 +169,22 @@ static inline void ph_store_words(uint32_t *out, const ph_set st[NV])
     for (int i = 0; i < NV; i++)
         store_pairs(out + 4 * VB * i, vi_blend_odd(st[i].c0, vi_slli64(st[i].c1, 32)),
                     vi_blend_odd(st[i].c2, vi_slli64(st[i].c3, 32)));
+}
+
+/* The GB words of the blocks from `block` on as 2 * NV vectors in element
+ * order, kept in registers: ph_store_words' layout without its stores, for
+ * the batch loops that use a batch's words at once (reg_draws). */
+static inline __attribute__((always_inline)) void ph_words_v(vi w[2 * NV], uint64_t block,
+                                                              const gd_keyctx *k)
+{
+    ph_set st[NV];
+    ph_batch(st, block, k);
+    for (int i = 0; i < NV; i++) {
+        const vi a = vi_blend_odd(st[i].c0, vi_slli64(st[i].c1, 32));
+        const vi b = vi_blend_odd(st[i].c2, vi_slli64(st[i].c3, 32));
+        w[2 * i] = vi_unpacklo64(a, b);
+        w[2 * i + 1] = vi_unpackhi64(a, b);
+    }
 }
 
 /* ---- the normal transform (src/normal.c, operation for operation) ------- */
@@ -362,7 +382,7 @@ typedef struct wstream {
     _Alignas(64) uint32_t buf[VL + GB]; /* batch at buf + VL, carry just before */
     uint64_t block;                     /* first block of the next batch */
     size_t lead;                        /* slot of the window's first element */
-    bool normals, carry;
+    bool carry;
     bool odd; /* 16-bit draws: the batch's second window is next */
 } wstream;
 
@@ -371,7 +391,6 @@ static void ws_init(wstream *g, uint64_t first, bool normals, const gd_keyctx *k
     const unsigned h = (unsigned)(first & 3);
     g->block = first >> 2;
     g->lead = VL;
-    g->normals = normals;
     g->carry = false;
     g->odd = false;
     if (h == 0)
@@ -390,20 +409,32 @@ static void ws_init(wstream *g, uint64_t first, bool normals, const gd_keyctx *k
 }
 
 /* The next GB words (normals) in element order: after m calls, those of the
- * call's elements GB*m .. GB*m + GB - 1. */
-static inline void ws_fill(wstream *g, const gd_keyctx *k, size_t whole)
+ * call's elements GB*m .. GB*m + GB - 1.  `normals` is a constant at every
+ * call, never a field of the stream: as a field it was a branch the
+ * compiler could not remove, and the batch's sixteen state vectors were
+ * spilled to the stack for it, sixteen stores a batch queued behind y's. */
+static inline __attribute__((always_inline)) void ws_fill(wstream *g, const gd_keyctx *k,
+                                                          size_t whole, bool normals)
 {
     if (g->carry)
         memcpy(g->buf + VL - 4, g->buf + VL + GB - 4, 4 * sizeof(uint32_t));
     g->carry = g->lead != whole; /* a partial first block: carry the last */
-    ph_fill(g->buf + VL, g->block, k, g->normals);
+    ph_fill(g->buf + VL, g->block, k, normals);
     g->block += GB / 4;
 }
 
-static inline const uint32_t *ws_next(wstream *g, const gd_keyctx *k)
+static inline __attribute__((always_inline)) const uint32_t *ws_next(wstream *g,
+                                                                     const gd_keyctx *k)
 {
-    ws_fill(g, k, VL);
+    ws_fill(g, k, VL, false);
     return g->buf + g->lead;
+}
+
+/* gauss_run's stream (ws_init with normals = true): the next GB normals. */
+static inline const float *ws_next_normals(wstream *g, const gd_keyctx *k)
+{
+    ws_fill(g, k, VL, true);
+    return (const float *)(const void *)(g->buf + g->lead);
 }
 
 /* The 16-bit rule's draws (src/half.h, gd_draw16): element e's is half
@@ -417,7 +448,6 @@ static void ws16_init(wstream *g, uint64_t first, const gd_keyctx *k)
     const unsigned h = (unsigned)(first & 7);
     g->block = first >> 3;
     g->lead = 2 * VL;
-    g->normals = false;
     g->carry = false;
     g->odd = false;
     if (h == 0)
@@ -433,7 +463,7 @@ static inline const unsigned char *ws16_next(wstream *g, const gd_keyctx *k)
     g->odd = !g->odd;
     if (!g->odd)
         return d + 2 * (g->lead + GB);
-    ws_fill(g, k, 2 * VL);
+    ws_fill(g, k, 2 * VL, false);
     return d + 2 * g->lead;
 }
 
@@ -510,6 +540,43 @@ static inline bool thr_const(uint64_t thr, int r16)
     return r16 ? thr == 0 || thr >= 65536 : thr_constant(thr);
 }
 
+/* Whether an op under the 32-bit rule whose call starts at stream index
+ * `first` takes its words batch by batch in registers (ph_words_v) instead
+ * of through the stream's buffer: when the call starts on a Philox block,
+ * so that every batch is whole blocks (a tail shorter than a batch, a call
+ * that starts inside a block and the 16-bit rule keep the buffer).  The
+ * buffer's round trip, the batch's words stored and then loaded by the
+ * window, is gone.  Measured (Zen 5, 2026-12-07, against the buffer, the
+ * two builds' gd_bench runs in turn, 6 each): at 16M floats gd_dropout_fwd
+ * + mask took 1.09-1.14x its floor (1.14-1.30x before), the no-mask
+ * forward 1.08-1.13x (1.11-1.26), the regenerating backward 1.07-1.22x
+ * (1.11-1.25), add_fwd 0.94-1.09x (1.05-1.16); in cache fwd 0.98-0.99x
+ * (1.03-1.04).  bf16 under the 32-bit rule 0.05-0.08 less against its
+ * floor, fp16 the same. */
+static inline bool reg_draws(uint64_t first, int r16)
+{
+    return !r16 && (first & 3) == 0;
+}
+
+/* A batch's keep bits, gathered as each vector's are computed and stored
+ * with one copy of GB / 8 bytes in place of 2 * NV two-byte stores (bit e of
+ * word e / 64 is element e's: the mask layout on this little-endian ISA).
+ * With register draws, gd_dropout_fwd + mask at 16M floats took 0.94-1.18x
+ * its floor against 1.15-1.27x with the two-byte stores (6 runs each). */
+typedef struct batch_bits {
+    uint64_t w[(GB + 63) / 64];
+} batch_bits;
+
+static inline __attribute__((always_inline)) void bits_put(batch_bits *b, int q, vk keep)
+{
+    b->w[q * VL / 64] |= (uint64_t)vk_bits(keep) << (q * VL % 64);
+}
+
+static inline void bits_store(uint8_t *mask, const batch_bits *b)
+{
+    memcpy(mask, b->w, GB / 8);
+}
+
 static inline void ws_start(wstream *g, uint64_t first, const gd_keyctx *k, int r16)
 {
     if (r16)
@@ -527,10 +594,16 @@ static inline __attribute__((always_inline)) const void *ws_draws(wstream *g, co
     return r16 ? (const void *)ws16_next(g, k) : (const void *)ws_next(g, k);
 }
 
+/* The VL / 8 mask bytes of one vector's keep bits (lane j <-> bit j): one
+ * store of the low bytes, this ISA being little-endian.  Written as a loop
+ * of byte stores, clang 14 stored the bits to the stack, loaded them back
+ * as 16 bytes (a load the store cannot forward) and extracted the bytes:
+ * 2x gd_dropout_fwd's time at 16M floats from an offset inside a block. */
 static inline void put_lane_bits(uint8_t *mask, uint32_t bits)
 {
-    for (int i = 0; i < VL / 8; i++)
-        mask[i] = (uint8_t)(bits >> (8 * i));
+    const uint16_t b = (uint16_t)bits;
+    _Static_assert(VL / 8 <= sizeof b, "a vector's mask bytes fit a uint16_t");
+    memcpy(mask, &b, VL / 8);
 }
 
 static inline uint32_t get_lane_bits(const uint8_t *mask)
@@ -681,6 +754,22 @@ static inline __attribute__((always_inline)) vf keep_mul(vk keep, vf a, vf b, in
 
 /* y = keep ? x * s : 0 on elements at .. at + len - 1 (len <= GB, at on a
  * mask byte boundary, mask the byte of element at). */
+/* y = keep ? x * s : 0 on the VL elements from e (s per lane). */
+static inline __attribute__((always_inline)) void keep_store(void *y, const void *x, size_t e,
+                                                             vk keep, vf sv, int dt)
+{
+    st_v(y, e, keep_mul(keep, ld_v(x, e, dt), sv, dt), dt);
+}
+
+/* One vector of fwd from its draws d; returns its keep predicate. */
+static inline __attribute__((always_inline)) vk fwd_vec(void *y, const void *x, size_t e, vi d,
+                                                       vi tv, vi av, vf sv, int dt)
+{
+    const vk keep = keep_of(d, tv, av);
+    keep_store(y, x, e, keep, sv, dt);
+    return keep;
+}
+
 static inline __attribute__((always_inline)) void
 fwd_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, size_t len, thr32 t,
            float s, int dt, int r16)
@@ -689,8 +778,7 @@ fwd_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, size
     const vf sv = vf_set1(s);
     size_t j = 0;
     for (; j + VL <= len; j += VL) {
-        const vk keep = keep_of(ld_d(w, j, r16), tv, av);
-        st_v(y, at + j, keep_mul(keep, ld_v(x, at + j, dt), sv, dt), dt);
+        const vk keep = fwd_vec(y, x, at + j, ld_d(w, j, r16), tv, av, sv, dt);
         if (mask)
             put_lane_bits(mask + j / 8, vk_bits(keep));
     }
@@ -748,10 +836,26 @@ fwd_run(void *y, const void *x, uint8_t *mask, size_t n, uint64_t first, uint64_
 {
     const thr32 t = thr_of(thr, r16);
     const bool cst = thr_const(thr, r16);
-    wstream g;
+    size_t j0 = 0;
+    if (!cst && reg_draws(first, r16)) {
+        const vi tv = vi_set1(t.t), av = vi_set1(t.a);
+        const vf sv = vf_set1(s);
+        for (uint64_t block = first >> 2; j0 + GB <= n; j0 += GB, block += GB / 4) {
+            if (dt == GD_F32)
+                prefetch_streams(x, y, j0, n, sizeof(float));
+            vi w[2 * NV];
+            ph_words_v(w, block, k);
+            batch_bits b = {{0}};
+            for (int q = 0; q < 2 * NV; q++)
+                bits_put(&b, q, fwd_vec(y, x, j0 + (size_t)q * VL, w[q], tv, av, sv, dt));
+            if (mask)
+                bits_store(mask + j0 / 8, &b);
+        }
+    }
+    wstream g; /* the rest, or all, through the buffer */
     if (!cst)
-        ws_start(&g, first, k, r16);
-    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        ws_start(&g, first + j0, k, r16);
+    for (; j0 < n; j0 += GB) {
         if (dt == GD_F32) /* the half types measured 1.00-1.02x with them */
             prefetch_streams(x, y, j0, n, sizeof(float));
         fwd_window(y, x, j0, mask ? mask + j0 / 8 : NULL, ws_draws(&g, k, cst, r16),
@@ -832,6 +936,23 @@ static inline void add_run(float *y, const float *x, const float *bias, const fl
  * table), the keep bits stored as they are computed (as fwd_window does),
  * so the mask needs no second pass over the words.  The operations and
  * their order are add_run's. */
+/* One vector of the fused epilogue from its draws d (bias at its first
+ * element's entry, or NULL); returns its keep predicate. */
+static inline __attribute__((always_inline)) vk add_vec(void *y, const void *x, const float *bias,
+                                                       const void *residual, size_t e, vi d, vi tv,
+                                                       vi av, vf sv, int dt)
+{
+    vf v = ld_v(x, e, dt);
+    if (bias)
+        v = vf_add(v, vf_load(bias));
+    const vk keep = keep_of(d, tv, av);
+    v = keep_mul(keep, v, sv, dt);
+    if (residual)
+        v = vf_add(ld_v(residual, e, dt), v);
+    st_v(y, e, v, dt);
+    return keep;
+}
+
 static inline __attribute__((always_inline)) void
 add_window(void *y, const void *x, const float *bias, const void *residual, size_t at,
            uint8_t *mask, const void *w, size_t len, thr32 t, float s, int dt, int r16)
@@ -840,14 +961,8 @@ add_window(void *y, const void *x, const float *bias, const void *residual, size
     const vf sv = vf_set1(s);
     size_t j = 0;
     for (; j + VL <= len; j += VL) {
-        vf v = ld_v(x, at + j, dt);
-        if (bias)
-            v = vf_add(v, vf_load(bias + j));
-        const vk keep = keep_of(ld_d(w, j, r16), tv, av);
-        v = keep_mul(keep, v, sv, dt);
-        if (residual)
-            v = vf_add(ld_v(residual, at + j, dt), v);
-        st_v(y, at + j, v, dt);
+        const vk keep =
+            add_vec(y, x, bias ? bias + j : NULL, residual, at + j, ld_d(w, j, r16), tv, av, sv, dt);
         if (mask)
             put_lane_bits(mask + j / 8, vk_bits(keep));
     }
@@ -935,11 +1050,32 @@ add_tab_run(void *y, const void *x, const float *btab, const void *residual, uin
     const thr32 t = thr_of(thr, r16);
     const bool cst = thr_const(thr, r16);
     const bool pf = dt == GD_F32 && !r16 && n > PF_MIN_BYTES / sizeof(float);
+    size_t c = 0; /* column of element j0 */
+    size_t j0 = 0;
+    if (!cst && reg_draws(first, r16)) {
+        const vi tv = vi_set1(t.t), av = vi_set1(t.a);
+        const vf sv = vf_set1(s);
+        for (uint64_t block = first >> 2; j0 + GB <= n; j0 += GB, block += GB / 4) {
+            if (pf)
+                prefetch_reads(x, residual, j0, n);
+            vi w[2 * NV];
+            ph_words_v(w, block, k);
+            batch_bits b = {{0}};
+            for (int q = 0; q < 2 * NV; q++) {
+                const size_t j = (size_t)q * VL;
+                bits_put(&b, q, add_vec(y, x, btab ? btab + c + j : NULL, residual, j0 + j, w[q],
+                                        tv, av, sv, dt));
+            }
+            if (mask)
+                bits_store(mask + j0 / 8, &b);
+            c += step;
+            c = c >= cols ? c - cols : c;
+        }
+    }
     wstream g;
     if (!cst)
-        ws_start(&g, first, k, r16);
-    size_t c = 0; /* column of element j0 */
-    for (size_t j0 = 0; j0 < n; j0 += GB) {
+        ws_start(&g, first + j0, k, r16);
+    for (; j0 < n; j0 += GB) {
         if (pf)
             prefetch_reads(x, residual, j0, n);
         add_window(y, x, btab ? btab + c : NULL, residual, j0, mask ? mask + j0 / 8 : NULL,
@@ -1103,7 +1239,7 @@ cols_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, siz
     for (; j + VL <= len; j += VL) {
         const vf sv = vf_load(s + j);
         const vk keep = keep_of_nz(ld_d(w, j, r16), vi_load(t + j), vf_bits(sv));
-        st_v(y, at + j, keep_mul(keep, ld_v(x, at + j, dt), sv, dt), dt);
+        keep_store(y, x, at + j, keep, sv, dt);
         if (mask)
             put_lane_bits(mask + j / 8, vk_bits(keep));
     }
@@ -1141,10 +1277,39 @@ cols_narrow_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
      * then could not move above those stores took 1.3x the time at 8192
      * columns; a stack table it can see is the call's own */
     const size_t n = rows * cols, step = GB % cols;
-    wstream g;
-    ws_start(&g, first, k, r16);
     size_t c = 0; /* column of element j0 */
-    for (size_t j0 = 0; j0 < n; j0 += GB) {
+    size_t j0 = 0;
+    if (reg_draws(first, r16))
+        for (uint64_t block = first >> 2; j0 + GB <= n; j0 += GB, block += GB / 4) {
+            if (dt == GD_F32)
+                prefetch_streams(x, y, j0, n, sizeof(float));
+            vi w[2 * NV];
+            ph_words_v(w, block, k);
+            /* The batch's table entries all loaded before its stores, and
+             * its scales kept: loaded vector by vector between the stores,
+             * 3072 and 4096 columns took 1.18-1.27x gd_dropout_fwd (1.04-1.11
+             * this way), and with the scales loaded again for the stores,
+             * 8192 and 16384 columns 1.19-1.26x (3 runs each, 2026-12-07). */
+            vf sv[2 * NV];
+            vk keep[2 * NV];
+            for (int q = 0; q < 2 * NV; q++) {
+                const size_t j = (size_t)q * VL;
+                sv[q] = vf_load(s + c + j);
+                keep[q] = keep_of_nz(w[q], vi_load(t + c + j), vf_bits(sv[q]));
+            }
+            batch_bits b = {{0}};
+            for (int q = 0; q < 2 * NV; q++) {
+                keep_store(y, x, j0 + (size_t)q * VL, keep[q], sv[q], dt);
+                bits_put(&b, q, keep[q]);
+            }
+            if (mask)
+                bits_store(mask + j0 / 8, &b);
+            c += step;
+            c = c >= cols ? c - cols : c;
+        }
+    wstream g; /* the rest, or all, through the buffer */
+    ws_start(&g, first + j0, k, r16);
+    for (; j0 < n; j0 += GB) {
         if (dt == GD_F32) /* the half types measured 1.00-1.02x with them */
             prefetch_streams(x, y, j0, n, sizeof(float));
         cols_window(y, x, j0, mask ? mask + j0 / 8 : NULL, ws_draws(&g, k, false, r16),
@@ -1381,7 +1546,7 @@ gauss_run(void *y, const void *x, size_t n, float sigma, uint64_t first, const g
     ws_init(&g, first, true, k);
     for (size_t j0 = 0; j0 < n; j0 += GB) {
         const size_t len = min_sz(GB, n - j0);
-        const float *z = (const float *)ws_next(&g, k);
+        const float *z = ws_next_normals(&g, k);
         size_t j = 0;
         for (; j + VL <= len; j += VL) {
             const vf m = vf_add(one, vf_mul(sg, vf_load(z + j)));
