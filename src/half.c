@@ -52,7 +52,7 @@ static bool rule_ok(int rule)
 
 static hctx ctx_of(int dtype, int rule, const gd_stream *s)
 {
-    hctx c = {gd_half_get(), dtype, rule, {{0, 0}, {0, 0}}};
+    hctx c = {gd_half_get(), dtype, rule, {{0, 0}, {0, 0}, {{0, 0}}}};
     if (s)
         c.key = gd_keyctx_from(s);
     return c;

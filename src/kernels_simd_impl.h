@@ -140,10 +140,9 @@ static inline void ph_batch(ph_set st[NV], uint64_t block, const gd_keyctx *k)
         st[i].c2 = vi_set1(k->stream[0]);
         st[i].c3 = vi_set1(k->stream[1]);
     }
-    const vi m0 = vi_set1(0xD2511F53u), m1 = vi_set1(0xCD9E8D57u);
-    uint32_t k0 = k->key[0], k1 = k->key[1];
+    const vi m0 = vi_set1(GD_PHILOX_M0), m1 = vi_set1(GD_PHILOX_M1);
     for (int r = 0; r < 10; r++) {
-        const vi v0 = vi_set1(k0), v1 = vi_set1(k1);
+        const vi v0 = vi_set1(k->round[r][0]), v1 = vi_set1(k->round[r][1]);
         for (int i = 0; i < NV; i++) {
             const vi p0 = vi_mul32(st[i].c0, m0), p1 = vi_mul32(st[i].c2, m1);
             st[i].c0 = vi_xor3(vi_srli64(p1, 32), st[i].c1, v0);
@@ -151,8 +150,6 @@ static inline void ph_batch(ph_set st[NV], uint64_t block, const gd_keyctx *k)
             st[i].c2 = vi_xor3(vi_srli64(p0, 32), st[i].c3, v1);
             st[i].c3 = p0;
         }
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
     }
 }
 

@@ -1,16 +1,10 @@
 /* Philox4x32-10 (Salmon, Moraes, Dror, Shaw, SC 2011) and the public word API. */
 #include "kernels.h"
 
-/* Multipliers and Weyl key increments of Philox4x32. */
-static const uint32_t PHILOX_M0 = 0xD2511F53u;
-static const uint32_t PHILOX_M1 = 0xCD9E8D57u;
-static const uint32_t PHILOX_W0 = 0x9E3779B9u;
-static const uint32_t PHILOX_W1 = 0xBB67AE85u;
-
 static inline void philox_round(uint32_t c[4], const uint32_t k[2])
 {
-    const uint64_t p0 = (uint64_t)PHILOX_M0 * c[0];
-    const uint64_t p1 = (uint64_t)PHILOX_M1 * c[2];
+    const uint64_t p0 = (uint64_t)GD_PHILOX_M0 * c[0];
+    const uint64_t p1 = (uint64_t)GD_PHILOX_M1 * c[2];
     const uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
     const uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
     c[0] = hi1 ^ c[1] ^ k[0];
@@ -25,8 +19,8 @@ static void philox10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[
     uint32_t k[2] = {key[0], key[1]};
     for (int r = 0; r < 10; r++) {
         if (r > 0) {
-            k[0] += PHILOX_W0;
-            k[1] += PHILOX_W1;
+            k[0] += GD_PHILOX_W0;
+            k[1] += GD_PHILOX_W1;
         }
         philox_round(c, k);
     }
