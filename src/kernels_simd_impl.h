@@ -161,16 +161,9 @@ static inline void store_pairs(void *out, vi a, vi b)
     vi_store((uint32_t *)out + VL, vi_unpackhi64(a, b));
 }
 
-static inline void ph_store_words(uint32_t *out, const ph_set st[NV])
-{
-    for (int i = 0; i < NV; i++)
-        store_pairs(out + 4 * VB * i, vi_blend_odd(st[i].c0, vi_slli64(st[i].c1, 32)),
-                    vi_blend_odd(st[i].c2, vi_slli64(st[i].c3, 32)));
-}
-
 /* The GB words of the blocks from `block` on as 2 * NV vectors in element
- * order, kept in registers: ph_store_words' layout without its stores, for
- * the batch loops that use a batch's words at once (reg_draws). */
+ * order (store_pairs' layout), in registers: the batch loops that use a
+ * batch's words at once (reg_draws) take them so, ph_fill stores them. */
 static inline __attribute__((always_inline)) void ph_words_v(vi w[2 * NV], uint64_t block,
                                                               const gd_keyctx *k)
 {
@@ -326,12 +319,16 @@ static inline void ph_store_normals(float *out, const ph_set st[NV])
 /* One batch: GB words (or normals) of the blocks from `block` on. */
 static inline void ph_fill(void *out, uint64_t block, const gd_keyctx *k, bool normals)
 {
-    ph_set st[NV];
-    ph_batch(st, block, k);
-    if (normals)
+    if (normals) {
+        ph_set st[NV];
+        ph_batch(st, block, k);
         ph_store_normals(out, st);
-    else
-        ph_store_words(out, st);
+        return;
+    }
+    vi w[2 * NV];
+    ph_words_v(w, block, k);
+    for (int q = 0; q < 2 * NV; q++)
+        vi_store((uint32_t *)out + (size_t)q * VL, w[q]);
 }
 
 /* The words (or normals) of indices first .. first + len - 1 (len <= CHUNK)
