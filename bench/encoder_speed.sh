@@ -26,15 +26,11 @@ fi
 /usr/bin/python3 -c 'import torch' 2>/dev/null ||
     { echo "encoder_speed: /usr/bin/python3 cannot import torch (apt-get install python3-torch)"; exit 1; }
 
-# Debian 12's OpenBLAS 0.3.21 does not know recent Xeons (e.g. family 6
-# model 207) and falls back to its Prescott (SSE3) kernels, 4x slower.  Both
-# sides use that OpenBLAS (Debian's torch calls sgemm through libblas.so.3),
-# so the variable speeds up both; the report records the core each used.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
-    fi
-fi
+# The OpenBLAS core this CPU runs best.  Both sides use that OpenBLAS
+# (Debian's torch calls sgemm through libblas.so.3), so the variable speeds
+# up both; the report records the core each used.
+# shellcheck source=scripts/openblas-core.sh
+. scripts/openblas-core.sh
 
 mkdir -p "$(dirname "$out")"
 work=$(mktemp -d)

@@ -7,7 +7,8 @@
 #   bench/run.sh [--no-torch] [gd_bench options]      e.g. bench/run.sh --quick
 # --no-torch skips the PyTorch comparison (on a loaded machine its 16M
 # dropout alone can take minutes).
-# Environment: BUILD_DIR (default build-bench), FISHER_FRACTION (share of
+# Environment: BUILD_DIR (default build-bench), OPENBLAS_CORETYPE (default:
+# scripts/openblas-core.sh), FISHER_FRACTION (share of
 # the encoder's corpus in its Fisher pass, default 0.005).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,11 @@ with=()
 [ $encoder -eq 0 ] || with=(encoder)
 code=$(bench/digest.sh code "$build" "${with[@]}")
 echo "code: $code"
+# The Fisher rows' floor is one sgemm of OpenBLAS's best kernels for this
+# CPU, not the older ones Debian's OpenBLAS may fall back to; the host line
+# says which core ran.
+# shellcheck source=scripts/openblas-core.sh
+. scripts/openblas-core.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$build/bench/gd_bench" --tsv "$work/gd.tsv" "${args[@]}" | tee "$work/out.md"

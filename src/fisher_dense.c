@@ -131,6 +131,16 @@ static void product_at_b(const gd_fisher *f, size_t out, size_t in, size_t k, co
 
 /* ---- the two paths ----------------------------------------------------- */
 
+/* acc_prod's copies for k terms (kernels.h, gd_prod_pack_bytes), or NULL
+ * (a size past size_t, or no memory): acc_prod then reads its operands in
+ * place, to the same bits, so the call still succeeds, more slowly
+ * (bench/README.md round 10). */
+static float *pack_scratch(size_t k)
+{
+    size_t bytes;
+    return gd_prod_pack_bytes(k, &bytes) ? gd_malloc(bytes) : NULL;
+}
+
 /* Bias of single examples: sum_b dy_b^2, in double. */
 static void bias_single(const gd_kernels *kf, double *acc, const float *dy, size_t batch,
                         size_t out)
@@ -176,6 +186,7 @@ int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id, const flo
     float *x2 = gd_malloc(chunk * in * sizeof(float));
     float *dy2 = gd_malloc(chunk * out * sizeof(float));
     float *g2 = fused ? NULL : gd_malloc(out * in * sizeof(float));
+    float *pack = fused ? pack_scratch(chunk) : NULL;
     const bool have = x2 && dy2 && (fused || g2);
     const bool one_chunk = chunk == batch && have;
     rc = one_chunk ? dense_values(&c, x2, dy2) : dense_values(&c, NULL, NULL);
@@ -189,7 +200,7 @@ int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id, const flo
                 kf->finite(dy2, dy + b0 * out, k * out, NULL);
             }
             if (fused) { /* acc += dy2^T x2, a tile at a time (kernels.h) */
-                kf->acc_prod(c.w->sums, dy2, x2, k, in, out, false);
+                kf->acc_prod(c.w->sums, dy2, x2, k, in, out, pack, false);
             } else { /* g2[out x in] = dy2^T [out x k] * x2 [k x in] */
                 product_at_b(f, out, in, k, dy2, x2, g2);
                 kf->acc_add(c.w->sums, g2, out * in);
@@ -204,6 +215,7 @@ int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id, const flo
     gd_free(x2);
     gd_free(dy2);
     gd_free(g2);
+    gd_free(pack);
     return rc;
 }
 
@@ -228,10 +240,11 @@ int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id, const
     float *g = gd_malloc(bytes);
     if (!g)
         return GD_ENOMEM;
+    float *pack = fused ? pack_scratch(seq) : NULL;
     for (size_t b = 0; b < batch; b++) {
         const float *dy_b = dy + b * seq * out, *x_b = x + b * seq * in;
         if (fused) { /* acc += (dy_b^T x_b)^2, a tile at a time (kernels.h) */
-            kf->acc_prod(c.w->sums, dy_b, x_b, seq, in, out, true);
+            kf->acc_prod(c.w->sums, dy_b, x_b, seq, in, out, pack, true);
         } else { /* g[out x in] = dy_b^T [out x seq] * x_b [seq x in] */
             product_at_b(f, out, in, seq, dy_b, x_b, g);
             kf->acc_add_sq(c.w->sums, g, out * in);
@@ -243,5 +256,6 @@ int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id, const
         c.b->weight += (double)batch;
     }
     gd_free(g);
+    gd_free(pack);
     return GD_OK;
 }

@@ -166,10 +166,31 @@ typedef struct gd_kernels {
      * sequences).  The caller bounds |g| (dense_bounds), so nothing
      * overflows.  NULL in the scalar family, whose callers take the sgemm
      * path: on x86-64 without FMA fmaf is a library call, and a loop of them
-     * measured 60x the sgemm path's time (16 x 128 by 16 x 512). */
+     * measured 60x the sgemm path's time (16 x 128 by 16 x 512).  pack,
+     * if not NULL, is scratch of gd_prod_pack_bytes(k) bytes (its
+     * contents on return unspecified) where a and b are copied into the
+     * order the tiles read them; NULL reads them in place (same bits,
+     * slower where out or in is a multiple of 1024). */
     void (*acc_prod)(double *acc, const float *a, const float *b, size_t k, size_t in,
-                     size_t out, bool square);
+                     size_t out, float *pack, bool square);
 } gd_kernels;
+
+/* acc_prod's packed blocks (src/kernels_simd_impl.h, prod_packed): of a,
+ * k terms of about GD_PROD_A_FLOATS / k rows (L2-sized), of b, k terms of
+ * about GD_PROD_B_FLOATS / k columns (L1-sized), each at least one tile
+ * (GD_PROD_PACK_COLS bounds a family's tile height and width).  The bytes
+ * of scratch that holds both for k terms; false if that overflows size_t. */
+enum { GD_PROD_A_FLOATS = 65536, GD_PROD_B_FLOATS = 8192, GD_PROD_PACK_COLS = 32 };
+static inline bool gd_prod_pack_bytes(size_t k, size_t *bytes)
+{
+    if (k == 0)
+        return *bytes = 0, true;
+    const size_t ma = GD_PROD_A_FLOATS / k, mb = GD_PROD_B_FLOATS / k;
+    size_t per, floats;
+    return gd_add_ok(ma > GD_PROD_PACK_COLS ? ma : GD_PROD_PACK_COLS,
+                     mb > GD_PROD_PACK_COLS ? mb : GD_PROD_PACK_COLS, &per) &&
+           gd_mul_ok(k, per, &floats) && gd_mul_ok(floats, sizeof(float), bytes);
+}
 
 /* A per-column table too big for a stack frame (src/coltab.c): thresholds
  * t and scales s of up to GD_WIDE_COLS columns, with GD_COLTAB_PAD entries

@@ -115,6 +115,11 @@ static inline size_t min_sz(size_t a, size_t b)
     return a < b ? a : b;
 }
 
+static inline size_t max_sz(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+
 /* ---- Philox4x32-10 on NV * VB blocks at once ------------------------------ */
 
 /* One counter word per 64-bit lane, in its low half.  vpmuludq reads only
@@ -1793,8 +1798,17 @@ static bool acc_rows_simd(double *acc, const void *x, size_t rows, size_t cols, 
 
 enum {
     PROD_VECS = 2,            /* a tile's width in vectors; PROD_ROWS (the family's) its height */
-    PROD_B_BYTES = 32 * 1024, /* b's block: k rows of a column block, L1-sized */
+    PROD_UNIT = PROD_VECS * VL, /* a tile's width in columns */
+    PROD_B_BYTES = 32 * 1024, /* unpacked, b's block: k rows of a column block, L1-sized */
+    PACK_GROUP = 8,           /* packed, a's tiles copied at once */
+    /* Packing a's tiles costs as much as the product gains when they are
+     * used by fewer tiles of columns: 128 columns (4 tiles) took 1.01-1.08x
+     * the time in place at k 16-64, 256 columns 0.96-0.99x (Zen 5,
+     * 2026-12-07, interleaved) */
+    PACK_MIN_UNITS = 8,
 };
+_Static_assert((int)PROD_UNIT <= (int)GD_PROD_PACK_COLS && (int)PROD_ROWS <= (int)GD_PROD_PACK_COLS,
+               "gd_prod_pack_bytes covers this family's blocks");
 
 /* acc[i] += g[i], or g[i]^2, in double for the VL floats of g (acc_add's
  * and acc_add_sq's bits). */
@@ -1806,13 +1820,16 @@ static inline __attribute__((always_inline)) void prod_add(double *acc, vf g, in
              square ? vd_mul_add(hi, hi, vd_load(acc + VL / 2)) : vd_add(vd_load(acc + VL / 2), hi));
 }
 
-/* g[o0 .. o0+rows) x [i0 .. i0 + vecs*VL) in rows*vecs registers: per row
- * t of a and b, vecs loads of b and rows broadcasts of a feed rows*vecs
- * fused multiply-adds.  rows, vecs and square are constants at every call,
- * so the loops unroll and g stays in registers. */
+/* A tile of g, rows x vecs*VL, in rows*vecs registers: per term t, vecs
+ * loads from bt + t*ldb and rows broadcasts from at + t*lda feed rows*vecs
+ * fused multiply-adds; then row r's sums go to acc + r*in.  a and b are
+ * either the caller's (lda = out, ldb = in) or packed panels (lda =
+ * PROD_ROWS, ldb = PROD_UNIT): the same terms in the same order.  rows,
+ * vecs and square are constants at every call, so the loops unroll and g
+ * stays in registers. */
 static inline __attribute__((always_inline)) void
-prod_tile(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
-          size_t o0, size_t i0, int rows, int vecs, int square)
+prod_tile(double *acc, size_t in, const float *at, size_t lda, const float *bt, size_t ldb,
+          size_t k, int rows, int vecs, int square)
 {
     vf g[PROD_ROWS][PROD_VECS];
 #pragma GCC unroll 16
@@ -1820,8 +1837,7 @@ prod_tile(double *acc, const float *a, const float *b, size_t k, size_t in, size
 #pragma GCC unroll 4
         for (int v = 0; v < vecs; v++)
             g[r][v] = vf_set1(0.0f);
-    for (size_t t = 0; t < k; t++) {
-        const float *bt = b + t * in + i0, *at = a + t * out + o0;
+    for (size_t t = 0; t < k; t++, at += lda, bt += ldb) {
         vf bv[PROD_VECS];
 #pragma GCC unroll 4
         for (int v = 0; v < vecs; v++)
@@ -1838,43 +1854,106 @@ prod_tile(double *acc, const float *a, const float *b, size_t k, size_t in, size
     for (int r = 0; r < rows; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < vecs; v++)
-            prod_add(acc + (o0 + (size_t)r) * in + i0 + (size_t)v * VL, g[r][v], square);
+            prod_add(acc + (size_t)r * in + (size_t)v * VL, g[r][v], square);
 }
 
-/* Columns [i0, i1) (whole vectors) for every row of g. */
+/* Rows [o0, o1) by columns [i0, i1) (whole vectors) from the caller's a
+ * and b. */
 static inline __attribute__((always_inline)) void
-prod_columns(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
-             size_t i0, size_t i1, int square)
+prod_block(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
+           size_t o0, size_t o1, size_t i0, size_t i1, int square)
 {
-    size_t o = 0;
-    for (; o + PROD_ROWS <= out; o += PROD_ROWS) {
+    size_t o = o0;
+    for (; o + PROD_ROWS <= o1; o += PROD_ROWS) {
         size_t i = i0;
-        for (; i + PROD_VECS * VL <= i1; i += PROD_VECS * VL)
-            prod_tile(acc, a, b, k, in, out, o, i, PROD_ROWS, PROD_VECS, square);
+        for (; i + PROD_UNIT <= i1; i += PROD_UNIT)
+            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, PROD_ROWS, PROD_VECS, square);
         for (; i < i1; i += VL)
-            prod_tile(acc, a, b, k, in, out, o, i, PROD_ROWS, 1, square);
+            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, PROD_ROWS, 1, square);
     }
-    for (; o < out; o++) {
+    for (; o < o1; o++) {
         size_t i = i0;
-        for (; i + PROD_VECS * VL <= i1; i += PROD_VECS * VL)
-            prod_tile(acc, a, b, k, in, out, o, i, 1, PROD_VECS, square);
+        for (; i + PROD_UNIT <= i1; i += PROD_UNIT)
+            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, 1, PROD_VECS, square);
         for (; i < i1; i += VL)
-            prod_tile(acc, a, b, k, in, out, o, i, 1, 1, square);
+            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, 1, 1, square);
     }
 }
 
-/* Column blocks whose b (k rows of them) stays in L1 while every row of g
- * passes over it; the in % VL last columns one at a time with fmaf, the
- * same operations in the same order as the lanes. */
+/* Unpacked: column blocks whose b (k rows of them) stays in L1 while every
+ * row of g passes over it. */
 static inline __attribute__((always_inline)) void
-prod_run(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out, int square)
+prod_unpacked(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
+              size_t wide, int square)
 {
-    const size_t unit = (size_t)PROD_VECS * VL, wide = in / VL * VL;
-    size_t block = PROD_B_BYTES / sizeof(float) / k / unit * unit;
-    if (block < unit)
-        block = unit;
+    size_t block = PROD_B_BYTES / sizeof(float) / k / PROD_UNIT * PROD_UNIT;
+    if (block < PROD_UNIT)
+        block = PROD_UNIT;
     for (size_t i0 = 0; i0 < wide; i0 += block)
-        prod_columns(acc, a, b, k, in, out, i0, wide - i0 < block ? wide : i0 + block, square);
+        prod_block(acc, a, b, k, in, out, 0, out, i0, wide - i0 < block ? wide : i0 + block,
+                   square);
+}
+
+/* Packed, as a BLAS packs (the terms are not split: each g sums all k):
+ * blocks of a's rows (k terms of MC rows, about GD_PROD_A_FLOATS, which
+ * stay in L2) copied tile by tile as [MC/PROD_ROWS][k][PROD_ROWS]; in
+ * each, blocks of b's columns (k terms of NC columns, about
+ * GD_PROD_B_FLOATS, which stay in L1) copied as [NC/PROD_UNIT][k][PROD_UNIT],
+ * over which every tile of the rows' block passes.  In place, a tile's k
+ * terms are k lines of a and 2k of b at strides of out and in floats,
+ * often multiples of 4 KiB, which fall in one L1 set; packed, both are
+ * read in order. */
+static inline __attribute__((always_inline)) void
+prod_packed(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
+            size_t wide, float *pack, int square)
+{
+    const size_t rows = out / PROD_ROWS * PROD_ROWS, cols = in / PROD_UNIT * PROD_UNIT;
+    const size_t mc = max_sz(GD_PROD_A_FLOATS / k / PROD_ROWS * PROD_ROWS, PROD_ROWS);
+    const size_t nc = max_sz(GD_PROD_B_FLOATS / k / PROD_UNIT * PROD_UNIT, PROD_UNIT);
+    float *ap = pack, *bp = pack + k * mc;
+    for (size_t o0 = 0; o0 < rows; o0 += mc) {
+        const size_t mr = min_sz(mc, rows - o0);
+        /* a's rows copied PACK_GROUP tiles at a time, term by term: the
+         * group's panels are written in order (all of a row's tiles at once
+         * wrote a row's worth of lines k * PROD_ROWS floats apart, which at
+         * k = 64 fell in two L1 sets: 1.5x the product's time at 64 x 128
+         * by 64 x 512) */
+        for (size_t o = 0; o < mr; o += PACK_GROUP * PROD_ROWS) {
+            const size_t og = min_sz(PACK_GROUP * PROD_ROWS, mr - o);
+            for (size_t t = 0; t < k; t++)
+                for (size_t q = 0; q < og; q += PROD_ROWS)
+                    memcpy(ap + (o + q) * k + t * PROD_ROWS, a + t * out + o0 + o + q,
+                           PROD_ROWS * sizeof(float));
+        }
+        for (size_t i0 = 0; i0 < cols; i0 += nc) {
+            const size_t nr = min_sz(nc, cols - i0);
+            for (size_t u = 0; u < nr; u += PROD_UNIT)
+                for (size_t t = 0; t < k; t++)
+                    memcpy(bp + u * k + t * PROD_UNIT, b + t * in + i0 + u,
+                           PROD_UNIT * sizeof(float));
+            for (size_t o = 0; o < mr; o += PROD_ROWS)
+                for (size_t u = 0; u < nr; u += PROD_UNIT)
+                    prod_tile(acc + (o0 + o) * in + i0 + u, in, ap + o * k, PROD_ROWS, bp + u * k,
+                              PROD_UNIT, k, PROD_ROWS, PROD_VECS, square);
+        }
+    }
+    prod_block(acc, a, b, k, in, out, 0, rows, cols, wide, square); /* the columns over */
+    prod_block(acc, a, b, k, in, out, rows, out, 0, wide, square);  /* the rows over */
+}
+
+/* The whole vectors, packed if the caller gave scratch and there are
+ * PACK_MIN_UNITS tiles of columns or more; then the in % VL last columns
+ * one at a time with fmaf, the same operations in the same order as the
+ * lanes. */
+static inline __attribute__((always_inline)) void
+prod_run(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
+         float *pack, int square)
+{
+    const size_t wide = in / VL * VL;
+    if (pack && k > 0 && in >= PACK_MIN_UNITS * PROD_UNIT)
+        prod_packed(acc, a, b, k, in, out, wide, pack, square);
+    else
+        prod_unpacked(acc, a, b, k, in, out, wide, square);
     for (size_t o = 0; o < out && wide < in; o++)
         for (size_t i = wide; i < in; i++) {
             float g = 0.0f;
@@ -1885,12 +1964,12 @@ prod_run(double *acc, const float *a, const float *b, size_t k, size_t in, size_
 }
 
 static void acc_prod_simd(double *acc, const float *a, const float *b, size_t k, size_t in,
-                          size_t out, bool square)
+                          size_t out, float *pack, bool square)
 {
     if (square)
-        prod_run(acc, a, b, k, in, out, 1);
+        prod_run(acc, a, b, k, in, out, pack, 1);
     else
-        prod_run(acc, a, b, k, in, out, 0);
+        prod_run(acc, a, b, k, in, out, pack, 0);
 }
 
 #if defined(GD_SIMD_HALF)

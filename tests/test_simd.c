@@ -708,14 +708,17 @@ END_TEST
 /* acc_prod against its contract, bit for bit: g summed in float from +0
  * by fmaf, t ascending, g or its square added in double.  Shapes fill
  * whole tiles, leave rows (out % PROD_ROWS) and columns (in % VL, in %
- * 2VL) over, and cross column blocks (32 KiB of b: 128 columns at k 64);
+ * 2VL) over, and cross column blocks (32 KiB of b: 128 columns at k 64),
+ * in place and packed (256 columns or more; 600 x 232 by 600 x 320 packs
+ * a's rows in three blocks and b's columns in ten);
  * terms include zeros of both signs and products that cancel.  The scalar
  * family has none (its callers take the sgemm path). */
 START_TEST(prod_contract)
 {
     static const size_t shapes[][3] = {{1, 1, 1},    {3, 17, 5},  {13, 77, 19}, {64, 300, 11},
                                        {16, 128, 64}, {7, 33, 9}, {300, 40, 7}, {2, 8, 24},
-                                       {5, 16, 8},   {1, 2049, 3}};
+                                       {5, 16, 8},   {1, 2049, 3}, {9, 1024, 24}, {5, 70, 13},
+                                       {600, 320, 232}};
     ck_assert(S->acc_prod == NULL);
     for (size_t s = 0; s < 2 * sizeof shapes / sizeof shapes[0]; s++) {
         const bool square = s % 2 == 0;
@@ -737,16 +740,20 @@ START_TEST(prod_contract)
                 const double a0 = (double)(o * in + i) * 0.125 - 1.0;
                 want[o * in + i] = a0 + (square ? (double)g * (double)g : (double)g);
             }
-        for (size_t f = 0; f < n_families; f++) {
+        size_t pack_bytes;
+        ck_assert(gd_prod_pack_bytes(k, &pack_bytes));
+        float *pack = tu_alloc_f(pack_bytes / sizeof(float));
+        for (size_t f = 0; f < 2 * n_families; f++) { /* in place, then packed */
             for (size_t e = 0; e < out * in; e++)
                 got[e] = (double)e * 0.125 - 1.0;
-            families[f]->acc_prod(got, a, b, k, in, out, square);
+            families[f / 2]->acc_prod(got, a, b, k, in, out, f % 2 ? pack : NULL, square);
             for (size_t e = 0; e < out * in; e++)
                 ck_assert_msg(got[e] == want[e],
-                              "%s: k %zu in %zu out %zu square %d: [%zu] %.17g != %.17g",
-                              families[f]->name, k, in, out, square, e, got[e], want[e]);
+                              "%s%s: k %zu in %zu out %zu square %d: [%zu] %.17g != %.17g",
+                              families[f / 2]->name, f % 2 ? " packed" : "", k, in, out, square,
+                              e, got[e], want[e]);
         }
-        free(a), free(b), free(want), free(got);
+        free(a), free(b), free(want), free(got), free(pack);
     }
 }
 END_TEST

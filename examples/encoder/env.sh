@@ -10,8 +10,5 @@ build=${BUILD_DIR:-build}
 case $build in /*) ;; *) build=$top/$build ;; esac
 enc=$build/examples/encoder/encoder
 [ -x "$enc" ] || { echo "$0: $enc not built (run scripts/dev demo first)" >&2; exit 1; }
-# Debian's OpenBLAS 0.3.21 takes these AVX-512 Xeons for Prescott (SSE3
-# kernels, 4x slower sgemm); its SkylakeX kernels are the right ones.
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-fi
+# shellcheck source=scripts/openblas-core.sh
+. "$top/scripts/openblas-core.sh"

@@ -109,7 +109,10 @@ GD_NODISCARD GD_API int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, cons
  * a host's sgemm and on a CPU with AVX2 and FMA or AVX-512, the library
  * forms it a tile at a time in registers instead (each element summed in
  * float over the examples in order by fused multiply-adds, the same bits
- * on both; no out*in scratch), one thread.  batch == 0 is a no-op.
+ * on both; no out*in scratch), one thread; it first copies
+ * blocks of the squares into the order its tiles read them (at most
+ * 64*k + 73728 floats more, k the examples of a chunk; without them it
+ * reads in place, to the same bits, more slowly).  batch == 0 is a no-op.
  * Everything is checked before anything is added: NaN or Inf in x or dy,
  * or magnitudes whose float squares or sums could overflow
  * (max|x|^2 or max|dy|^2 >= 2^127, or max|x|^2 max|dy|^2 * 1024 >= 2^127),
@@ -126,10 +129,12 @@ GD_NODISCARD GD_API int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, si
  * double; the bias gets (sum_t dy_bt)^2.  Since 1.2, without a host's sgemm
  * and on a CPU with AVX2 and FMA or AVX-512, G_b is formed a tile at a time
  * in registers, each element summed in float over t ascending by fused
- * multiply-adds (the same bits on both), and never stored: 0.5-0.65x the
- * time of the sgemm path on AVX-512 (bench/README.md).  Otherwise it is
+ * multiply-adds (the same bits on both), and never stored (bench/README.md
+ * has its time against one sgemm), with the copies of the single-example
+ * form for k = seq terms.  Otherwise it is
  * one sgemm (OpenBLAS's, or the host's) into a scratch buffer of out*in
- * floats.  The only allocation is that buffer and out doubles.  seq == 0
+ * floats.  Its only allocations are that buffer (or the copies) and out
+ * doubles.  seq == 0
  * is GD_ESHAPE; GD_EDOMAIN also when (max|x| max|dy| seq)^2 or
  * (max|dy| seq)^2 >= 2^127 (an estimate could pass the limit above).
  * Errors as gd_fisher_accumulate_dense. */
