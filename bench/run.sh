@@ -7,9 +7,9 @@
 #   bench/run.sh [--no-torch] [gd_bench options]      e.g. bench/run.sh --quick
 # --no-torch skips the PyTorch comparison (on a loaded machine its 16M
 # dropout alone can take minutes).
-# Environment: BUILD_DIR (default build-bench), OPENBLAS_CORETYPE (default:
-# scripts/openblas-core.sh), FISHER_FRACTION (share of
-# the encoder's corpus in its Fisher pass, default 0.005).
+# Environment: BUILD_DIR (default build-bench), FISHER_FRACTION (share of
+# the encoder's corpus in its Fisher pass, default 0.005).  An inherited
+# OPENBLAS_CORETYPE is replaced by scripts/openblas-core.sh's choice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-bench}
@@ -41,8 +41,10 @@ with=()
 code=$(bench/digest.sh code "$build" "${with[@]}")
 echo "code: $code"
 # The Fisher rows' floor is one sgemm of OpenBLAS's best kernels for this
-# CPU, not the older ones Debian's OpenBLAS may fall back to; the host line
-# says which core ran.
+# CPU, whatever core the session's environment chose (this machine kind
+# exports OPENBLAS_CORETYPE=Haswell, whose sgemm takes 1.9x the SkylakeX
+# kernels' time here); the host line says which core ran.
+unset OPENBLAS_CORETYPE
 # shellcheck source=scripts/openblas-core.sh
 . scripts/openblas-core.sh
 work=$(mktemp -d)
