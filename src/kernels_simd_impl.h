@@ -1801,11 +1801,14 @@ enum {
     PROD_UNIT = PROD_VECS * VL, /* a tile's width in columns */
     PROD_B_BYTES = 32 * 1024, /* unpacked, b's block: k rows of a column block, L1-sized */
     PACK_GROUP = 8,           /* packed, a's tiles copied at once */
-    /* Packing a's tiles costs as much as the product gains when they are
-     * used by fewer tiles of columns: 128 columns (4 tiles) took 1.01-1.08x
-     * the time in place at k 16-64, 256 columns 0.96-0.99x (Zen 5,
+    /* Packing a's tiles costs as much as the product gains when few tiles
+     * of columns use them: 128 columns took 1.01-1.08x the time in place
+     * at k 16-64 (AVX-512 and AVX2 alike), 256 columns 0.96-0.99x (Zen 5,
      * 2026-12-07, interleaved) */
-    PACK_MIN_UNITS = 8,
+    PACK_MIN_COLS = 256,
+    /* Sums past L2 (1 MiB on Zen 5): each tile fetches its lines of them as
+     * it starts */
+    PROD_FAR_BYTES = 1 << 20,
 };
 _Static_assert((int)PROD_UNIT <= (int)GD_PROD_PACK_COLS && (int)PROD_ROWS <= (int)GD_PROD_PACK_COLS,
                "gd_prod_pack_bytes covers this family's blocks");
@@ -1826,14 +1829,15 @@ static inline __attribute__((always_inline)) void prod_add(double *acc, vf g, in
  * either the caller's (lda = out, ldb = in) or packed panels (lda =
  * PROD_ROWS, ldb = PROD_UNIT): the same terms in the same order.  rows,
  * vecs and square are constants at every call, so the loops unroll and g
- * stays in registers.  The tile's lines of acc are fetched as it starts,
- * so they arrive while the terms are summed: a layer's sums are often
- * past the caches (18 MiB at 768 x 3072), and a sequence's 128 x 768 by
- * 128 x 3072 took 1.14-1.17x the time without (0.96-1.03x at 64 x 128 by
- * 64 x 512, in cache; Zen 5, 2026-12-07, interleaved). */
+ * stays in registers.  With far (sums past L2) the tile's lines of acc
+ * are fetched as it starts, so they arrive while the terms are summed: a
+ * layer's sums are often past the caches (18 MiB at 768 x 3072), and a
+ * sequence's 128 x 768 by 128 x 3072 took 1.14-1.17x the time without;
+ * in L2 (64 x 128 by 64 x 512) the fetches cost 1.04-1.06x (Zen 5,
+ * 2026-12-07, interleaved). */
 static inline __attribute__((always_inline)) void
 prod_tile(double *acc, size_t in, const float *at, size_t lda, const float *bt, size_t ldb,
-          size_t k, int rows, int vecs, int square)
+          size_t k, bool far, int rows, int vecs, int square)
 {
     vf g[PROD_ROWS][PROD_VECS];
 #pragma GCC unroll 16
@@ -1842,7 +1846,7 @@ prod_tile(double *acc, size_t in, const float *at, size_t lda, const float *bt, 
         for (int v = 0; v < vecs; v++) {
             g[r][v] = vf_set1(0.0f);
             const char *line = (const char *)(acc + (size_t)r * in + (size_t)v * VL);
-            for (size_t b = 0; b < VL * sizeof(double); b += 64)
+            for (size_t b = 0; far && b < VL * sizeof(double); b += 64)
                 __builtin_prefetch(line + b, 1, 3);
         }
     for (size_t t = 0; t < k; t++, at += lda, bt += ldb) {
@@ -1869,22 +1873,23 @@ prod_tile(double *acc, size_t in, const float *at, size_t lda, const float *bt, 
  * and b. */
 static inline __attribute__((always_inline)) void
 prod_block(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
-           size_t o0, size_t o1, size_t i0, size_t i1, int square)
+           size_t o0, size_t o1, size_t i0, size_t i1, bool far, int square)
 {
     size_t o = o0;
     for (; o + PROD_ROWS <= o1; o += PROD_ROWS) {
         size_t i = i0;
         for (; i + PROD_UNIT <= i1; i += PROD_UNIT)
-            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, PROD_ROWS, PROD_VECS, square);
+            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, far, PROD_ROWS, PROD_VECS,
+                      square);
         for (; i < i1; i += VL)
-            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, PROD_ROWS, 1, square);
+            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, far, PROD_ROWS, 1, square);
     }
     for (; o < o1; o++) {
         size_t i = i0;
         for (; i + PROD_UNIT <= i1; i += PROD_UNIT)
-            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, 1, PROD_VECS, square);
+            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, far, 1, PROD_VECS, square);
         for (; i < i1; i += VL)
-            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, 1, 1, square);
+            prod_tile(acc + o * in + i, in, a + o, out, b + i, in, k, far, 1, 1, square);
     }
 }
 
@@ -1892,13 +1897,13 @@ prod_block(double *acc, const float *a, const float *b, size_t k, size_t in, siz
  * row of g passes over it. */
 static inline __attribute__((always_inline)) void
 prod_unpacked(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
-              size_t wide, int square)
+              size_t wide, bool far, int square)
 {
     size_t block = PROD_B_BYTES / sizeof(float) / k / PROD_UNIT * PROD_UNIT;
     if (block < PROD_UNIT)
         block = PROD_UNIT;
     for (size_t i0 = 0; i0 < wide; i0 += block)
-        prod_block(acc, a, b, k, in, out, 0, out, i0, wide - i0 < block ? wide : i0 + block,
+        prod_block(acc, a, b, k, in, out, 0, out, i0, wide - i0 < block ? wide : i0 + block, far,
                    square);
 }
 
@@ -1913,7 +1918,7 @@ prod_unpacked(double *acc, const float *a, const float *b, size_t k, size_t in, 
  * read in order. */
 static inline __attribute__((always_inline)) void
 prod_packed(double *acc, const float *a, const float *b, size_t k, size_t in, size_t out,
-            size_t wide, float *pack, int square)
+            size_t wide, float *pack, bool far, int square)
 {
     const size_t rows = out / PROD_ROWS * PROD_ROWS, cols = in / PROD_UNIT * PROD_UNIT;
     const size_t mc = max_sz(GD_PROD_A_FLOATS / k / PROD_ROWS * PROD_ROWS, PROD_ROWS);
@@ -1942,15 +1947,15 @@ prod_packed(double *acc, const float *a, const float *b, size_t k, size_t in, si
             for (size_t o = 0; o < mr; o += PROD_ROWS)
                 for (size_t u = 0; u < nr; u += PROD_UNIT)
                     prod_tile(acc + (o0 + o) * in + i0 + u, in, ap + o * k, PROD_ROWS, bp + u * k,
-                              PROD_UNIT, k, PROD_ROWS, PROD_VECS, square);
+                              PROD_UNIT, k, far, PROD_ROWS, PROD_VECS, square);
         }
     }
-    prod_block(acc, a, b, k, in, out, 0, rows, cols, wide, square); /* the columns over */
-    prod_block(acc, a, b, k, in, out, rows, out, 0, wide, square);  /* the rows over */
+    prod_block(acc, a, b, k, in, out, 0, rows, cols, wide, far, square); /* the columns over */
+    prod_block(acc, a, b, k, in, out, rows, out, 0, wide, far, square);  /* the rows over */
 }
 
 /* The whole vectors, packed if the caller gave scratch and there are
- * PACK_MIN_UNITS tiles of columns or more; then the in % VL last columns
+ * PACK_MIN_COLS columns or more; then the in % VL last columns
  * one at a time with fmaf, the same operations in the same order as the
  * lanes. */
 static inline __attribute__((always_inline)) void
@@ -1958,10 +1963,11 @@ prod_run(double *acc, const float *a, const float *b, size_t k, size_t in, size_
          float *pack, int square)
 {
     const size_t wide = in / VL * VL;
-    if (pack && k > 0 && in >= PACK_MIN_UNITS * PROD_UNIT)
-        prod_packed(acc, a, b, k, in, out, wide, pack, square);
+    const bool far = in > PROD_FAR_BYTES / sizeof(double) / out;
+    if (pack && k > 0 && in >= PACK_MIN_COLS)
+        prod_packed(acc, a, b, k, in, out, wide, pack, far, square);
     else
-        prod_unpacked(acc, a, b, k, in, out, wide, square);
+        prod_unpacked(acc, a, b, k, in, out, wide, far, square);
     for (size_t o = 0; o < out && wide < in; o++)
         for (size_t i = wide; i < in; i++) {
             float g = 0.0f;
