@@ -169,8 +169,9 @@ typedef struct gd_kernels {
      * measured 60x the sgemm path's time (16 x 128 by 16 x 512).  pack,
      * if not NULL, is scratch of gd_prod_pack_bytes(k) bytes (its
      * contents on return unspecified) where a and b are copied into the
-     * order the tiles read them; NULL reads them in place (same bits,
-     * slower where out or in is a multiple of 1024). */
+     * order the tiles read them (from 256 columns on); NULL reads them in
+     * place (same bits; 1.15-1.6x the time on layers of 768 x 768 and
+     * more, bench/README.md round 10). */
     void (*acc_prod)(double *acc, const float *a, const float *b, size_t k, size_t in,
                      size_t out, float *pack, bool square);
 } gd_kernels;
