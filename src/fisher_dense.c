@@ -131,14 +131,15 @@ static void product_at_b(const gd_fisher *f, size_t out, size_t in, size_t k, co
 
 /* ---- the two paths ----------------------------------------------------- */
 
-/* acc_prod's copies for k terms (kernels.h, gd_prod_pack_bytes), or NULL
- * (a size past size_t, or no memory): acc_prod then reads its operands in
- * place, to the same bits, so the call still succeeds, more slowly
- * (bench/README.md round 10). */
-static float *pack_scratch(size_t k)
+/* acc_prod's copies for k terms of `in` columns (kernels.h,
+ * gd_prod_pack_bytes), or NULL: too few columns to pack (gd_prod_packs), a
+ * size past size_t, or no memory.  acc_prod then reads its operands in
+ * place, to the same bits, so the call still succeeds, more slowly in the
+ * last two cases (bench/README.md round 10). */
+static float *pack_scratch(size_t k, size_t in)
 {
     size_t bytes;
-    return gd_prod_pack_bytes(k, &bytes) ? gd_malloc(bytes) : NULL;
+    return gd_prod_packs(in) && gd_prod_pack_bytes(k, &bytes) && bytes ? gd_malloc(bytes) : NULL;
 }
 
 /* Bias of single examples: sum_b dy_b^2, in double. */
@@ -186,7 +187,7 @@ int gd_fisher_accumulate_dense(gd_fisher *f, size_t w_id, size_t b_id, const flo
     float *x2 = gd_malloc(chunk * in * sizeof(float));
     float *dy2 = gd_malloc(chunk * out * sizeof(float));
     float *g2 = fused ? NULL : gd_malloc(out * in * sizeof(float));
-    float *pack = fused ? pack_scratch(chunk) : NULL;
+    float *pack = fused ? pack_scratch(chunk, in) : NULL;
     const bool have = x2 && dy2 && (fused || g2);
     const bool one_chunk = chunk == batch && have;
     rc = one_chunk ? dense_values(&c, x2, dy2) : dense_values(&c, NULL, NULL);
@@ -240,7 +241,7 @@ int gd_fisher_accumulate_dense_seq(gd_fisher *f, size_t w_id, size_t b_id, const
     float *g = gd_malloc(bytes);
     if (!g)
         return GD_ENOMEM;
-    float *pack = fused ? pack_scratch(seq) : NULL;
+    float *pack = fused ? pack_scratch(seq, in) : NULL;
     for (size_t b = 0; b < batch; b++) {
         const float *dy_b = dy + b * seq * out, *x_b = x + b * seq * in;
         if (fused) { /* acc += (dy_b^T x_b)^2, a tile at a time (kernels.h) */

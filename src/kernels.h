@@ -182,6 +182,16 @@ typedef struct gd_kernels {
  * (GD_PROD_PACK_COLS bounds a family's tile height and width).  The bytes
  * of scratch that holds both for k terms; false if that overflows size_t. */
 enum { GD_PROD_A_FLOATS = 65536, GD_PROD_B_FLOATS = 8192, GD_PROD_PACK_COLS = 32 };
+/* Whether acc_prod packs a product of `in` columns (given scratch): the
+ * copy costs what it saves when few tiles of columns read the copied rows
+ * of a; 128 columns took 1.01-1.08x the time in place at k 16-64 (AVX-512
+ * and AVX2 alike), 256 columns 0.96-0.99x (Zen 5, 2026-12-07,
+ * interleaved).  Callers that would give scratch below it need not. */
+enum { GD_PROD_PACK_MIN_COLS = 256 };
+static inline bool gd_prod_packs(size_t in)
+{
+    return in >= GD_PROD_PACK_MIN_COLS;
+}
 static inline bool gd_prod_pack_bytes(size_t k, size_t *bytes)
 {
     if (k == 0)

@@ -1801,11 +1801,6 @@ enum {
     PROD_UNIT = PROD_VECS * VL, /* a tile's width in columns */
     PROD_B_BYTES = 32 * 1024, /* unpacked, b's block: k rows of a column block, L1-sized */
     PACK_GROUP = 8,           /* packed, a's tiles copied at once */
-    /* Packing a's tiles costs as much as the product gains when few tiles
-     * of columns use them: 128 columns took 1.01-1.08x the time in place
-     * at k 16-64 (AVX-512 and AVX2 alike), 256 columns 0.96-0.99x (Zen 5,
-     * 2026-12-07, interleaved) */
-    PACK_MIN_COLS = 256,
     /* Sums past L2 (1 MiB on Zen 5): each tile fetches its lines of them as
      * it starts */
     PROD_FAR_BYTES = 1 << 20,
@@ -1955,7 +1950,7 @@ prod_packed(double *acc, const float *a, const float *b, size_t k, size_t in, si
 }
 
 /* The whole vectors, packed if the caller gave scratch and there are
- * PACK_MIN_COLS columns or more; then the in % VL last columns
+ * enough columns (gd_prod_packs); then the in % VL last columns
  * one at a time with fmaf, the same operations in the same order as the
  * lanes. */
 static inline __attribute__((always_inline)) void
@@ -1964,7 +1959,7 @@ prod_run(double *acc, const float *a, const float *b, size_t k, size_t in, size_
 {
     const size_t wide = in / VL * VL;
     const bool far = in > PROD_FAR_BYTES / sizeof(double) / out;
-    if (pack && k > 0 && in >= PACK_MIN_COLS)
+    if (pack && k > 0 && gd_prod_packs(in))
         prod_packed(acc, a, b, k, in, out, wide, pack, far, square);
     else
         prod_unpacked(acc, a, b, k, in, out, wide, far, square);

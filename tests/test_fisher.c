@@ -2,6 +2,7 @@
  * double references, merging, sums, the Adam estimate, site/unit scores. */
 #include "test_util.h"
 #include "internal.h"
+#include "kernels.h" /* gd_prod_packs */
 
 #include <check.h>
 
@@ -321,6 +322,50 @@ START_TEST(dense_seq_vs_naive)
 }
 END_TEST
 
+/* The fused paths' pack scratch (src/kernels.h, gd_prod_packs): allocated
+ * last, and only from GD_PROD_PACK_COLS columns on; when it cannot be had
+ * the call still succeeds, to the same bits.  Allocations counted through
+ * the test hook: dense takes x^2 and dy^2 (and the product's buffer at the
+ * scalar level, which never packs), seq one buffer. */
+static void check_pack_scratch(size_t in, bool seq)
+{
+    enum { B = 3, T = 5, OUT = 7 };
+    const size_t rows = seq ? B * T : B;
+    float *x = tu_alloc_f(rows * in), *dy = tu_alloc_f(rows * OUT);
+    tu_fill_normal(x, rows * in, 61 + in, 1.0);
+    tu_fill_normal(dy, rows * OUT, 62 + in, 0.5);
+    const bool scalar = strcmp(gd_dispatch_name(), "scalar") == 0;
+    const bool packs = !scalar && gd_prod_packs(in);
+    const long want = (seq ? 1 : scalar ? 3 : 2) + (packs ? 1 : 0);
+    double *sums[2];
+    for (int fail = 0; fail < 2; fail++) {
+        gd_fisher *f = new_fisher();
+        const size_t w = add(f, "w", OUT * in, 0);
+        gd_test_fail_alloc_after(fail && packs ? want : 0);
+        const int rc = seq ? gd_fisher_accumulate_dense_seq(f, w, GD_NONE, x, dy, B, T, in, OUT)
+                           : gd_fisher_accumulate_dense(f, w, GD_NONE, x, dy, B, in, OUT);
+        const long made = gd_test_fail_alloc_after(0);
+        ck_assert_int_eq(rc, GD_OK);
+        ck_assert_msg(made == want, "%s in %zu: %ld allocations, want %ld",
+                      seq ? "seq" : "dense", in, made, want);
+        sums[fail] = get_sums(f, w, OUT * in, NULL);
+        gd_fisher_destroy(f);
+    }
+    ck_assert_mem_eq(sums[0], sums[1], OUT * in * sizeof *sums[0]);
+    free(sums[0]), free(sums[1]), free(x), free(dy);
+}
+
+START_TEST(dense_pack_scratch)
+{
+    ck_assert(!gd_prod_packs(GD_PROD_PACK_MIN_COLS - 1) && gd_prod_packs(GD_PROD_PACK_MIN_COLS));
+    for (int seq = 0; seq < 2; seq++) {
+        check_pack_scratch(GD_PROD_PACK_MIN_COLS - 1, seq);
+        check_pack_scratch(GD_PROD_PACK_MIN_COLS, seq);
+        check_pack_scratch(GD_PROD_PACK_MIN_COLS + 33, seq);
+    }
+}
+END_TEST
+
 /* Every refused dense call leaves the accumulators as they were. */
 START_TEST(dense_errors)
 {
@@ -636,6 +681,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, dense_equals_per_sample);
     tcase_add_test(tc, dense_seq_vs_naive);
     tcase_add_test(tc, dense_seq_tiles);
+    tcase_add_test(tc, dense_pack_scratch);
     tcase_add_test(tc, dense_errors);
     tcase_add_test(tc, merge_halves);
     tcase_add_test(tc, sums_round_trip);

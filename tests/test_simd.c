@@ -709,7 +709,8 @@ END_TEST
  * by fmaf, t ascending, g or its square added in double.  Shapes fill
  * whole tiles, leave rows (out % PROD_ROWS) and columns (in % VL, in %
  * 2VL) over, and cross column blocks (32 KiB of b: 128 columns at k 64),
- * in place and packed (256 columns or more; 600 x 232 by 600 x 320 packs
+ * in place and given scratch (which it uses from gd_prod_packs's 256
+ * columns on; 600 x 232 by 600 x 320 packs
  * a's rows in three blocks and b's columns in ten);
  * terms include zeros of both signs and products that cancel.  The scalar
  * family has none (its callers take the sgemm path). */

@@ -109,10 +109,10 @@ GD_NODISCARD GD_API int gd_fisher_accumulate_batch(gd_fisher *f, size_t id, cons
  * a host's sgemm and on a CPU with AVX2 and FMA or AVX-512, the library
  * forms it a tile at a time in registers instead (each element summed in
  * float over the examples in order by fused multiply-adds, the same bits
- * on both; no out*in scratch), one thread; it first copies
- * blocks of the squares into the order its tiles read them (at most
- * 64*k + 73728 floats more, k the examples of a chunk; without them it
- * reads in place, to the same bits, more slowly).  batch == 0 is a no-op.
+ * on both; no out*in scratch), one thread; from 256 columns (in) on it
+ * first copies blocks of the squares into the order its tiles read them
+ * (at most 64*k + 73728 floats more, k the examples of a chunk; without
+ * them it reads in place, to the same bits, more slowly).  batch == 0 is a no-op.
  * Everything is checked before anything is added: NaN or Inf in x or dy,
  * or magnitudes whose float squares or sums could overflow
  * (max|x|^2 or max|dy|^2 >= 2^127, or max|x|^2 max|dy|^2 * 1024 >= 2^127),
