@@ -1263,13 +1263,45 @@ cols_window(void *y, const void *x, size_t at, uint8_t *mask, const void *w, siz
  * on the same host), and in the element-order per-column path 1.00-1.02x,
  * so every op stores normally. */
 
+/* One batch of cols_narrow_run's: its 2NV vectors' table entries loaded
+ * and keeps formed before their stores, all at once or (halves) NV at a
+ * time.  The scales are kept from load to store: loaded vector by vector
+ * between the stores, 3072 and 4096 columns took 1.18-1.27x gd_dropout_fwd
+ * (1.04-1.11 this way), and with the scales loaded again for the stores,
+ * 8192 and 16384 columns 1.19-1.26x (3 runs each, 2026-12-07).  Halves
+ * need fewer registers (2NV masks are one more than AVX-512 has free):
+ * through the shared table (8192, 16384 columns) they took 0.95-0.97x the
+ * time of all at once (AVX2 1.00x), through the stack table 1.01x at 2048
+ * columns and 1.03-1.04x at 3072 and 4096 (16M floats, two builds called
+ * in turn, Zen 5, 2026-12-07), so only the shared table takes them. */
+static inline __attribute__((always_inline)) void
+cols_batch(void *y, const void *x, size_t j0, const vi w[2 * NV], const uint32_t *restrict t,
+           const float *restrict s, batch_bits *b, int halves, int dt)
+{
+    const int span = halves ? NV : 2 * NV;
+    for (int h = 0; h < 2 * NV; h += span) {
+        vf sv[2 * NV];
+        vk keep[2 * NV];
+        for (int q = h; q < h + span; q++) {
+            const size_t j = (size_t)q * VL;
+            sv[q] = vf_load(s + j);
+            keep[q] = keep_of_nz(w[q], vi_load(t + j), vf_bits(sv[q]));
+        }
+        for (int q = h; q < h + span; q++) {
+            keep_store(y, x, j0 + (size_t)q * VL, keep[q], sv[q], dt);
+            bits_put(b, q, keep[q]);
+        }
+    }
+}
+
 /* cols <= BANDED_MIN_COLS: the tensor in element order, batch by batch,
  * like fwd, through the cyclic table tb; every batch starts on a mask
- * byte, so mask bytes are stored as they are, never shifted. */
+ * byte, so mask bytes are stored as they are, never shifted.  halves:
+ * cols_batch's. */
 static inline __attribute__((always_inline)) void
 cols_narrow_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
                 const uint32_t *restrict t, const float *restrict s, uint64_t first,
-                const gd_keyctx *k, int dt, int r16)
+                const gd_keyctx *k, int halves, int dt, int r16)
 {
     /* restrict: a table in static storage (fwd_cols_shared) is, to the
      * compiler, memory that a store to y might change, and the loads it
@@ -1284,23 +1316,8 @@ cols_narrow_run(void *y, const void *x, uint8_t *mask, size_t rows, size_t cols,
                 prefetch_streams(x, y, j0, n, sizeof(float));
             vi w[2 * NV];
             ph_words_v(w, block, k);
-            /* The batch's table entries all loaded before its stores, and
-             * its scales kept: loaded vector by vector between the stores,
-             * 3072 and 4096 columns took 1.18-1.27x gd_dropout_fwd (1.04-1.11
-             * this way), and with the scales loaded again for the stores,
-             * 8192 and 16384 columns 1.19-1.26x (3 runs each, 2026-12-07). */
-            vf sv[2 * NV];
-            vk keep[2 * NV];
-            for (int q = 0; q < 2 * NV; q++) {
-                const size_t j = (size_t)q * VL;
-                sv[q] = vf_load(s + c + j);
-                keep[q] = keep_of_nz(w[q], vi_load(t + c + j), vf_bits(sv[q]));
-            }
             batch_bits b = {{0}};
-            for (int q = 0; q < 2 * NV; q++) {
-                keep_store(y, x, j0 + (size_t)q * VL, keep[q], sv[q], dt);
-                bits_put(&b, q, keep[q]);
-            }
+            cols_batch(y, x, j0, w, t + c, s + c, &b, halves, dt);
             if (mask)
                 bits_store(mask + j0 / 8, &b);
             c += step;
@@ -1323,7 +1340,7 @@ static void fwd_cols_narrow(float *y, const float *x, uint8_t *mask, size_t rows
 {
     col_tab tb;
     tab_fill_cyclic(tb.t, tb.s, p_cols, cols, 0);
-    cols_narrow_run(y, x, mask, rows, cols, tb.t, tb.s, first, k, GD_F32, 0);
+    cols_narrow_run(y, x, mask, rows, cols, tb.t, tb.s, first, k, 0, GD_F32, 0);
 }
 
 /* A row segment of len elements from table entry c whose mask bits start at
@@ -1488,7 +1505,7 @@ static bool fwd_cols_shared(float *y, const float *x, uint8_t *mask, size_t rows
     if (!tb)
         return false;
     tab_fill_cyclic(tb->t, tb->s, p_cols, cols, 0);
-    cols_narrow_run(y, x, mask, rows, cols, tb->t, tb->s, first, k, GD_F32, 0);
+    cols_narrow_run(y, x, mask, rows, cols, tb->t, tb->s, first, k, 1, GD_F32, 0);
     gd_coltab_give(tb);
     return true;
 }
@@ -1643,7 +1660,7 @@ static bool fwd_cols_ex_simd(void *y, const void *x, uint8_t *mask, size_t rows,
         tab_fill_cyclic(tb.t, tb.s, p_cols, cols, 1);
     else
         tab_fill_cyclic(tb.t, tb.s, p_cols, cols, 0);
-    EX_VARIANTS(dt, r16, cols_narrow_run, y, x, mask, rows, cols, tb.t, tb.s, first, k);
+    EX_VARIANTS(dt, r16, cols_narrow_run, y, x, mask, rows, cols, tb.t, tb.s, first, k, 0);
     return true;
 }
 #undef EX_VARIANTS
