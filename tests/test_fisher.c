@@ -323,7 +323,7 @@ START_TEST(dense_seq_vs_naive)
 END_TEST
 
 /* The fused paths' pack scratch (src/kernels.h, gd_prod_packs): allocated
- * last, and only from GD_PROD_PACK_COLS columns on; when it cannot be had
+ * last, and only from GD_PROD_PACK_MIN_COLS columns on; when it cannot be had
  * the call still succeeds, to the same bits.  Allocations counted through
  * the test hook: dense takes x^2 and dy^2 (and the product's buffer at the
  * scalar level, which never packs), seq one buffer. */
