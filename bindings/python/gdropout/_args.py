@@ -73,10 +73,13 @@ def prob(v, name, function):
 
 
 def nonneg(v, name, function):
-    """A finite number >= 0 (a weight, sigma), checked in double."""
+    """A finite number >= 0 (a weight, sigma), checked in double and as the
+    float C receives (1e39 is finite in double, inf in float)."""
     x = real(v, name, function)
     if not (math.isfinite(x) and x >= 0.0):
         raise _domain(name, function, x, "must be finite and >= 0")
+    if math.isinf(ctypes.c_float(x).value):
+        raise _domain(name, function, x, "is too large for a float (3.4e38 at most)")
     return x
 
 

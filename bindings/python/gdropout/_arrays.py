@@ -11,6 +11,8 @@ array.  Every message starts with the function the caller used and names
 the argument.
 """
 
+import numbers
+
 import numpy as np
 
 from ._native import Error, GDropoutError
@@ -20,10 +22,27 @@ _REAL_KINDS = "fiu"
 
 def in_array(x, name, function, dtype=np.float32):
     """x as a C-contiguous array of dtype (a copy only when needed)."""
+    if np.dtype(dtype).kind in "iu":
+        return _c_aligned(_words(x, name, function, np.dtype(dtype)), dtype)
     a = np.asarray(x)
     if a.dtype.kind not in _REAL_KINDS:
         raise TypeError(f"{function}: {name} must be a real numeric array, got dtype {a.dtype}")
     return _c_aligned(a, dtype)
+
+
+def _words(x, name, function, dtype):
+    """Integer words (Philox counters and keys: a few) checked one by one as
+    Python ints: numpy's cast would wrap 2**32 to 0 and -1 to 0xFFFFFFFF and
+    truncate 1.9 to 1, and [5, np.uint64(6)] is a float64 array to it."""
+    obj = np.asarray(x, dtype=object)
+    info = np.iinfo(dtype)
+    for v in obj.flat:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise TypeError(f"{function}: {name} must hold ints, got {type(v).__name__} {v!r}")
+        if not info.min <= int(v) <= info.max:
+            raise ValueError(f"{function}: {name} must hold ints in [{info.min}, {info.max}], "
+                             f"got {int(v)}")
+    return np.array([int(v) for v in obj.flat], dtype=dtype).reshape(obj.shape)
 
 
 def typed_array(x, name, function, dtypes, what):

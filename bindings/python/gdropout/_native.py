@@ -8,6 +8,7 @@ and this module's test both check the names against the header).
 import ctypes
 import ctypes.util
 import enum
+import numbers
 import os
 import threading
 from typing import Any, Optional, Tuple, TypeVar
@@ -297,9 +298,15 @@ class Stream:
     _c: CStream
 
     def __init__(self, seed: int, stream: int = 0, offset: int = 0) -> None:
+        vals: "list[int]" = []
         for what, v in (("seed", seed), ("stream", stream), ("offset", offset)):
-            if not isinstance(v, int) or not 0 <= v <= _U64_MAX:
+            # numpy's integers are ints too; bool is not a seed
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+                raise TypeError(f"Stream.{what} must be an int, got {type(v).__name__}")
+            if not 0 <= int(v) <= _U64_MAX:
                 raise ValueError(f"Stream.{what} must be an int in [0, 2**64): {v!r}")
+            vals.append(int(v))
+        seed, stream, offset = vals
         object.__setattr__(self, "seed", seed)
         object.__setattr__(self, "stream", stream)
         object.__setattr__(self, "offset", offset)
@@ -307,6 +314,10 @@ class Stream:
 
     def __setattr__(self, name, value):
         raise AttributeError("Stream is immutable; use .at(offset)")
+
+    def __reduce__(self):
+        # pickle, copy and multiprocessing rebuild it from its three ints
+        return (Stream, (self.seed, self.stream, self.offset))
 
     def at(self, offset: int) -> "Stream":
         """A copy of this stream at another offset."""
@@ -341,6 +352,10 @@ class Handle:
     _destroy: str = ""  # the C destructor's name, set by subclasses
 
     def __init__(self, handle: ctypes.c_void_p) -> None:
+        if not isinstance(handle, ctypes.c_void_p) or not handle.value:
+            # an int here would reach C as a pointer
+            raise TypeError(f"{type(self).__name__}: _handle is internal (a pointer the "
+                            f"library made), got {type(handle).__name__}")
         self._lock = threading.Lock()
         self._free = getattr(lib, self._destroy)  # kept for __del__ at exit
         self._h: Optional[ctypes.c_void_p] = handle
@@ -366,6 +381,12 @@ class Handle:
 
     def __del__(self) -> None:
         self.close()
+
+    def __reduce_ex__(self, protocol):
+        # copy.copy would share the C object and both copies would free it;
+        # a pickle cannot carry it
+        raise TypeError(f"{type(self).__name__} owns a C object and cannot be copied or "
+                        f"pickled; save() it to a file and load() that")
 
     def __enter__(self: _H) -> _H:
         return self

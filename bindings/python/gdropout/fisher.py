@@ -59,7 +59,7 @@ class Fisher(Handle):
 
     _destroy = "gd_fisher_destroy"
 
-    def __init__(self, _handle: Optional[ctypes.c_void_p] = None) -> None:
+    def __init__(self, *, _handle: Optional[ctypes.c_void_p] = None) -> None:
         super().__init__(_handle if _handle is not None else
                          self._make("gd_fisher_create", "Fisher"))
 
@@ -67,7 +67,7 @@ class Fisher(Handle):
     def load(cls, path: PathLike) -> "Fisher":
         """Reads a file written by save() (or a safetensors file of F32)."""
         fn = "Fisher.load"
-        return cls(cls._make("gd_fisher_load", fn, _args.path(path, fn)))
+        return cls(_handle=cls._make("gd_fisher_load", fn, _args.path(path, fn)))
 
     # -- registry --------------------------------------------------------
     def add_tensor(self, name: str, numel: int, site: Optional[int] = None) -> int:
@@ -240,6 +240,12 @@ class Fisher(Handle):
         fn = "Fisher.site_scores"
         reduce = _args.choice(reduce, Reduce, "reduce", fn)
         n = self.site_count() if n_sites is None else _args.index(n_sites, "n_sites", fn)
+        if n == 0:
+            raise GDropoutError(Error.EINVAL, fn, "n_sites", "no site to score: no tensor "
+                                "feeds a site (add_tensor's site=), and n_sites is 0")
+        if n > np.iinfo(np.intp).max // 4:  # before numpy's own, vaguer, refusal
+            raise GDropoutError(Error.ENOMEM, fn, "n_sites", f"{n} sites do not fit in "
+                                "memory (the largest site id given to add_tensor, plus 1)")
         out = np.empty(n, dtype=np.float32)
         self._call(lib.gd_fisher_site_scores, fn, int(reduce), A.ptr(out), n)
         return out

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 
 from . import _args
 from . import _arrays as A
-from ._native import Stream, check, lib
+from ._native import Error, GDropoutError, Stream, check, lib
 
 __all__ = [
     "philox4x32_10", "random_u32", "random_normal", "mask_bernoulli",
@@ -31,8 +31,12 @@ __all__ = [
 ]
 
 
-def _stream(s, function, name="stream"):
+def _stream(s, function, name="stream", optional=False):
+    """A Stream's C pointer; None only where the call may go without one
+    (a backward pass from a stored mask), which C would call a NULL."""
     if s is None:
+        if not optional:
+            raise TypeError(f"{function}: {name} is required: a gdropout.Stream, got None")
         return None
     if not isinstance(s, Stream):
         raise TypeError(f"{function}: {name} must be a gdropout.Stream, got {type(s).__name__}")
@@ -99,7 +103,8 @@ def dropout_bwd(dy: ArrayLike, p: float, stream: Optional[Stream] = None,
     """dx (float32, dy's shape) from the forward's mask, or regenerated from
     its stream.  out may be dy itself."""
     fn = "dropout_bwd"
-    dya, p, s = A.in_array(dy, "dy", fn), _args.prob(p, "p", fn), _stream(stream, fn)
+    dya, p = A.in_array(dy, "dy", fn), _args.prob(p, "p", fn)
+    s = _stream(stream, fn, optional=True)
     m = None if mask is None else A.in_mask(mask, dya.size, fn)
     dx = A.out_array(out, dya.shape, fn)
     if out is not None:
@@ -131,7 +136,7 @@ def dropout_bwd_cols(dy: ArrayLike, p_cols: ArrayLike, stream: Optional[Stream] 
     fn = "dropout_bwd_cols"
     dya = A.in_array(dy, "dy", fn)
     rows, cols = A.rows_cols(dya.shape, "dy", fn)
-    pc, s = A.in_probs(p_cols, cols, "p_cols", fn), _stream(stream, fn)
+    pc, s = A.in_probs(p_cols, cols, "p_cols", fn), _stream(stream, fn, optional=True)
     m = None if mask is None else A.in_mask(mask, dya.size, fn)
     dx = A.out_array(out, dya.shape, fn)
     if out is not None:
@@ -170,7 +175,8 @@ def dropout_add_bwd(dy: ArrayLike, p: float, stream: Optional[Stream] = None,
     """Backward of dropout_add_fwd: (dx, dbias), float32; dbias is None
     unless bias_grad.  The residual's gradient is dy itself.  out may be dy."""
     fn = "dropout_add_bwd"
-    dya, p, s = A.in_array(dy, "dy", fn), _args.prob(p, "p", fn), _stream(stream, fn)
+    dya, p = A.in_array(dy, "dy", fn), _args.prob(p, "p", fn)
+    s = _stream(stream, fn, optional=True)
     rows, cols = A.rows_cols(dya.shape, "dy", fn)
     m = None if mask is None else A.in_mask(mask, dya.size, fn)
     dx = A.out_array(out, dya.shape, fn)
@@ -222,6 +228,9 @@ def gaussian_sigma(p: float) -> float:
     holding the library's float32 value."""
     fn = "gaussian_sigma"
     p = _args.prob(p, "p", fn)
+    if ctypes.c_float(p).value >= 1.0:  # 1 - 1e-10 too: C sees it as 1.0f
+        raise GDropoutError(Error.EDOMAIN, fn, "p", f"p={p!r} is 1 as a float: sigma is "
+                            "defined for p in [0, 1)")
     s = ctypes.c_float()
     check(lib.gd_gaussian_sigma(p, ctypes.byref(s)), fn)
     return s.value

@@ -125,7 +125,7 @@ def dropout_bwd_ex(dy: ArrayLike, p: float, stream: Optional[Stream] = None,
     stream under its rule.  out may be dy itself."""
     fn = "dropout_bwd_ex"
     (dya, code), p, r = _tensor(dy, "dy", fn), _args.prob(p, "p", fn), _rule(rule, fn)
-    s, m = _stream(stream, fn), _mask(mask, dya.size, fn)
+    s, m = _stream(stream, fn, optional=True), _mask(mask, dya.size, fn)
     dx = _output(out, dya, fn, {"dy": dya, "mask": m}, ("dy",))
     check(lib.gd_dropout_bwd_ex(code, r, A.ptr(dx), A.ptr(dya), dya.size, p, s, A.ptr(m)), fn)
     return dx
@@ -155,7 +155,7 @@ def dropout_bwd_cols_ex(dy: ArrayLike, p_cols: ArrayLike, stream: Optional[Strea
     fn = "dropout_bwd_cols_ex"
     (dya, code), r = _tensor(dy, "dy", fn), _rule(rule, fn)
     rows, cols = A.rows_cols(dya.shape, "dy", fn)
-    pc, s = A.in_probs(p_cols, cols, "p_cols", fn), _stream(stream, fn)
+    pc, s = A.in_probs(p_cols, cols, "p_cols", fn), _stream(stream, fn, optional=True)
     m = _mask(mask, dya.size, fn)
     dx = _output(out, dya, fn, {"dy": dya, "p_cols": pc, "mask": m}, ("dy",))
     check(lib.gd_dropout_bwd_cols_ex(code, r, A.ptr(dx), A.ptr(dya), rows, cols, A.ptr(pc), s,
@@ -195,7 +195,7 @@ def dropout_add_bwd_ex(dy: ArrayLike, p: float, stream: Optional[Stream] = None,
     fn = "dropout_add_bwd_ex"
     (dya, code), p, r = _tensor(dy, "dy", fn), _args.prob(p, "p", fn), _rule(rule, fn)
     rows, cols = A.rows_cols(dya.shape, "dy", fn)
-    s, m = _stream(stream, fn), _mask(mask, dya.size, fn)
+    s, m = _stream(stream, fn, optional=True), _mask(mask, dya.size, fn)
     dx = _output(out, dya, fn, {"dy": dya, "mask": m}, ("dy",))
     db = np.empty(cols, dtype=np.float32) if bias_grad else None
     check(lib.gd_dropout_add_bwd_ex(code, r, A.ptr(dx), A.ptr(db), A.ptr(dya), rows, cols, p, s,

@@ -42,7 +42,7 @@ class Plan(Handle):
 
     _destroy = "gd_plan_destroy"
 
-    def __init__(self, n_sites: Optional[int] = None,
+    def __init__(self, n_sites: Optional[int] = None, *,
                  _handle: Optional[ctypes.c_void_p] = None) -> None:
         if _handle is None:
             if n_sites is None:
@@ -158,11 +158,14 @@ def _shuffle(r32: np.ndarray, groups: Sequence[Sequence[int]], seed: int) -> np.
 
 
 def _kind_groups(names: Sequence[str]) -> list:
-    """Sites grouped by name with every decimal digit removed, the groups in
-    byte order of that key, each in site order (gd_plan_control's KIND)."""
+    """Sites grouped by name with every ASCII digit 0-9 removed, the groups in
+    byte order of that key, each in site order (gd_plan_control's KIND).
+    Not str.isdigit(): it is true of every Unicode digit ("\u0663"), which
+    the C library keeps."""
     keys: dict = {}
     for i, name in enumerate(names):
-        keys.setdefault("".join(c for c in name if not c.isdigit()).encode(), []).append(i)
+        keys.setdefault("".join(c for c in name if c not in "0123456789").encode(),
+                        []).append(i)
     return [keys[k] for k in sorted(keys)]
 
 
@@ -173,7 +176,8 @@ def control_rates(rates: Union["Plan", Sequence[float], np.ndarray], kind: str,
     goes from *how much*: float32[n], site i's rate, for
     apply_plan(model, control_rates(plan, "reversed"), sites).  The same
     rules as the C library's gd_plan_control and `gdropout-plan --control`,
-    bit for bit (a Plan is rearranged by the library itself).
+    bit for bit, in Python, so that rates need not be a Plan (Plan.control
+    rearranges a Plan in place through the library itself).
 
     rates: a Plan (its computed probabilities and site names) or site i's
       rate at index i.

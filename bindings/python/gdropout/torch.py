@@ -75,6 +75,7 @@ Kernels (Dropout, dropout)
 
 import collections.abc
 import math
+import numbers
 import os
 import sys
 import time
@@ -243,8 +244,19 @@ def _is_dropout(m):
     return isinstance(m, _dropout_types())
 
 
+def _gradients_possible(function):
+    """Refuses torch.inference_mode(): there no gradient can be recorded,
+    not even under enable_grad(), and a Fisher or a trace taken there would
+    be all zeros or empty without a word."""
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(f"{function}: called under torch.inference_mode(), where no "
+                           "gradient can be taken; call it outside that block")
+
+
 def _leave_alone_names(model, leave_alone):
     """The qualified names of the modules to leave alone, validated."""
+    if isinstance(leave_alone, (str, nn.Module)):  # one, not an iterable of names
+        leave_alone = [leave_alone]
     all_drop = {name: m for name, m in model.named_modules(remove_duplicate=False)
                 if _is_dropout(m)}
     by_id = {id(m): name for name, m in model.named_modules() if _is_dropout(m)}
@@ -265,9 +277,10 @@ def _leave_alone_names(model, leave_alone):
     return out
 
 
-def _trace(model, sample, names):
+def _trace(model, sample, names, function):
     """Runs the model on sample with a hook on each named dropout module;
     returns [(name, output autograd node or None)] in call order."""
+    _gradients_possible(function)
     modules = dict(model.named_modules())
     calls, handles = [], []
 
@@ -331,7 +344,7 @@ def dropout_sites(model: "nn.Module", sample: Any = None,
     if sample is None:
         return names
     order = []
-    for name, _ in _trace(model, sample, names):
+    for name, _ in _trace(model, sample, names, "dropout_sites"):
         if name not in order:
             order.append(name)
     return order + [n for n in names if n not in order]
@@ -465,7 +478,7 @@ def map_sites(model: "nn.Module", sample: Any = None,
         raise ValueError("map_sites: give a sample input to trace, or an explicit mapping")
     skip = _leave_alone_names(model, leave_alone)
     candidates = [n for n, m in model.named_modules() if _is_dropout(m) and n not in skip]
-    calls = _trace(model, sample, candidates) if sample is not None else None
+    calls = _trace(model, sample, candidates, "map_sites") if sample is not None else None
     if calls is not None:
         order = []
         for name, _ in calls:
@@ -704,6 +717,7 @@ def estimate_fisher(model: "nn.Module", loss_fn: Callable[..., "torch.Tensor"],
     if method not in METHODS:
         raise ValueError(f"estimate_fisher: method must be one of {', '.join(METHODS)}, "
                          f"got {method!r}")
+    _gradients_possible("estimate_fisher")
     if sites is not None and not isinstance(sites, Sites):
         raise TypeError("estimate_fisher: sites must be a Sites (from map_sites) or None")
     backend = vmap_backend() if method in ("auto", "dense", "vmap") else None
@@ -731,34 +745,36 @@ def estimate_fisher(model: "nn.Module", loss_fn: Callable[..., "torch.Tensor"],
         linears = ids = rest_tensors = None
         examples = 0
         try:
-            for k, batch in enumerate(batches):
-                leaves, rebuild = _flatten(batch)
-                batch = rebuild([t.to(device) for t in leaves])
-                inputs, rest = _split_batch(batch)
-                n = _batch_size(leaves)
-                if method == "loop":
-                    _loop(model, loss_fn, inputs, rest, tensors, fisher, n)
-                elif method == "vmap":
-                    _vmap(model, loss_fn, inputs, rest, tensors, fisher, n, backend)
-                else:
-                    if linears is None:
-                        linears, ids, rest_tensors = _dense_plan(model, inputs, n, tensors)
-                    if linears:
-                        _dense(model, loss_fn, inputs, rest, linears, ids, fisher, n)
-                    if rest_tensors and backend is not None:
-                        try:
-                            _vmap(model, loss_fn, inputs, rest, rest_tensors, fisher, n, backend)
-                        except (RuntimeError, NotImplementedError, TypeError) as e:
-                            # Nothing was accumulated: vmap computes every
-                            # gradient of the batch before any is added.
-                            warnings.warn(f"estimate_fisher: vmap failed on this model ({e}); "
-                                          "the parameters outside nn.Linear go by the loop",
-                                          RuntimeWarning, stacklevel=2)
-                            backend = None
-                    if rest_tensors and backend is None:
-                        _loop(model, loss_fn, inputs, rest, rest_tensors, fisher, n)
-                examples += n
-                bar(k + 1, examples)
+            with torch.enable_grad():  # under torch.no_grad() too
+                for k, batch in enumerate(batches):
+                    leaves, rebuild = _flatten(batch)
+                    batch = rebuild([t.to(device) for t in leaves])
+                    inputs, rest = _split_batch(batch)
+                    n = _batch_size(leaves)
+                    if method == "loop":
+                        _loop(model, loss_fn, inputs, rest, tensors, fisher, n)
+                    elif method == "vmap":
+                        _vmap(model, loss_fn, inputs, rest, tensors, fisher, n, backend)
+                    else:
+                        if linears is None:
+                            linears, ids, rest_tensors = _dense_plan(model, inputs, n, tensors)
+                        if linears:
+                            _dense(model, loss_fn, inputs, rest, linears, ids, fisher, n)
+                        if rest_tensors and backend is not None:
+                            try:
+                                _vmap(model, loss_fn, inputs, rest, rest_tensors, fisher, n,
+                                      backend)
+                            except (RuntimeError, NotImplementedError, TypeError) as e:
+                                # Nothing was accumulated: vmap computes every
+                                # gradient of the batch before any is added.
+                                warnings.warn(f"estimate_fisher: vmap failed on this model ({e}); "
+                                              "the parameters outside nn.Linear go by the loop",
+                                              RuntimeWarning, stacklevel=2)
+                                backend = None
+                        if rest_tensors and backend is None:
+                            _loop(model, loss_fn, inputs, rest, rest_tensors, fisher, n)
+                    examples += n
+                    bar(k + 1, examples)
         finally:
             bar.close()
             model.train(was_training)
@@ -937,11 +953,10 @@ def philox_words(seed: int, stream: int, offset: int, n: int,
     int64 tensor of values in [0, 2^32) on `device`, computed with torch
     integer ops there (no CPU round trip): word i % 4 of Philox4x32-10 block
     (counter (i / 4, stream), key seed), as gdropout.random_u32 gives them."""
-    for what, v, top in (("seed", seed, 1 << 64), ("stream", stream, 1 << 64),
-                         ("offset", offset, 1 << 63), ("n", n, 1 << 63)):
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < top:
-            raise ValueError(f"philox_words: {what} must be an int in "
-                             f"[0, 2**{top.bit_length() - 1}), got {v!r}")
+    fn = "philox_words"
+    seed = _whole(seed, "seed", (1 << 64) - 1, fn)
+    stream = _whole(stream, "stream", (1 << 64) - 1, fn)
+    offset, n = _whole(offset, "offset", (1 << 63) - 1, fn), _whole(n, "n", (1 << 63) - 1, fn)
     if offset + n > (1 << 63):
         raise ValueError(f"philox_words: offset + n = {offset + n} exceeds 2**63")
     out = torch.empty(n, dtype=torch.int64, device=device)
@@ -990,6 +1005,10 @@ def keep_mask(shape: Sequence[int], p: float, stream: Stream,
     probability p on `stream`, element j (row-major) at Philox index
     stream.offset + j, as a bool tensor on `device` made with torch ops there:
     unpacked, it is gdropout.mask_bernoulli(n, p, stream) bit for bit."""
+    p = _prob(p, "keep_mask")
+    if not isinstance(stream, Stream):
+        raise TypeError(f"keep_mask: stream must be a gdropout.Stream, got "
+                        f"{type(stream).__name__}")
     n = int(math.prod(shape))
     w = philox_words(stream.seed, stream.stream, stream.offset, n, device)
     return (w >= _threshold(p)).view(tuple(shape))
@@ -1136,17 +1155,17 @@ def dropout(x: "torch.Tensor", p: float, stream: Stream, inplace: bool = False,
     "torch": Philox4x32-10 and the mask rule in torch integer ops on x's
     device, any floating dtype and device, no CPU round trip; the bool mask
     is kept for backward.  "auto" (default): "c" where it applies, "torch"
-    for everything else.  For float32 (and float64) both give
-    gdropout.dropout_fwd's values bit for bit; float16 and bfloat16 keep
-    float32's mask, multiply in float32 and round once to the type (to
-    nearest even), identically on both."""
+    for everything else.  For float32 both give gdropout.dropout_fwd's
+    values bit for bit; float64 (torch only) gets the same mask and the same
+    float32 scale, multiplied in double; float16 and bfloat16 keep float32's
+    mask, multiply in float32 and round once to the type (to nearest even),
+    identically on both.  A non-contiguous tensor goes to the C kernels as
+    a contiguous copy."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"gdropout.torch.dropout: expected a tensor, got {type(x).__name__}")
     if not isinstance(stream, Stream):
         raise TypeError("gdropout.torch.dropout: stream must be a gdropout.Stream")
-    p = float(p)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"gdropout.torch.dropout: p must be in [0, 1], got {p}")
+    p = _prob(p, "gdropout.torch.dropout")
     if backend not in BACKENDS:
         raise ValueError(f"gdropout.torch.dropout: backend must be one of {', '.join(BACKENDS)}"
                          f", got {backend!r}")
@@ -1198,18 +1217,8 @@ class Dropout(nn.Module):
     def __init__(self, p: float = 0.5, seed: int = 0, site: int = 0, step: int = 0,
                  inplace: bool = False, rank: int = 0, backend: str = "auto") -> None:
         super().__init__()
-        p = float(p)
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        if not isinstance(site, int) or not 0 <= site <= MAX_SITE:
-            raise ValueError(f"Dropout: site must be an int in [0, {MAX_SITE}], got {site!r}")
-        if not isinstance(seed, int) or not 0 <= seed < (1 << 64):
-            raise ValueError(f"Dropout: seed must be an int in [0, 2**64), got {seed!r}")
-        if backend not in BACKENDS:
-            raise ValueError(f"Dropout: backend must be one of {', '.join(BACKENDS)}, got "
-                             f"{backend!r}")
-        _check_step(step)
-        _check_rank(rank)
+        p = _prob(p, "Dropout")
+        seed, site, step, rank, backend = _check_ids("Dropout", seed, site, step, rank, backend)
         self.p, self.seed, self.site, self.step, self.rank = p, seed, site, step, rank
         self.inplace, self.backend = bool(inplace), backend
 
@@ -1246,8 +1255,14 @@ class Dropout(nn.Module):
         if key in state_dict:
             v = state_dict[key]
             try:
-                step = int(v.item() if isinstance(v, torch.Tensor) else v)
-                _check_step(step)
+                if isinstance(v, torch.Tensor):
+                    # a step is saved as int64; a float or bool tensor is
+                    # another key's value, not one to truncate
+                    if v.numel() != 1 or v.dtype not in (torch.int64, torch.int32):
+                        raise ValueError(f"step must be an int in [0, {MAX_STEP}], got a "
+                                         f"{v.dtype} tensor of shape {tuple(v.shape)}")
+                    v = v.item()
+                step = _check_step(v)
             except (ValueError, TypeError, RuntimeError) as e:
                 error_msgs.append(f"{key}: {e}")
             else:
@@ -1266,14 +1281,46 @@ class Dropout(nn.Module):
                 + (f", backend={self.backend!r}" if self.backend != "auto" else ""))
 
 
-def _check_step(step: int) -> None:
-    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= MAX_STEP:
-        raise ValueError(f"Dropout: step must be an int in [0, 2**48), got {step!r}")
+def _prob(p: Any, function: str) -> float:
+    """p as a float in [0, 1]: a real number (numpy's, a 0-d tensor's
+    item), not a str or bool; NaN is outside."""
+    if isinstance(p, torch.Tensor) and p.numel() == 1:
+        p = p.item()
+    if not isinstance(p, numbers.Real) or isinstance(p, bool):
+        raise TypeError(f"{function}: p must be a real number, got {type(p).__name__}")
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{function}: p must be in [0, 1], got {p}")
+    return p
 
 
-def _check_rank(rank: int) -> None:
-    if not isinstance(rank, int) or isinstance(rank, bool) or not 0 <= rank <= MAX_RANK:
-        raise ValueError(f"Dropout: rank must be an int in [0, {MAX_RANK}], got {rank!r}")
+def _whole(v: Any, name: str, limit: int, function: str = "Dropout") -> int:
+    """v as an int in [0, limit]: Python's or numpy's integers, not bool,
+    not a float that happens to be whole."""
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool) or not 0 <= int(v) <= limit:
+        raise ValueError(f"{function}: {name} must be an int in [0, {limit}], got {v!r}")
+    return int(v)
+
+
+def _check_step(step: Any, function: str = "Dropout") -> int:
+    return _whole(step, "step", MAX_STEP, function)
+
+
+def _check_rank(rank: Any, function: str = "Dropout") -> int:
+    return _whole(rank, "rank", MAX_RANK, function)
+
+
+def _check_ids(function: str, seed: Any, site: Any, step: Any, rank: Any,
+               backend: Any) -> Tuple[int, int, int, int, str]:
+    """A Dropout's seed, site, step, rank and backend, checked as one (the
+    constructor and replace_dropout alike)."""
+    seed = _whole(seed, "seed", (1 << 64) - 1, function)
+    site = _whole(site, "site", MAX_SITE, function)
+    step, rank = _check_step(step, function), _check_rank(rank, function)
+    if backend not in BACKENDS:
+        raise ValueError(f"{function}: backend must be one of {', '.join(BACKENDS)}, got "
+                         f"{backend!r}")
+    return seed, site, step, rank, backend
 
 
 def _all_names(model: "nn.Module") -> Dict[int, List[str]]:
@@ -1295,7 +1342,8 @@ def replace_dropout(model: "nn.Module", sites: Union["Sites", Sequence[str]], se
     names = list(sites.names if isinstance(sites, Sites) else sites)
     if len(names) > MAX_SITE + 1:
         raise ValueError(f"replace_dropout: at most {MAX_SITE + 1} sites")
-    _check_rank(rank)
+    # checked before any module changes, for the sites already replaced too
+    seed, _, step, rank, backend = _check_ids("replace_dropout", seed, 0, step, rank, backend)
     aliases = _all_names(model)
     mods = dict(model.named_modules(remove_duplicate=False))
     done: Dict[int, Tuple[int, Dropout]] = {}
@@ -1328,7 +1376,7 @@ def replace_dropout(model: "nn.Module", sites: Union["Sites", Sequence[str]], se
 
 def set_step(model: "nn.Module", step: int) -> None:
     """Sets .step of every gdropout.torch.Dropout in the model."""
-    _check_step(step)
+    step = _check_step(step, "set_step")
     for m in model.modules():
         if isinstance(m, Dropout):
             m.step = step
@@ -1337,7 +1385,7 @@ def set_step(model: "nn.Module", step: int) -> None:
 def set_rank(model: "nn.Module", rank: int) -> None:
     """Sets .rank of every gdropout.torch.Dropout in the model (data-parallel
     training: each process its torch.distributed rank; see Dropout)."""
-    _check_rank(rank)
+    rank = _check_rank(rank, "set_rank")
     for m in model.modules():
         if isinstance(m, Dropout):
             m.rank = rank

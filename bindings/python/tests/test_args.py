@@ -114,6 +114,41 @@ class ProbabilityTest(unittest.TestCase):
         self.assertEqual(gdropout.dropout_fwd(np.ones(4), np.float64(0.0), S)[0].tolist(),
                          [1.0] * 4)
 
+    def test_stream_required_where_c_needs_one(self):
+        with self.assertRaisesRegex(TypeError, r"^dropout_fwd: stream is required"):
+            gdropout.dropout_fwd(np.ones(4), 0.5, None)
+        with self.assertRaisesRegex(TypeError, r"^gaussian_dropout_fwd: stream is required"):
+            gdropout.gaussian_dropout_fwd(np.ones(4), 0.5, None)
+        # a backward pass from its stored mask needs none
+        _, m = gdropout.dropout_fwd(np.ones(4), 0.5, S)
+        self.assertEqual(gdropout.dropout_bwd(np.ones(4), 0.5, mask=m).shape, (4,))
+
+    def test_philox_words_are_not_wrapped(self):
+        want = gdropout.philox4x32_10([1, 2, 3, 4], [5, 6])
+        self.assertEqual(gdropout.philox4x32_10(np.array([1, 2, 3, 4], np.int64),
+                                                [5, np.uint64(6)]).tolist(), want.tolist())
+        for ctr, err in (([2 ** 32, 0, 0, 0], ValueError), ([-1, 0, 0, 0], ValueError),
+                         ([1.9, 0, 0, 0], TypeError), ([True, 0, 0, 0], TypeError)):
+            with self.subTest(ctr=ctr), self.assertRaisesRegex(err, r"^philox4x32_10: ctr"):
+                gdropout.philox4x32_10(ctr, [0, 0])
+        with self.assertRaisesRegex(ValueError, r"^philox4x32_10: key must hold ints in "
+                                    r"\[0, 4294967295\], got 4294967296$"):
+            gdropout.philox4x32_10([0, 0, 0, 0], [0, 2 ** 32])
+
+    def test_float_overflow_refused_before_c(self):
+        with self.assertRaises(gdropout.GDropoutError) as cm:
+            gdropout.gaussian_dropout_fwd(np.ones(4), 1e39, S)
+        self.assertEqual((cm.exception.code, cm.exception.argument), (gdropout.EDOMAIN, "sigma"))
+        self.assertIn("too large for a float", str(cm.exception))
+        # 3.4028235e38 rounds to FLT_MAX: finite, so accepted
+        gdropout.gaussian_dropout_fwd(np.zeros(4), 3.4028235e38, S)
+        for p in (1.0, 1 - 1e-10):
+            with self.subTest(p=p), self.assertRaises(gdropout.GDropoutError) as cm:
+                gdropout.gaussian_sigma(p)
+            self.assertEqual((cm.exception.code, cm.exception.function, cm.exception.argument),
+                             (gdropout.EDOMAIN, "gaussian_sigma", "p"))
+        self.assertEqual(gdropout.gaussian_sigma(0.5), 1.0)
+
     def test_kernel_errors_name_the_python_function(self):
         with self.assertRaises(gdropout.GDropoutError) as cm:
             gdropout.random_u32(10, gdropout.Stream(1, 2, (1 << 64) - 5))
@@ -144,6 +179,26 @@ class FisherArgsTest(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, r"^Fisher.add_tensor: name must be a str"):
             self.f.add_tensor(b"a", 3)
         self.assertEqual(len(self.f), 1)  # nothing registered by the refusals
+
+    def test_site_scores_without_sites(self):
+        with gdropout.Fisher() as f:
+            f.add_tensor("a", 2)  # no site
+            with self.assertRaises(gdropout.GDropoutError) as cm:
+                f.site_scores()
+            self.assertEqual((cm.exception.code, cm.exception.argument),
+                             (gdropout.EINVAL, "n_sites"))
+            self.assertIn("no site to score", str(cm.exception))
+            f.add_tensor("b", 2, site=(1 << 64) - 3)
+            with self.assertRaises(gdropout.GDropoutError) as cm:
+                f.site_scores()
+            self.assertEqual(cm.exception.code, gdropout.ENOMEM)
+
+    def test_weight_too_large_for_a_float(self):
+        with self.assertRaises(gdropout.GDropoutError) as cm:
+            self.f.accumulate(self.t, [1.0, 2.0, 3.0], 1e39)
+        self.assertEqual((cm.exception.code, cm.exception.argument), (gdropout.EDOMAIN, "w"))
+        with self.assertRaises(gdropout.GDropoutError):
+            self.f.read(self.t)  # nothing was added
 
     def test_unknown_tensor_names_the_call(self):
         for call, function in ((lambda: self.f.accumulate(99, [1.0]), "Fisher.accumulate"),
@@ -264,6 +319,52 @@ class TablesFromTheLibrary(unittest.TestCase):
         want = {m[0]: int(m[1]) for m in re.findall(r"X\(GD_(\w+), (-\d+),", text)}
         got = {e.name: int(e) for e in gdropout.Error if e.name != "OK"}
         self.assertEqual(got, want)
+
+
+class CopiesAndHandles(unittest.TestCase):
+    """A Fisher or Plan owns its C object: a shallow copy once shared it,
+    and both copies freed it (a use after free, then a double free); an int
+    given as the internal handle reached C as a pointer."""
+
+    def test_handles_cannot_be_copied_or_pickled(self):
+        import copy
+        for make in (lambda: gdropout.Fisher(), lambda: gdropout.Plan(3)):
+            with make() as obj:
+                name = type(obj).__name__
+                for op in (copy.copy, copy.deepcopy, pickle.dumps):
+                    with self.subTest(name=name, op=op.__name__), self.assertRaisesRegex(
+                            TypeError, f"^{name} owns a C object and cannot be copied"):
+                        op(obj)
+                self.assertEqual(len(obj), 0 if name == "Fisher" else 3)  # still usable
+
+    def test_handle_is_not_positional(self):
+        with self.assertRaises(TypeError):
+            gdropout.Fisher(10)
+        with self.assertRaises(TypeError):
+            gdropout.Plan(3, 7)
+        for bad in (10, None.__class__, 0.5):
+            with self.subTest(bad=bad), self.assertRaisesRegex(TypeError, "_handle is internal"):
+                gdropout.Fisher(_handle=bad)
+
+    def test_stream_pickles_and_copies(self):
+        import copy
+        s = gdropout.Stream(2 ** 64 - 1, 7, 12345)
+        for op in (copy.copy, copy.deepcopy, lambda x: pickle.loads(pickle.dumps(x))):
+            t = op(s)
+            self.assertEqual(t, s)
+            self.assertEqual(gdropout.random_u32(5, t).tolist(),
+                             gdropout.random_u32(5, s).tolist())
+
+    def test_stream_ints(self):
+        self.assertEqual(gdropout.Stream(np.int64(5), np.uint64(2), np.int32(1)),
+                         gdropout.Stream(5, 2, 1))
+        self.assertIs(type(gdropout.Stream(np.uint64(5)).seed), int)
+        for bad in (True, 1.0, "1"):
+            with self.subTest(bad=bad), self.assertRaisesRegex(TypeError,
+                                                               r"^Stream.seed must be an int"):
+                gdropout.Stream(bad)
+        with self.assertRaisesRegex(ValueError, r"^Stream.offset must be an int in"):
+            gdropout.Stream(1, 2, 2 ** 64)
 
 
 if __name__ == "__main__":

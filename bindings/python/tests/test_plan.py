@@ -142,6 +142,23 @@ class ControlRatesTest(BitTestCase):
                     got = plan.control(kind, seed)
                 self.assertBitsEqual(got, want)
 
+    def test_kind_drops_ascii_digits_only(self):
+        """The C library removes 0-9 alone; str.isdigit() is true of Arabic-
+        Indic digits too, which once grouped these five sites otherwise."""
+        names = ["enc.a\u0663", "enc.a\u0661", "enc.b", "enc.a\u0662", "x"]
+        with gdropout.Plan(len(names)) as plan:
+            for i, n in enumerate(names):
+                plan.set_site(i, i + 1.0, name=n)
+            plan.compute(gdropout.Rule.RANK_LINEAR, 0.4, 0.0)
+            for seed in range(8):
+                want = gdropout.control_rates(plan, "kind", seed=seed)
+                self.assertBitsEqual(plan.control("kind", seed), want)
+                plan.compute(gdropout.Rule.RANK_LINEAR, 0.4, 0.0)
+        # each name its own kind: nothing moves
+        self.assertBitsEqual(gdropout.control_rates([0.4, 0.3, 0.2, 0.1, 0.0], "kind", seed=3,
+                                                    names=names),
+                             np.array([0.4, 0.3, 0.2, 0.1, 0.0], np.float32))
+
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "kind must be one of"):
             gdropout.control_rates([0.1], "shuffled")

@@ -270,6 +270,47 @@ class ModuleTest(BitTestCase):
         with self.assertRaisesRegex(TypeError, "not nn.Dropout"):
             gt.replace_dropout(nn.Sequential(nn.AlphaDropout(0.1)), ["0"], seed=1)
 
+    def test_integer_and_p_types(self):
+        # numpy's integers are ints; bool and floats are not
+        d = gt.Dropout(np.float32(0.25), seed=np.int64(3), site=np.uint16(2), step=np.int32(4))
+        self.assertEqual((d.p, d.seed, d.site, d.step), (0.25, 3, 2, 4))
+        self.assertIs(type(d.seed), int)
+        self.assertEqual(d.stream(), gdropout.Stream(3, (4 << 16) | 2, 0))
+        for kw in ({"seed": True}, {"site": True}, {"step": 2.0}, {"rank": False}):
+            with self.subTest(kw=kw), self.assertRaisesRegex(ValueError, "must be an int in"):
+                gt.Dropout(0.1, **kw)
+        for p in ("0.5", True, None):
+            with self.subTest(p=p), self.assertRaisesRegex(TypeError, "p must be a real number"):
+                gt.Dropout(p)
+            with self.subTest(p=p), self.assertRaisesRegex(TypeError, "p must be a real number"):
+                gt.dropout(torch.ones(3), p, gdropout.Stream(1))
+        with self.assertRaisesRegex(ValueError, r"^set_step: step must be an int"):
+            gt.set_step(nn.Sequential(d), -1)
+        with self.assertRaisesRegex(ValueError, r"^set_rank: rank must be an int"):
+            gt.set_rank(nn.Sequential(d), 1.0)
+
+    def test_keep_mask_checks_p(self):
+        s = gdropout.Stream(5, 6, 7)
+        for p in (-0.5, 7.0, float("nan")):
+            with self.subTest(p=p), self.assertRaisesRegex(ValueError,
+                                                           r"^keep_mask: p must be in \[0, 1\]"):
+                gt.keep_mask((4,), p, s)
+        with self.assertRaisesRegex(TypeError, "^keep_mask: stream must be a gdropout.Stream"):
+            gt.keep_mask((4,), 0.5, (5, 6, 7))
+        want = np.unpackbits(gdropout.mask_bernoulli(9, 0.3, s), bitorder="little")[:9]
+        self.assertEqual(gt.keep_mask((3, 3), 0.3, s).reshape(-1).tolist(),
+                         want.astype(bool).tolist())
+
+    def test_replace_checks_before_changing_anything(self):
+        model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1), nn.Dropout(0.2))
+        first = gt.replace_dropout(model, ["1", "2"], seed=4)
+        for kw in ({"seed": -5}, {"step": -1}, {"backend": "gpu"}, {"rank": 1 << 30},
+                   {"seed": 1.5}):
+            with self.subTest(kw=kw), self.assertRaises(ValueError):
+                gt.replace_dropout(model, ["1", "2"], **dict({"seed": 4}, **kw))
+            self.assertEqual([(m.seed, m.step, m.rank, m.backend) for m in first],
+                             [(4, 0, 0, "auto")] * 2)
+
 
 class StateTest(BitTestCase):
     def test_step_in_state_dict_and_resume(self):
@@ -296,6 +337,12 @@ class StateTest(BitTestCase):
         bad = dict(state, **{"1.step": torch.tensor(-1)})
         with self.assertRaisesRegex(RuntimeError, "1.step.*step must be an int"):
             b.load_state_dict(bad)
+        # a float or bool is not a step to truncate (7.9 once loaded as 7)
+        for v in (torch.tensor(7.9), torch.tensor(True), torch.tensor([1, 2])):
+            with self.subTest(v=v), self.assertRaisesRegex(RuntimeError,
+                                                           "1.step.*step must be an int"):
+                b.load_state_dict(dict(state, **{"1.step": v}))
+        self.assertEqual(b[1].step, 3)  # every refusal left it
 
     def test_rank_offsets(self):
         x = t32((4, 25))

@@ -175,6 +175,30 @@ class EncoderFisherTest(FisherCase):
             self.run_method("loop")
         self.assertEqual(err.getvalue(), "")
 
+    def test_grad_modes(self):
+        """Under torch.no_grad() every method still takes its gradients (the
+        loop and dense ones once raised torch's "does not require grad");
+        under torch.inference_mode() none can be recorded, and the pass (and
+        map_sites) is refused where it once gave an all-zero Fisher."""
+        loop = self.run_method("loop")
+        for method in METHODS:
+            with self.subTest(method=method), torch.no_grad():
+                self.assertClose(self.run_method(method), loop, f"{method} under no_grad")
+        with torch.inference_mode():
+            for method in METHODS:
+                with self.subTest(method=method), self.assertRaisesRegex(
+                        RuntimeError, "^estimate_fisher: called under torch.inference_mode"):
+                    gt.estimate_fisher(self.model, ce, self.batches, sites=self.sites,
+                                       method=method)
+            ids = self.batches[0][0]
+            with self.assertRaisesRegex(RuntimeError, "^map_sites: called under"):
+                gt.map_sites(self.model, ids[:2], leave_alone=["head_drop"])
+            with self.assertRaisesRegex(RuntimeError, "^dropout_sites: called under"):
+                gt.dropout_sites(self.model, ids[:2])
+        with torch.no_grad():
+            self.assertEqual(gt.map_sites(self.model, self.batches[0][0][:2],
+                                          leave_alone="head_drop").params, self.sites.params)
+
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, r"one loss per example, shape \[4\]"):
             gt.estimate_fisher(self.model, lambda o, t: F.cross_entropy(o, t), self.batches,
