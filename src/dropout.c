@@ -108,6 +108,10 @@ int gd_sum_cols(float *out, const float *x, size_t rows, size_t cols)
     int rc = gd_matrix_size(rows, cols, &n);
     if (rc)
         return rc;
+    /* out holds cols floats even over zero rows, where rows * cols is 0
+     * and said nothing of cols: SIZE_MAX there wrapped memset's size */
+    if (!gd_count_ok(cols))
+        return GD_EOVERFLOW;
     if (cols == 0)
         return GD_OK;
     if (!out || (rows > 0 && !x))

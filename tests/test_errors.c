@@ -333,6 +333,15 @@ START_TEST(sum_cols_sizes)
     ck_assert_int_eq(gd_sum_cols(A.dbias, NULL, ROWS, COLS), GD_EINVAL);
     ck_assert_int_eq(gd_sum_cols(NULL, A.in, ROWS, COLS), GD_EINVAL);
     ck_assert_int_eq(gd_sum_cols(A.dbias, A.in, SIZE_MAX / 2 + 1, 2), GD_EOVERFLOW);
+    /* zero rows still write cols floats: a cols whose byte size overflows
+     * is refused (SIZE_MAX once wrapped memset's size and crashed; 2^62
+     * wrote nothing and 2^62 + 1 one float, both "GD_OK") */
+    const size_t huge[] = {SIZE_MAX, SIZE_MAX / sizeof(float) + 1, (size_t)1 << 62,
+                           ((size_t)1 << 62) + 1};
+    for (size_t i = 0; i < sizeof huge / sizeof *huge; i++) {
+        ck_assert_int_eq(gd_sum_cols(A.dbias, A.in, 0, huge[i]), GD_EOVERFLOW);
+        ck_assert_int_eq(gd_sum_cols(A.dbias, NULL, 0, huge[i]), GD_EOVERFLOW);
+    }
     ck_assert_int_eq(memcmp(&before, &A, sizeof A), 0);
 }
 END_TEST

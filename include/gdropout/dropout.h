@@ -91,7 +91,9 @@ GD_NODISCARD GD_API int gd_dropout_add_bwd(float *dx, float *dbias, const float 
                                            const gd_stream *s, const uint8_t *mask);
 
 /* out[c] = sum over r of x[r, c] (in double, rounded once): the gradient of
- * a bias broadcast over rows.  out may not alias x. */
+ * a bias broadcast over rows.  out may not alias x.  out's cols floats are
+ * written over zero rows too, so a cols whose byte size overflows size_t
+ * is GD_EOVERFLOW whatever rows is. */
 GD_NODISCARD GD_API int gd_sum_cols(float *out, const float *x, size_t rows, size_t cols);
 
 /* Gaussian dropout: y = x * m, m = 1.0f + sigma * z, z from
