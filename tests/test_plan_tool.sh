@@ -68,6 +68,23 @@ expect_status 0 --help
 expect_in "$work/out" "Usage: gdropout-plan"
 expect_status 0 --version
 expect_in "$work/out" "libgdropout"
+expect_status 2 --quiet=3 "$data/scores.txt"
+expect_in "$work/err" "option '--quiet' takes no value"
+expect_status 2 -o '' "$data/scores.txt"
+expect_in "$work/err" "'-o' needs a file name"
+[ -s "$work/out" ] && fail "'-o \'\'' printed a table before refusing"
+
+# stdout that cannot be written (a full disk): exit 1 and say so, for the
+# table, the help and the version alike (they once exited 0, output lost)
+if [ -w /dev/full ]; then
+    for args in "$data/scores.txt" --help --version; do
+        # shellcheck disable=SC2086
+        "$tool" $args >/dev/full 2>"$work/err"
+        got=$?
+        [ "$got" -eq 1 ] || fail "exit $got with stdout on /dev/full, expected 1: $args"
+        expect_in "$work/err" "cannot write to standard output: No space left on device"
+    done
+fi
 
 # data errors: 1, naming the file
 expect_status 1 "$work/does-not-exist"

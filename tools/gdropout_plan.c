@@ -199,12 +199,29 @@ static const struct option LONG_OPTIONS[] = {
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0}};
 
+/* getopt_long's '?': "--quiet=3" is a known option given a value it does
+ * not take, not an unknown one. */
+static int unknown_option(const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!strncmp(arg, "--", 2) && eq) {
+        const size_t len = (size_t)(eq - arg - 2);
+        for (const struct option *opt = LONG_OPTIONS; opt->name; opt++)
+            if (opt->has_arg == no_argument && strlen(opt->name) == len &&
+                !strncmp(opt->name, arg + 2, len))
+                return usage_error("option '--%s' takes no value", opt->name);
+    }
+    return usage_error("unknown option '%s'", arg);
+}
+
 /* One option getopt_long returned; 0 to go on, or an exit status (-1 for
  * help and version, which succeed). */
 static int set_option(options *o, int c, const char *val, int argc, char **argv)
 {
     switch (c) {
     case 'o':
+        if (!*val)
+            return usage_error("%s", "'-o' needs a file name, not an empty one");
         o->out = val;
         return 0;
     case 'r':
@@ -244,7 +261,7 @@ static int set_option(options *o, int c, const char *val, int argc, char **argv)
     case ':':
         return usage_error("option '%s' needs a value", argv[optind - 1]);
     default: /* '?' */
-        return usage_error("unknown option '%s'", optind - 1 < argc ? argv[optind - 1] : "?");
+        return unknown_option(optind - 1 < argc ? argv[optind - 1] : "?");
     }
 }
 
@@ -1090,13 +1107,25 @@ static int run(const options *o, input *in, sites *s)
     return rc;
 }
 
+/* The exit status once stdout is flushed: a table, help or version text
+ * lost to a full disk is a failure, not exit 0. */
+static int flush_stdout(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "gdropout-plan: cannot write to standard output%s%s\n", errno ? ": " : "",
+            errno ? strerror(errno) : "");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
     options o = {NULL, NULL, "auto", GD_RULE_RANK_LINEAR, GD_REDUCE_TENSOR_MEAN, 0.1f, 0.0f,
                  false, 0, 0};
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
-        return rc;
+        return flush_stdout(rc);
     input in;
     sites s;
     if (!sites_init(&s))
@@ -1106,5 +1135,5 @@ int main(int argc, char **argv)
         rc = run(&o, &in, &s);
     close_input(&in);
     sites_free(&s);
-    return rc;
+    return flush_stdout(rc);
 }
