@@ -55,8 +55,14 @@ pub struct TensorInfo {
     pub site: Option<usize>,
 }
 
-fn site_raw(site: Option<usize>) -> usize {
-    site.unwrap_or(sys::GD_NONE)
+/// `None` as GD_NONE; `Some(GD_NONE)` is no site or tensor at all, and the
+/// C library would read it as `None`, so it is refused with `code`.
+fn opt_raw(v: Option<usize>, code: i32) -> Result<usize> {
+    match v {
+        None => Ok(sys::GD_NONE),
+        Some(sys::GD_NONE) => Err(Error::from_code(code)),
+        Some(i) => Ok(i),
+    }
 }
 
 pub(crate) fn c_string(s: &str) -> Result<CString> {
@@ -122,9 +128,10 @@ impl Fisher {
     /// Registers a tensor of numel elements feeding `site`; returns its id.
     pub fn add_tensor(&mut self, name: &str, numel: usize, site: Option<usize>) -> Result<usize> {
         let name = c_string(name)?;
+        let site = opt_raw(site, sys::GD_EINVAL)?;
         let mut id = 0usize;
         check(unsafe {
-            sys::gd_fisher_add_tensor(self.mut_ptr(), name.as_ptr(), numel, site_raw(site), &mut id)
+            sys::gd_fisher_add_tensor(self.mut_ptr(), name.as_ptr(), numel, site, &mut id)
         })?;
         Ok(id)
     }
@@ -185,11 +192,12 @@ impl Fisher {
     ) -> Result<()> {
         shape_if(Some(x.len()) != batch.checked_mul(n_in))?;
         shape_if(Some(dy.len()) != batch.checked_mul(n_out))?;
+        let b_id = opt_raw(b_id, sys::GD_ENOTFOUND)?;
         check(unsafe {
             sys::gd_fisher_accumulate_dense(
                 self.mut_ptr(),
                 w_id,
-                site_raw(b_id),
+                b_id,
                 x.as_ptr(),
                 dy.as_ptr(),
                 batch,
@@ -215,11 +223,12 @@ impl Fisher {
         let rows = batch.checked_mul(seq);
         shape_if(Some(x.len()) != rows.and_then(|r| r.checked_mul(n_in)))?;
         shape_if(Some(dy.len()) != rows.and_then(|r| r.checked_mul(n_out)))?;
+        let b_id = opt_raw(b_id, sys::GD_ENOTFOUND)?;
         check(unsafe {
             sys::gd_fisher_accumulate_dense_seq(
                 self.mut_ptr(),
                 w_id,
-                site_raw(b_id),
+                b_id,
                 x.as_ptr(),
                 dy.as_ptr(),
                 batch,

@@ -95,6 +95,25 @@ fn fisher_accumulate_read_scores() {
 }
 
 #[test]
+fn some_none_is_no_site_nor_tensor() {
+    // Some(usize::MAX) is GD_NONE to C, which reads it as "no site" or "no
+    // bias": it once registered a tensor on no site without a word
+    let mut f = Fisher::new().unwrap();
+    let max = Some(usize::MAX);
+    assert_eq!(f.add_tensor("w", 4, max).unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(f.count().unwrap(), 0);
+    let w = f.add_tensor("w", 4, Some(0)).unwrap();
+    let (x, dy) = ([1.0f32, 2.0], [3.0f32, 4.0]);
+    let err = f.accumulate_dense(w, max, &x, &dy, 1, 2, 2).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    let err = f.accumulate_dense_seq(w, max, &x, &dy, 1, 1, 2, 2).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(f.read_vec(w).unwrap_err().kind(), ErrorKind::State); // nothing was added
+    f.accumulate_dense(w, None, &x, &dy, 1, 2, 2).unwrap();
+    assert_eq!(f.read_vec(w).unwrap(), (vec![9.0f32, 36.0, 16.0, 64.0], 1.0));
+}
+
+#[test]
 fn fisher_from_adam_and_moves_between_threads() {
     let mut f = Fisher::new().unwrap();
     let id = f.add_tensor("v", 2, None).unwrap();
