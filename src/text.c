@@ -154,7 +154,8 @@ static bool decimal_ok(const char *s, size_t len)
     return i == len;
 }
 
-/* Longest number text accepted; %.17g needs at most 24 characters. */
+/* Longest number text accepted; %.17g needs at most 24 characters.
+ * gd_plan_load's contract (plan.h) states it. */
 enum { NUMBER_TEXT_MAX = 64 };
 
 static bool parse_real(const char *s, size_t len, double *d, float *f)

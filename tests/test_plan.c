@@ -248,9 +248,15 @@ START_TEST(load_rejects)
         "0 a\xff 1 0.5\n",
         "0 a 1,5 0.5\n",
         "99999999999999999999999 a 1 0.5\n",
+        /* 65 characters: over the 64 plan.h allows */
+        "0 a 0.000000000000000000000000000000000000000000000000000000000000001 0.5\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(load_text(bad[i]) == GD_EFORMAT, "case %zu: %s", i, bad[i]);
+    /* 64 characters: the longest number plan.h allows */
+    ck_assert_int_eq(
+        load_text("0 a 0.00000000000000000000000000000000000000000000000000000000000001 0.5\n"),
+        GD_OK);
     /* NUL byte, a too-long line, a too-long name */
     char buf[2048];
     memcpy(buf, "0 a\0b 1 0.5\n", 12);

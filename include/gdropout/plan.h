@@ -132,7 +132,8 @@ GD_NODISCARD GD_API int gd_plan_save(const gd_plan *p, const char *path);
  * with its probabilities computed as written.  Lines end in "\n" or
  * "\r\n" and hold at most 1024 bytes without that ending; fields are
  * separated by spaces or tabs; numbers are decimal ([+-]digits[.digits]
- * [e[+-]digits]: no hex, inf or nan).  Memory is a small multiple of the
+ * [e[+-]digits]: no hex, inf or nan) of at most 64 characters (what
+ * gd_plan_save writes needs 24).  Memory is a small multiple of the
  * file's size.  path must be a regular file (or a symlink to one), checked
  * before anything is read: a FIFO or device is GD_EIO at once.
  * Errors: GD_EINVAL, GD_EIO, GD_EFORMAT, GD_ENOMEM. */
