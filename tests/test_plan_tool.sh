@@ -140,6 +140,12 @@ expect_status 2 -o - "$data/scores.txt"
 expect_in "$work/err" "'-o -'"
 [ -e ./- ] && fail "'-o -' wrote a file named '-'"
 
+# a refused name is shown with its invisible bytes escaped (U+0085, a C1
+# control, once printed as nothing: "bad name 'a'")
+printf 'a\302\205 1\nb 2\n' >"$work/c1.txt"
+expect_status 1 "$work/c1.txt"
+expect_in "$work/err" "c1.txt:1: bad name 'a\\xc2\\x85'"
+
 # second pass: a text file forced as Fisher is not called a truncated one
 printf 'abcdefgh{ 1\n' >"$work/brace.txt"
 expect_status 1 --input-format fisher "$work/brace.txt"

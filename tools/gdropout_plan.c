@@ -894,6 +894,28 @@ static int line_error(const input *in, size_t line_no, const char *fmt, const ch
     return EXIT_DATA;
 }
 
+/* A refused name for a message: printable ASCII as it is, every other byte
+ * as \xNN.  A C1 control (U+0085 is bytes c2 85) prints as nothing on a
+ * terminal, so the raw name could look like an accepted one.  buf holds
+ * 4 * strlen(s) + 1 bytes. */
+static const char *escaped(const char *s, char *buf)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = buf;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c >= 0x20 && *c < 0x7f) {
+            *o++ = (char)*c;
+            continue;
+        }
+        *o++ = '\\';
+        *o++ = 'x';
+        *o++ = hex[*c >> 4];
+        *o++ = hex[*c & 15];
+    }
+    *o = '\0';
+    return buf;
+}
+
 /* Parses one data line (form: 2, 3 or 4 fields, fixed by the first line). */
 static int parse_score_line(const input *in, size_t line_no, char *text, size_t len, size_t *form,
                             size_t data_no, score_line *out)
@@ -924,9 +946,11 @@ static int parse_score_line(const input *in, size_t line_no, char *text, size_t 
     if (n == 4 && !(gd_parse_float(f[3], fl[3], &p) && p >= 0.0f && p <= 1.0f))
         return line_error(in, line_no, "p '%s' is not a probability in [0, 1]", f[3]);
     const bool unnamed = fl[ni] == 1 && f[ni][0] == '-';
-    if (!unnamed && !gd_name_ok(f[ni], false, false))
+    if (!unnamed && !gd_name_ok(f[ni], false, false)) {
+        char shown[4 * GD_LINE_MAX + 1]; /* a field is at most a line */
         return line_error(in, line_no, "bad name '%s' (UTF-8 without white space or control "
-                          "characters, at most 255 bytes)", f[ni]);
+                          "characters, at most 255 bytes)", escaped(f[ni], shown));
+    }
     out->name = unnamed ? "" : f[ni];
     out->name_len = unnamed ? 0 : fl[ni];
     return 0;
