@@ -119,6 +119,13 @@ cat "$fixture" | "$tool" -q --p-max 0.3 - -o "$work/fisher_pipe.plan" 2>/dev/nul
     fail "Fisher file on stdin"
 same_file "$work/fisher_pipe.plan" "$work/fisher.plan"
 
+# stdin from a file already partly read: the rest is the input (the sniff
+# once read offset 0 and the loader the rest: "truncated Fisher file")
+{ printf '# ignored\n'; cat "$fixture"; } >"$work/prefixed.st"
+{ head -c 10 >/dev/null; "$tool" -q --p-max 0.3 - -o "$work/fisher_offset.plan"; } \
+    <"$work/prefixed.st" 2>"$work/err" || fail "stdin at an offset: $(cat "$work/err")"
+same_file "$work/fisher_offset.plan" "$work/fisher.plan"
+
 # getopt_long: "--" ends the options, "-oFILE" is one argument
 expect_status 0 -q -o "$work/spaced.plan" "$data/scores.txt"
 expect_status 0 -q "-o$work/glued.plan" -- "$data/scores.txt"

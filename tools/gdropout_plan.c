@@ -452,7 +452,10 @@ static int open_input(const char *arg, input *in)
         return data_error(in->name, strerror(errno), 0);
     if (S_ISDIR(st.st_mode))
         return data_error(in->name, "is a directory, not a Fisher or scores file", 0);
-    if (S_ISREG(st.st_mode)) {
+    /* stdin redirected from a file is read in place from offset 0 (pread)
+     * only if it is still there: a caller who read part of it first means
+     * the rest, which a read from its offset gives */
+    if (S_ISREG(st.st_mode) && (!std || lseek(in->fd, 0, SEEK_CUR) == 0)) {
         in->regular = true;
         in->size = (uint64_t)st.st_size;
         return 0;
