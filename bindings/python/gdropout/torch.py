@@ -888,7 +888,7 @@ def apply_plan(model: "nn.Module", plan: Union[Plan, PathLike, Sequence[float], 
         probs = [float(v) for v in plan.get_all()]
         plan_names = [plan.site_info(i).name for i in range(len(probs))]
     else:
-        probs = [float(v) for v in plan]
+        probs = [_real_rate(v, i) for i, v in enumerate(plan)]  # range: below, by site
         plan_names = [""] * len(probs)
     if len(probs) != len(names):
         raise ValueError(f"apply_plan: the plan has {len(probs)} sites, the model {len(names)} "
@@ -1292,6 +1292,17 @@ def _prob(p: Any, function: str) -> float:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{function}: p must be in [0, 1], got {p}")
     return p
+
+
+def _real_rate(v: Any, i: int) -> float:
+    """apply_plan's rate i as a float: a real number ("0.1", True or
+    [0.1, 0.2] is not one, though float() takes the first two)."""
+    if isinstance(v, torch.Tensor) and v.numel() == 1:
+        v = v.item()
+    if not isinstance(v, numbers.Real) or isinstance(v, bool):
+        raise TypeError(f"apply_plan: plan[{i}] must be a real number (one rate a site), got "
+                        f"{type(v).__name__} {v!r}")
+    return float(v)
 
 
 def _whole(v: Any, name: str, limit: int, function: str = "Dropout") -> int:

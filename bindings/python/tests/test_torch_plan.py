@@ -155,6 +155,12 @@ class PlanEndToEndTest(BitTestCase):
             gt.apply_plan(self.model, [0.1] * 6 + [1.5], self.sites)
         self.assertEqual([m.p for m in self.sites.modules(self.model)], before)  # untouched
         self.assertEqual(gt.apply_plan(self.model, [0.05] * 7, self.sites)["drop"], 0.05)
+        for bad in ("0.1", True, [0.1, 0.2]):  # float() took the first two
+            with self.subTest(bad=bad), self.assertRaisesRegex(TypeError,
+                                                               r"^apply_plan: plan\[6\] must be"):
+                gt.apply_plan(self.model, [0.05] * 6 + [bad], self.sites)
+        self.assertEqual(gt.apply_plan(self.model, torch.full((7,), 0.25), self.sites)["drop"],
+                         0.25)
         with self.assertRaisesRegex(ValueError, "is not a dropout module"):
             gt.apply_plan(self.model, [0.1], ["head"])
         with self.assertRaisesRegex(ValueError, "no module 'nope'"):
