@@ -54,6 +54,11 @@ def _site_out(site):
     return None if site == NONE else site
 
 
+# What the library takes as a tensor name (gd_fisher_add_tensor).
+_NAME_RULE = ("a name is non-empty UTF-8 of at most 255 bytes, without control characters, "
+             "and not \"__metadata__\"")
+
+
 class Fisher(Handle):
     """An accumulator of per-tensor diagonal Fisher estimates."""
 
@@ -77,7 +82,15 @@ class Fisher(Handle):
         name_b, numel = _args.text(name, "name", fn), _args.index(numel, "numel", fn)
         site = _args.site(site, "site", fn)
         i = ctypes.c_size_t()
-        self._call(lib.gd_fisher_add_tensor, fn, name_b, numel, site, ctypes.byref(i))
+        try:
+            self._call(lib.gd_fisher_add_tensor, fn, name_b, numel, site, ctypes.byref(i))
+        except GDropoutError as e:
+            if e.code != Error.EINVAL:
+                raise
+            # C's EINVAL here is the name or numel == 0: say which
+            what = (("numel", "numel is 0") if numel == 0 else
+                    ("name", f"name={name!r}: {_NAME_RULE}"))
+            raise GDropoutError(Error.EINVAL, fn, *what) from None
         return i.value
 
     def __len__(self) -> int:

@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from . import _args
 from ._args import PathLike
 from . import _arrays as A
-from ._native import Handle, check, lib
+from ._native import Error, GDropoutError, Handle, check, lib
 
 __all__ = ["Plan", "SiteInfo", "Rule", "RULE_UNIFORM", "RULE_RANK_LINEAR", "RULE_SCORE_LINEAR",
            "RULE_LOG_SCORE_LINEAR", "control_rates", "CONTROLS", "CONTROL_STREAM"]
@@ -70,7 +70,15 @@ class Plan(Handle):
         fn = "Plan.set_site"
         site, score = _args.index(site, "site", fn), _args.real(score, "score", fn)
         name_b = None if name is None else _args.text(name, "name", fn)
-        self._call(lib.gd_plan_set_site, fn, site, name_b, score)
+        try:
+            self._call(lib.gd_plan_set_site, fn, site, name_b, score)
+        except GDropoutError as e:
+            if e.code != Error.EINVAL:
+                raise
+            # the object is open and named: C's EINVAL is the name
+            raise GDropoutError(Error.EINVAL, fn, "name", f"name={name!r}: a site name is UTF-8 "
+                                "of at most 255 bytes, without white space or control "
+                                "characters, and not \"-\"") from None
 
     def set_scores(self, scores: ArrayLike) -> None:
         """Sets every site's score at once (converted to float32)."""

@@ -180,6 +180,15 @@ class FisherArgsTest(unittest.TestCase):
             self.f.add_tensor(b"a", 3)
         self.assertEqual(len(self.f), 1)  # nothing registered by the refusals
 
+    def test_name_and_numel_named(self):
+        for name, numel, arg in (("", 3, "name"), ("__metadata__", 3, "name"),
+                                 ("a\x01", 3, "name"), ("ok", 0, "numel")):
+            with self.subTest(name=name, numel=numel), \
+                    self.assertRaises(gdropout.GDropoutError) as cm:
+                self.f.add_tensor(name, numel)
+            self.assertEqual((cm.exception.code, cm.exception.argument), (gdropout.EINVAL, arg))
+        self.assertEqual(len(self.f), 1)
+
     def test_site_scores_without_sites(self):
         with gdropout.Fisher() as f:
             f.add_tensor("a", 2)  # no site
@@ -253,6 +262,15 @@ class FisherArgsTest(unittest.TestCase):
 
 @requires("gd_plan_create")
 class PlanArgsTest(unittest.TestCase):
+    def test_bad_site_name_named(self):
+        with gdropout.Plan(2) as p:
+            for name in ("a b", "-", "x\x7f"):
+                with self.subTest(name=name), self.assertRaises(gdropout.GDropoutError) as cm:
+                    p.set_site(0, 1.0, name=name)
+                self.assertEqual((cm.exception.code, cm.exception.argument),
+                                 (gdropout.EINVAL, "name"))
+                self.assertIn("without white space", str(cm.exception))
+
     def test_n_sites(self):
         with self.assertRaisesRegex(TypeError, r"^Plan: n_sites must be an int"):
             gdropout.Plan(2.5)
