@@ -5,7 +5,8 @@
      page <mandir>/man3/<symbol>.3, and every generated gd_* page is an
      exported symbol;
   2. each page's NAME line names its function, and its .TH carries the
-     project version (as do gdropout(3) and gdropout-plan(1));
+     project version (as do gdropout(3) and gdropout-plan(1)); gdropout(3)
+     names every exported function;
   3. groff renders every page without a warning, and `man -M` finds a
      function's page by its name (each skipped when the tool is absent);
   4. man/gen_man.py fails loudly (exit 1, the function named) on a public
@@ -63,6 +64,13 @@ def check_pages(src, mandir, version):
             fail(f"{path}: NAME does not start with '{name} \\- '")
         if th_version(path) != version:
             fail(f"{path}: .TH version {th_version(path)!r}, CMake's is {version!r}")
+    # the overview names every function, so that a reader finds the page
+    # (gd_plan_control and gd_fisher_set_sgemm were once missing)
+    with open(os.path.join(mandir, "man3", "gdropout.3"), encoding="utf-8") as f:
+        overview = f.read()
+    for s in sorted(symbols):
+        if not re.search(r"\b" + s + r"\b", overview):
+            fail(f"gdropout(3) does not name the exported function {s}")
     for extra in ("man3/gdropout.3", "man1/gdropout-plan.1"):
         path = os.path.join(mandir, extra)
         if th_version(path) != version:

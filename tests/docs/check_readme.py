@@ -10,7 +10,9 @@ README.md:
     nothing else.
 README.md, CONTRIBUTING.md and docs/*.md:
   - every relative link names a file or folder of the repository, and every
-    #anchor (on the page itself or another Markdown page) a heading there.
+    #anchor (on the page itself or another Markdown page) a heading there;
+  - a docs page with a "Contents:" line has it list every section too.
+gdropout-plan: every long option in its manual page and docs/GUIDE.md.
 
 Headings and links inside fenced code blocks are not headings or links.
 
@@ -64,19 +66,56 @@ def check_outline(path, text, max_lines):
         if lv > level + 1:
             errors.append(f"line {n}: level-{lv} heading '{title}' under a level-{level} one")
         level = lv
-    sections = [slug(t) for _, lv, t in hs if lv == 2]
-    contents = [line for _, line in prose_lines(text) if line.startswith("Contents:")]
+    return [f"{path}: {e}" for e in errors] + check_contents(path, text)
+
+
+def contents_lines(text):
+    """The "Contents:" line, which may wrap: its lines up to a blank one."""
+    out, inside = [], False
+    for _, line in prose_lines(text):
+        if line.startswith("Contents:"):
+            out.append([])
+            inside = True
+        elif not line.strip():
+            inside = False
+        if inside:
+            out[-1].append(line)
+    return [" ".join(lines) for lines in out]
+
+
+def check_contents(path, text):
+    """One "Contents:" paragraph linking every level-2 section, in order."""
+    sections = [slug(t) for _, lv, t in headings(text) if lv == 2]
+    contents = contents_lines(text)
     if len(contents) != 1:
-        errors.append(f"want one 'Contents:' line, found {len(contents)}")
-    else:
-        listed = re.findall(r"\]\(#([^)]+)\)", contents[0])
-        if listed != sections:
-            missing = [s for s in sections if s not in listed]
-            extra = [s for s in listed if s not in sections]
-            errors.append("the Contents line does not list the sections in order"
-                          + (f"; missing: {', '.join(missing)}" if missing else "")
-                          + (f"; not a section: {', '.join(extra)}" if extra else ""))
-    return [f"{path}: {e}" for e in errors]
+        return [f"{path}: want one 'Contents:' line, found {len(contents)}"]
+    listed = re.findall(r"\]\(#([^)]+)\)", contents[0])
+    if listed == sections:
+        return []
+    missing = [s for s in sections if s not in listed]
+    extra = [s for s in listed if s not in sections]
+    return [f"{path}: the Contents line does not list the sections in order"
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+            + (f"; not a section: {', '.join(extra)}" if extra else "")]
+
+
+def tool_options(src):
+    """gdropout-plan's long options, from the tool's own table."""
+    with open(os.path.join(src, "tools", "gdropout_plan.c"), encoding="utf-8") as f:
+        return re.findall(r'\{"([a-z-]+)", (?:no|required|optional)_argument', f.read())
+
+
+def check_tool_options(src, options, man_text, guide_text):
+    """Every option of the tool on its manual page (which says it has them
+    all) and in docs/GUIDE.md's list: --control and --seed were once in
+    --help alone."""
+    errors = []
+    for opt in options:
+        if "\\-\\-" + opt.replace("-", "\\-") not in man_text:
+            errors.append(f"man/gdropout-plan.1.in: no option --{opt}")
+        if f"`--{opt}" not in guide_text:
+            errors.append(f"docs/GUIDE.md: the tool's option list has no `--{opt}`")
+    return errors
 
 
 def check_links(src, path):
@@ -119,6 +158,11 @@ def self_test():
         "broken anchor": good + "[x](#nowhere)\n",
     }
     missed = []
+    man, guide = "\\-\\-seed \\-\\-p\\-max", "`--seed N`, `--p-max`"
+    if check_tool_options("", ["seed", "p-max"], man, guide):
+        missed.append("good tool options: refused")
+    if not check_tool_options("", ["seed", "control"], man, guide):
+        missed.append("an option missing from the man page and GUIDE: passed")
     with tempfile.TemporaryDirectory() as d:
         os.mkdir(os.path.join(d, "docs"))
         open(os.path.join(d, "CONTRIBUTING.md"), "w").close()
@@ -149,6 +193,20 @@ def main():
     pages += sorted(os.path.join("docs", p) for p in os.listdir(docs) if p.endswith(".md"))
     for page in pages:
         errors += check_links(args.src, page)
+        if page.startswith("docs"):
+            with open(os.path.join(args.src, page), encoding="utf-8") as f:
+                text = f.read()
+            if contents_lines(text):
+                errors += check_contents(page, text)
+    with open(os.path.join(args.src, "man", "gdropout-plan.1.in"), encoding="utf-8") as f:
+        man = f.read()
+    with open(os.path.join(args.src, "docs", "GUIDE.md"), encoding="utf-8") as f:
+        guide = f.read()
+    options = tool_options(args.src)
+    if len(options) < 10:
+        errors.append(f"tools/gdropout_plan.c: found {len(options)} long options, expected "
+                      "the LONG_OPTIONS table's 11")
+    errors += check_tool_options(args.src, options, man, guide)
     for e in errors:
         print(f"FAIL {e}", file=sys.stderr)
     if errors:
