@@ -89,8 +89,7 @@ void enc_ckpt_save(const enc_model *m, const enc_ckpt_meta *meta, const char *pa
         snprintf(sched, sizeof sched,
                  ",\"steps\":\"%" PRIu64 "\",\"warmup\":\"%" PRIu64 "\",\"batch\":\"%" PRIu64
                  "\",\"lr\":\"%.9g\",\"weight_decay\":\"%.9g\",\"p\":\"%.9g\"",
-                 k->steps, k->warmup, k->batch, (double)k->lr, (double)k->weight_decay,
-                 (double)k->p);
+                 k->steps, k->warmup, k->batch, k->lr, k->weight_decay, k->p);
     }
     snprintf(body, sizeof body,
              "\"format\":\"gdx-encoder-1\",\"vocab\":\"%zu\",\"hidden\":\"%zu\","
@@ -447,14 +446,15 @@ static FILE *open_checked(header *h, const char *path, const char *format, uint6
     return f;
 }
 
-/* A metadata value as a float that round-trips its "%.9g" text. */
-static float meta_float(const header *h, const char *key, const char *path)
+/* A finite decimal metadata value (a float's "%.9g" text, read back to
+ * the same float by the caller). */
+static double meta_double(const header *h, const char *key, const char *path)
 {
     const char *v = meta_get(h, key);
     double x;
     if (v == NULL || enc_parse_decimal(v, &x) != 0)
         enc_die("%s: metadata \"%s\" missing or not a number", path, key);
-    return (float)x;
+    return x;
 }
 
 /* A metadata value of 16 hex digits. */
@@ -536,9 +536,9 @@ void enc_ckpt_meta_read(enc_ckpt_meta *meta, const char *path)
         k->steps = meta_uint(&h, "steps", path);
         k->warmup = meta_uint(&h, "warmup", path);
         k->batch = meta_uint(&h, "batch", path);
-        k->lr = meta_float(&h, "lr", path);
-        k->weight_decay = meta_float(&h, "weight_decay", path);
-        k->p = meta_float(&h, "p", path);
+        k->lr = meta_double(&h, "lr", path);
+        k->weight_decay = meta_double(&h, "weight_decay", path);
+        k->p = meta_double(&h, "p", path);
     }
     char err[128];
     if (enc_config_check(c, err, sizeof err) != 0)

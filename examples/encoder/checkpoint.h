@@ -15,10 +15,12 @@
 #include "tokenizer.h"
 
 /* The pretraining run's settings, stored with its checkpoints so that
- * --resume keeps the schedule (and refuses flags that would change it). */
+ * --resume keeps the schedule (and refuses flags that would change it).
+ * The rates are doubles as read, so a value out of a float's range is
+ * refused by the flags' range check, not rounded to infinity first. */
 typedef struct enc_schedule {
     uint64_t steps, warmup, batch;
-    float lr, weight_decay, p;
+    double lr, weight_decay, p;
 } enc_schedule;
 
 typedef struct enc_ckpt_meta {

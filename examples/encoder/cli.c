@@ -2,7 +2,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +20,69 @@ int cli_given(const char *name)
     return 0;
 }
 
+/* Whether x is in f's range.  Integer flags compare in integers: their
+ * bounds in the tables are whole numbers below 2^63, exact as doubles. */
+static int in_range_u64(const cli_flag *f, uint64_t x)
+{
+    return x >= (uint64_t)f->lo && x <= (uint64_t)f->hi;
+}
+
+static int in_range_float(const cli_flag *f, double x)
+{
+    return x >= f->lo && x <= f->hi;
+}
+
 static double parse_number(const char *text, const cli_flag *f)
 {
     double x;
     if (enc_parse_decimal(text, &x) != 0)
         enc_die("--%s: \"%s\" is not a finite decimal number", f->name, text);
-    if (x < f->lo || x > f->hi)
+    if (!in_range_float(f, x))
         enc_die("--%s: %s is outside [%g, %g]", f->name, text, f->lo, f->hi);
-    if ((f->kind == CLI_SIZE || f->kind == CLI_U64) && x != floor(x))
-        enc_die("--%s: %s is not a whole number", f->name, text);
     return x;
+}
+
+/* An integer flag: decimal digits without sign or leading zero (the
+ * library's grammar for sizes), read in integer arithmetic, since a double
+ * would round 9007199254740993 to 9007199254740992 without a word. */
+static uint64_t parse_whole(const char *text, const cli_flag *f)
+{
+    if (text[0] == '\0' || (text[0] == '0' && text[1] != '\0') ||
+        strspn(text, "0123456789") != strlen(text))
+        enc_die("--%s: \"%s\" is not a whole decimal number", f->name, text);
+    uint64_t x = 0;
+    for (const char *p = text; *p; p++) {
+        const uint64_t d = (uint64_t)(*p - '0');
+        if (x > (UINT64_MAX - d) / 10) { /* past 2^64, so past every range */
+            x = UINT64_MAX;
+            break;
+        }
+        x = 10 * x + d;
+    }
+    if (!in_range_u64(f, x))
+        enc_die("--%s: %s is outside [%g, %g]", f->name, text, f->lo, f->hi);
+    return x;
+}
+
+const cli_flag *cli_flag_named(const cli_flag *flags, size_t n, const char *name)
+{
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(flags[k].name, name) == 0)
+            return &flags[k];
+    enc_die("internal error: no flag --%s", name);
+}
+
+void cli_check_u64(const cli_flag *f, uint64_t x, const char *what)
+{
+    if (!in_range_u64(f, x))
+        enc_die("%s is %llu, outside [%g, %g] (--%s's range)", what, (unsigned long long)x, f->lo,
+                f->hi, f->name);
+}
+
+void cli_check_float(const cli_flag *f, double x, const char *what)
+{
+    if (!in_range_float(f, x))
+        enc_die("%s is %.9g, outside [%g, %g] (--%s's range)", what, x, f->lo, f->hi, f->name);
 }
 
 size_t cli_list(const char *text, double *out, size_t max, double lo, double hi, const char *flag)
@@ -107,8 +159,8 @@ int cli_parse(const cli_flag *flags, size_t n, int argc, char **argv, int first,
         if (val == NULL)
             enc_die("--%s needs a value", f->name);
         switch (f->kind) {
-        case CLI_SIZE: *(size_t *)f->dst = (size_t)parse_number(val, f); break;
-        case CLI_U64: *(uint64_t *)f->dst = (uint64_t)parse_number(val, f); break;
+        case CLI_SIZE: *(size_t *)f->dst = (size_t)parse_whole(val, f); break;
+        case CLI_U64: *(uint64_t *)f->dst = parse_whole(val, f); break;
         case CLI_FLOAT: *(float *)f->dst = (float)parse_number(val, f); break;
         case CLI_STR:
         case CLI_LIST:

@@ -41,7 +41,10 @@ static inline float enc_exp(float x)
     p = p * f + 1.6666665459e-1f;
     p = p * f + 5.0000001201e-1f;
     p = p * (f * f) + f + 1.0f;
-    uint32_t bits = (uint32_t)((int32_t)r + 127) << 23;
+    /* A NaN x passes both clamps, and converting its NaN r to int is
+     * undefined: 0 there instead; p is NaN already, so the result stays NaN
+     * for the callers' finiteness checks. */
+    uint32_t bits = (uint32_t)((int32_t)(r == r ? r : 0.0f) + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;

@@ -66,6 +66,34 @@ const char *ft_metric_name(const enc_task *t)
     return t->n_classes == 1 ? "neg_mse" : "acc";
 }
 
+/* Loads the plan at path for a model of n sites.  Each line's site name
+ * must be the model's at its index (the names `encoder fisher` writes):
+ * sites are applied by index, so a plan made for another model, or edited,
+ * would otherwise be misapplied without a word.  An unnamed site ("-")
+ * claims nothing and is taken by its index. */
+static gd_plan *load_plan(const char *path, size_t n)
+{
+    gd_plan *g;
+    int rc = gd_plan_load(&g, path);
+    if (rc != GD_OK)
+        enc_die("%s: cannot load the plan: %s", path, gd_strerror(rc));
+    size_t k;
+    enc_gd(gd_plan_size(g, &k), "gd_plan_size");
+    if (k != n)
+        enc_die("%s: the plan has %zu sites, the model %zu", path, k, n);
+    for (size_t s = 0; s < n; s++) {
+        const char *name;
+        char want[128];
+        enc_gd(gd_plan_site_info(g, s, &name, NULL, NULL), "gd_plan_site_info");
+        enc_site_name(s, want, sizeof want);
+        if (name[0] != '\0' && strcmp(name, want) != 0)
+            enc_die("%s: site %zu is \"%s\" in the plan but \"%s\" in the model (a plan for "
+                    "another model?)",
+                    path, s, name, want);
+    }
+    return g;
+}
+
 /* The planned regimes: the plan's scores under the paper's rule from p_max =
  * s->rate down to 0 (what `gdropout-plan --p-max` gives), then, for the
  * controls, rearranged by the library (gd_plan_control: one definition for
@@ -75,15 +103,9 @@ static void planned_rates(float *rate, const ft_setup *s, int regime, uint64_t s
     static const int control[ENC_REG_N] = {
         [ENC_REG_MATCHED] = GD_CONTROL_MATCHED, [ENC_REG_REVERSED] = GD_CONTROL_REVERSED,
         [ENC_REG_PERMUTED] = GD_CONTROL_PERMUTED, [ENC_REG_KIND] = GD_CONTROL_KIND};
-    gd_plan *g;
-    int rc = gd_plan_load(&g, s->plan);
-    if (rc != GD_OK)
-        enc_die("%s: cannot load the plan: %s", s->plan, gd_strerror(rc));
-    size_t n;
-    enc_gd(gd_plan_size(g, &n), "gd_plan_size");
-    if (n != enc_n_sites(&s->cfg))
-        enc_die("%s: the plan has %zu sites, the model %zu", s->plan, n, enc_n_sites(&s->cfg));
-    rc = gd_plan_compute(g, GD_RULE_RANK_LINEAR, s->rate, 0.0f);
+    const size_t n = enc_n_sites(&s->cfg);
+    gd_plan *g = load_plan(s->plan, n);
+    const int rc = gd_plan_compute(g, GD_RULE_RANK_LINEAR, s->rate, 0.0f);
     if (rc != GD_OK)
         enc_die("%s: cannot plan at p_max %g: %s", s->plan, (double)s->rate, gd_strerror(rc));
     if (control[regime] != 0)
@@ -335,17 +357,10 @@ float *enc_load_pretrained(enc_config *cfg, enc_vocab *v, const char *dir, size_
     return p;
 }
 
-/* Reads a plan file's rates (n sites). */
+/* Reads a plan file's rates (n sites, named as load_plan checks). */
 float *enc_read_plan(const char *path, size_t n)
 {
-    gd_plan *p;
-    int rc = gd_plan_load(&p, path);
-    if (rc != GD_OK)
-        enc_die("%s: cannot load the plan: %s", path, gd_strerror(rc));
-    size_t k;
-    enc_gd(gd_plan_size(p, &k), "gd_plan_size");
-    if (k != n)
-        enc_die("%s: the plan has %zu sites, the model %zu", path, k, n);
+    gd_plan *p = load_plan(path, n);
     float *r = enc_alloc(n, sizeof *r, "plan");
     enc_gd(gd_plan_get_all(p, r, n), "gd_plan_get_all");
     gd_plan_destroy(p);

@@ -15,6 +15,16 @@
 #include "commands.h"
 #include "util.h"
 
+/* A report lost on a full disk is a failure too (the files themselves are
+ * checked where they are written). */
+static void check_stdout(void)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout))
+        enc_die("standard output: write failed%s%s", errno ? ": " : "",
+                errno ? strerror(errno) : "");
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -34,12 +44,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < n; i++)
             if (strcmp(argv[1], cmds[i].name) == 0) {
                 const int rc = cmds[i].run(argc, argv);
-                /* A report lost on a full disk is a failure too (the files
-                 * themselves are checked where they are written). */
-                errno = 0;
-                if (fflush(stdout) != 0 || ferror(stdout))
-                    enc_die("standard output: write failed%s%s", errno ? ": " : "",
-                            errno ? strerror(errno) : "");
+                check_stdout();
                 return rc;
             }
     int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
@@ -49,5 +54,6 @@ int main(int argc, char **argv)
     fprintf(out, "usage: encoder COMMAND [flags]   (encoder COMMAND --help for its flags)\n");
     for (size_t i = 0; i < n; i++)
         fprintf(out, "  %-10s %s\n", cmds[i].name, cmds[i].what);
+    check_stdout();
     return help ? 0 : 1;
 }

@@ -133,8 +133,30 @@ static void keep_sizes(pretrain_opts *op, const enc_ckpt_meta *meta, const char 
                 path);
 }
 
-static void keep_schedule(pretrain_opts *op, const enc_ckpt_meta *meta, const char *path)
+/* A stored value (x for a float flag, whole for an integer one) bound by
+ * its flag's range in flags[0..n), as if it had been given on the command
+ * line: an edited or foreign checkpoint must not reach the run unchecked
+ * (batch 0 divided by zero, lr -1 climbed the loss).  The metadata's key is
+ * the flag's name with '_' for '-'. */
+static void check_stored(const cli_flag *flags, size_t n, const char *flag, double x,
+                         uint64_t whole, const char *path)
 {
+    const cli_flag *f = cli_flag_named(flags, n, flag);
+    char key[32], what[4200];
+    snprintf(key, sizeof key, "%s", flag);
+    for (char *c = key; *c; c++)
+        *c = *c == '-' ? '_' : *c;
+    snprintf(what, sizeof what, "%s: metadata \"%s\"", path, key);
+    if (f->kind == CLI_FLOAT)
+        cli_check_float(f, x, what);
+    else
+        cli_check_u64(f, whole, what);
+}
+
+static void keep_schedule(pretrain_opts *op, const enc_ckpt_meta *meta, const char *path,
+                          const cli_flag *flags, size_t n)
+{
+    check_stored(flags, n, "seed", 0, meta->seed, path);
     keep_u64("seed", &op->seed, meta->seed, path);
     if (!meta->has_schedule) {
         fprintf(stderr,
@@ -145,12 +167,18 @@ static void keep_schedule(pretrain_opts *op, const enc_ckpt_meta *meta, const ch
         return;
     }
     const enc_schedule *k = &meta->sched;
+    check_stored(flags, n, "steps", 0, k->steps, path);
+    check_stored(flags, n, "warmup", 0, k->warmup, path);
+    check_stored(flags, n, "batch", 0, k->batch, path);
+    check_stored(flags, n, "lr", k->lr, 0, path);
+    check_stored(flags, n, "weight-decay", k->weight_decay, 0, path);
+    check_stored(flags, n, "p", k->p, 0, path);
     keep_u64("steps", &op->steps, k->steps, path);
     keep_u64("warmup", &op->warmup, k->warmup, path);
     keep_size("batch", &op->batch, k->batch, path);
-    keep_float("lr", &op->lr, k->lr, path);
-    keep_float("weight-decay", &op->weight_decay, k->weight_decay, path);
-    keep_float("p", &op->p, k->p, path);
+    keep_float("lr", &op->lr, (float)k->lr, path);
+    keep_float("weight-decay", &op->weight_decay, (float)k->weight_decay, path);
+    keep_float("p", &op->p, (float)k->p, path);
 }
 
 /* The checkpoint's metadata for a save now. */
@@ -283,7 +311,7 @@ int enc_cmd_pretrain(int argc, char **argv)
     if (op.resume) {
         enc_ckpt_meta_read(&meta, model_path);
         keep_sizes(&op, &meta, model_path);
-        keep_schedule(&op, &meta, model_path);
+        keep_schedule(&op, &meta, model_path, flags, sizeof flags / sizeof *flags);
     } else {
         if (access(model_path, F_OK) == 0)
             enc_die("%s already holds a checkpoint: --resume continues it; or choose another "
@@ -317,7 +345,7 @@ int enc_cmd_pretrain(int argc, char **argv)
         /* Read again under the lock: a run that held it may have saved since. */
         enc_ckpt_meta_read(&meta, model_path);
         keep_sizes(&op, &meta, model_path);
-        keep_schedule(&op, &meta, model_path);
+        keep_schedule(&op, &meta, model_path, flags, sizeof flags / sizeof *flags);
     }
 
     enc_vocab v;

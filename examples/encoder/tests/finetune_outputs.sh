@@ -102,4 +102,24 @@ expect 1 'x\.tsv:2: a row made with other settings' "the same file with another 
 expect 0 '' "the same plan again: nothing to run" -- "$enc" "${grid[@]}" --plan a.plan --out x.tsv
 [ "$(awk 'END { print NR }' x.tsv)" = 2 ] && ok "x.tsv still holds its one row" || bad "x.tsv: $(cat x.tsv)"
 
+echo "== a plan's site names must be the model's"
+# Sites are applied by index: a plan made for another model of as many
+# sites, or edited, was once applied without a word.  The plan `encoder
+# fisher` writes and an unnamed one (a.plan, "-" for every name) are taken.
+"$enc" fisher --ckpt t --wordnet "$wordnet" --fraction 0.0005 --threads 1 --out g.safetensors \
+    --plan g.plan --sites g.tsv >g.log 2>&1 || { cat g.log; exit 1; }
+guided=("${cls[@]}" --max-steps 2 --min-steps 2 --quiet --regime guided)
+expect 0 '' "finetune --plan g.plan (written by encoder fisher)" -- "$enc" "${guided[@]}" --plan g.plan
+expect 0 '' "finetune --plan a.plan (unnamed sites)" -- "$enc" "${guided[@]}" --plan a.plan
+sed 's/^1 encoder\.layer\.0\.attention\.self\.dropout /1 foo /' g.plan >foo.plan
+expect 1 'foo\.plan: site 1 is "foo" in the plan but "encoder\.layer\.0\.attention\.self\.dropout" in the model' \
+    "finetune --plan with site 1 renamed" -- "$enc" "${guided[@]}" --plan foo.plan
+# The names of sites 2 and 3 swapped: every name the model's, at another index.
+awk '$1 == 2 { $2 = "encoder.layer.0.output.dropout" } $1 == 3 { $2 = "encoder.layer.0.attention.output.dropout" } 1' \
+    g.plan >swap.plan
+expect 1 'swap\.plan: site 2 is "encoder\.layer\.0\.output\.dropout" in the plan but "encoder\.layer\.0\.attention\.output\.dropout"' \
+    "finetune --plan with two names swapped" -- "$enc" "${guided[@]}" --plan swap.plan
+expect 1 'foo\.plan: site 1 is "foo"' "experiment --plan with site 1 renamed" -- \
+    "$enc" "${grid[@]}" --plan foo.plan --out foo.tsv
+
 enc_test_end finetune_outputs

@@ -161,6 +161,41 @@ grep -Eq '^resumed at step [0-9]+ of 200 \(seed 1\)' out.log && ok "$(grep resum
 expect 1 "already holds a checkpoint" "a fresh run over a checkpoint" -- "$enc" pretrain --out r \
     "${tiny[@]}" --steps 5
 
+echo "== a resumed run's stored schedule is bound by the flags' ranges"
+# remeta DIR KEY VALUE: DIR a copy of t whose metadata says KEY is VALUE
+# (and 40 steps, so that a resume has work left).  Once taken unchecked:
+# batch 0 divided by zero, lr 1e39 or weight_decay 1e30 overflowed, lr -1
+# climbed the loss with exit 0, p 2 failed later as GD_EDOMAIN.
+remeta() {
+    rm -rf "$1"
+    mkdir -p "$1"
+    cp t/model.safetensors t/optimizer.safetensors t/vocab.txt "$1/"
+    "$python" - "$1/model.safetensors" "$2" "$3" <<'EOF'
+import json, struct, sys
+p, key, val = sys.argv[1:]
+b = open(p, 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n])
+h['__metadata__'].update({'steps': '40', key: val})
+text = json.dumps(h, separators=(',', ':')).encode()
+text += b' ' * (-len(text) % 8)
+open(p, 'wb').write(struct.pack('<Q', len(text)) + text + b[8 + n:])
+EOF
+}
+for kv in batch=0 batch=100000 lr=1e39 lr=-1 weight_decay=1e30 p=2 steps=0 \
+    warmup=1000000000000000 seed=1000000000000000001; do
+    key=${kv%%=*} val=${kv#*=}
+    remeta meta "$key" "$val"
+    cp meta/model.safetensors meta.model
+    expect 1 "meta/model.safetensors: metadata \"$key\" is [^ ]+, outside \[.*\] \(--${key//_/-}'s range\)" \
+        "resume with \"$key\":\"$val\" stored" -- \
+        "$enc" pretrain --out meta --resume --stop-after 1 --threads 1 --wordnet "$wordnet"
+    same_file meta/model.safetensors meta.model || bad "the model changed"
+done
+remeta meta lr 0.0005
+expect 0 "" "resume with \"lr\":\"0.0005\" stored (in range)" -- \
+    "$enc" pretrain --out meta --resume --stop-after 1 --threads 1 --wordnet "$wordnet"
+
 echo "== #27.4: --init-from starts a new schedule from a model"
 expect 0 "" "--init-from" -- "$enc" pretrain --out i --init-from t --steps 5 --warmup 1 --batch 16 \
     --threads 1 --wordnet "$wordnet" --log-every 5 --eval-every 5 --eval-n 20
@@ -174,6 +209,20 @@ echo "== #27.12: flags are validated before any work"
 expect 1 "--heads must divide --hidden" "--heads 3 (before WordNet is read)" -- \
     "$enc" pretrain --out h --heads 3 --wordnet /nonexistent
 [ -e h ] && bad "the output folder was created" || ok "nothing written"
+# Integer flags are read as integers: through a double, 2^53 + 1 became 2^53
+# and 10^18 + 1 passed the range check as 10^18.
+for seed in 9007199254740993 999999999999999999; do
+    "$enc" pretrain --seed "$seed" --help | grep -q -- "--seed .*\[$seed\]$" &&
+        ok "--seed $seed is kept exactly" || bad "--seed $seed: $("$enc" pretrain --seed "$seed" --help | grep -- --seed)"
+done
+expect 1 "--seed: 1000000000000000001 is outside \[0, 1e\+18\]" "--seed 10^18 + 1" -- \
+    "$enc" pretrain --seed 1000000000000000001 --help
+expect 1 "--seed: 99999999999999999999999 is outside" "--seed past 2^64" -- \
+    "$enc" pretrain --seed 99999999999999999999999 --help
+for val in 1e3 20.0 +20 020 -1; do
+    expect 1 "--steps: \"${val/+/[+]}\" is not a whole decimal number" "--steps $val" -- \
+        "$enc" pretrain --steps "$val" --help
+done
 
 echo "== #26.3: non-finite values"
 cp -r t neg
@@ -328,5 +377,7 @@ fi
 echo "== a report lost on a full disk is a failure, not exit 0"
 expect 1 "standard output: write failed" "dump with its standard output on /dev/full" -- \
     bash -c 'exec "$@" >/dev/full' _ "$enc" dump --wordnet "$wordnet" --ckpt t --out full-out.st
+expect 1 "standard output: write failed" "encoder --help with its standard output on /dev/full" -- \
+    bash -c 'exec "$@" >/dev/full' _ "$enc" --help
 
 enc_test_end reliability
